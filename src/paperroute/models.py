@@ -1,0 +1,150 @@
+"""Plain data shared by every layer: what a source observed about a paper, and the merged paper.
+
+No I/O here. Sources produce `PaperRecord`s (one observation by one source); the store merges
+them into `Paper`s keyed by canonical arXiv id.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import asdict, dataclass, field
+from datetime import date, datetime
+
+# New-style ids (0704.0001 .. 2403.17377) and old-style ids (hep-th/9901001, math.AG/0601001).
+_NEW_ID = re.compile(r"(?P<id>\d{4}\.\d{4,5})(?:v(?P<v>\d+))?")
+_OLD_ID = re.compile(r"(?P<id>[a-z][a-z\-]*(?:\.[A-Z]{2})?/\d{7})(?:v(?P<v>\d+))?")
+_ID_IN_TEXT = re.compile(
+    r"(?:arxiv\.org/(?:abs|pdf|html)/|arxiv:|oai:arxiv\.org:|^)\s*"
+    r"(?P<full>(?:\d{4}\.\d{4,5}|[a-z][a-z\-]*(?:\.[A-Z]{2})?/\d{7})(?:v\d+)?)",
+    re.IGNORECASE,
+)
+
+
+class InvalidPaperId(ValueError):
+    """A string that is not an arXiv identifier."""
+
+
+def split_arxiv_id(raw: str) -> tuple[str, int | None]:
+    """Return (canonical id without version, version or None) for an id, URL or `arXiv:` form."""
+    text = (raw or "").strip()
+    match = _ID_IN_TEXT.search(text)
+    candidate = match.group("full") if match else text
+    candidate = candidate.removesuffix(".pdf")
+    for pattern in (_NEW_ID, _OLD_ID):
+        m = pattern.fullmatch(candidate)
+        if m:
+            version = int(m.group("v")) if m.group("v") else None
+            return m.group("id"), version
+    raise InvalidPaperId(f"not an arXiv id: {raw!r}")
+
+
+def canonical_id(raw: str) -> str:
+    """Return the canonical arXiv id (no version) for an id or URL."""
+    return split_arxiv_id(raw)[0]
+
+
+def is_arxiv_id(raw: str) -> bool:
+    """True when the whole string is an arXiv id or arXiv URL."""
+    try:
+        split_arxiv_id(raw)
+    except InvalidPaperId:
+        return False
+    return True
+
+
+@dataclass
+class Author:
+    """One author, in paper order."""
+
+    name: str
+    affiliations: list[str] = field(default_factory=list)
+
+
+@dataclass
+class Version:
+    """One arXiv version of a paper as a source reported it."""
+
+    version: int
+    submitted: datetime | None = None
+    title: str | None = None
+    abstract: str | None = None
+    size: str | None = None
+
+
+@dataclass
+class PaperRecord:
+    """One observation of one paper by one source; fields a source does not know stay None/empty."""
+
+    source: str
+    id: str
+    version: int | None = None
+    title: str | None = None
+    abstract: str | None = None
+    authors: list[Author] = field(default_factory=list)
+    primary_category: str | None = None
+    categories: list[str] = field(default_factory=list)
+    published: datetime | None = None
+    updated: datetime | None = None
+    announced: date | None = None
+    comments: str | None = None
+    journal_ref: str | None = None
+    doi: str | None = None
+    license: str | None = None
+    abs_url: str | None = None
+    pdf_url: str | None = None
+    code_url: str | None = None
+    project_url: str | None = None
+    github_stars: int | None = None
+    upvotes: int | None = None
+    keywords: list[str] = field(default_factory=list)
+    submitter: str | None = None
+    versions: list[Version] = field(default_factory=list)
+    announce_type: str | None = None
+    observed_at: datetime | None = None
+
+    def to_dict(self) -> dict:
+        """Plain dict (dates as datetime objects)."""
+        return asdict(self)
+
+
+@dataclass
+class Paper:
+    """A paper as the store holds it: the merge of every record seen for one canonical id."""
+
+    id: str
+    title: str
+    abstract: str
+    authors: list[Author] = field(default_factory=list)
+    primary_category: str | None = None
+    categories: list[str] = field(default_factory=list)
+    published: datetime | None = None
+    updated: datetime | None = None
+    announced: date | None = None
+    latest_version: int | None = None
+    comments: str | None = None
+    journal_ref: str | None = None
+    doi: str | None = None
+    license: str | None = None
+    abs_url: str | None = None
+    pdf_url: str | None = None
+    code_url: str | None = None
+    project_url: str | None = None
+    github_stars: int | None = None
+    hf_upvotes: int = 0
+    upvotes: int = 0
+    saves: int = 0
+    keywords: list[str] = field(default_factory=list)
+    submitter: str | None = None
+    versions: list[Version] = field(default_factory=list)
+    hidden: bool = False
+    featured: bool = False
+
+    @property
+    def total_upvotes(self) -> int:
+        """Hugging Face votes plus local votes, shown together."""
+        return self.hf_upvotes + self.upvotes
+
+    @property
+    def author_names(self) -> list[str]:
+        """Author names in order."""
+        return [a.name for a in self.authors]

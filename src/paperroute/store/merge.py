@@ -1,0 +1,219 @@
+"""Merging source records into one paper row: pure functions, no SQL.
+
+Rules, chosen so that re-importing changes nothing and import order matters as little as possible:
+- versioned metadata (title, abstract, authors, categories, comments, journal-ref, DOI, licence)
+  comes from the record with the highest arXiv version; a record of an older or unknown version only
+  fills fields that are still empty;
+- Hugging Face signals (upvotes, GitHub stars) come from the newest observation;
+- announced is the earliest announcement seen, published the earliest, updated the latest;
+- versions are the union of every version seen.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+from datetime import UTC, date, datetime
+from typing import Any
+
+from paperroute.models import Author, PaperRecord, Version
+
+VERSIONED_FIELDS = (
+    "title",
+    "abstract",
+    "primary_category",
+    "comments",
+    "journal_ref",
+    "doi",
+    "license",
+    "abs_url",
+    "pdf_url",
+    "submitter",
+)
+SIGNAL_FIELDS = ("github_stars", "code_url", "project_url")
+_WS = re.compile(r"[ \t\r\f\v]*\n[ \t\r\f\v]*")
+_SPACES = re.compile(r"\s+")
+
+
+def clean_title(text: str | None) -> str | None:
+    """Collapse arXiv's hard line breaks and runs of spaces in a title."""
+    if text is None:
+        return None
+    cleaned = _SPACES.sub(" ", text).strip()
+    return cleaned or None
+
+
+def clean_abstract(text: str | None) -> str | None:
+    """Join hard-wrapped abstract lines, keeping paragraph breaks."""
+    if text is None:
+        return None
+    paragraphs = re.split(r"\n\s*\n", text.strip())
+    joined = "\n\n".join(_SPACES.sub(" ", p).strip() for p in paragraphs)
+    return joined or None
+
+
+def content_hash(title: str, abstract: str) -> str:
+    """Hash of the text that embeddings are computed from."""
+    return hashlib.sha256(f"{title}\n{abstract}".encode()).hexdigest()[:32]
+
+
+def _json_default(value: Any) -> Any:
+    if isinstance(value, datetime | date):
+        return value.isoformat()
+    raise TypeError(type(value).__name__)
+
+
+def record_fields(record: PaperRecord) -> dict[str, Any]:
+    """The non-empty fields a record asserts (provenance), JSON-ready, observed_at excluded."""
+    raw = record.to_dict()
+    raw.pop("observed_at", None)
+    raw.pop("source", None)
+    out = {k: v for k, v in raw.items() if v not in (None, [], "", {})}
+    return json.loads(json.dumps(out, default=_json_default, sort_keys=True))
+
+
+def record_hash(record: PaperRecord) -> str:
+    """Stable hash of what a record says, so the same record imported twice is recognised."""
+    payload = json.dumps(record_fields(record), sort_keys=True, separators=(",", ":"))
+    return hashlib.sha256(f"{record.source}|{payload}".encode()).hexdigest()[:32]
+
+
+def _as_utc(value: datetime | None) -> datetime | None:
+    if value is None:
+        return None
+    return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
+def _authors_json(authors: list[Author]) -> list[dict]:
+    return [{"name": a.name, "affiliations": list(a.affiliations)} for a in authors]
+
+
+def _categories(record: PaperRecord) -> list[str]:
+    cats = list(dict.fromkeys(c for c in record.categories if c))
+    if record.primary_category:
+        cats = [record.primary_category] + [c for c in cats if c != record.primary_category]
+    return cats
+
+
+def new_row(paper_id: str, now: datetime) -> dict[str, Any]:
+    """An empty paper row to merge the first record into."""
+    return {
+        "id": paper_id,
+        "title": "",
+        "abstract": "",
+        "authors": [],
+        "primary_category": None,
+        "categories": [],
+        "published": None,
+        "updated": None,
+        "announced": None,
+        "latest_version": None,
+        "comments": None,
+        "journal_ref": None,
+        "doi": None,
+        "license": None,
+        "abs_url": None,
+        "pdf_url": None,
+        "code_url": None,
+        "project_url": None,
+        "github_stars": None,
+        "hf_upvotes": 0,
+        "hf_observed_at": None,
+        "keywords": [],
+        "submitter": None,
+        "content_hash": "",
+        "first_seen": now,
+        "last_changed": now,
+    }
+
+
+def _record_rank(record: PaperRecord) -> int:
+    versions = [v.version for v in record.versions]
+    return max([record.version or 0, *versions])
+
+
+def merge_record(row: dict[str, Any], record: PaperRecord) -> None:
+    """Merge one record into a paper row in place (see module docstring for the rules)."""
+    rank = _record_rank(record)
+    current = row["latest_version"] or 0
+    overrides = rank >= current
+    values = {
+        "title": clean_title(record.title),
+        "abstract": clean_abstract(record.abstract),
+        "primary_category": record.primary_category or (_categories(record) or [None])[0],
+        "comments": record.comments,
+        "journal_ref": record.journal_ref,
+        "doi": record.doi,
+        "license": record.license,
+        "abs_url": record.abs_url,
+        "pdf_url": record.pdf_url,
+        "submitter": record.submitter,
+    }
+    for name in VERSIONED_FIELDS:
+        value = values[name]
+        if value and (overrides or not row[name]):
+            row[name] = value
+    if record.authors and (overrides or not row["authors"]):
+        row["authors"] = _authors_json(record.authors)
+    cats = _categories(record)
+    if cats and (overrides or not row["categories"]):
+        row["categories"] = cats
+    if rank > current:
+        row["latest_version"] = rank
+    _merge_dates(row, record)
+    _merge_signals(row, record)
+
+
+def _merge_dates(row: dict[str, Any], record: PaperRecord) -> None:
+    published = _as_utc(record.published)
+    if published and (row["published"] is None or published < _as_utc(row["published"])):
+        row["published"] = published
+    updated = _as_utc(record.updated)
+    if updated and (row["updated"] is None or updated > _as_utc(row["updated"])):
+        row["updated"] = updated
+    if record.announced and (row["announced"] is None or record.announced < row["announced"]):
+        row["announced"] = record.announced
+
+
+def _merge_signals(row: dict[str, Any], record: PaperRecord) -> None:
+    observed = _as_utc(record.observed_at)
+    last = _as_utc(row["hf_observed_at"])
+    newest = last is None or (observed is not None and observed >= last)
+    if record.upvotes is not None and newest:
+        row["hf_upvotes"] = record.upvotes
+        row["hf_observed_at"] = observed or last
+    for name in SIGNAL_FIELDS:
+        value = getattr(record, name)
+        if value is not None and value != "" and (newest or row[name] is None):
+            row[name] = value
+    if record.keywords and (newest or not row["keywords"]):
+        row["keywords"] = list(dict.fromkeys(record.keywords))
+
+
+def merge_versions(existing: dict[int, dict], record: PaperRecord) -> None:
+    """Add the record's versions to {version: row}, filling details that were missing."""
+    entries = list(record.versions)
+    if record.version and not any(v.version == record.version for v in entries):
+        entries.append(Version(version=record.version))
+    for v in entries:
+        row = existing.setdefault(v.version, {"version": v.version})
+        details = {
+            "submitted": _as_utc(v.submitted),
+            "title": clean_title(v.title),
+            "abstract": clean_abstract(v.abstract),
+            "size": v.size,
+        }
+        if v.version == record.version:
+            details["title"] = details["title"] or clean_title(record.title)
+            details["abstract"] = details["abstract"] or clean_abstract(record.abstract)
+        for key, value in details.items():
+            if value is not None and row.get(key) is None:
+                row[key] = value
+
+
+def finish_row(row: dict[str, Any]) -> None:
+    """Fill derived columns after merging."""
+    row["content_hash"] = content_hash(row["title"], row["abstract"])
+    if not row["primary_category"] and row["categories"]:
+        row["primary_category"] = row["categories"][0]

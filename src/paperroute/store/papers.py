@@ -1,0 +1,383 @@
+"""Papers in the store: batch upsert of source records, reads, export, stats.
+
+`upsert_records` merges a batch in one transaction: a batch is either fully written or not at all,
+so an interrupted import leaves no half-written paper, and re-running it converges to the same store.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Iterable, Iterator, Sequence
+from dataclasses import dataclass
+from datetime import UTC, date, datetime
+from typing import Any
+
+from sqlalchemy import Connection, Engine, func, select, tuple_
+from sqlalchemy.dialects import postgresql, sqlite
+
+from paperroute.models import Author, Paper, PaperRecord, Version
+from paperroute.store import merge
+from paperroute.store.schema import (
+    paper_authors,
+    paper_categories,
+    paper_versions,
+    papers,
+    provenance,
+    sync_state,
+)
+
+_COMPARED = [c.name for c in papers.columns if c.name not in {"first_seen", "last_changed"}]
+_SQL_CHUNK = 500  # stays under SQLite's bound-parameter limit for IN (...) lists
+
+
+@dataclass
+class UpsertResult:
+    """What a batch upsert changed."""
+
+    added: int = 0
+    updated: int = 0
+    unchanged: int = 0
+
+    def __iadd__(self, other: UpsertResult) -> UpsertResult:
+        self.added += other.added
+        self.updated += other.updated
+        self.unchanged += other.unchanged
+        return self
+
+    @property
+    def changed_any(self) -> bool:
+        """True when the batch wrote anything."""
+        return bool(self.added or self.updated)
+
+
+def _insert(conn: Connection, table):
+    dialect = postgresql if conn.dialect.name == "postgresql" else sqlite
+    return dialect.insert(table)
+
+
+def _chunks(items: Sequence, size: int = _SQL_CHUNK) -> Iterator[Sequence]:
+    for start in range(0, len(items), size):
+        yield items[start : start + size]
+
+
+def _normalise_loaded(row: dict[str, Any]) -> dict[str, Any]:
+    # SQLite returns naive datetimes; compare as UTC so unchanged rows stay unchanged.
+    for key in ("published", "updated", "hf_observed_at", "first_seen", "last_changed"):
+        value = row.get(key)
+        if isinstance(value, datetime) and value.tzinfo is None:
+            row[key] = value.replace(tzinfo=UTC)
+    return row
+
+
+def _load_existing(conn: Connection, ids: list[str]) -> dict[str, dict[str, Any]]:
+    found: dict[str, dict[str, Any]] = {}
+    for chunk in _chunks(ids):
+        for row in conn.execute(select(papers).where(papers.c.id.in_(chunk))).mappings():
+            found[row["id"]] = _normalise_loaded(dict(row))
+    return found
+
+
+def _load_versions(conn: Connection, ids: list[str]) -> dict[str, dict[int, dict]]:
+    found: dict[str, dict[int, dict]] = defaultdict(dict)
+    for chunk in _chunks(ids):
+        query = select(paper_versions).where(paper_versions.c.paper_id.in_(chunk))
+        for row in conn.execute(query).mappings():
+            data = dict(row)
+            pid = data.pop("paper_id")
+            if isinstance(data["submitted"], datetime) and data["submitted"].tzinfo is None:
+                data["submitted"] = data["submitted"].replace(tzinfo=UTC)
+            found[pid][data["version"]] = data
+    return found
+
+
+def _known_provenance(conn: Connection, keys: list[tuple[str, str, str]]) -> set[tuple]:
+    known: set[tuple] = set()
+    cols = (provenance.c.paper_id, provenance.c.source, provenance.c.record_hash)
+    for chunk in _chunks(keys, 300):
+        known.update(tuple(r) for r in conn.execute(select(*cols).where(tuple_(*cols).in_(chunk))))
+    return known
+
+
+def upsert_records(engine: Engine, records: Iterable[PaperRecord]) -> UpsertResult:
+    """Merge a batch of source records into the store in one transaction."""
+    by_id: dict[str, list[PaperRecord]] = defaultdict(list)
+    for record in records:
+        by_id[record.id].append(record)
+    if not by_id:
+        return UpsertResult()
+    now = datetime.now(UTC)
+    with engine.begin() as conn:
+        return _upsert_grouped(conn, by_id, now)
+
+
+def _upsert_grouped(
+    conn: Connection, by_id: dict[str, list[PaperRecord]], now: datetime
+) -> UpsertResult:
+    ids = list(by_id)
+    existing = _load_existing(conn, ids)
+    versions = _load_versions(conn, ids)
+    prov_rows = _provenance_rows(by_id)
+    known = _known_provenance(conn, [(r["paper_id"], r["source"], r["record_hash"]) for r in prov_rows])
+    result = UpsertResult()
+    inserts, updates, changed_versions = [], [], {}
+    for pid, recs in by_id.items():
+        before = existing.get(pid)
+        row = dict(before) if before else merge.new_row(pid, now)
+        vers = {k: dict(v) for k, v in versions.get(pid, {}).items()}
+        for rec in sorted(recs, key=_observation_order):
+            merge.merge_record(row, rec)
+            merge.merge_versions(vers, rec)
+        merge.finish_row(row)
+        if vers != versions.get(pid, {}):
+            changed_versions[pid] = vers
+        if before is None:
+            inserts.append(row)
+            result.added += 1
+        elif any(row[c] != before[c] for c in _COMPARED) or pid in changed_versions:
+            row["last_changed"] = now
+            updates.append(row)
+            result.updated += 1
+        else:
+            result.unchanged += 1
+    _write_papers(conn, inserts, updates)
+    _write_versions(conn, changed_versions)
+    new_prov = [r for r in prov_rows if (r["paper_id"], r["source"], r["record_hash"]) not in known]
+    if new_prov:
+        conn.execute(_insert(conn, provenance).on_conflict_do_nothing(), new_prov)
+    return result
+
+
+def _observation_order(record: PaperRecord) -> tuple:
+    observed = merge._as_utc(record.observed_at) or datetime.min.replace(tzinfo=UTC)
+    return (observed, record.version or 0)
+
+
+def _provenance_rows(by_id: dict[str, list[PaperRecord]]) -> list[dict[str, Any]]:
+    rows, seen = [], set()
+    for pid, recs in by_id.items():
+        for rec in recs:
+            key = (pid, rec.source, merge.record_hash(rec))
+            if key in seen:
+                continue
+            seen.add(key)
+            rows.append(
+                {
+                    "paper_id": pid,
+                    "source": rec.source,
+                    "record_hash": key[2],
+                    "observed_at": merge._as_utc(rec.observed_at) or datetime.now(UTC),
+                    "fields": merge.record_fields(rec),
+                }
+            )
+    return rows
+
+
+def _write_papers(conn: Connection, inserts: list[dict], updates: list[dict]) -> None:
+    rows = inserts + updates
+    if not rows:
+        return
+    stmt = _insert(conn, papers)
+    keep = {"id", "first_seen", "upvotes", "saves", "hidden", "featured"}
+    stmt = stmt.on_conflict_do_update(
+        index_elements=[papers.c.id],
+        set_={c.name: stmt.excluded[c.name] for c in papers.columns if c.name not in keep},
+    )
+    for row in rows:
+        row.setdefault("upvotes", 0)
+        row.setdefault("saves", 0)
+        row.setdefault("hidden", False)
+        row.setdefault("featured", False)
+    conn.execute(stmt, rows)
+    ids = [r["id"] for r in updates]
+    for chunk in _chunks(ids):
+        conn.execute(paper_authors.delete().where(paper_authors.c.paper_id.in_(chunk)))
+        conn.execute(paper_categories.delete().where(paper_categories.c.paper_id.in_(chunk)))
+    author_rows = [
+        {
+            "paper_id": r["id"],
+            "position": i,
+            "name": a["name"],
+            "name_key": author_key(a["name"]),
+            "affiliations": a["affiliations"],
+        }
+        for r in rows
+        for i, a in enumerate(r["authors"])
+    ]
+    cat_rows = [
+        {"paper_id": r["id"], "category": c, "is_primary": c == r["primary_category"]}
+        for r in rows
+        for c in r["categories"]
+    ]
+    if author_rows:
+        conn.execute(paper_authors.insert(), author_rows)
+    if cat_rows:
+        conn.execute(paper_categories.insert(), cat_rows)
+
+
+def _write_versions(conn: Connection, changed: dict[str, dict[int, dict]]) -> None:
+    rows = [
+        {
+            "paper_id": pid,
+            "version": v,
+            "submitted": data.get("submitted"),
+            "title": data.get("title"),
+            "abstract": data.get("abstract"),
+            "size": data.get("size"),
+        }
+        for pid, vers in changed.items()
+        for v, data in vers.items()
+    ]
+    if not rows:
+        return
+    stmt = _insert(conn, paper_versions)
+    stmt = stmt.on_conflict_do_update(
+        index_elements=[paper_versions.c.paper_id, paper_versions.c.version],
+        set_={k: stmt.excluded[k] for k in ("submitted", "title", "abstract", "size")},
+    )
+    conn.execute(stmt, rows)
+
+
+def author_key(name: str) -> str:
+    """Key used to find an author's papers: case- and space-insensitive."""
+    return " ".join(name.lower().split())
+
+
+def row_to_paper(row: dict[str, Any], versions: list[dict] | None = None) -> Paper:
+    """Build a Paper from a papers row (and its version rows)."""
+    return Paper(
+        id=row["id"],
+        title=row["title"],
+        abstract=row["abstract"],
+        authors=[Author(a["name"], list(a.get("affiliations") or [])) for a in row["authors"]],
+        primary_category=row["primary_category"],
+        categories=list(row["categories"]),
+        published=merge._as_utc(row["published"]),
+        updated=merge._as_utc(row["updated"]),
+        announced=row["announced"],
+        latest_version=row["latest_version"],
+        comments=row["comments"],
+        journal_ref=row["journal_ref"],
+        doi=row["doi"],
+        license=row["license"],
+        abs_url=row["abs_url"],
+        pdf_url=row["pdf_url"],
+        code_url=row["code_url"],
+        project_url=row["project_url"],
+        github_stars=row["github_stars"],
+        hf_upvotes=row["hf_upvotes"] or 0,
+        upvotes=row["upvotes"] or 0,
+        saves=row["saves"] or 0,
+        keywords=list(row["keywords"] or []),
+        submitter=row["submitter"],
+        versions=[
+            Version(
+                version=v["version"],
+                submitted=merge._as_utc(v["submitted"]),
+                title=v["title"],
+                abstract=v["abstract"],
+                size=v["size"],
+            )
+            for v in sorted(versions or [], key=lambda v: v["version"])
+        ],
+        hidden=bool(row["hidden"]),
+        featured=bool(row["featured"]),
+    )
+
+
+def get_papers(engine: Engine, ids: Sequence[str], with_versions: bool = True) -> list[Paper]:
+    """Papers by id, in the order asked; unknown ids are skipped."""
+    ids = list(dict.fromkeys(ids))
+    with engine.connect() as conn:
+        rows = _load_existing(conn, ids)
+        versions = _load_versions(conn, ids) if with_versions else {}
+    return [
+        row_to_paper(rows[i], list(versions.get(i, {}).values()) if with_versions else None)
+        for i in ids
+        if i in rows
+    ]
+
+
+def get_paper(engine: Engine, paper_id: str) -> Paper | None:
+    """One paper with its versions, or None."""
+    found = get_papers(engine, [paper_id])
+    return found[0] if found else None
+
+
+def iter_papers(engine: Engine, batch: int = 2000) -> Iterator[Paper]:
+    """Every paper, ordered by id, with versions; streams in batches (constant memory)."""
+    last = ""
+    while True:
+        with engine.connect() as conn:
+            ids = list(
+                conn.execute(
+                    select(papers.c.id).where(papers.c.id > last).order_by(papers.c.id).limit(batch)
+                ).scalars()
+            )
+        if not ids:
+            return
+        yield from get_papers(engine, ids)
+        last = ids[-1]
+
+
+def count_papers(engine: Engine) -> int:
+    """Number of papers in the store."""
+    with engine.connect() as conn:
+        return conn.execute(select(func.count()).select_from(papers)).scalar_one()
+
+
+def store_stats(engine: Engine) -> dict[str, Any]:
+    """Counts a user wants to see after an import."""
+    with engine.connect() as conn:
+        total = conn.execute(select(func.count()).select_from(papers)).scalar_one()
+        with_code = conn.execute(
+            select(func.count()).select_from(papers).where(papers.c.code_url.is_not(None))
+        ).scalar_one()
+        upvoted = conn.execute(
+            select(func.count()).select_from(papers).where(papers.c.hf_upvotes > 0)
+        ).scalar_one()
+        versions = conn.execute(select(func.count()).select_from(paper_versions)).scalar_one()
+        span = conn.execute(select(func.min(papers.c.announced), func.max(papers.c.announced))).one()
+        by_source = dict(
+            conn.execute(
+                select(provenance.c.source, func.count(func.distinct(provenance.c.paper_id)))
+                .group_by(provenance.c.source)
+                .order_by(provenance.c.source)
+            ).all()
+        )
+        top_cats = conn.execute(
+            select(paper_categories.c.category, func.count())
+            .where(paper_categories.c.is_primary.is_(True))
+            .group_by(paper_categories.c.category)
+            .order_by(func.count().desc())
+            .limit(10)
+        ).all()
+    return {
+        "papers": total,
+        "versions": versions,
+        "with_code": with_code,
+        "with_hf_upvotes": upvoted,
+        "announced_from": _iso(span[0]),
+        "announced_to": _iso(span[1]),
+        "papers_by_source": by_source,
+        "top_primary_categories": {c: n for c, n in top_cats},
+    }
+
+
+def _iso(value: date | None) -> str | None:
+    return value.isoformat() if value else None
+
+
+def get_sync_state(engine: Engine, key: str) -> Any | None:
+    """A saved checkpoint value (e.g. an OAI-PMH resumption token), or None."""
+    with engine.connect() as conn:
+        return conn.execute(select(sync_state.c.value).where(sync_state.c.key == key)).scalar()
+
+
+def set_sync_state(engine: Engine, key: str, value: Any) -> None:
+    """Save (or with value None, clear) a checkpoint."""
+    with engine.begin() as conn:
+        conn.execute(sync_state.delete().where(sync_state.c.key == key))
+        if value is not None:
+            conn.execute(
+                sync_state.insert(), {"key": key, "value": value, "updated_at": datetime.now(UTC)}
+            )

@@ -1,0 +1,295 @@
+"""The database schema as SQLAlchemy Core tables; Alembic migrations in `store/migrations` create it.
+
+Every table of the product lives here so that there is one place to read the data model.
+"""
+
+from __future__ import annotations
+
+from sqlalchemy import (
+    JSON,
+    Boolean,
+    Column,
+    Date,
+    DateTime,
+    Float,
+    ForeignKey,
+    Index,
+    Integer,
+    LargeBinary,
+    MetaData,
+    PrimaryKeyConstraint,
+    String,
+    Table,
+    Text,
+    UniqueConstraint,
+)
+
+metadata = MetaData(
+    naming_convention={
+        "ix": "ix_%(column_0_label)s",
+        "uq": "uq_%(table_name)s_%(column_0_name)s",
+        "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+        "pk": "pk_%(table_name)s",
+    }
+)
+
+TS = DateTime(timezone=True)
+
+papers = Table(
+    "papers",
+    metadata,
+    Column("id", String(64), primary_key=True, comment="canonical arXiv id, no version"),
+    Column("title", Text, nullable=False),
+    Column("abstract", Text, nullable=False),
+    Column("authors", JSON, nullable=False, comment="[{name, affiliations}] in paper order"),
+    Column("primary_category", String(32)),
+    Column("categories", JSON, nullable=False, comment="all categories, primary first"),
+    Column("published", TS),
+    Column("updated", TS),
+    Column("announced", Date, index=True),
+    Column("latest_version", Integer),
+    Column("comments", Text),
+    Column("journal_ref", Text),
+    Column("doi", String(255), index=True),
+    Column("license", String(255)),
+    Column("abs_url", String(512)),
+    Column("pdf_url", String(512)),
+    Column("code_url", String(512)),
+    Column("project_url", String(512)),
+    Column("github_stars", Integer),
+    Column("hf_upvotes", Integer, nullable=False, default=0),
+    Column("hf_observed_at", TS, comment="when the hf_upvotes snapshot was taken"),
+    Column("upvotes", Integer, nullable=False, default=0, comment="local votes (count of votes)"),
+    Column("saves", Integer, nullable=False, default=0),
+    Column("keywords", JSON, nullable=False),
+    Column("submitter", String(255)),
+    Column("content_hash", String(64), nullable=False, comment="hash of title+abstract"),
+    Column("hidden", Boolean, nullable=False, default=False),
+    Column("featured", Boolean, nullable=False, default=False),
+    Column("first_seen", TS, nullable=False),
+    Column("last_changed", TS, nullable=False),
+)
+
+paper_versions = Table(
+    "paper_versions",
+    metadata,
+    Column("paper_id", String(64), ForeignKey("papers.id", ondelete="CASCADE"), nullable=False),
+    Column("version", Integer, nullable=False),
+    Column("submitted", TS),
+    Column("title", Text),
+    Column("abstract", Text),
+    Column("size", String(32)),
+    PrimaryKeyConstraint("paper_id", "version"),
+)
+
+paper_authors = Table(
+    "paper_authors",
+    metadata,
+    Column("paper_id", String(64), ForeignKey("papers.id", ondelete="CASCADE"), nullable=False),
+    Column("position", Integer, nullable=False),
+    Column("name", String(512), nullable=False),
+    Column("name_key", String(512), nullable=False, index=True, comment="lower-cased name"),
+    Column("affiliations", JSON, nullable=False),
+    PrimaryKeyConstraint("paper_id", "position"),
+)
+
+paper_categories = Table(
+    "paper_categories",
+    metadata,
+    Column("paper_id", String(64), ForeignKey("papers.id", ondelete="CASCADE"), nullable=False),
+    Column("category", String(32), nullable=False, index=True),
+    Column("is_primary", Boolean, nullable=False, default=False),
+    PrimaryKeyConstraint("paper_id", "category"),
+)
+
+provenance = Table(
+    "provenance",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("paper_id", String(64), ForeignKey("papers.id", ondelete="CASCADE"), nullable=False),
+    Column("source", String(64), nullable=False),
+    Column("observed_at", TS, nullable=False),
+    Column("record_hash", String(64), nullable=False),
+    Column("fields", JSON, nullable=False, comment="what the source said (non-empty fields)"),
+    UniqueConstraint("paper_id", "source", "record_hash", name="uq_provenance_record"),
+    Index("ix_provenance_paper", "paper_id"),
+)
+
+sync_state = Table(
+    "sync_state",
+    metadata,
+    Column("key", String(255), primary_key=True),
+    Column("value", JSON, nullable=False),
+    Column("updated_at", TS, nullable=False),
+)
+
+embeddings = Table(
+    "embeddings",
+    metadata,
+    Column("paper_id", String(64), ForeignKey("papers.id", ondelete="CASCADE"), nullable=False),
+    Column("model", String(255), nullable=False),
+    Column("content_hash", String(64), nullable=False),
+    Column("dim", Integer, nullable=False),
+    Column("vector", LargeBinary, nullable=False, comment="float32 little-endian"),
+    Column("created_at", TS, nullable=False),
+    PrimaryKeyConstraint("paper_id", "model"),
+)
+
+users = Table(
+    "users",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("email", String(320), nullable=False, unique=True),
+    Column("display_name", String(255)),
+    Column("is_admin", Boolean, nullable=False, default=False),
+    Column("created_at", TS, nullable=False),
+    Column("last_login_at", TS),
+    Column("onboarding", JSON, comment="cold-start picks: categories, topics"),
+)
+
+login_tokens = Table(
+    "login_tokens",
+    metadata,
+    Column("token_hash", String(64), primary_key=True),
+    Column("email", String(320), nullable=False, index=True),
+    Column("created_at", TS, nullable=False),
+    Column("expires_at", TS, nullable=False),
+    Column("used_at", TS),
+)
+
+api_tokens = Table(
+    "api_tokens",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("user_id", Integer, ForeignKey("users.id", ondelete="CASCADE"), nullable=False),
+    Column("name", String(255), nullable=False),
+    Column("token_hash", String(64), nullable=False, unique=True),
+    Column("created_at", TS, nullable=False),
+    Column("last_used_at", TS),
+)
+
+votes = Table(
+    "votes",
+    metadata,
+    Column("user_id", Integer, ForeignKey("users.id", ondelete="CASCADE"), nullable=False),
+    Column("paper_id", String(64), ForeignKey("papers.id", ondelete="CASCADE"), nullable=False),
+    Column("created_at", TS, nullable=False),
+    PrimaryKeyConstraint("user_id", "paper_id"),
+    Index("ix_votes_paper", "paper_id"),
+)
+
+collections = Table(
+    "collections",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("user_id", Integer, ForeignKey("users.id", ondelete="CASCADE"), nullable=False),
+    Column("name", String(255), nullable=False),
+    Column("slug", String(255), nullable=False),
+    Column("is_public", Boolean, nullable=False, default=False),
+    Column("description", Text),
+    Column("created_at", TS, nullable=False),
+    UniqueConstraint("user_id", "slug", name="uq_collections_user_slug"),
+)
+
+collection_items = Table(
+    "collection_items",
+    metadata,
+    Column(
+        "collection_id", Integer, ForeignKey("collections.id", ondelete="CASCADE"), nullable=False
+    ),
+    Column("paper_id", String(64), ForeignKey("papers.id", ondelete="CASCADE"), nullable=False),
+    Column("added_at", TS, nullable=False),
+    PrimaryKeyConstraint("collection_id", "paper_id"),
+    Index("ix_collection_items_paper", "paper_id"),
+)
+
+not_interested = Table(
+    "not_interested",
+    metadata,
+    Column("user_id", Integer, ForeignKey("users.id", ondelete="CASCADE"), nullable=False),
+    Column("paper_id", String(64), ForeignKey("papers.id", ondelete="CASCADE"), nullable=False),
+    Column("created_at", TS, nullable=False),
+    PrimaryKeyConstraint("user_id", "paper_id"),
+)
+
+saved_searches = Table(
+    "saved_searches",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("user_id", Integer, ForeignKey("users.id", ondelete="CASCADE"), nullable=False),
+    Column("name", String(255), nullable=False),
+    Column("query", Text, nullable=False),
+    Column("created_at", TS, nullable=False),
+)
+
+subscriptions = Table(
+    "subscriptions",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("email", String(320), nullable=False, unique=True),
+    Column("user_id", Integer, ForeignKey("users.id", ondelete="SET NULL")),
+    Column("status", String(16), nullable=False, comment="pending|active|unsubscribed|paused"),
+    Column("cadence", String(16), nullable=False, default="daily"),
+    Column("weekday", Integer, nullable=False, default=0, comment="0=Monday, weekly cadence"),
+    Column("send_hour", Integer, nullable=False, default=7),
+    Column("timezone", String(64), nullable=False, default="UTC"),
+    Column("sections", JSON, nullable=False, comment="enabled sections and their options"),
+    Column("topics", JSON, nullable=False),
+    Column("follow_authors", JSON, nullable=False),
+    Column("follow_categories", JSON, nullable=False),
+    Column("send_empty", Boolean, nullable=False, default=False),
+    Column("hard_bounces", Integer, nullable=False, default=0),
+    Column("created_at", TS, nullable=False),
+    Column("confirmed_at", TS),
+)
+
+deliveries = Table(
+    "deliveries",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column(
+        "subscription_id",
+        Integer,
+        ForeignKey("subscriptions.id", ondelete="CASCADE"),
+        nullable=False,
+    ),
+    Column("period", String(32), nullable=False, comment="e.g. 2026-11-29 or 2026-W48"),
+    Column("status", String(16), nullable=False, comment="claimed|sent|failed|skipped"),
+    Column("claimed_by", String(128)),
+    Column("claimed_until", TS),
+    Column("attempts", Integer, nullable=False, default=0),
+    Column("next_attempt_at", TS),
+    Column("last_error", Text),
+    Column("message_id", String(255)),
+    Column("paper_ids", JSON),
+    Column("sent_at", TS),
+    Column("created_at", TS, nullable=False),
+    UniqueConstraint("subscription_id", "period", name="uq_deliveries_subscription_period"),
+)
+
+sent_papers = Table(
+    "sent_papers",
+    metadata,
+    Column(
+        "subscription_id",
+        Integer,
+        ForeignKey("subscriptions.id", ondelete="CASCADE"),
+        nullable=False,
+    ),
+    Column("paper_id", String(64), nullable=False),
+    Column("sent_at", TS, nullable=False),
+    PrimaryKeyConstraint("subscription_id", "paper_id"),
+)
+
+job_runs = Table(
+    "job_runs",
+    metadata,
+    Column("name", String(128), primary_key=True),
+    Column("last_started_at", TS),
+    Column("last_finished_at", TS),
+    Column("last_status", String(32)),
+    Column("last_message", Text),
+    Column("lease_owner", String(128)),
+    Column("lease_until", TS),
+    Column("interval_seconds", Float),
+)
