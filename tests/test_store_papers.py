@@ -1,0 +1,89 @@
+"""Store: idempotent, versioned, merged upserts on SQLite and PostgreSQL."""
+
+from datetime import UTC, date, datetime
+
+from paperroute.models import Author, PaperRecord, Version
+from paperroute.store import papers as store_papers
+
+
+def _hf(upvotes=5, observed=datetime(2024, 1, 2, tzinfo=UTC)):
+    return PaperRecord(
+        source="hf_daily",
+        id="2403.17377",
+        title="Self-Correcting\n  Chatbots",
+        abstract="We teach chatbots\nto fix mistakes.",
+        authors=[Author("Ada Lovelace")],
+        upvotes=upvotes,
+        code_url="https://github.com/ada/fix",
+        announced=date(2024, 1, 2),
+        observed_at=observed,
+    )
+
+
+def _arxiv(version, title):
+    return PaperRecord(
+        source="arxiv_api",
+        id="2403.17377",
+        version=version,
+        title=title,
+        abstract=f"Abstract v{version}",
+        authors=[Author("Ada Lovelace", ["Analytical Engines Ltd"]), Author("Charles Babbage")],
+        primary_category="cs.CL",
+        categories=["cs.CL", "cs.LG"],
+        versions=[Version(v, datetime(2024, 1, v, tzinfo=UTC)) for v in range(1, version + 1)],
+    )
+
+
+def test_importing_the_same_record_twice_changes_nothing(engine):
+    first = store_papers.upsert_records(engine, [_hf()])
+    second = store_papers.upsert_records(engine, [_hf()])
+    assert (first.added, second.added, second.updated, second.unchanged) == (1, 0, 0, 1)
+    assert store_papers.count_papers(engine) == 1
+
+
+def test_newer_version_updates_the_paper_and_keeps_history(engine):
+    store_papers.upsert_records(engine, [_arxiv(1, "Old title")])
+    result = store_papers.upsert_records(engine, [_arxiv(2, "New title")])
+    paper = store_papers.get_paper(engine, "2403.17377")
+    assert result.updated == 1
+    assert paper.title == "New title"
+    assert paper.latest_version == 2
+    assert [v.version for v in paper.versions] == [1, 2]
+    assert paper.versions[0].title == "Old title"
+
+
+def test_older_version_does_not_overwrite_newer_metadata(engine):
+    store_papers.upsert_records(engine, [_arxiv(2, "New title")])
+    store_papers.upsert_records(engine, [_arxiv(1, "Old title")])
+    assert store_papers.get_paper(engine, "2403.17377").title == "New title"
+
+
+def test_records_from_different_sources_merge_into_one_paper(engine):
+    store_papers.upsert_records(engine, [_hf()])
+    store_papers.upsert_records(engine, [_arxiv(1, "Self-Correcting Chatbots")])
+    paper = store_papers.get_paper(engine, "2403.17377")
+    assert store_papers.count_papers(engine) == 1
+    assert paper.hf_upvotes == 5 and paper.code_url == "https://github.com/ada/fix"
+    assert paper.authors[0].affiliations == ["Analytical Engines Ltd"]
+    assert paper.categories == ["cs.CL", "cs.LG"]
+    assert store_papers.store_stats(engine)["papers_by_source"] == {"arxiv_api": 1, "hf_daily": 1}
+
+
+def test_newest_upvote_snapshot_wins_whatever_the_import_order(engine):
+    later = _hf(upvotes=40, observed=datetime(2024, 1, 9, tzinfo=UTC))
+    store_papers.upsert_records(engine, [later])
+    store_papers.upsert_records(engine, [_hf(upvotes=5)])
+    assert store_papers.get_paper(engine, "2403.17377").hf_upvotes == 40
+
+
+def test_titles_and_abstracts_lose_arxiv_hard_line_breaks(engine):
+    store_papers.upsert_records(engine, [_hf()])
+    paper = store_papers.get_paper(engine, "2403.17377")
+    assert paper.title == "Self-Correcting Chatbots"
+    assert paper.abstract == "We teach chatbots to fix mistakes."
+
+
+def test_old_style_ids_are_stored_as_is(engine):
+    record = PaperRecord(source="arxiv_api", id="hep-th/9901001", title="T", abstract="A")
+    store_papers.upsert_records(engine, [record])
+    assert store_papers.get_paper(engine, "hep-th/9901001").title == "T"
