@@ -37,7 +37,9 @@ class Settings(BaseSettings):
         SecretStr("dev-secret-change-me"),
         description="Key that signs sessions and email links; must be set in production.",
     )
-    base_url: str = Field("http://127.0.0.1:8000", description="Public URL used in emails and feeds.")
+    base_url: str = Field(
+        "http://127.0.0.1:8000", description="Public URL used in emails and feeds."
+    )
     site_name: str = Field("paperroute", description="Name shown in pages, feeds and emails.")
     embedding_model: str = Field(
         "sentence-transformers/all-MiniLM-L6-v2",
@@ -66,7 +68,8 @@ class Settings(BaseSettings):
     mail_reply_to: str | None = Field(None, description="Reply-To header of emails.")
     mail_rate_per_second: float = Field(50.0, description="Most emails handed to SMTP per second.")
     run_jobs_in_web: bool = Field(
-        True, description="Run the periodic jobs inside `paperroute serve` (off to split processes)."
+        True,
+        description="Run the periodic jobs inside `paperroute serve` (off to split processes).",
     )
     load_demo: bool = Field(
         True, description="Import the bundled demo corpus when the store is empty on `serve`."
@@ -105,9 +108,9 @@ class Settings(BaseSettings):
 
     def check_secrets(self) -> None:
         """Refuse placeholder secrets outside development."""
-        if self.environment == "production":
-            if self.secret_key.get_secret_value() in PLACEHOLDER_SECRETS:
-                raise ValueError("PAPERROUTE_SECRET_KEY must be set to a real secret in production")
+        placeholder = self.secret_key.get_secret_value() in PLACEHOLDER_SECRETS
+        if self.environment == "production" and placeholder:
+            raise ValueError("PAPERROUTE_SECRET_KEY must be set to a real secret in production")
 
     def dump(self) -> dict[str, Any]:
         """Effective values with secrets masked."""

@@ -1,6 +1,6 @@
 """Papers in the store: batch upsert of source records, reads, export, stats.
 
-`upsert_records` merges a batch in one transaction: a batch is either fully written or not at all,
+`upsert_records` merges a batch in one transaction: a batch is fully written or not at all,
 so an interrupted import leaves no half-written paper, and re-running it converges to the same store.
 """
 
@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Iterable, Iterator, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from typing import Any
 
@@ -37,11 +37,13 @@ class UpsertResult:
     added: int = 0
     updated: int = 0
     unchanged: int = 0
+    changed_ids: set[str] = field(default_factory=set)
 
     def __iadd__(self, other: UpsertResult) -> UpsertResult:
         self.added += other.added
         self.updated += other.updated
         self.unchanged += other.unchanged
+        self.changed_ids |= other.changed_ids
         return self
 
     @property
@@ -117,7 +119,9 @@ def _upsert_grouped(
     existing = _load_existing(conn, ids)
     versions = _load_versions(conn, ids)
     prov_rows = _provenance_rows(by_id)
-    known = _known_provenance(conn, [(r["paper_id"], r["source"], r["record_hash"]) for r in prov_rows])
+    known = _known_provenance(
+        conn, [(r["paper_id"], r["source"], r["record_hash"]) for r in prov_rows]
+    )
     result = UpsertResult()
     inserts, updates, changed_versions = [], [], {}
     for pid, recs in by_id.items():
@@ -133,10 +137,12 @@ def _upsert_grouped(
         if before is None:
             inserts.append(row)
             result.added += 1
+            result.changed_ids.add(pid)
         elif any(row[c] != before[c] for c in _COMPARED) or pid in changed_versions:
             row["last_changed"] = now
             updates.append(row)
             result.updated += 1
+            result.changed_ids.add(pid)
         else:
             result.unchanged += 1
     _write_papers(conn, inserts, updates)
@@ -336,7 +342,9 @@ def store_stats(engine: Engine) -> dict[str, Any]:
             select(func.count()).select_from(papers).where(papers.c.hf_upvotes > 0)
         ).scalar_one()
         versions = conn.execute(select(func.count()).select_from(paper_versions)).scalar_one()
-        span = conn.execute(select(func.min(papers.c.announced), func.max(papers.c.announced))).one()
+        span = conn.execute(
+            select(func.min(papers.c.announced), func.max(papers.c.announced))
+        ).one()
         by_source = dict(
             conn.execute(
                 select(provenance.c.source, func.count(func.distinct(provenance.c.paper_id)))

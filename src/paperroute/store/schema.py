@@ -1,4 +1,4 @@
-"""The database schema as SQLAlchemy Core tables; Alembic migrations in `store/migrations` create it.
+"""The database schema as SQLAlchemy Core tables; the Alembic migrations create it.
 
 Every table of the product lives here so that there is one place to read the data model.
 """

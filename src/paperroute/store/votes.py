@@ -1,0 +1,93 @@
+"""Upvotes: one per user per paper. `papers.upvotes` changes in the same transaction as the vote row,
+with a guarded insert/delete, so counts stay exact when clicks race."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import UTC, datetime
+
+from sqlalchemy import Connection, Engine, select
+from sqlalchemy.dialects import postgresql, sqlite
+
+from paperroute.store.schema import papers, votes
+
+
+class UnknownPaper(LookupError):
+    """No paper with this id."""
+
+
+def _insert_vote(conn: Connection, user_id: int, paper_id: str) -> bool:
+    dialect = postgresql if conn.dialect.name == "postgresql" else sqlite
+    stmt = dialect.insert(votes).on_conflict_do_nothing(index_elements=["user_id", "paper_id"])
+    row = {"user_id": user_id, "paper_id": paper_id, "created_at": datetime.now(UTC)}
+    return conn.execute(stmt, row).rowcount == 1
+
+
+def _delete_vote(conn: Connection, user_id: int, paper_id: str) -> bool:
+    stmt = votes.delete().where(votes.c.user_id == user_id, votes.c.paper_id == paper_id)
+    return conn.execute(stmt).rowcount == 1
+
+
+def _bump(conn: Connection, paper_id: str, delta: int) -> None:
+    conn.execute(
+        papers.update().where(papers.c.id == paper_id).values(upvotes=papers.c.upvotes + delta)
+    )
+
+
+def _counts(conn: Connection, paper_id: str) -> tuple[int, int]:
+    row = conn.execute(
+        select(papers.c.upvotes, papers.c.hf_upvotes).where(papers.c.id == paper_id)
+    ).first()
+    if row is None:
+        raise UnknownPaper(paper_id)
+    return row.upvotes, row.hf_upvotes
+
+
+def set_vote(engine: Engine, user_id: int, paper_id: str, on: bool) -> tuple[bool, int, int]:
+    """Make the user's vote on/off; returns (voted, local upvotes, HF upvotes)."""
+    with engine.begin() as conn:
+        _counts(conn, paper_id)
+        if on and _insert_vote(conn, user_id, paper_id):
+            _bump(conn, paper_id, +1)
+        elif not on and _delete_vote(conn, user_id, paper_id):
+            _bump(conn, paper_id, -1)
+        local, hf = _counts(conn, paper_id)
+    return on, local, hf
+
+
+def toggle_vote(engine: Engine, user_id: int, paper_id: str) -> tuple[bool, int, int]:
+    """Flip the user's vote; returns (voted now, local upvotes, HF upvotes)."""
+    with engine.begin() as conn:
+        _counts(conn, paper_id)
+        if _insert_vote(conn, user_id, paper_id):
+            _bump(conn, paper_id, +1)
+            voted = True
+        else:
+            voted = False
+            if _delete_vote(conn, user_id, paper_id):
+                _bump(conn, paper_id, -1)
+        local, hf = _counts(conn, paper_id)
+    return voted, local, hf
+
+
+def voted_ids(engine: Engine, user_id: int, paper_ids: Sequence[str]) -> set[str]:
+    """Which of these papers the user has upvoted (one query)."""
+    if not paper_ids:
+        return set()
+    with engine.connect() as conn:
+        rows = conn.execute(
+            select(votes.c.paper_id).where(
+                votes.c.user_id == user_id, votes.c.paper_id.in_(list(paper_ids))
+            )
+        )
+        return set(rows.scalars())
+
+
+def count_votes(engine: Engine, paper_id: str) -> int:
+    """Number of vote rows for a paper (the truth papers.upvotes mirrors)."""
+    from sqlalchemy import func
+
+    with engine.connect() as conn:
+        return conn.execute(
+            select(func.count()).select_from(votes).where(votes.c.paper_id == paper_id)
+        ).scalar_one()
