@@ -83,7 +83,7 @@ def ingest_items(
     desc: str = "import",
     on_error: Callable[[RecordError], None] | None = None,
 ) -> IngestReport:
-    """Store the PaperRecords of `items` in batches, collect RecordErrors, stop cleanly on Ctrl-C."""
+    """Store the records of `items` in batches, collect RecordErrors, stop cleanly on Ctrl-C."""
     report = IngestReport()
     batch: list[PaperRecord] = []
     with _progress(None, desc, progress) as bar:

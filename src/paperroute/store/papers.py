@@ -1,7 +1,8 @@
 """Papers in the store: batch upsert of source records, reads, export, stats.
 
 `upsert_records` merges a batch in one transaction: a batch is fully written or not at all,
-so an interrupted import leaves no half-written paper, and re-running it converges to the same store.
+so an interrupted import leaves no half-written paper, and re-running it converges to the same
+store.
 """
 
 from __future__ import annotations
