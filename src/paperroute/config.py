@@ -146,3 +146,25 @@ def load_settings(**overrides: Any) -> Settings:
     settings = Settings(**{k: v for k, v in overrides.items() if v is not None})
     settings.check_secrets()
     return settings
+
+
+def settings_markdown() -> str:
+    """The settings reference (docs/configuration.md), generated from the Settings class."""
+    lines = [
+        "# Configuration",
+        "",
+        "Every setting can be given in a TOML file named by `PAPERROUTE_CONFIG` (keys as below, at",
+        "the top level or under `[paperroute]`), overridden by a `PAPERROUTE_<NAME>` environment",
+        "variable, overridden by a command-line flag where one exists. `paperroute config --dump`",
+        "prints the effective values with secrets masked.",
+        "",
+        "| setting | environment variable | default | meaning |",
+        "|---|---|---|---|",
+    ]
+    for name, info in Settings.model_fields.items():
+        default = info.default
+        if isinstance(default, SecretStr):
+            default = "(placeholder: set it)"
+        shown = "" if default is None else f"`{default}`"
+        lines.append(f"| `{name}` | `PAPERROUTE_{name.upper()}` | {shown} | {info.description} |")
+    return "\n".join(lines) + "\n"

@@ -1,0 +1,44 @@
+"""Settings: documented, layered, validated."""
+
+from pathlib import Path
+
+import pytest
+
+from paperroute.config import Settings, load_settings, settings_markdown
+
+DOC = Path(__file__).parents[1] / "docs" / "configuration.md"
+
+
+def test_every_setting_is_documented_in_docs_configuration():
+    assert DOC.read_text() == settings_markdown(), (
+        "docs/configuration.md is stale: regenerate it with "
+        "python -c 'from paperroute.config import settings_markdown; print(settings_markdown())'"
+    )
+    for name in Settings.model_fields:
+        assert f"`PAPERROUTE_{name.upper()}`" in DOC.read_text()
+
+
+def test_environment_overrides_toml_and_flags_override_environment(tmp_path, monkeypatch):
+    toml = tmp_path / "paperroute.toml"
+    toml.write_text('[paperroute]\nsite_name = "from toml"\nsmtp_port = 2525\n')
+    monkeypatch.setenv("PAPERROUTE_CONFIG", str(toml))
+    monkeypatch.setenv("PAPERROUTE_SITE_NAME", "from env")
+    assert load_settings().smtp_port == 2525
+    assert load_settings().site_name == "from env"
+    assert load_settings(site_name="from flag").site_name == "from flag"
+
+
+def test_production_refuses_the_placeholder_secret(monkeypatch):
+    monkeypatch.setenv("PAPERROUTE_ENVIRONMENT", "production")
+    with pytest.raises(ValueError, match="SECRET_KEY"):
+        load_settings()
+    monkeypatch.setenv("PAPERROUTE_SECRET_KEY", "a-real-long-random-secret-value")
+    assert load_settings().environment == "production"
+
+
+def test_dump_masks_secrets_and_database_passwords():
+    dumped = load_settings(
+        database_url="postgresql+psycopg://bob:hunter2@db/papers", smtp_password="pw"
+    ).dump()
+    assert "hunter2" not in str(dumped) and dumped["smtp_password"] == "********"
+    assert dumped["database_url"] == "postgresql+psycopg://********@db/papers"
