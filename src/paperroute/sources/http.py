@@ -1,0 +1,148 @@
+"""The one HTTP client every live source uses: polite, patient with busy servers, clear on failure.
+
+- identifies itself with a User-Agent, applies the configured timeout;
+- keeps a minimum delay between requests (arXiv asks API clients for 3 seconds);
+- retries connection errors, timeouts, 502/503/504 and 429 with exponential backoff, honouring
+  `Retry-After` (seconds or an HTTP date), with each wait capped;
+- raises `SourceError` naming the source, URL and status for any other 4xx/5xx.
+
+`sleep` and `clock` are injectable so tests exercise the waits without really waiting long.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Collection, Mapping
+from datetime import UTC, datetime
+from email.utils import parsedate_to_datetime
+from typing import Any
+
+import httpx
+
+from paperroute.sources.base import SourceError
+
+USER_AGENT = "paperroute/0.1 (+self-hosted)"
+RETRY_STATUSES = frozenset({429, 502, 503, 504})
+
+
+def parse_retry_after(value: str | None, now: datetime | None = None) -> float | None:
+    """Seconds to wait from a `Retry-After` header (delta-seconds or HTTP date), or None."""
+    if not value:
+        return None
+    value = value.strip()
+    if value.isdigit():
+        return float(value)
+    try:
+        when = parsedate_to_datetime(value)
+    except (TypeError, ValueError, IndexError):
+        return None
+    if when.tzinfo is None:
+        when = when.replace(tzinfo=UTC)
+    return max(0.0, (when - (now or datetime.now(UTC))).total_seconds())
+
+
+class HttpClient:
+    """A small synchronous HTTP client with politeness delay, retries and clear errors."""
+
+    def __init__(
+        self,
+        *,
+        source: str = "http",
+        timeout: float = 30.0,
+        retries: int = 5,
+        min_interval: float = 0.0,
+        backoff: float = 1.0,
+        max_wait: float = 120.0,
+        sleep: Callable[[float], None] = time.sleep,
+        clock: Callable[[], float] = time.monotonic,
+        transport: httpx.BaseTransport | None = None,
+    ) -> None:
+        self.source = source
+        self.retries = retries
+        self.min_interval = min_interval
+        self.backoff = backoff
+        self.max_wait = max_wait
+        self.sleep = sleep
+        self.clock = clock
+        self.requests = 0  # HTTP requests sent, retries included
+        self._last_request: float | None = None
+        self._client = httpx.Client(
+            timeout=timeout,
+            headers={"User-Agent": USER_AGENT},
+            follow_redirects=True,
+            transport=transport,
+        )
+
+    @classmethod
+    def from_settings(cls, settings: Any, *, source: str, **overrides: Any) -> HttpClient:
+        """A client configured from Settings (timeout, retries); overrides win."""
+        options = {"timeout": settings.http_timeout, "retries": settings.http_retries}
+        options.update(overrides)
+        return cls(source=source, **options)
+
+    def close(self) -> None:
+        """Close the underlying connection pool."""
+        self._client.close()
+
+    def __enter__(self) -> HttpClient:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def get(
+        self,
+        url: str,
+        params: Mapping[str, Any] | None = None,
+        *,
+        accept: Collection[int] = (),
+    ) -> httpx.Response:
+        """GET with retries; returns 2xx responses and those whose status is in `accept`."""
+        attempt = 0
+        while True:
+            self._wait_politely()
+            try:
+                response = self._client.get(url, params=params)
+            except httpx.TransportError as exc:  # connection refused/reset, timeouts
+                if attempt >= self.retries:
+                    raise SourceError(
+                        f"{self.source}: {url} unreachable after {attempt + 1} attempts: "
+                        f"{type(exc).__name__}: {exc}"
+                    ) from exc
+                self._sleep(self.backoff * 2**attempt)
+                attempt += 1
+                continue
+            if response.status_code in RETRY_STATUSES and response.status_code not in accept:
+                if attempt >= self.retries:
+                    raise SourceError(
+                        f"{self.source}: HTTP {response.status_code} from {response.url} "
+                        f"after {attempt + 1} attempts: {_snippet(response)}"
+                    )
+                wait = parse_retry_after(response.headers.get("Retry-After"))
+                self._sleep(wait if wait is not None else self.backoff * 2**attempt)
+                attempt += 1
+                continue
+            if response.is_success or response.status_code in accept:
+                return response
+            raise SourceError(
+                f"{self.source}: HTTP {response.status_code} from {response.url}: "
+                f"{_snippet(response)}"
+            )
+
+    def _sleep(self, seconds: float) -> None:
+        self.sleep(min(max(seconds, 0.0), self.max_wait))
+
+    def _wait_politely(self) -> None:
+        now = self.clock()
+        if self._last_request is not None and self.min_interval > 0:
+            remaining = self.min_interval - (now - self._last_request)
+            if remaining > 0:
+                self.sleep(remaining)
+                now = self.clock()
+        self._last_request = now
+        self.requests += 1
+
+
+def _snippet(response: httpx.Response, limit: int = 200) -> str:
+    text = " ".join(response.text.split())
+    return text[:limit] + ("…" if len(text) > limit else "") if text else "(empty body)"
