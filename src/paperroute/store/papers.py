@@ -163,7 +163,8 @@ def _provenance_rows(by_id: dict[str, list[PaperRecord]]) -> list[dict[str, Any]
     rows, seen = [], set()
     for pid, recs in by_id.items():
         for rec in recs:
-            key = (pid, rec.source, merge.record_hash(rec))
+            asserted = merge.canonical_json(merge.record_fields(rec))
+            key = (pid, rec.source, merge.fields_hash(rec.source, asserted))
             if key in seen:
                 continue
             seen.add(key)
@@ -173,7 +174,7 @@ def _provenance_rows(by_id: dict[str, list[PaperRecord]]) -> list[dict[str, Any]
                     "source": rec.source,
                     "record_hash": key[2],
                     "observed_at": merge._as_utc(rec.observed_at) or datetime.now(UTC),
-                    "fields": merge.record_fields(rec),
+                    "fields": asserted,
                 }
             )
     return rows
@@ -205,7 +206,6 @@ def _write_papers(conn: Connection, inserts: list[dict], updates: list[dict]) ->
             "position": i,
             "name": a["name"],
             "name_key": author_key(a["name"]),
-            "affiliations": a["affiliations"],
         }
         for r in rows
         for i, a in enumerate(r["authors"])

@@ -89,7 +89,6 @@ paper_authors = Table(
     Column("position", Integer, nullable=False),
     Column("name", String(512), nullable=False),
     Column("name_key", String(512), nullable=False, index=True, comment="lower-cased name"),
-    Column("affiliations", JSON, nullable=False),
     PrimaryKeyConstraint("paper_id", "position"),
 )
 
@@ -110,7 +109,7 @@ provenance = Table(
     Column("source", String(64), nullable=False),
     Column("observed_at", TS, nullable=False),
     Column("record_hash", String(64), nullable=False),
-    Column("fields", JSON, nullable=False, comment="what the source said (non-empty fields)"),
+    Column("fields", Text, nullable=False, comment="JSON: what the source said (non-empty fields)"),
     UniqueConstraint("paper_id", "source", "record_hash", name="uq_provenance_record"),
     Index("ix_provenance_paper", "paper_id"),
 )

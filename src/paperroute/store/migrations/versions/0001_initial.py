@@ -137,7 +137,6 @@ def upgrade() -> None:
     sa.Column('position', sa.Integer(), nullable=False),
     sa.Column('name', sa.String(length=512), nullable=False),
     sa.Column('name_key', sa.String(length=512), nullable=False, comment='lower-cased name'),
-    sa.Column('affiliations', sa.JSON(), nullable=False),
     sa.ForeignKeyConstraint(['paper_id'], ['papers.id'], name=op.f('fk_paper_authors_paper_id_papers'), ondelete='CASCADE'),
     sa.PrimaryKeyConstraint('paper_id', 'position', name=op.f('pk_paper_authors'))
     )
@@ -170,7 +169,7 @@ def upgrade() -> None:
     sa.Column('source', sa.String(length=64), nullable=False),
     sa.Column('observed_at', sa.DateTime(timezone=True), nullable=False),
     sa.Column('record_hash', sa.String(length=64), nullable=False),
-    sa.Column('fields', sa.JSON(), nullable=False, comment='what the source said (non-empty fields)'),
+    sa.Column('fields', sa.Text(), nullable=False, comment='JSON: what the source said (non-empty fields)'),
     sa.ForeignKeyConstraint(['paper_id'], ['papers.id'], name=op.f('fk_provenance_paper_id_papers'), ondelete='CASCADE'),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_provenance')),
     sa.UniqueConstraint('paper_id', 'source', 'record_hash', name='uq_provenance_record')
