@@ -42,7 +42,7 @@ def consume_login_token(engine: Engine, raw: str, now: datetime | None = None) -
     now = now or datetime.now(UTC)
     token_hash = hash_token(raw or "")
     with engine.begin() as conn:
-        # One UPDATE that only matches an unused, unexpired token: two concurrent uses cannot both win.
+        # One UPDATE matching only an unused, unexpired token: two concurrent uses cannot both win.
         result = conn.execute(
             login_tokens.update()
             .where(

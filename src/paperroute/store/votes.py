@@ -1,4 +1,4 @@
-"""Upvotes: one per user per paper. `papers.upvotes` changes in the same transaction as the vote row,
+"""Upvotes: one per user per paper; `papers.upvotes` changes in the vote row's transaction,
 with a guarded insert/delete, so counts stay exact when clicks race."""
 
 from __future__ import annotations
@@ -6,7 +6,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from datetime import UTC, datetime
 
-from sqlalchemy import Connection, Engine, select
+from sqlalchemy import Connection, Engine, func, select
 from sqlalchemy.dialects import postgresql, sqlite
 
 from paperroute.store.schema import papers, votes
@@ -85,8 +85,6 @@ def voted_ids(engine: Engine, user_id: int, paper_ids: Sequence[str]) -> set[str
 
 def count_votes(engine: Engine, paper_id: str) -> int:
     """Number of vote rows for a paper (the truth papers.upvotes mirrors)."""
-    from sqlalchemy import func
-
     with engine.connect() as conn:
         return conn.execute(
             select(func.count()).select_from(votes).where(votes.c.paper_id == paper_id)

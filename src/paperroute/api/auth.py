@@ -1,0 +1,37 @@
+"""Who is calling the API: a per-user bearer token, or the browser session plus the CSRF header."""
+
+from __future__ import annotations
+
+import hmac
+
+from fastapi import HTTPException, Request
+
+from paperroute.store.auth import user_id_for_api_token
+from paperroute.store.users import User, get_user
+
+
+def api_user(request: Request) -> User:
+    """The caller of a write endpoint; 401 without credentials, 403 on a missing CSRF header.
+
+    Bearer tokens are not sent by browsers on their own, so they need no CSRF check; a browser
+    session (cookie) must send the session's CSRF token in `X-CSRF-Token`.
+    """
+    engine = request.app.state.engine
+    header = request.headers.get("authorization", "")
+    if header.lower().startswith("bearer "):
+        uid = user_id_for_api_token(engine, header[7:].strip())
+        user = get_user(engine, uid) if uid else None
+        if user is None:
+            raise HTTPException(401, "API token unknown or revoked", {"WWW-Authenticate": "Bearer"})
+        return user
+    uid = request.session.get("uid")
+    user = get_user(engine, uid) if uid else None
+    if user is None:
+        raise HTTPException(
+            401, "send Authorization: Bearer <API token>", {"WWW-Authenticate": "Bearer"}
+        )
+    expected = request.session.get("csrf") or ""
+    sent = request.headers.get("x-csrf-token") or ""
+    if not expected or not hmac.compare_digest(expected, sent):
+        raise HTTPException(403, "X-CSRF-Token header missing or wrong")
+    return user

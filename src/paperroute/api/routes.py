@@ -1,0 +1,237 @@
+"""JSON API: Hugging Face-compatible daily papers and paper endpoints, search, similar, votes,
+collections. Reads are public; writes take a per-user API token (Authorization: Bearer)."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Annotated, Literal
+
+from fastapi import APIRouter, Body, Depends, HTTPException, Query, Request
+from pydantic import BaseModel, Field
+
+from paperroute.api.auth import api_user
+from paperroute.api.hf import daily_entry, paper_object
+from paperroute.models import Paper
+from paperroute.store import collections as coll_store
+from paperroute.store import listings
+from paperroute.store.papers import get_paper
+from paperroute.store.users import User
+from paperroute.store.votes import UnknownPaper, set_vote
+
+router = APIRouter(prefix="/api", tags=["api"])
+ApiUser = Annotated[User, Depends(api_user)]
+
+
+def _engine(request: Request):
+    return request.app.state.engine
+
+
+def _period(date: str | None, week: str | None, month: str | None):
+    try:
+        if date:
+            day = listings.parse_day(date)
+            return day, day
+        if week:
+            return listings.week_range(week)
+        if month:
+            return listings.month_range(month)
+    except ValueError as exc:
+        raise HTTPException(400, str(exc)) from None
+    return None, None
+
+
+@router.get("/daily_papers", summary="Daily papers (Hugging Face-compatible)")
+def daily_papers(
+    request: Request,
+    date: str | None = Query(None, description="YYYY-MM-DD"),
+    week: str | None = Query(None, description="ISO week YYYY-Www, e.g. 2025-W09"),
+    month: str | None = Query(None, description="YYYY-MM"),
+    submitter: str | None = Query(None, description="Hugging Face user name of the submitter"),
+    sort: Literal["publishedAt", "trending"] = Query("publishedAt"),
+    p: int = Query(0, ge=0, description="Page number, from 0"),
+    limit: int = Query(50, ge=1, le=100),
+) -> list[dict]:
+    """Papers of a day/week/month (default: newest first across days), in HF's entry shape."""
+    engine = _engine(request)
+    start, end = _period(date, week, month)
+    if sort == "trending" and not submitter:
+        ranked = listings.list_trending(
+            engine, datetime.now(UTC), limit=limit, offset=p * limit, start=start, end=end
+        )
+        return [daily_entry(paper) for paper, _ in ranked]
+    flt = listings.PaperFilter(start=start, end=end, submitter=submitter)
+    papers, _ = listings.list_papers(engine, flt, order="published", limit=limit, offset=p * limit)
+    return [daily_entry(x) for x in papers]
+
+
+def _search_papers(request: Request, q: str, limit: int) -> list[Paper]:
+    service = request.app.state.search_provider()
+    if service is None:
+        raise HTTPException(503, "search is not available on this server right now")
+    result = service.search(q, limit=limit)
+    return listings.papers_by_ids(_engine(request), [h.paper_id for h in result.hits])
+
+
+@router.get("/papers/search", summary="Search papers (Hugging Face-compatible)")
+def search_papers(
+    request: Request, q: str = Query(..., min_length=1), limit: int = Query(20, ge=1, le=100)
+) -> list[dict]:
+    """Hybrid search; HF's entry shape."""
+    return [daily_entry(p) for p in _search_papers(request, q, limit)]
+
+
+def _visible_paper(request: Request, paper_id: str) -> Paper:
+    paper = get_paper(_engine(request), paper_id)
+    if paper is None or paper.hidden:
+        raise HTTPException(404, f"paper {paper_id}: not found")
+    return paper
+
+
+@router.get("/papers/{paper_id:path}/similar", summary="Similar papers")
+def similar(request: Request, paper_id: str, k: int = Query(10, ge=1, le=50)) -> list[dict]:
+    """Papers nearest in meaning to this one; HF's entry shape."""
+    _visible_paper(request, paper_id)
+    service = request.app.state.search_provider()
+    if service is None:
+        raise HTTPException(503, "search is not available on this server right now")
+    hits = service.similar(paper_id, k=k)
+    ids = [getattr(h, "paper_id", h) for h in hits]
+    return [
+        daily_entry(p) for p in listings.papers_by_ids(_engine(request), ids) if p.id != paper_id
+    ]
+
+
+class VoteOut(BaseModel):
+    """A paper's votes after a change."""
+
+    paper_id: str
+    voted: bool
+    upvotes: int = Field(description="local votes")
+    hf_upvotes: int
+    total_upvotes: int
+
+
+def _vote(request: Request, user: User, paper_id: str, on: bool) -> VoteOut:
+    request.app.state.limiter.check(f"vote:{user.id}", 60, 60)
+    try:
+        voted, local, hf = set_vote(_engine(request), user.id, paper_id, on)
+    except UnknownPaper:
+        raise HTTPException(404, f"paper {paper_id}: not found") from None
+    request.app.state.page_cache.clear()
+    return VoteOut(
+        paper_id=paper_id, voted=voted, upvotes=local, hf_upvotes=hf, total_upvotes=local + hf
+    )
+
+
+@router.post("/papers/{paper_id:path}/upvote", summary="Upvote a paper")
+def upvote(request: Request, paper_id: str, user: ApiUser) -> VoteOut:
+    """Add your upvote (idempotent)."""
+    return _vote(request, user, paper_id, True)
+
+
+@router.delete("/papers/{paper_id:path}/upvote", summary="Remove your upvote")
+def unvote(request: Request, paper_id: str, user: ApiUser) -> VoteOut:
+    """Remove your upvote (idempotent)."""
+    return _vote(request, user, paper_id, False)
+
+
+@router.get("/papers/{paper_id:path}", summary="One paper (Hugging Face-compatible)")
+def paper_info(request: Request, paper_id: str) -> dict:
+    """HF's paper object."""
+    return paper_object(_visible_paper(request, paper_id))
+
+
+class CollectionIn(BaseModel):
+    """A new collection."""
+
+    name: str = Field(min_length=1, max_length=255)
+    public: bool = False
+    description: str = ""
+
+
+def _collection_json(c: coll_store.Collection, papers: list[Paper] | None = None) -> dict:
+    out = {"id": c.id, "name": c.name, "public": c.is_public, "description": c.description,
+           "size": c.size}  # fmt: skip
+    if papers is not None:
+        out["papers"] = [paper_object(p) for p in papers]
+    return out
+
+
+@router.get("/collections", summary="Your collections")
+def my_collections(request: Request, user: ApiUser) -> list[dict]:
+    """Collections of the token's owner."""
+    return [_collection_json(c) for c in coll_store.list_collections(_engine(request), user.id)]
+
+
+@router.post("/collections", status_code=201, summary="Create a collection")
+def create_collection(request: Request, body: CollectionIn, user: ApiUser) -> dict:
+    """Create a collection."""
+    try:
+        coll = coll_store.create_collection(
+            _engine(request),
+            user.id,
+            body.name,
+            is_public=body.public,
+            description=body.description,
+        )
+    except coll_store.CollectionError as exc:
+        raise HTTPException(422, str(exc)) from None
+    return _collection_json(coll)
+
+
+@router.get("/collections/{collection_id}", summary="A collection and its papers")
+def collection(request: Request, collection_id: int) -> dict:
+    """A public collection (or your own, with your token)."""
+    engine = _engine(request)
+    coll = coll_store.get_collection(engine, collection_id)
+    if coll is not None and not coll.is_public:
+        try:
+            owner = api_user(request).id == coll.user_id
+        except HTTPException:
+            owner = False
+        coll = coll if owner else None
+    if coll is None:
+        raise HTTPException(404, f"collection {collection_id}: not found")
+    papers = listings.papers_by_ids(engine, coll_store.collection_paper_ids(engine, coll.id))
+    return _collection_json(coll, papers)
+
+
+@router.post("/collections/{collection_id}/papers", summary="Save a paper into a collection")
+def add_to_collection(
+    request: Request,
+    collection_id: int,
+    user: ApiUser,
+    paper_id: str = Body(..., embed=True),
+) -> dict:
+    """Save a paper; `added` is false when it was already there."""
+    try:
+        added = coll_store.add_paper(_engine(request), user.id, collection_id, paper_id)
+    except coll_store.CollectionError as exc:
+        raise HTTPException(404, str(exc)) from None
+    request.app.state.page_cache.clear()
+    return {"collection_id": collection_id, "paper_id": paper_id, "added": added}
+
+
+@router.delete(
+    "/collections/{collection_id}/papers/{paper_id:path}",
+    summary="Remove a paper from a collection",
+)
+def remove_from_collection(
+    request: Request, collection_id: int, paper_id: str, user: ApiUser
+) -> dict:
+    """Take a paper out of your collection."""
+    try:
+        removed = coll_store.remove_paper(_engine(request), user.id, collection_id, paper_id)
+    except coll_store.CollectionError as exc:
+        raise HTTPException(404, str(exc)) from None
+    request.app.state.page_cache.clear()
+    return {"collection_id": collection_id, "paper_id": paper_id, "removed": removed}
+
+
+@router.get("/trending", summary="Trending papers with score breakdowns")
+def trending(request: Request, limit: int = Query(50, ge=1, le=100)) -> list[dict]:
+    """Papers by trending score; each entry carries `trending` (score and its parts)."""
+    ranked = listings.list_trending(_engine(request), datetime.now(UTC), limit=limit)
+    return [
+        {**daily_entry(p), "trending": {**s.__dict__, "explain": s.explain()}} for p, s in ranked
+    ]

@@ -1,0 +1,156 @@
+"""The composition root: `create_app(settings)` builds the engine, templates, routers and security.
+
+Nothing is created at import time; every app gets its own engine, caches and limits, so tests can
+run several apps side by side. Routers are listed by module in ROUTERS: adding an area is one line.
+"""
+
+from __future__ import annotations
+
+import importlib
+import logging
+from typing import Any
+
+from fastapi import Depends, FastAPI, HTTPException, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse, Response
+from fastapi.staticfiles import StaticFiles
+from sqlalchemy import Engine
+from starlette.middleware.sessions import SessionMiddleware
+
+from paperroute.config import Settings
+from paperroute.store.engine import check_schema, make_engine, migrate
+from paperroute.web.deps import PageCache, render
+from paperroute.web.security import RateLimiter, SecurityHeadersMiddleware, csrf_protect
+from paperroute.web.templating import STATIC, make_environment
+
+# Page routers (HTML forms, CSRF-protected); each module exposes `router`.
+ROUTERS = [
+    "paperroute.web.routes.votes",
+    "paperroute.web.routes.papers",
+    "paperroute.web.routes.search",
+    "paperroute.web.routes.accounts",
+    "paperroute.web.routes.collections",
+    "paperroute.web.routes.admin",
+    "paperroute.web.routes.feeds",
+    "paperroute.web.routes.docs",
+]
+# JSON API routers (bearer tokens or CSRF header for writes); each module exposes `router`.
+API_ROUTERS = [
+    "paperroute.api.routes",
+]
+
+log = logging.getLogger("paperroute.web")
+
+
+class LazySearch:
+    """The search service, built on first use (loading the embedding model costs seconds)."""
+
+    def __init__(self, settings: Settings, engine: Engine) -> None:
+        self._settings, self._engine, self._service, self._failed = settings, engine, None, False
+
+    def get(self) -> Any | None:
+        """The SearchService, or None when search is not available."""
+        if self._service is None and not self._failed:
+            try:
+                from paperroute.search import SearchService  # type: ignore[attr-defined]
+
+                self._service = SearchService(self._settings, self._engine)
+            except Exception:  # search is optional for every page but /search
+                log.warning("search service unavailable", exc_info=True)
+                self._failed = True
+        return self._service
+
+
+def create_app(
+    settings: Settings,
+    *,
+    migrate_schema: bool = False,
+    engine: Engine | None = None,
+    search: Any | None = None,
+    page_cache_ttl: float = 10.0,
+) -> FastAPI:
+    """Build the web app; refuses a stale database schema unless `migrate_schema` is set."""
+    settings.check_secrets()
+    engine = engine or make_engine(settings.sqlalchemy_url)
+    if migrate_schema:
+        migrate(engine)
+    else:
+        check_schema(engine)
+    app = FastAPI(
+        title=f"{settings.site_name} API",
+        description="Hugging Face-compatible daily papers API plus paperroute's own endpoints.",
+        version="1",
+        docs_url=None,  # /docs is our own page: Swagger UI would load scripts from a CDN
+        redoc_url=None,
+        openapi_url="/openapi.json",
+    )
+    app.state.settings = settings
+    app.state.engine = engine
+    app.state.templates = make_environment(settings.site_name, settings.base_url)
+    app.state.limiter = RateLimiter()
+    app.state.page_cache = PageCache(ttl=page_cache_ttl)
+    app.state.log = log
+    lazy = LazySearch(settings, engine)
+    app.state.search_provider = (lambda: search) if search is not None else lazy.get
+    https = settings.base_url.startswith("https://")
+    app.add_middleware(SecurityHeadersMiddleware, hsts=https)
+    app.add_middleware(
+        SessionMiddleware,
+        secret_key=settings.secret_key.get_secret_value(),
+        session_cookie="paperroute_session",
+        max_age=30 * 24 * 3600,
+        same_site="lax",
+        https_only=https,
+    )
+    app.mount("/static", StaticFiles(directory=STATIC), name="static")
+    for name in API_ROUTERS:
+        app.include_router(importlib.import_module(name).router)
+    for name in ROUTERS:
+        app.include_router(
+            importlib.import_module(name).router, dependencies=[Depends(csrf_protect)]
+        )
+    _install_error_pages(app)
+    return app
+
+
+def _install_error_pages(app: FastAPI) -> None:
+    @app.exception_handler(HTTPException)
+    async def http_error(request: Request, exc: HTTPException) -> Response:
+        return _error(request, exc.status_code, str(exc.detail), getattr(exc, "headers", None))
+
+    @app.exception_handler(404)
+    async def not_found(request: Request, exc: Exception) -> Response:
+        return _error(request, 404, getattr(exc, "detail", "Not found"))
+
+    @app.exception_handler(RequestValidationError)
+    async def bad_request(request: Request, exc: RequestValidationError) -> Response:
+        parts = []
+        for err in exc.errors():
+            where = ".".join(
+                str(x) for x in err.get("loc", ()) if x not in {"query", "body", "path"}
+            )
+            parts.append(f"{where}: {err.get('msg')}")
+        return _error(request, 422, "; ".join(parts) or "invalid request")
+
+
+_TITLES = {400: "Bad request", 401: "Sign in needed", 403: "Forbidden", 404: "Not found",
+           422: "Invalid input", 429: "Too many requests"}  # fmt: skip
+
+
+def _error(request: Request, status: int, detail: str, headers: dict | None = None) -> Response:
+    wants_html = "text/html" in request.headers.get(
+        "accept", ""
+    ) and not request.url.path.startswith("/api/")
+    if not wants_html:
+        return JSONResponse({"error": detail}, status_code=status, headers=headers)
+    response = render(
+        request,
+        "errors/error.html",
+        status=status,
+        title=_TITLES.get(status, "Error"),
+        detail=detail,
+    )
+    response.status_code = status
+    if headers:
+        response.headers.update(headers)
+    return response

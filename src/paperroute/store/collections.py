@@ -1,0 +1,269 @@
+"""Collections: a user's named lists of saved papers, private or public; saved searches.
+
+Saving a paper into any collection changes `papers.saves` in the same transaction (guarded insert
+and delete), so the count trending uses stays exact.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+from sqlalchemy import Connection, Engine, func, select
+from sqlalchemy.dialects import postgresql, sqlite
+
+from paperroute.store.schema import collection_items, collections, papers, saved_searches
+
+
+@dataclass
+class Collection:
+    """A named list of papers owned by one user."""
+
+    id: int
+    user_id: int
+    name: str
+    slug: str
+    is_public: bool
+    description: str | None
+    created_at: datetime
+    size: int = 0
+
+
+class CollectionError(ValueError):
+    """A collection request that cannot be done (message says why)."""
+
+
+def slugify(name: str) -> str:
+    """URL-friendly form of a collection name."""
+    slug = re.sub(r"[^a-z0-9]+", "-", name.lower()).strip("-")
+    return slug[:80] or "collection"
+
+
+def _to_collection(row, size: int = 0) -> Collection:
+    return Collection(
+        id=row.id,
+        user_id=row.user_id,
+        name=row.name,
+        slug=row.slug,
+        is_public=bool(row.is_public),
+        description=row.description,
+        created_at=row.created_at,
+        size=size,
+    )
+
+
+def create_collection(
+    engine: Engine, user_id: int, name: str, *, is_public: bool = False, description: str = ""
+) -> Collection:
+    """A new collection; the name must be non-empty and unique for the user."""
+    clean = (name or "").strip()[:255]
+    if not clean:
+        raise CollectionError("collection name: must not be empty")
+    slug = slugify(clean)
+    with engine.begin() as conn:
+        taken = conn.execute(
+            select(collections.c.id).where(
+                collections.c.user_id == user_id, collections.c.slug == slug
+            )
+        ).first()
+        if taken:
+            raise CollectionError(f"collection name: you already have a collection {clean!r}")
+        new_id = conn.execute(
+            collections.insert().returning(collections.c.id),
+            {
+                "user_id": user_id,
+                "name": clean,
+                "slug": slug,
+                "is_public": is_public,
+                "description": (description or "").strip() or None,
+                "created_at": datetime.now(UTC),
+            },
+        ).scalar_one()
+        row = conn.execute(select(collections).where(collections.c.id == new_id)).one()
+    return _to_collection(row)
+
+
+def get_collection(engine: Engine, collection_id: int) -> Collection | None:
+    """A collection with its size, or None."""
+    with engine.connect() as conn:
+        row = conn.execute(select(collections).where(collections.c.id == collection_id)).first()
+        if row is None:
+            return None
+        size = conn.execute(
+            select(func.count())
+            .select_from(collection_items)
+            .where(collection_items.c.collection_id == collection_id)
+        ).scalar_one()
+    return _to_collection(row, size)
+
+
+def list_collections(
+    engine: Engine, user_id: int | None = None, public_only: bool = False
+) -> list[Collection]:
+    """Collections (of one user, or public ones), with sizes, in one query."""
+    size = (
+        select(func.count())
+        .select_from(collection_items)
+        .where(collection_items.c.collection_id == collections.c.id)
+        .scalar_subquery()
+    )
+    query = select(collections, size.label("size")).order_by(collections.c.name)
+    if user_id is not None:
+        query = query.where(collections.c.user_id == user_id)
+    if public_only:
+        query = query.where(collections.c.is_public.is_(True))
+    with engine.connect() as conn:
+        return [_to_collection(r, r.size) for r in conn.execute(query)]
+
+
+def collection_paper_ids(engine: Engine, collection_id: int) -> list[str]:
+    """Paper ids in a collection, most recently added first."""
+    with engine.connect() as conn:
+        return list(
+            conn.execute(
+                select(collection_items.c.paper_id)
+                .where(collection_items.c.collection_id == collection_id)
+                .order_by(collection_items.c.added_at.desc(), collection_items.c.paper_id)
+            ).scalars()
+        )
+
+
+def _owned(conn: Connection, user_id: int, collection_id: int) -> None:
+    owner = conn.execute(
+        select(collections.c.user_id).where(collections.c.id == collection_id)
+    ).scalar()
+    if owner != user_id:
+        raise CollectionError(f"collection {collection_id}: not found")
+
+
+def add_paper(engine: Engine, user_id: int, collection_id: int, paper_id: str) -> bool:
+    """Save a paper into the user's collection; False when it was already there."""
+    with engine.begin() as conn:
+        _owned(conn, user_id, collection_id)
+        if conn.execute(select(papers.c.id).where(papers.c.id == paper_id)).first() is None:
+            raise CollectionError(f"paper {paper_id}: not found")
+        dialect = postgresql if conn.dialect.name == "postgresql" else sqlite
+        stmt = dialect.insert(collection_items).on_conflict_do_nothing(
+            index_elements=["collection_id", "paper_id"]
+        )
+        row = {"collection_id": collection_id, "paper_id": paper_id, "added_at": datetime.now(UTC)}
+        added = conn.execute(stmt, row).rowcount == 1
+        if added:
+            conn.execute(
+                papers.update().where(papers.c.id == paper_id).values(saves=papers.c.saves + 1)
+            )
+    return added
+
+
+def remove_paper(engine: Engine, user_id: int, collection_id: int, paper_id: str) -> bool:
+    """Take a paper out of the user's collection; False when it was not there."""
+    with engine.begin() as conn:
+        _owned(conn, user_id, collection_id)
+        removed = (
+            conn.execute(
+                collection_items.delete().where(
+                    collection_items.c.collection_id == collection_id,
+                    collection_items.c.paper_id == paper_id,
+                )
+            ).rowcount
+            == 1
+        )
+        if removed:
+            conn.execute(
+                papers.update().where(papers.c.id == paper_id).values(saves=papers.c.saves - 1)
+            )
+    return removed
+
+
+def update_collection(engine: Engine, user_id: int, collection_id: int, *, is_public: bool) -> None:
+    """Make a collection public or private."""
+    with engine.begin() as conn:
+        _owned(conn, user_id, collection_id)
+        conn.execute(
+            collections.update()
+            .where(collections.c.id == collection_id)
+            .values(is_public=is_public)
+        )
+
+
+def delete_collection(engine: Engine, user_id: int, collection_id: int) -> None:
+    """Delete a collection, giving back the saves it held."""
+    with engine.begin() as conn:
+        _owned(conn, user_id, collection_id)
+        held = list(
+            conn.execute(
+                select(collection_items.c.paper_id).where(
+                    collection_items.c.collection_id == collection_id
+                )
+            ).scalars()
+        )
+        if held:
+            conn.execute(
+                papers.update().where(papers.c.id.in_(held)).values(saves=papers.c.saves - 1)
+            )
+        conn.execute(
+            collection_items.delete().where(collection_items.c.collection_id == collection_id)
+        )
+        conn.execute(collections.delete().where(collections.c.id == collection_id))
+
+
+def collections_holding(engine: Engine, user_id: int, paper_id: str) -> set[int]:
+    """Ids of the user's collections that hold this paper."""
+    with engine.connect() as conn:
+        return set(
+            conn.execute(
+                select(collection_items.c.collection_id)
+                .join(collections, collections.c.id == collection_items.c.collection_id)
+                .where(collections.c.user_id == user_id, collection_items.c.paper_id == paper_id)
+            ).scalars()
+        )
+
+
+def save_search(engine: Engine, user_id: int, name: str, query: str) -> int:
+    """Remember a search (its query string) for a user; returns its id."""
+    clean_query = (query or "").strip()
+    if not clean_query:
+        raise CollectionError("saved search: the query must not be empty")
+    with engine.begin() as conn:
+        return conn.execute(
+            saved_searches.insert().returning(saved_searches.c.id),
+            {
+                "user_id": user_id,
+                "name": (name or clean_query).strip()[:255],
+                "query": clean_query,
+                "created_at": datetime.now(UTC),
+            },
+        ).scalar_one()
+
+
+def list_saved_searches(engine: Engine, user_id: int) -> list[dict]:
+    """A user's saved searches, oldest first."""
+    with engine.connect() as conn:
+        rows = conn.execute(
+            select(saved_searches)
+            .where(saved_searches.c.user_id == user_id)
+            .order_by(saved_searches.c.id)
+        ).mappings()
+        return [dict(r) for r in rows]
+
+
+def get_saved_search(engine: Engine, search_id: int) -> dict | None:
+    """One saved search, or None."""
+    with engine.connect() as conn:
+        row = (
+            conn.execute(select(saved_searches).where(saved_searches.c.id == search_id))
+            .mappings()
+            .first()
+        )
+    return dict(row) if row else None
+
+
+def delete_saved_search(engine: Engine, user_id: int, search_id: int) -> None:
+    """Forget one of the user's saved searches."""
+    with engine.begin() as conn:
+        conn.execute(
+            saved_searches.delete().where(
+                saved_searches.c.id == search_id, saved_searches.c.user_id == user_id
+            )
+        )

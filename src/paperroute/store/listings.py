@@ -1,0 +1,245 @@
+"""Read-only paper listings for pages, feeds and the API: by period, author, category, flags.
+
+Each listing is one query for the rows plus one for the total, whatever the page size, so pages
+stay flat in queries as the store grows.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta
+from typing import Literal
+
+from sqlalchemy import Engine, func, select
+
+from paperroute.models import Paper
+from paperroute.ranking import trending
+from paperroute.ranking.trending import TrendingInput, TrendingScore, announced_at
+from paperroute.store.papers import author_key, row_to_paper
+from paperroute.store.schema import paper_authors, paper_categories, papers
+
+Order = Literal["votes", "published"]
+
+
+@dataclass
+class PaperFilter:
+    """Which papers a listing shows; every field is optional."""
+
+    start: date | None = None
+    end: date | None = None  # inclusive
+    author: str | None = None
+    category: str | None = None
+    submitter: str | None = None
+    featured: bool | None = None
+    include_hidden: bool = False
+    hidden_only: bool = False
+
+
+def _conditions(flt: PaperFilter) -> list:
+    conds = []
+    if not flt.include_hidden:
+        conds.append(papers.c.hidden.is_(False))
+    if flt.hidden_only:
+        conds.append(papers.c.hidden.is_(True))
+    if flt.start is not None:
+        conds.append(papers.c.announced >= flt.start)
+    if flt.end is not None:
+        conds.append(papers.c.announced <= flt.end)
+    if flt.author:
+        by_author = select(paper_authors.c.paper_id).where(
+            paper_authors.c.name_key == author_key(flt.author)
+        )
+        conds.append(papers.c.id.in_(by_author))
+    if flt.category:
+        in_cat = select(paper_categories.c.paper_id).where(
+            paper_categories.c.category == flt.category
+        )
+        conds.append(papers.c.id.in_(in_cat))
+    if flt.submitter:
+        conds.append(papers.c.submitter == flt.submitter)
+    if flt.featured is not None:
+        conds.append(papers.c.featured.is_(flt.featured))
+    return conds
+
+
+def _order(order: Order) -> list:
+    total = papers.c.hf_upvotes + papers.c.upvotes
+    if order == "published":
+        return [papers.c.announced.desc(), papers.c.published.desc(), papers.c.id.desc()]
+    return [total.desc(), papers.c.published.desc(), papers.c.id.desc()]
+
+
+def list_papers(
+    engine: Engine, flt: PaperFilter, *, order: Order = "votes", limit: int = 50, offset: int = 0
+) -> tuple[list[Paper], int]:
+    """A page of papers matching the filter, and how many match in all."""
+    conds = _conditions(flt)
+    query = select(papers).where(*conds).order_by(*_order(order)).limit(limit).offset(offset)
+    with engine.connect() as conn:
+        rows = conn.execute(query).mappings().all()
+        total = conn.execute(select(func.count()).select_from(papers).where(*conds)).scalar_one()
+    return [row_to_paper(dict(r)) for r in rows], total
+
+
+def papers_by_ids(engine: Engine, ids: Sequence[str], include_hidden: bool = False) -> list[Paper]:
+    """Papers (without versions) in the order of `ids`; unknown or hidden ids are skipped."""
+    if not ids:
+        return []
+    query = select(papers).where(papers.c.id.in_(list(dict.fromkeys(ids))))
+    if not include_hidden:
+        query = query.where(papers.c.hidden.is_(False))
+    with engine.connect() as conn:
+        found = {r["id"]: row_to_paper(dict(r)) for r in conn.execute(query).mappings()}
+    return [found[i] for i in ids if i in found]
+
+
+def latest_day(engine: Engine) -> date | None:
+    """The newest announcement day that has visible papers."""
+    with engine.connect() as conn:
+        return conn.execute(
+            select(func.max(papers.c.announced)).where(papers.c.hidden.is_(False))
+        ).scalar()
+
+
+def adjacent_days(engine: Engine, day: date) -> tuple[date | None, date | None]:
+    """The nearest earlier and later days that have visible papers."""
+    visible = papers.c.hidden.is_(False)
+    with engine.connect() as conn:
+        prev = conn.execute(
+            select(func.max(papers.c.announced)).where(visible, papers.c.announced < day)
+        ).scalar()
+        nxt = conn.execute(
+            select(func.min(papers.c.announced)).where(visible, papers.c.announced > day)
+        ).scalar()
+    return prev, nxt
+
+
+def trending_inputs(
+    engine: Engine, until: date, window_days: int, start: date | None = None
+) -> list[TrendingInput]:
+    """The numbers trending needs for visible papers announced in [start or until-window, until]."""
+    start = start or until - timedelta(days=window_days)
+    query = select(
+        papers.c.id,
+        papers.c.hf_upvotes,
+        papers.c.upvotes,
+        papers.c.saves,
+        papers.c.announced,
+        papers.c.published,
+    ).where(papers.c.hidden.is_(False), papers.c.announced >= start, papers.c.announced <= until)
+    with engine.connect() as conn:
+        return [
+            TrendingInput(
+                paper_id=r.id,
+                hf_upvotes=r.hf_upvotes or 0,
+                upvotes=r.upvotes or 0,
+                saves=r.saves or 0,
+                announced_at=announced_at(r.announced, r.published),
+            )
+            for r in conn.execute(query)
+        ]
+
+
+def top_categories(engine: Engine, limit: int = 30) -> list[tuple[str, int]]:
+    """The most common primary categories with their paper counts."""
+    with engine.connect() as conn:
+        rows = conn.execute(
+            select(paper_categories.c.category, func.count())
+            .where(paper_categories.c.is_primary.is_(True))
+            .group_by(paper_categories.c.category)
+            .order_by(func.count().desc(), paper_categories.c.category)
+            .limit(limit)
+        ).all()
+    return [(c, n) for c, n in rows]
+
+
+def set_flags(
+    engine: Engine, paper_id: str, *, hidden: bool | None = None, featured: bool | None = None
+) -> bool:
+    """Hide/unhide or feature/unfeature a paper (admin); False when there is no such paper."""
+    values = {}
+    if hidden is not None:
+        values["hidden"] = hidden
+    if featured is not None:
+        values["featured"] = featured
+    if not values:
+        return True
+    with engine.begin() as conn:
+        result = conn.execute(papers.update().where(papers.c.id == paper_id).values(**values))
+    return result.rowcount == 1
+
+
+def data_version(engine: Engine) -> tuple:
+    """A cheap fingerprint that changes whenever listings could change (for page caches)."""
+    with engine.connect() as conn:
+        row = conn.execute(
+            select(
+                func.count(),
+                func.max(papers.c.last_changed),
+                func.sum(papers.c.upvotes),
+                func.sum(papers.c.saves),
+            ).select_from(papers)
+        ).one()
+    return tuple(row)
+
+
+def parse_day(value: str) -> date:
+    """`YYYY-MM-DD` to a date; ValueError naming the field otherwise."""
+    try:
+        return date.fromisoformat(value)
+    except (TypeError, ValueError):
+        raise ValueError(f"date: {value!r} is not YYYY-MM-DD") from None
+
+
+def week_range(value: str) -> tuple[date, date]:
+    """ISO week `YYYY-Www` to (Monday, Sunday)."""
+    try:
+        year, week = value.upper().split("-W")
+        start = date.fromisocalendar(int(year), int(week), 1)
+    except (AttributeError, TypeError, ValueError):
+        raise ValueError(f"week: {value!r} is not YYYY-Www (e.g. 2025-W09)") from None
+    return start, start + timedelta(days=6)
+
+
+def month_range(value: str) -> tuple[date, date]:
+    """`YYYY-MM` to (first day, last day)."""
+    try:
+        year, month = (int(x) for x in value.split("-"))
+        start = date(year, month, 1)
+    except (AttributeError, TypeError, ValueError):
+        raise ValueError(f"month: {value!r} is not YYYY-MM (e.g. 2025-02)") from None
+    nxt = date(year + (month == 12), month % 12 + 1, 1)
+    return start, nxt - timedelta(days=1)
+
+
+def iso_week(day: date) -> str:
+    """The ISO week label of a day, e.g. 2025-W09."""
+    year, week, _ = day.isocalendar()
+    return f"{year}-W{week:02d}"
+
+
+def list_trending(
+    engine: Engine,
+    now: datetime,
+    *,
+    limit: int = 50,
+    offset: int = 0,
+    start: date | None = None,
+    end: date | None = None,
+) -> list[tuple[Paper, TrendingScore]]:
+    """Papers ranked by trending score with their breakdowns (optionally within a period).
+
+    Without a period the window is the last WINDOW_DAYS days before the trending clock; with one,
+    papers of that period are scored at the end of the period (or now, if earlier).
+    """
+    if end is None:
+        clock = trending.trending_clock(latest_day(engine), now)
+        until = clock.date()
+    else:
+        clock = trending.trending_clock(end, now)
+        until = end
+    inputs = trending_inputs(engine, until, trending.WINDOW_DAYS, start=start)
+    ranked = trending.rank_trending(inputs, clock)[offset : offset + limit]
+    by_id = {p.id: p for p in papers_by_ids(engine, [s.paper_id for s in ranked])}
+    return [(by_id[s.paper_id], s) for s in ranked if s.paper_id in by_id]

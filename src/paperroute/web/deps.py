@@ -1,0 +1,134 @@
+"""Request helpers shared by page routes: the store, the signed-in user, rendering, page cache."""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections import OrderedDict
+from collections.abc import Callable
+from typing import Any
+
+from fastapi import HTTPException, Request
+from fastapi.responses import HTMLResponse, JSONResponse, Response
+from sqlalchemy import Engine
+
+from paperroute.store.users import User, get_user
+from paperroute.web.security import csrf_token
+
+
+def engine_of(request: Request) -> Engine:
+    """The app's database engine."""
+    return request.app.state.engine
+
+
+def search_service(request: Request) -> Any | None:
+    """The search service (built on first use), or None when search is unavailable."""
+    return request.app.state.search_provider()
+
+
+def current_user(request: Request) -> User | None:
+    """The signed-in user (looked up once per request), or None."""
+    if "user" not in request.state._state:
+        uid = request.session.get("uid") if "session" in request.scope else None
+        user = get_user(engine_of(request), uid) if uid else None
+        if uid and user is None:
+            request.session.clear()  # the account was deleted
+        request.state.user = user
+    return request.state.user
+
+
+def require_user(request: Request) -> User:
+    """The signed-in user; 401 with a sign-in hint otherwise."""
+    user = current_user(request)
+    if user is None:
+        raise HTTPException(401, "Sign in first")
+    return user
+
+
+def require_admin(request: Request) -> User:
+    """The signed-in admin; 403 for anyone else."""
+    user = current_user(request)
+    if user is None or not user.is_admin:
+        raise HTTPException(403, "Admins only")
+    return user
+
+
+def client_key(request: Request) -> str:
+    """Who is asking, for rate limits: the user id, else the client address."""
+    user = current_user(request)
+    if user is not None:
+        return f"user:{user.id}"
+    return f"ip:{request.client.host if request.client else 'unknown'}"
+
+
+def render(request: Request, template: str, status: int = 200, **context: Any) -> HTMLResponse:
+    """Render a page template with the request, user and CSRF token helper."""
+    env = request.app.state.templates
+    html = env.get_template(template).render(
+        request=request,
+        user=current_user(request),
+        csrf_token=lambda: csrf_token(request),
+        path=request.url.path,
+        **context,
+    )
+    return HTMLResponse(html, status_code=status)
+
+
+def wants_json(request: Request) -> bool:
+    """True when the page's JSON twin is asked for (`?format=json`)."""
+    return request.query_params.get("format") == "json"
+
+
+class PageCache:
+    """Rendered anonymous pages for a few seconds; any local write empties it.
+
+    Anonymous pages hold nothing personal (no CSRF token, no votes), so every anonymous reader
+    gets the same bytes; papers synced by another process show up within `ttl` seconds.
+    """
+
+    def __init__(self, ttl: float = 10.0, size: int = 2000) -> None:
+        self.ttl = ttl
+        self.size = size
+        self._items: OrderedDict[str, tuple[float, Response]] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def clear(self) -> None:
+        """Forget every page (called after votes, saves and admin changes)."""
+        with self._lock:
+            self._items.clear()
+
+    def get_or_build(self, key: str, build: Callable[[], Response]) -> Response:
+        """The cached response for `key`, or build, cache (when 200) and return it."""
+        now = time.monotonic()
+        with self._lock:
+            hit = self._items.get(key)
+            if hit and hit[0] > now:
+                self._items.move_to_end(key)
+                return _copy(hit[1])
+        response = build()
+        if response.status_code == 200 and self.ttl > 0:
+            with self._lock:
+                self._items[key] = (now + self.ttl, response)
+                while len(self._items) > self.size:
+                    self._items.popitem(last=False)
+        return _copy(response)
+
+
+def _copy(response: Response) -> Response:
+    out = Response(response.body, response.status_code, media_type=response.media_type)
+    for name, value in response.headers.items():
+        if name.lower() not in {"content-length", "content-type"}:
+            out.headers[name] = value
+    return out
+
+
+def page(request: Request, build: Callable[[], Response]) -> Response:
+    """Serve a GET page, from the anonymous page cache when no one is signed in."""
+    if current_user(request) is not None:
+        return build()
+    return request.app.state.page_cache.get_or_build(str(request.url), build)
+
+
+def json_response(data: Any, status: int = 200) -> JSONResponse:
+    """A JSON response (dates as ISO strings)."""
+    return JSONResponse(data, status_code=status)

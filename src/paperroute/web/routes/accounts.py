@@ -1,0 +1,163 @@
+"""Accounts: passwordless sign-in by emailed magic link, sign-out, profile and API tokens.
+
+The emailed link opens a page with a button; only the POST of that button signs in, so mail
+scanners that pre-fetch links cannot burn the single-use token, and no GET changes state.
+"""
+
+from __future__ import annotations
+
+from email.message import EmailMessage
+from urllib.parse import urlencode
+
+from fastapi import APIRouter, Form, HTTPException, Request
+from fastapi.responses import RedirectResponse, Response
+
+from paperroute.mail import MailError, send_email
+from paperroute.store import auth, users
+from paperroute.store.collections import delete_saved_search, list_collections, list_saved_searches
+from paperroute.web.deps import current_user, engine_of, render, require_user
+from paperroute.web.feedlinks import saved_search_feed_token
+
+router = APIRouter()
+
+
+def safe_next(value: str | None) -> str:
+    """Only same-site relative paths may be redirect targets."""
+    if value and value.startswith("/") and not value.startswith("//") and "\\" not in value:
+        return value
+    return "/"
+
+
+@router.get("/signin", name="accounts.signin_form")
+def signin_form(request: Request, next: str = "/") -> Response:
+    """The sign-in form: one email field."""
+    return render(request, "accounts/signin.html", next=safe_next(next))
+
+
+@router.post("/signin", name="accounts.signin")
+def signin(request: Request, email: str = Form(...), next: str = Form("/")) -> Response:
+    """Email a single-use sign-in link (15 minutes)."""
+    limiter = request.app.state.limiter
+    host = request.client.host if request.client else "unknown"
+    limiter.check(f"signin-ip:{host}", 20, 900)
+    try:
+        address = users.normalise_email(email)
+    except ValueError as exc:
+        return render(request, "accounts/signin.html", status=422, error=str(exc), next=next)
+    limiter.check(f"signin-email:{address}", 5, 900)
+    settings = request.app.state.settings
+    token = auth.create_login_token(engine_of(request), address)
+    query = urlencode({"token": token, "next": safe_next(next)})
+    link = f"{settings.base_url.rstrip('/')}/signin/verify?{query}"
+    if settings.environment == "development":
+        request.app.state.log.warning("sign-in link for %s: %s", address, link)
+    msg = EmailMessage()
+    msg["To"] = address
+    msg["Subject"] = f"Sign in to {settings.site_name}"
+    msg.set_content(
+        f"Open this link to sign in to {settings.site_name}:\n\n{link}\n\n"
+        "It works once, for 15 minutes. If you did not ask for it, ignore this email.\n"
+    )
+    try:
+        send_email(settings, msg)
+    except MailError as exc:
+        request.app.state.log.error("%s", exc)
+        return render(
+            request,
+            "accounts/signin.html",
+            status=503,
+            error="We could not send the email right now; try again in a few minutes.",
+            next=next,
+        )
+    return render(request, "accounts/check_email.html", email=address)
+
+
+@router.get("/signin/verify", name="accounts.verify_form")
+def verify_form(request: Request, token: str = "", next: str = "/") -> Response:
+    """The page the emailed link opens: one button that finishes signing in."""
+    return render(request, "accounts/verify.html", token=token, next=safe_next(next))
+
+
+@router.post("/signin/verify", name="accounts.verify")
+def verify(request: Request, token: str = Form(...), next: str = Form("/")) -> Response:
+    """Use the token once and start a session."""
+    engine = engine_of(request)
+    email = auth.consume_login_token(engine, token)
+    if email is None:
+        return render(
+            request,
+            "accounts/signin.html",
+            status=400,
+            error="That sign-in link has expired or was already used. Ask for a new one.",
+            next=next,
+        )
+    user = users.record_login(engine, email)
+    request.session.clear()  # a fresh session (and CSRF token) after sign-in
+    request.session["uid"] = user.id
+    return RedirectResponse(safe_next(next), status_code=303)
+
+
+@router.post("/signout", name="accounts.signout")
+def signout(request: Request) -> Response:
+    """End the session."""
+    request.session.clear()
+    return RedirectResponse("/", status_code=303)
+
+
+def _profile(request: Request, **extra) -> Response:
+    user = require_user(request)
+    engine = engine_of(request)
+    secret = request.app.state.settings.secret_key.get_secret_value()
+    searches = [
+        {**s, "feed_token": saved_search_feed_token(secret, s["id"])}
+        for s in list_saved_searches(engine, user.id)
+    ]
+    return render(
+        request,
+        "accounts/profile.html",
+        tokens=auth.list_api_tokens(engine, user.id),
+        collections=list_collections(engine, user.id),
+        searches=searches,
+        **extra,
+    )
+
+
+@router.get("/profile", name="accounts.profile")
+def profile(request: Request) -> Response:
+    """Your account: name, API tokens, collections and saved searches."""
+    if current_user(request) is None:
+        return RedirectResponse("/signin?next=/profile", status_code=303)
+    return _profile(request)
+
+
+@router.post("/profile", name="accounts.update")
+def update_profile(request: Request, display_name: str = Form("")) -> Response:
+    """Change the name the site shows."""
+    user = require_user(request)
+    users.update_profile(engine_of(request), user.id, display_name)
+    return RedirectResponse("/profile", status_code=303)
+
+
+@router.post("/profile/tokens", name="accounts.token_create")
+def create_token(request: Request, name: str = Form("API token")) -> Response:
+    """Create an API token; it is shown once."""
+    user = require_user(request)
+    raw = auth.create_api_token(engine_of(request), user.id, name)
+    return _profile(request, new_token=raw)
+
+
+@router.post("/profile/tokens/{token_id}/delete", name="accounts.token_delete")
+def delete_token(request: Request, token_id: int) -> Response:
+    """Revoke an API token."""
+    user = require_user(request)
+    if not auth.delete_api_token(engine_of(request), user.id, token_id):
+        raise HTTPException(404, f"API token {token_id}: not found")
+    return RedirectResponse("/profile", status_code=303)
+
+
+@router.post("/profile/searches/{search_id}/delete", name="accounts.search_delete")
+def delete_search(request: Request, search_id: int) -> Response:
+    """Forget a saved search."""
+    user = require_user(request)
+    delete_saved_search(engine_of(request), user.id, search_id)
+    return RedirectResponse("/profile", status_code=303)

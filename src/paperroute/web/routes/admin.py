@@ -1,0 +1,74 @@
+"""Admin: hide or feature a paper, add a paper by arXiv id or URL. Everyone else gets 403."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter, Depends, Form, HTTPException, Request
+from fastapi.responses import RedirectResponse, Response
+
+from paperroute.models import InvalidPaperId, PaperRecord, canonical_id
+from paperroute.store.listings import PaperFilter, list_papers, set_flags
+from paperroute.store.papers import upsert_records
+from paperroute.store.users import list_users
+from paperroute.web.deps import engine_of, render, require_admin
+
+router = APIRouter(prefix="/admin", dependencies=[Depends(require_admin)])
+
+
+@router.get("", name="admin.index")
+def index(request: Request, message: str = "", error: str = "") -> Response:
+    """The admin page: add a paper, featured and hidden papers, users."""
+    engine = engine_of(request)
+    featured, _ = list_papers(engine, PaperFilter(featured=True), order="published", limit=100)
+    hidden, _ = list_papers(
+        engine, PaperFilter(include_hidden=True, hidden_only=True), order="published", limit=100
+    )
+    return render(
+        request,
+        "admin/index.html",
+        featured=featured,
+        hidden=hidden,
+        users=list_users(engine),
+        message=message,
+        error=error,
+    )
+
+
+def _flag(value: str | None) -> bool | None:
+    return None if value in (None, "") else value in {"1", "true", "on"}
+
+
+@router.post("/papers/{paper_id:path}/flags", name="admin.flags")
+def flags(
+    request: Request, paper_id: str, hidden: str = Form(""), featured: str = Form("")
+) -> Response:
+    """Hide/unhide or feature/unfeature a paper."""
+    if not set_flags(engine_of(request), paper_id, hidden=_flag(hidden), featured=_flag(featured)):
+        raise HTTPException(404, f"paper {paper_id}: not found")
+    request.app.state.page_cache.clear()
+    return RedirectResponse(f"/papers/{paper_id}", status_code=303)
+
+
+def fetch_arxiv_records(settings, paper_id: str) -> list[PaperRecord]:
+    """Fetch one paper through the arXiv API source."""
+    from paperroute.sources.arxiv_api import ArxivAPISource
+
+    source = ArxivAPISource.from_settings(settings, ids=[paper_id])
+    return [item for page in source.pages() for item in page.items if isinstance(item, PaperRecord)]
+
+
+@router.post("/papers", name="admin.add_paper")
+def add_paper(request: Request, arxiv: str = Form(...)) -> Response:
+    """Add (or refresh) a paper by arXiv id or URL, fetched from the arXiv API."""
+    try:
+        paper_id = canonical_id(arxiv)
+    except InvalidPaperId as exc:
+        return index(request, error=f"arxiv: {exc}")
+    try:
+        records = fetch_arxiv_records(request.app.state.settings, paper_id)
+    except Exception as exc:  # network or source errors are shown to the admin, not raised
+        return index(request, error=f"arXiv API: could not fetch {paper_id}: {exc}")
+    if not records:
+        return index(request, error=f"arXiv API: no paper {paper_id}")
+    upsert_records(engine_of(request), records)
+    request.app.state.page_cache.clear()
+    return RedirectResponse(f"/papers/{paper_id}", status_code=303)

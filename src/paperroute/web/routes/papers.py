@@ -1,0 +1,337 @@
+"""Paper pages: daily, weekly, monthly, trending, one paper, author and category listings."""
+
+from __future__ import annotations
+
+from datetime import UTC, date, datetime, timedelta
+from urllib.parse import quote
+
+from fastapi import APIRouter, HTTPException, Request
+from fastapi.responses import RedirectResponse, Response
+
+from paperroute.models import Paper
+from paperroute.ranking import trending
+from paperroute.store import listings
+from paperroute.store.collections import collections_holding, list_collections
+from paperroute.store.papers import get_paper
+from paperroute.store.votes import voted_ids
+from paperroute.web.deps import (
+    current_user,
+    engine_of,
+    json_response,
+    page,
+    render,
+    search_service,
+    wants_json,
+)
+
+router = APIRouter()
+PAGE_SIZE = 50
+
+
+def paper_summary(paper: Paper) -> dict:
+    """The JSON twin of a paper card."""
+    return {
+        "id": paper.id,
+        "title": paper.title,
+        "authors": paper.author_names,
+        "abstract": paper.abstract,
+        "categories": paper.categories,
+        "announced": paper.announced.isoformat() if paper.announced else None,
+        "published": paper.published.isoformat() if paper.published else None,
+        "upvotes": paper.upvotes,
+        "hf_upvotes": paper.hf_upvotes,
+        "total_upvotes": paper.total_upvotes,
+        "saves": paper.saves,
+        "code_url": paper.code_url,
+        "project_url": paper.project_url,
+        "github_stars": paper.github_stars,
+        "url": f"/papers/{paper.id}",
+    }
+
+
+def _page_number(request: Request) -> int:
+    try:
+        return max(0, int(request.query_params.get("p", "0")))
+    except ValueError:
+        return 0
+
+
+def _listing(
+    request: Request,
+    flt: listings.PaperFilter,
+    heading: str,
+    order: listings.Order = "votes",
+    **extra,
+) -> Response:
+    """Render a ranked, paginated listing (or its JSON twin)."""
+    engine = engine_of(request)
+    p = _page_number(request)
+    papers, total = listings.list_papers(
+        engine, flt, order=order, limit=PAGE_SIZE, offset=p * PAGE_SIZE
+    )
+    if wants_json(request):
+        return json_response(
+            {
+                "heading": heading,
+                "total": total,
+                "page": p,
+                "papers": [paper_summary(x) for x in papers],
+            }
+        )
+    user = current_user(request)
+    voted = voted_ids(engine, user.id, [x.id for x in papers]) if user else set()
+    return render(
+        request,
+        "papers/list.html",
+        heading=heading,
+        papers=papers,
+        voted=voted,
+        total=total,
+        page_number=p,
+        has_more=(p + 1) * PAGE_SIZE < total,
+        offset=p * PAGE_SIZE,
+        **extra,
+    )
+
+
+@router.get("/", name="papers.home")
+def home(request: Request) -> Response:
+    """The latest day that has papers."""
+    return page(request, lambda: _daily(request, None))
+
+
+@router.get("/date/{day}", name="papers.daily")
+def daily(request: Request, day: str) -> Response:
+    """Papers announced on one day, most upvoted first."""
+    try:
+        parsed = listings.parse_day(day)
+    except ValueError as exc:
+        raise HTTPException(404, str(exc)) from None
+    return page(request, lambda: _daily(request, parsed))
+
+
+def _daily(request: Request, day: date | None) -> Response:
+    engine = engine_of(request)
+    day = day or listings.latest_day(engine)
+    if day is None:
+        return render(request, "papers/empty.html")
+    prev_day, next_day = listings.adjacent_days(engine, day)
+    featured = []
+    if _page_number(request) == 0 and not wants_json(request):
+        featured, _ = listings.list_papers(
+            engine, listings.PaperFilter(featured=True), order="published", limit=3
+        )
+    return _listing(
+        request,
+        listings.PaperFilter(start=day, end=day),
+        f"Daily papers · {day.strftime('%A %d %B %Y')}",
+        period="day",
+        day=day,
+        featured=featured,
+        prev_url=f"/date/{prev_day.isoformat()}" if prev_day else None,
+        next_url=f"/date/{next_day.isoformat()}" if next_day else None,
+        week_url=f"/week/{listings.iso_week(day)}",
+        month_url=f"/month/{day.strftime('%Y-%m')}",
+        feed_url="/feeds/daily",
+    )
+
+
+@router.get("/week/{week}", name="papers.weekly")
+def weekly(request: Request, week: str) -> Response:
+    """Papers announced in one ISO week, most upvoted first."""
+    try:
+        start, end = listings.week_range(week)
+    except ValueError as exc:
+        raise HTTPException(404, str(exc)) from None
+    return page(
+        request,
+        lambda: _listing(
+            request,
+            listings.PaperFilter(start=start, end=end),
+            f"Weekly papers · {listings.iso_week(start)} ({start:%d %b} – {end:%d %b %Y})",
+            period="week",
+            prev_url=f"/week/{listings.iso_week(start - timedelta(days=7))}",
+            next_url=f"/week/{listings.iso_week(start + timedelta(days=7))}",
+        ),
+    )
+
+
+@router.get("/month/{month}", name="papers.monthly")
+def monthly(request: Request, month: str) -> Response:
+    """Papers announced in one month, most upvoted first."""
+    try:
+        start, end = listings.month_range(month)
+    except ValueError as exc:
+        raise HTTPException(404, str(exc)) from None
+    prev_month = (start - timedelta(days=1)).strftime("%Y-%m")
+    next_month = (end + timedelta(days=1)).strftime("%Y-%m")
+    return page(
+        request,
+        lambda: _listing(
+            request,
+            listings.PaperFilter(start=start, end=end),
+            f"Monthly papers · {start:%B %Y}",
+            period="month",
+            prev_url=f"/month/{prev_month}",
+            next_url=f"/month/{next_month}",
+        ),
+    )
+
+
+def trending_papers(
+    request: Request, limit: int = 50
+) -> list[tuple[Paper, trending.TrendingScore]]:
+    """Papers ranked by the trending score, with each score's breakdown."""
+    return listings.list_trending(engine_of(request), datetime.now(UTC), limit=limit)
+
+
+@router.get("/trending", name="papers.trending")
+def trending_page(request: Request) -> Response:
+    """Papers ranked by the time-decayed trending score, each with its breakdown."""
+
+    def build() -> Response:
+        ranked = trending_papers(request)
+        if wants_json(request):
+            return json_response(
+                {
+                    "papers": [
+                        {**paper_summary(p), "trending": {**s.__dict__, "explain": s.explain()}}
+                        for p, s in ranked
+                    ]
+                }
+            )
+        user = current_user(request)
+        papers = [p for p, _ in ranked]
+        voted = voted_ids(engine_of(request), user.id, [p.id for p in papers]) if user else set()
+        return render(
+            request,
+            "papers/list.html",
+            heading="Trending papers",
+            papers=papers,
+            scores={s.paper_id: s for _, s in ranked},
+            voted=voted,
+            total=len(papers),
+            page_number=0,
+            offset=0,
+            has_more=False,
+            feed_url="/feeds/trending",
+            explain_url="/about/trending",
+        )
+
+    return page(request, build)
+
+
+@router.get("/about/trending", name="papers.trending_about")
+def trending_about(request: Request) -> Response:
+    """How the trending score is computed."""
+    return render(
+        request,
+        "papers/trending_about.html",
+        save_weight=trending.SAVE_WEIGHT,
+        half_life=trending.HALF_LIFE_HOURS,
+        window=trending.WINDOW_DAYS,
+    )
+
+
+def bibtex(paper: Paper) -> str:
+    """A BibTeX entry for the paper (arXiv's own style)."""
+    first = paper.authors[0].name.split()[-1] if paper.authors else "anon"
+    year = (paper.published or datetime.now(UTC)).year
+    key = "".join(ch for ch in f"{first}{year}{paper.id}" if ch.isalnum())
+    fields = [
+        ("title", paper.title),
+        ("author", " and ".join(paper.author_names)),
+        ("year", str(year)),
+        ("eprint", paper.id),
+        ("archivePrefix", "arXiv"),
+        ("primaryClass", paper.primary_category or ""),
+        ("url", f"https://arxiv.org/abs/{paper.id}"),
+    ]
+    if paper.doi:
+        fields.append(("doi", paper.doi))
+    body = ",\n".join(f"  {k} = {{{' '.join(v.split())}}}" for k, v in fields if v)
+    return f"@misc{{{key},\n{body}\n}}"
+
+
+def _similar(request: Request, paper_id: str) -> list[Paper]:
+    search = search_service(request)
+    if search is None:
+        return []
+    try:
+        hits = search.similar(paper_id, k=6)
+    except Exception:  # a missing index must not break the paper page
+        request.app.state.log.warning("similar papers unavailable for %s", paper_id, exc_info=True)
+        return []
+    ids = [getattr(h, "paper_id", None) or getattr(h, "id", None) or h for h in hits]
+    return [p for p in listings.papers_by_ids(engine_of(request), ids) if p.id != paper_id][:5]
+
+
+@router.get("/papers/{paper_id:path}", name="papers.show")
+def show(request: Request, paper_id: str) -> Response:
+    """Everything about one paper."""
+    engine = engine_of(request)
+    user = current_user(request)
+
+    def build() -> Response:
+        paper = get_paper(engine, paper_id)
+        if paper is None or (paper.hidden and not (user and user.is_admin)):
+            raise HTTPException(404, f"paper {paper_id}: not found")
+        if wants_json(request):
+            return json_response({**paper_summary(paper), "bibtex": bibtex(paper)})
+        return render(
+            request,
+            "papers/show.html",
+            paper=paper,
+            bibtex=bibtex(paper),
+            similar=_similar(request, paper.id),
+            voted=voted_ids(engine, user.id, [paper.id]) if user else set(),
+            my_collections=list_collections(engine, user.id) if user else [],
+            holding=collections_holding(engine, user.id, paper.id) if user else set(),
+        )
+
+    return page(request, build)
+
+
+@router.get("/authors/{name:path}", name="papers.author")
+def author(request: Request, name: str) -> Response:
+    """Every paper by one author."""
+    return page(
+        request,
+        lambda: _listing(
+            request,
+            listings.PaperFilter(author=name),
+            f"Papers by {name}",
+            order="published",
+        ),
+    )
+
+
+@router.get("/categories", name="papers.categories")
+def categories(request: Request) -> Response:
+    """The categories of the store, largest first."""
+    cats = listings.top_categories(engine_of(request), limit=200)
+    if wants_json(request):
+        return json_response({"categories": [{"category": c, "papers": n} for c, n in cats]})
+    return page(request, lambda: render(request, "papers/categories.html", categories=cats))
+
+
+@router.get("/categories/{category}", name="papers.category")
+def category(request: Request, category: str) -> Response:
+    """Papers in one arXiv category, newest first."""
+    return page(
+        request,
+        lambda: _listing(
+            request,
+            listings.PaperFilter(category=category),
+            f"Papers in {category}",
+            order="published",
+            feed_url=f"/feeds/categories/{quote(category)}",
+        ),
+    )
+
+
+@router.get("/latest", include_in_schema=False)
+def latest(request: Request) -> Response:
+    """Redirect to the newest day's permanent URL."""
+    day = listings.latest_day(engine_of(request))
+    return RedirectResponse(f"/date/{day.isoformat()}" if day else "/", status_code=302)

@@ -1,0 +1,160 @@
+"""Search page: hybrid search with filters (dates, categories, code, upvotes) and sorts."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import date
+from typing import Any
+from urllib.parse import urlencode
+
+from fastapi import APIRouter, Form, HTTPException, Request
+from fastapi.responses import RedirectResponse, Response
+
+from paperroute.models import Paper
+from paperroute.store.collections import CollectionError, save_search
+from paperroute.store.listings import papers_by_ids
+from paperroute.store.votes import voted_ids
+from paperroute.web.deps import (
+    current_user,
+    engine_of,
+    json_response,
+    page,
+    render,
+    require_user,
+    search_service,
+    wants_json,
+)
+from paperroute.web.routes.papers import paper_summary
+
+router = APIRouter()
+PAGE_SIZE = 25
+SORTS = {"relevance": "Relevance", "date": "Newest", "upvotes": "Most upvoted"}
+
+
+@dataclass
+class SearchParams:
+    """What the search form asks for."""
+
+    q: str = ""
+    date_from: date | None = None
+    date_to: date | None = None
+    categories: list[str] = field(default_factory=list)
+    has_code: bool = False
+    min_upvotes: int = 0
+    sort: str = "relevance"
+    page: int = 0
+    errors: list[str] = field(default_factory=list)
+
+    def query_string(self) -> str:
+        """The URL query of this search (without the page)."""
+        pairs: list[tuple[str, Any]] = [("q", self.q)]
+        if self.date_from:
+            pairs.append(("from", self.date_from.isoformat()))
+        if self.date_to:
+            pairs.append(("to", self.date_to.isoformat()))
+        if self.categories:
+            pairs.append(("cat", ",".join(self.categories)))
+        if self.has_code:
+            pairs.append(("has_code", "1"))
+        if self.min_upvotes:
+            pairs.append(("min_upvotes", str(self.min_upvotes)))
+        if self.sort != "relevance":
+            pairs.append(("sort", self.sort))
+        return urlencode(pairs)
+
+
+def search_params(raw: dict[str, str]) -> SearchParams:
+    """Parse the search form; bad fields are reported by name and ignored."""
+    params = SearchParams(q=(raw.get("q") or "").strip()[:500])
+    for key, attr in (("from", "date_from"), ("to", "date_to")):
+        if raw.get(key):
+            try:
+                setattr(params, attr, date.fromisoformat(raw[key]))
+            except ValueError:
+                params.errors.append(f"{key}: {raw[key]!r} is not a date (YYYY-MM-DD)")
+    params.categories = [c.strip() for c in (raw.get("cat") or "").split(",") if c.strip()]
+    params.has_code = raw.get("has_code") in {"1", "true", "on"}
+    try:
+        params.min_upvotes = max(0, int(raw.get("min_upvotes") or 0))
+    except ValueError:
+        params.errors.append(f"min_upvotes: {raw.get('min_upvotes')!r} is not a number")
+    sort = raw.get("sort") or "relevance"
+    if sort not in SORTS:
+        params.errors.append(f"sort: {sort!r} is not one of {', '.join(SORTS)}")
+        sort = "relevance"
+    params.sort = sort
+    try:
+        params.page = max(0, int(raw.get("p") or 0))
+    except ValueError:
+        params.page = 0
+    return params
+
+
+def run_search(request: Request, params: SearchParams, limit: int, offset: int = 0):
+    """Papers for a search (in result order) and the total number of hits."""
+    service = search_service(request)
+    if service is None:
+        raise HTTPException(503, "Search is not available on this server right now")
+    from paperroute.search import SearchFilters  # type: ignore[attr-defined]
+
+    filters = SearchFilters(
+        date_from=params.date_from,
+        date_to=params.date_to,
+        categories=params.categories or None,
+        has_code=params.has_code or None,
+        min_upvotes=params.min_upvotes or None,
+    )
+    result = service.search(params.q, filters=filters, sort=params.sort, limit=limit, offset=offset)
+    ids = [h.paper_id for h in result.hits]
+    papers = papers_by_ids(engine_of(request), ids)
+    return papers, result.total
+
+
+@router.get("/search", name="search.results")
+def results(request: Request) -> Response:
+    """Search results with filters and sorts (the empty query shows the form)."""
+    params = search_params(dict(request.query_params))
+
+    def build() -> Response:
+        papers: list[Paper] = []
+        total = 0
+        if params.q:
+            papers, total = run_search(
+                request, params, limit=PAGE_SIZE, offset=params.page * PAGE_SIZE
+            )
+        if wants_json(request):
+            return json_response(
+                {
+                    "query": params.q,
+                    "total": total,
+                    "errors": params.errors,
+                    "papers": [paper_summary(p) for p in papers],
+                }  # fmt: skip
+            )
+        user = current_user(request)
+        return render(
+            request,
+            "search/results.html",
+            params=params,
+            query=params.q,
+            sorts=SORTS,
+            papers=papers,
+            total=total,
+            voted=voted_ids(engine_of(request), user.id, [p.id for p in papers]) if user else set(),
+            offset=params.page * PAGE_SIZE,
+            has_more=(params.page + 1) * PAGE_SIZE < total,
+            query_string=params.query_string(),
+        )
+
+    return page(request, build)
+
+
+@router.post("/search/save", name="search.save")
+def save(request: Request, query_string: str = Form(...), name: str = Form("")) -> Response:
+    """Save the current search; its feed link appears on your profile."""
+    user = require_user(request)
+    try:
+        save_search(engine_of(request), user.id, name, query_string)
+    except CollectionError as exc:
+        raise HTTPException(422, str(exc)) from None
+    return RedirectResponse("/profile", status_code=303)

@@ -1,0 +1,47 @@
+"""Upvote button: toggles the signed-in user's vote (form POST, or fetch with the CSRF header)."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter, HTTPException, Request
+from fastapi.responses import JSONResponse, RedirectResponse, Response
+
+from paperroute.store.votes import UnknownPaper, toggle_vote
+from paperroute.web.deps import current_user, engine_of
+
+router = APIRouter()
+
+
+def back_to(request: Request, fallback: str) -> str:
+    """Where a form goes after posting: the same-site page it came from, else `fallback`."""
+    referer = request.headers.get("referer", "")
+    base = str(request.base_url)
+    if referer.startswith(base):
+        return "/" + referer[len(base) :]
+    return fallback
+
+
+@router.post("/papers/{paper_id:path}/upvote", name="votes.toggle")
+def upvote(request: Request, paper_id: str) -> Response:
+    """Flip your upvote on a paper."""
+    user = current_user(request)
+    if user is None:
+        if "application/json" in request.headers.get("accept", ""):
+            raise HTTPException(401, "Sign in to upvote")
+        return RedirectResponse(f"/signin?next=/papers/{paper_id}", status_code=303)
+    request.app.state.limiter.check(f"vote:{user.id}", 60, 60)
+    try:
+        voted, local, hf = toggle_vote(engine_of(request), user.id, paper_id)
+    except UnknownPaper:
+        raise HTTPException(404, f"paper {paper_id}: not found") from None
+    request.app.state.page_cache.clear()
+    if "application/json" in request.headers.get("accept", ""):
+        return JSONResponse(
+            {
+                "paper_id": paper_id,
+                "voted": voted,
+                "upvotes": local,
+                "hf_upvotes": hf,
+                "total_upvotes": local + hf,
+            }  # fmt: skip
+        )
+    return RedirectResponse(back_to(request, f"/papers/{paper_id}"), status_code=303)

@@ -1,0 +1,65 @@
+// Small progressive enhancements; every feature works without JavaScript.
+(function () {
+  "use strict";
+  var root = document.documentElement;
+  var saved = null;
+  try { saved = localStorage.getItem("theme"); } catch (e) { /* storage blocked */ }
+  if (saved) root.setAttribute("data-theme", saved);
+
+  function csrf(form) {
+    var field = form.querySelector("input[name=csrf_token]");
+    return field ? field.value : "";
+  }
+
+  document.addEventListener("DOMContentLoaded", function () {
+    var toggle = document.getElementById("theme-toggle");
+    if (toggle) {
+      toggle.addEventListener("click", function () {
+        var dark = root.getAttribute("data-theme") === "dark" ||
+          (!root.getAttribute("data-theme") && window.matchMedia("(prefers-color-scheme: dark)").matches);
+        var next = dark ? "light" : "dark";
+        root.setAttribute("data-theme", next);
+        try { localStorage.setItem("theme", next); } catch (e) { /* storage blocked */ }
+      });
+    }
+
+    // Upvote without a page reload; the form still works as a plain POST.
+    document.querySelectorAll("form.vote-form").forEach(function (form) {
+      form.addEventListener("submit", function (event) {
+        event.preventDefault();
+        var button = form.querySelector("button");
+        button.disabled = true;
+        fetch(form.action, {
+          method: "POST",
+          headers: { "X-CSRF-Token": csrf(form), "Accept": "application/json" },
+          credentials: "same-origin"
+        }).then(function (r) {
+          if (!r.ok) throw new Error(r.status);
+          return r.json();
+        }).then(function (data) {
+          button.classList.toggle("on", data.voted);
+          button.setAttribute("aria-pressed", data.voted ? "true" : "false");
+          var count = form.parentNode.querySelector(".count");
+          if (count) count.textContent = data.total_upvotes;
+          var total = document.querySelector(".total-votes");
+          if (total && document.querySelector(".paper-page")) {
+            total.textContent = data.total_upvotes;
+            var local = document.querySelector(".local-votes");
+            if (local) local.textContent = data.upvotes;
+          }
+        }).catch(function () { form.submit(); })
+          .finally(function () { button.disabled = false; });
+      });
+    });
+
+    document.querySelectorAll("button[data-copy]").forEach(function (button) {
+      button.addEventListener("click", function () {
+        var source = document.getElementById(button.getAttribute("data-copy"));
+        if (!source || !navigator.clipboard) return;
+        navigator.clipboard.writeText(source.textContent).then(function () {
+          button.textContent = "Copied";
+        });
+      });
+    });
+  });
+})();

@@ -1,0 +1,45 @@
+"""The Jinja2 environment, built once per app: templates, filters and globals."""
+
+from __future__ import annotations
+
+import hashlib
+from datetime import date, datetime
+from pathlib import Path
+
+from jinja2 import Environment, FileSystemLoader, select_autoescape
+
+from paperroute.web.mathtext import plain_snippet, render_text
+
+TEMPLATES = Path(__file__).parent / "templates"
+STATIC = Path(__file__).parent / "static"
+
+
+def _static_version() -> str:
+    digest = hashlib.sha256()
+    for path in sorted(STATIC.rglob("*")):
+        if path.is_file():
+            digest.update(path.read_bytes())
+    return digest.hexdigest()[:10]
+
+
+def _fmt_date(value: date | datetime | None, fmt: str = "%d %b %Y") -> str:
+    return value.strftime(fmt) if value else ""
+
+
+def make_environment(site_name: str, base_url: str) -> Environment:
+    """Autoescaping environment with the site's filters; templates are compiled once and cached."""
+    env = Environment(
+        loader=FileSystemLoader(TEMPLATES),
+        autoescape=select_autoescape(["html", "xml"]),
+        auto_reload=False,
+        trim_blocks=True,
+        lstrip_blocks=True,
+    )
+    version = _static_version()
+    env.filters["math"] = render_text
+    env.filters["snippet"] = plain_snippet
+    env.filters["datefmt"] = _fmt_date
+    env.globals["site_name"] = site_name
+    env.globals["base_url"] = base_url.rstrip("/")
+    env.globals["static"] = lambda path: f"/static/{path}?v={version}"
+    return env
