@@ -65,6 +65,7 @@ def test_bad_records_are_reported_by_number_and_good_ones_kept(database_url, tmp
         good = [next(fh) for _ in range(3)]
     broken = json.loads(good[1])
     del broken["paper"]["title"]
+    del broken["title"]  # the entry repeats the title outside `paper`
     lines = [good[0], "{not json\n", json.dumps(broken) + "\n", good[2]]
     path = tmp_path / "mixed.jsonl"
     path.write_text("".join(lines))
@@ -77,7 +78,7 @@ def test_bad_records_are_reported_by_number_and_good_ones_kept(database_url, tmp
 
 def test_a_file_with_nothing_importable_exits_non_zero(database_url, tmp_path):
     path = tmp_path / "junk.jsonl"
-    path.write_text("{not json\n[1, 2]\n")
+    path.write_text('{"paper": {"id": "2401.00001"}}\n{"paper": {"id": "not-an-id"}}\n')
     result = _run(database_url, tmp_path, "import", "-q", "--format", "hf-daily", str(path))
     assert result.exit_code == 1
     assert "nothing could be imported" in result.stderr

@@ -13,7 +13,7 @@ from rich.console import Console
 from paperroute.config import Settings, load_settings
 
 app = typer.Typer(help="paperroute: collect, rank, search and deliver research papers.")
-err = Console(stderr=True)
+err = Console(stderr=True, soft_wrap=True)
 
 
 class State:
@@ -231,6 +231,129 @@ def stats(as_json: bool = typer.Option(False, "--json", help="Print JSON.")) -> 
 def config(dump: bool = typer.Option(True, "--dump", help="Print effective settings.")) -> None:
     """Print the effective settings (secrets masked)."""
     print_json(get_settings().dump())
+
+
+# --- digests and the worker (digest/, jobs/) ---------------------------------------------------
+
+digest_app = typer.Typer(help="Email digests: send the due ones, preview one.")
+app.add_typer(digest_app, name="digest")
+
+
+@digest_app.command("send")
+def digest_send(
+    dry_run: bool = typer.Option(False, "--dry-run", help="List due digests; send nothing."),
+    to: str | None = typer.Option(None, "--to", help="Only the digest of this address."),
+    lease_seconds: float = typer.Option(300.0, help="Seconds a claimed digest stays ours."),
+    retries: int = typer.Option(3, help="Tries per message on temporary SMTP errors."),
+    backoff: float = typer.Option(1.0, help="Seconds before the second try (doubles)."),
+) -> None:
+    """Send every digest that is due now, exactly once (safe to run in several processes)."""
+    from paperroute.digest.ledger import DeliveryOptions, due_subscriptions, send_due_digests
+
+    settings = get_settings()
+    engine = open_engine(settings)
+    if dry_run:
+        from paperroute.digest.ledger import preview_digest
+
+        for sub, period in due_subscriptions(engine, _now(), to):
+            digest = preview_digest(settings, engine, sub)
+            sizes = {s.key: len(s.items) for s in digest.sections}
+            print_json({"email": sub.email, "period": period, "papers": len(digest.paper_ids),
+                        "sections": sizes})  # fmt: skip
+        return
+    options = DeliveryOptions(lease_seconds=lease_seconds, attempts=retries, backoff=backoff)
+    report = send_due_digests(settings, engine, only_email=to, options=options)
+    print_json(report.as_dict())
+    if report.stopped:
+        raise typer.Exit(1)
+
+
+def _now():
+    from datetime import UTC, datetime
+
+    return datetime.now(UTC)
+
+
+@digest_app.command("preview")
+def digest_preview(
+    email: str = typer.Argument(..., help="Subscribed address."),
+    html: bool = typer.Option(False, "--html", help="Print the HTML part instead of the text."),
+) -> None:
+    """Print the digest this address would get now (nothing is sent or recorded)."""
+    from paperroute.digest.ledger import preview_digest
+    from paperroute.digest.render import render_digest
+    from paperroute.store.subscriptions import get_subscription_by_email
+
+    settings = get_settings()
+    engine = open_engine(settings)
+    sub = get_subscription_by_email(engine, email)
+    if sub is None:
+        err.print(f"[red]no subscription for {email}[/red]")
+        raise typer.Exit(1)
+    html_part, text_part = render_digest(settings, sub, preview_digest(settings, engine, sub))
+    sys.stdout.write(html_part if html else text_part)
+
+
+@app.command()
+def subscribe(
+    email: str = typer.Argument(..., help="Address to send digests to."),
+    cadence: str = typer.Option("daily", help="daily or weekly."),
+    weekday: int = typer.Option(0, help="Weekly digests: 0=Monday .. 6=Sunday."),
+    hour: int = typer.Option(7, help="Local hour to send at (0-23)."),
+    timezone: str = typer.Option("UTC", help="IANA time zone, e.g. Europe/Berlin."),
+    topic: list[str] = typer.Option([], help="A topic in plain words (repeatable)."),
+    author: list[str] = typer.Option([], help="An author to follow (repeatable)."),
+    category: list[str] = typer.Option([], help="An arXiv category to follow (repeatable)."),
+    send_empty: bool = typer.Option(False, help="Send a digest even when nothing matched."),
+) -> None:
+    """Subscribe an address; it gets a confirmation link and nothing else until it is clicked."""
+    from paperroute.digest.render import subscription_message
+    from paperroute.mail import MailError, send_email
+    from paperroute.store.subscriptions import Preferences, SubscriptionError
+    from paperroute.store.subscriptions import subscribe as add_subscription
+
+    settings = get_settings()
+    engine = open_engine(settings)
+    prefs = Preferences(cadence=cadence, weekday=weekday, send_hour=hour, timezone=timezone,
+                        topics=topic, follow_authors=author, follow_categories=category,
+                        send_empty=send_empty)  # fmt: skip
+    try:
+        sub = add_subscription(engine, email, prefs)
+    except SubscriptionError as exc:
+        err.print(f"[red]subscribe:[/red] {exc}")
+        raise typer.Exit(2) from exc
+    try:
+        send_email(settings, subscription_message(settings, sub))
+    except MailError as exc:
+        err.print(f"[red]{exc}[/red]")
+        raise typer.Exit(1) from exc
+    print_json({"email": sub.email, "status": sub.status, "confirmation_sent": True})
+
+
+@app.command()
+def worker(
+    once: bool = typer.Option(False, "--once", help="Run the due jobs once and exit."),
+    tick: float = typer.Option(15.0, help="Seconds between scheduler rounds."),
+    status: bool = typer.Option(False, "--status", help="Print each job's last run and exit."),
+) -> None:
+    """Run the periodic jobs (syncs, embedding, digests); several workers may share a database."""
+    import logging
+    import signal
+    import threading
+
+    from paperroute.jobs.scheduler import job_status
+    from paperroute.jobs.worker import run_worker
+
+    settings = get_settings()
+    engine = open_engine(settings)
+    if status:
+        print_json(job_status(engine))
+        return
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
+    stop = threading.Event()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(sig, lambda *_: stop.set())
+    run_worker(settings, engine, stop, tick_seconds=tick, once=once)
 
 
 def main() -> None:
