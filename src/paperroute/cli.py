@@ -154,6 +154,128 @@ def export(
     err.print(f"exported {count} papers")
 
 
+sync_app = typer.Typer(help="Fetch new papers from live sources (resumable).")
+app.add_typer(sync_app, name="sync")
+
+
+def _parse_date(value: str | None, flag: str):
+    from datetime import date
+
+    if value is None:
+        return None
+    try:
+        return date.fromisoformat(value)
+    except ValueError as exc:
+        err.print(f"[red]{flag}: not a date (YYYY-MM-DD): {value!r}[/red]")
+        raise typer.Exit(2) from exc
+
+
+def _run_sync(settings: Settings, source, checkpoint_key: str | None) -> None:
+    """Run a live source into the store; exit non-zero on a source failure."""
+    from paperroute.sources.base import SourceError
+    from paperroute.sources.ingest import ingest_source
+
+    engine = open_engine(settings)
+    try:
+        report = ingest_source(
+            engine,
+            source,
+            checkpoint_key=checkpoint_key,
+            on_error=lambda e: err.print(f"[yellow]rejected[/yellow] {e}", highlight=False),
+        )
+    except SourceError as exc:
+        err.print(f"[red]{exc}[/red]", highlight=False)
+        err.print("progress up to the last stored page is kept; run the same command to resume")
+        raise typer.Exit(1) from exc
+    _after_ingest(settings, engine, report)
+    err.print(f"{source.name}: {report.summary()}", highlight=False)
+    if report.interrupted:
+        err.print("interrupted: run the same command again to resume")
+        raise typer.Exit(130)
+
+
+@sync_app.command("arxiv-oai")
+def sync_arxiv_oai(
+    set_spec: str | None = typer.Option(None, "--set", help="OAI set, e.g. cs or physics:hep-th."),
+    from_date: str | None = typer.Option(None, "--from", help="First datestamp (YYYY-MM-DD)."),
+    until_date: str | None = typer.Option(None, "--until", help="Last datestamp (YYYY-MM-DD)."),
+    prefix: str = typer.Option("arXiv", help="Metadata format: arXiv or arXivRaw (all versions)."),
+    restart: bool = typer.Option(False, help="Ignore a saved checkpoint and start over."),
+) -> None:
+    """Harvest arXiv over OAI-PMH (ListRecords), resuming an interrupted harvest."""
+    from paperroute.sources.arxiv_oai import ArxivOAISource
+    from paperroute.sources.ingest import checkpoint_key_for
+
+    settings = get_settings()
+    params = {
+        "set_spec": set_spec,
+        "from_date": _parse_date(from_date, "--from"),
+        "until_date": _parse_date(until_date, "--until"),
+        "metadata_prefix": prefix,
+    }
+    key = checkpoint_key_for("arxiv-oai", params)
+    if restart:
+        from paperroute.store.papers import set_sync_state
+
+        set_sync_state(open_engine(settings), key, None)
+    _run_sync(settings, ArxivOAISource.from_settings(settings, **params), key)
+
+
+@sync_app.command("arxiv-rss")
+def sync_arxiv_rss(
+    categories: list[str] = typer.Argument(..., help="Categories, e.g. cs.CL cs.LG or math."),
+) -> None:
+    """Read today's arXiv announcements (new, cross-lists, replacements) for categories."""
+    from paperroute.sources.arxiv_rss import ArxivRSSSource
+
+    settings = get_settings()
+    _run_sync(settings, ArxivRSSSource.from_settings(settings, categories), None)
+
+
+@sync_app.command("arxiv-api")
+def sync_arxiv_api(
+    ids: list[str] = typer.Argument(None, help="arXiv ids or URLs."),
+    query: str | None = typer.Option(None, "--query", help="arXiv search query, e.g. ti:llm."),
+    max_results: int | None = typer.Option(None, "--max", help="Stop after this many results."),
+) -> None:
+    """Fetch papers by id or search query through the arXiv API (3 s between requests)."""
+    from paperroute.sources.arxiv_api import ArxivAPISource
+    from paperroute.sources.base import SourceError
+
+    settings = get_settings()
+    try:
+        source = ArxivAPISource.from_settings(
+            settings, ids=ids or (), query=query, max_results=max_results
+        )
+    except SourceError as exc:
+        err.print(f"[red]{exc}[/red]")
+        raise typer.Exit(2) from exc
+    _run_sync(settings, source, None)
+
+
+@sync_app.command("hf-daily")
+def sync_hf_daily(
+    day: str | None = typer.Option(None, "--date", help="One day (YYYY-MM-DD)."),
+    since: str | None = typer.Option(None, "--since", help="Every day from this one to today."),
+    until: str | None = typer.Option(None, "--until", help="Last day with --since."),
+) -> None:
+    """Fetch Hugging Face daily papers (upvotes, code, stars) for a day or a range of days."""
+    from paperroute.sources.hf_daily import HfDailySource
+    from paperroute.sources.ingest import checkpoint_key_for
+
+    if bool(day) == bool(since):
+        err.print("[red]give exactly one of --date or --since[/red]")
+        raise typer.Exit(2)
+    settings = get_settings()
+    if day:
+        source = HfDailySource.from_settings(settings, [_parse_date(day, "--date")])
+        _run_sync(settings, source, None)
+        return
+    start, end = _parse_date(since, "--since"), _parse_date(until, "--until")
+    source = HfDailySource.from_settings(settings, since=start, until=end)
+    _run_sync(settings, source, checkpoint_key_for("hf-daily", {"since": start, "until": end}))
+
+
 papers_app = typer.Typer(help="Look at papers in the store.")
 app.add_typer(papers_app, name="papers")
 
@@ -354,6 +476,150 @@ def worker(
     for sig in (signal.SIGINT, signal.SIGTERM):
         signal.signal(sig, lambda *_: stop.set())
     run_worker(settings, engine, stop, tick_seconds=tick, once=once)
+
+
+# --- web: serve, users (web/, app.py) -------------------------------------------------------
+
+
+DEMO_CORPUS = Path(__file__).parent / "data" / "demo_papers.jsonl.gz"
+
+
+def prepare_database(settings: Settings, migrate_schema: bool):
+    """Engine for `serve`: a new database is created, a stale one refused unless --migrate."""
+    from paperroute.store.engine import (
+        StaleSchemaError,
+        check_schema,
+        current_revision,
+        make_engine,
+        migrate,
+    )
+
+    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    engine = make_engine(settings.sqlalchemy_url)
+    if migrate_schema or current_revision(engine) is None:
+        migrate(engine)
+    try:
+        check_schema(engine)
+    except StaleSchemaError as exc:
+        err.print(f"[red]{exc}[/red]")
+        raise typer.Exit(2) from exc
+    return engine
+
+
+def load_demo_if_empty(settings: Settings, engine) -> None:
+    """Import the bundled demo corpus into an empty store (setting load_demo)."""
+    from paperroute.sources.files import read_file
+    from paperroute.sources.ingest import ingest_items
+    from paperroute.store.papers import count_papers
+
+    if not settings.load_demo or count_papers(engine) > 0 or not DEMO_CORPUS.exists():
+        return
+    report = ingest_items(engine, read_file(DEMO_CORPUS), progress=False, desc="demo")
+    _after_ingest(settings, engine, report)
+    err.print(f"empty store: loaded the demo corpus ({report.summary()})", highlight=False)
+
+
+@app.command()
+def serve(
+    host: str = typer.Option("127.0.0.1", help="Interface to listen on."),
+    port: int = typer.Option(8000, help="Port to listen on."),
+    workers: int = typer.Option(1, help="Web worker processes."),
+    migrate_schema: bool = typer.Option(
+        False, "--migrate", help="Upgrade a database whose schema is older than this paperroute."
+    ),
+    log_level: str = typer.Option("info", help="uvicorn log level."),
+) -> None:
+    """Serve the site and the API (loads the demo corpus into an empty store)."""
+    import os
+
+    import uvicorn
+
+    settings = get_settings()
+    engine = prepare_database(settings, migrate_schema)
+    load_demo_if_empty(settings, engine)
+    engine.dispose()
+    # The app factory reads settings from the environment, so pass the CLI flags on.
+    if state.data_dir:
+        os.environ["PAPERROUTE_DATA_DIR"] = str(state.data_dir)
+    if state.database_url:
+        os.environ["PAPERROUTE_DATABASE_URL"] = state.database_url
+    err.print(f"serving on http://{host}:{port}", highlight=False)
+    uvicorn.run(
+        "paperroute.app:app_from_env",
+        factory=True,
+        host=host,
+        port=port,
+        workers=workers,
+        log_level=log_level,
+        access_log=False,
+        proxy_headers=True,
+    )
+
+
+users_app = typer.Typer(help="Accounts: add users, grant admin, make API tokens.")
+app.add_typer(users_app, name="users")
+
+
+@users_app.command("add")
+def users_add(
+    email: str = typer.Argument(..., help="Email address."),
+    admin: bool = typer.Option(False, "--admin", help="Give the admin role."),
+) -> None:
+    """Create a user (or promote an existing one with --admin)."""
+    from paperroute.store.users import add_user
+
+    engine = open_engine(get_settings())
+    try:
+        user = add_user(engine, email, is_admin=admin)
+    except ValueError as exc:
+        err.print(f"[red]{exc}[/red]")
+        raise typer.Exit(2) from exc
+    err.print(f"user {user.id} {user.email}{' (admin)' if user.is_admin else ''}", highlight=False)
+
+
+@users_app.command("list")
+def users_list(as_json: bool = typer.Option(False, "--json", help="Print JSON.")) -> None:
+    """List users."""
+    from paperroute.store.users import list_users
+
+    rows = [
+        {"id": u.id, "email": u.email, "admin": u.is_admin, "created_at": u.created_at}
+        for u in list_users(open_engine(get_settings()))
+    ]
+    if as_json:
+        print_json(rows)
+        return
+    for r in rows:
+        sys.stdout.write(f"{r['id']}\t{r['email']}\t{'admin' if r['admin'] else ''}\n")
+
+
+@users_app.command("admin")
+def users_admin(
+    email: str = typer.Argument(..., help="Email address."),
+    revoke: bool = typer.Option(False, "--revoke", help="Take the admin role away."),
+) -> None:
+    """Grant (or with --revoke, take away) the admin role."""
+    from paperroute.store.users import set_admin
+
+    user = set_admin(open_engine(get_settings()), email, not revoke)
+    err.print(f"{user.email}: admin={user.is_admin}", highlight=False)
+
+
+@users_app.command("token")
+def users_token(
+    email: str = typer.Argument(..., help="Email of an existing user."),
+    name: str = typer.Option("cli", help="A name to recognise the token by."),
+) -> None:
+    """Create an API token for a user and print it (shown once)."""
+    from paperroute.store.auth import create_api_token
+    from paperroute.store.users import get_user_by_email
+
+    engine = open_engine(get_settings())
+    user = get_user_by_email(engine, email)
+    if user is None:
+        err.print(f"[red]no user {email}; add it with `paperroute users add`[/red]")
+        raise typer.Exit(2)
+    sys.stdout.write(create_api_token(engine, user.id, name) + "\n")
 
 
 def main() -> None:
