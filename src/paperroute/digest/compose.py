@@ -1,0 +1,185 @@
+"""Composing a digest: a pure function from (subscription, candidate papers, signals) to a Digest.
+
+No I/O. The caller (digest/ledger.py, the preview page, the benchmark) gathers the papers new since
+the reader's last digest and the signals (topic matches, library neighbours, trending order), and
+this module decides which papers go in which section and why. Sections are filled from the most
+personal to the least (topics, followed authors, followed categories, for you, trending), so a paper
+appears once, in the first section that wants it, carrying every reason it matched.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import date, datetime, timedelta
+from zoneinfo import ZoneInfo
+
+from paperroute.models import Paper
+from paperroute.store.subscriptions import Subscription
+
+SECTION_TITLES = {
+    "topics": "Your topics",
+    "authors": "Authors you follow",
+    "categories": "Categories you follow",
+    "for_you": "For you",
+    "trending": "Trending",
+}
+
+
+@dataclass
+class DigestItem:
+    """One paper in a digest and why it is there."""
+
+    paper: Paper
+    reasons: list[str]
+
+
+@dataclass
+class DigestSection:
+    """A titled list of papers."""
+
+    key: str
+    title: str
+    items: list[DigestItem]
+
+
+@dataclass
+class Digest:
+    """What one reader gets for one period."""
+
+    subscription_id: int
+    email: str
+    period: str
+    period_label: str
+    sections: list[DigestSection]
+
+    @property
+    def paper_ids(self) -> list[str]:
+        """Every paper in the digest, in reading order."""
+        return [item.paper.id for s in self.sections for item in s.items]
+
+    @property
+    def is_empty(self) -> bool:
+        """True when no section holds a paper."""
+        return not any(s.items for s in self.sections)
+
+
+@dataclass
+class Signals:
+    """What the search side found for one reader, ready for `compose_digest`.
+
+    topic_matches: topic -> paper ids, best first (from the hybrid search over the new papers).
+    similar: paper id -> title of the library paper it is most similar to, best first.
+    trending: paper ids in trending order (None: order the candidates by upvotes).
+    already_sent: papers this reader got in an earlier digest.
+    """
+
+    topic_matches: dict[str, list[str]] = field(default_factory=dict)
+    similar: dict[str, str] = field(default_factory=dict)
+    trending: list[str] | None = None
+    already_sent: set[str] = field(default_factory=set)
+
+
+def period_for(subscription: Subscription, moment: datetime) -> str:
+    """The ledger period of a moment for this reader: `2026-11-29` daily, `2026-W48` weekly."""
+    local = moment.astimezone(ZoneInfo(subscription.prefs.timezone)).date()
+    if subscription.prefs.cadence == "weekly":
+        year, week, _ = local.isocalendar()
+        return f"{year}-W{week:02d}"
+    return local.isoformat()
+
+
+def period_label(period: str) -> str:
+    """Human words for a period key."""
+    if "-W" in period:
+        year, week = period.split("-W")
+        monday = date.fromisocalendar(int(year), int(week), 1)
+        return f"week of {monday:%B} {monday.day}, {monday.year}"
+    day = date.fromisoformat(period)
+    return f"{day:%A}, {day:%B} {day.day}, {day.year}"
+
+
+def period_length(subscription: Subscription) -> timedelta:
+    """How far back the first digest looks."""
+    return timedelta(days=7 if subscription.prefs.cadence == "weekly" else 1)
+
+
+def _author_key(name: str) -> str:
+    return " ".join(name.lower().split())
+
+
+def compose_digest(
+    subscription: Subscription, papers: list[Paper], signals: Signals, period: str
+) -> Digest:
+    """Choose and order the papers for one reader's digest of one period."""
+    prefs = subscription.prefs
+    by_id = {p.id: p for p in papers if not p.hidden and p.id not in signals.already_sent}
+    wanted = _section_candidates(subscription, list(by_id.values()), signals)
+    placed: dict[str, DigestItem] = {}
+    sections: list[DigestSection] = []
+    for key, candidates in wanted:
+        limit = prefs.sections.get(key, 0)
+        if not limit:
+            continue
+        items: list[DigestItem] = []
+        per_topic: dict[str, int] = {}
+        for pid, reason in candidates:
+            if pid not in by_id:
+                continue
+            if pid in placed:
+                if reason not in placed[pid].reasons:
+                    placed[pid].reasons.append(reason)
+                continue
+            if key == "topics":
+                # `limit` is per topic for the topics section.
+                topic = reason
+                if per_topic.get(topic, 0) >= limit:
+                    continue
+                per_topic[topic] = per_topic.get(topic, 0) + 1
+            elif len(items) >= limit:
+                continue
+            placed[pid] = DigestItem(by_id[pid], [reason])
+            items.append(placed[pid])
+        if items:
+            sections.append(DigestSection(key, SECTION_TITLES[key], items))
+    return Digest(subscription.id, subscription.email, period, period_label(period), sections)
+
+
+def _section_candidates(
+    subscription: Subscription, papers: list[Paper], signals: Signals
+) -> list[tuple[str, list[tuple[str, str]]]]:
+    prefs = subscription.prefs
+    # Interleave topics so that each topic gets its best papers before a later topic's.
+    topic_lists = [
+        [(pid, f'topic "{topic}"') for pid in signals.topic_matches.get(topic, [])]
+        for topic in prefs.topics
+    ]
+    topics = [pair for rank in _interleave(topic_lists) for pair in rank]
+    by_votes = sorted(papers, key=lambda p: (-p.total_upvotes, p.id))
+    followed = {_author_key(a): a for a in prefs.follow_authors}
+    authors = [
+        (p.id, f"by {followed[k]}")
+        for p in by_votes
+        for k in (_author_key(n) for n in p.author_names)
+        if k in followed
+    ]
+    cats = {c.lower(): c for c in prefs.follow_categories}
+    categories = [
+        (p.id, f"in {cats[c.lower()]}") for p in by_votes for c in p.categories if c.lower() in cats
+    ]
+    for_you = [(pid, f'similar to "{title}"') for pid, title in signals.similar.items()]
+    order = signals.trending
+    if order is None:
+        order = [p.id for p in by_votes if p.total_upvotes > 0]
+    trending = [(pid, "trending") for pid in order]
+    return [
+        ("topics", topics),
+        ("authors", authors),
+        ("categories", categories),
+        ("for_you", for_you),
+        ("trending", trending),
+    ]
+
+
+def _interleave(lists: list[list]) -> list[list]:
+    longest = max((len(x) for x in lists), default=0)
+    return [[x[i] for x in lists if i < len(x)] for i in range(longest)]

@@ -1,0 +1,79 @@
+"""The worker: a loop that asks the scheduler what is due and runs it, in its own process
+(`paperroute worker`) or in a thread of the web server (`start_background_jobs`).
+
+The jobs are listed once, in JOBS, by "module:function" (each function takes (settings, engine)
+and returns a short note); each is also a CLI command. A job whose module is not installed yet is
+recorded as `unavailable` instead of stopping the worker.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Callable
+
+from sqlalchemy import Engine
+
+from paperroute.config import Settings
+from paperroute.digest.ledger import send_due_digests, worker_id
+from paperroute.jobs.scheduler import Job, run_due_jobs
+
+log = logging.getLogger(__name__)
+
+JOBS: list[Job] = [
+    # Digests are concurrent: the delivery ledger gives each digest to exactly one worker.
+    Job("digests", 60.0, "paperroute.jobs.worker:digest_job", exclusive=False),
+    Job("sync", 3600.0, "paperroute.sources.ingest:sync_job", lease_seconds=3 * 3600.0),
+    Job("embed", 300.0, "paperroute.search:embed_job", lease_seconds=3600.0),
+]
+
+
+def digest_job(settings: Settings, engine: Engine) -> str:
+    """Send every digest that is due now (the `paperroute digest send` command)."""
+    report = send_due_digests(settings, engine)
+    note = (
+        f"due {report.due}, sent {report.sent}, empty {report.skipped_empty}, "
+        f"failed {report.failed}, deferred {report.deferred}, busy {report.busy}"
+    )
+    return f"{note}; stopped: {report.stopped}" if report.stopped else note
+
+
+def run_worker(
+    settings: Settings,
+    engine: Engine,
+    stop: threading.Event,
+    jobs: list[Job] | None = None,
+    tick_seconds: float = 15.0,
+    once: bool = False,
+    on_run: Callable[[str, str, str | None], None] | None = None,
+) -> None:
+    """Run due jobs every `tick_seconds` until `stop` is set (or one round with `once`)."""
+    owner = worker_id()
+    last_local: dict[str, float] = {}
+    jobs = JOBS if jobs is None else jobs
+    while not stop.is_set():
+        try:
+            for name, status, message in run_due_jobs(settings, engine, jobs, owner, last_local):
+                log.info("job %s: %s %s", name, status, message or "")
+                if on_run:
+                    on_run(name, status, message)
+        except Exception:  # the database may be briefly unreachable; try again next tick
+            log.exception("worker round failed")
+        if once:
+            return
+        stop.wait(tick_seconds)
+
+
+def start_background_jobs(settings: Settings, engine: Engine) -> Callable[[], None]:
+    """Run the worker in a daemon thread of this process; returns a function that stops it."""
+    stop = threading.Event()
+    thread = threading.Thread(
+        target=run_worker, args=(settings, engine, stop), name="paperroute-jobs", daemon=True
+    )
+    thread.start()
+
+    def stop_jobs(timeout: float = 30.0) -> None:
+        stop.set()
+        thread.join(timeout)
+
+    return stop_jobs

@@ -1,0 +1,398 @@
+"""Digest subscriptions: double opt-in, preferences, bounces, and what a reader has already seen.
+
+A subscription is created `pending`; only `confirm_subscription` (the click on the emailed link)
+makes it `active`, and only active subscriptions are ever sent a digest. Unsubscribing sets
+`unsubscribed`; repeated hard bounces set `paused`.
+"""
+
+from __future__ import annotations
+
+import re
+from collections import defaultdict
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError, available_timezones
+
+from sqlalchemy import Engine, func, select, update
+
+from paperroute.store.schema import (
+    collection_items,
+    collections,
+    deliveries,
+    sent_papers,
+    subscriptions,
+    votes,
+)
+
+STATUSES = ("pending", "active", "unsubscribed", "paused")
+CADENCES = ("daily", "weekly")
+SECTION_NAMES = ("topics", "authors", "categories", "for_you", "trending")
+DEFAULT_SECTIONS = {"topics": 3, "authors": 5, "categories": 5, "for_you": 5, "trending": 5}
+MAX_SECTION_SIZE = 20
+_EMAIL = re.compile(r"^[^@\s<>,;]+@[^@\s<>,;]+\.[^@\s<>,;]+$")
+
+
+class SubscriptionError(ValueError):
+    """Invalid subscription input; the message names the field."""
+
+
+@dataclass
+class Preferences:
+    """What a reader chose: when digests come and which sections they hold (0 = section off)."""
+
+    cadence: str = "daily"
+    weekday: int = 0
+    send_hour: int = 7
+    timezone: str = "UTC"
+    sections: dict[str, int] = field(default_factory=lambda: dict(DEFAULT_SECTIONS))
+    topics: list[str] = field(default_factory=list)
+    follow_authors: list[str] = field(default_factory=list)
+    follow_categories: list[str] = field(default_factory=list)
+    send_empty: bool = False
+
+    def validated(self) -> Preferences:
+        """A cleaned copy; raises SubscriptionError naming the first bad field."""
+        if self.cadence not in CADENCES:
+            raise SubscriptionError(f"cadence: must be one of {', '.join(CADENCES)}")
+        if not 0 <= int(self.weekday) <= 6:
+            raise SubscriptionError("weekday: must be 0 (Monday) .. 6 (Sunday)")
+        if not 0 <= int(self.send_hour) <= 23:
+            raise SubscriptionError("send_hour: must be 0 .. 23")
+        check_timezone(self.timezone)
+        sections = dict(DEFAULT_SECTIONS)
+        for name, size in (self.sections or {}).items():
+            if name not in SECTION_NAMES:
+                raise SubscriptionError(f"sections: unknown section {name!r}")
+            if not 0 <= int(size) <= MAX_SECTION_SIZE:
+                raise SubscriptionError(f"sections.{name}: must be 0 .. {MAX_SECTION_SIZE}")
+            sections[name] = int(size)
+        return Preferences(
+            cadence=self.cadence,
+            weekday=int(self.weekday),
+            send_hour=int(self.send_hour),
+            timezone=self.timezone,
+            sections=sections,
+            topics=_clean_list(self.topics, "topics", 20, 200),
+            follow_authors=_clean_list(self.follow_authors, "follow_authors", 50, 200),
+            follow_categories=_clean_list(self.follow_categories, "follow_categories", 50, 32),
+            send_empty=bool(self.send_empty),
+        )
+
+
+@dataclass
+class Subscription:
+    """One subscribed address and its preferences."""
+
+    id: int
+    email: str
+    status: str
+    prefs: Preferences
+    user_id: int | None = None
+    hard_bounces: int = 0
+    created_at: datetime | None = None
+    confirmed_at: datetime | None = None
+
+    @property
+    def is_active(self) -> bool:
+        """True when digests may be sent."""
+        return self.status == "active"
+
+
+def check_email(email: str) -> str:
+    """The normalised address; raises SubscriptionError when it is not an email address."""
+    value = (email or "").strip()
+    if not _EMAIL.match(value) or len(value) > 320:
+        raise SubscriptionError(f"email: {email!r} is not an email address")
+    local, domain = value.rsplit("@", 1)
+    return f"{local}@{domain.lower()}"
+
+
+def check_timezone(name: str) -> ZoneInfo:
+    """The zone for an IANA name; raises SubscriptionError for unknown names."""
+    try:
+        if name not in _zone_names():
+            raise ZoneInfoNotFoundError(name)
+        return ZoneInfo(name)
+    except (ZoneInfoNotFoundError, ValueError) as exc:
+        raise SubscriptionError(f"timezone: unknown time zone {name!r}") from exc
+
+
+_ZONES: set[str] = set()
+
+
+def _zone_names() -> set[str]:
+    if not _ZONES:
+        _ZONES.update(available_timezones() | {"UTC"})
+    return _ZONES
+
+
+def _clean_list(
+    values: Iterable[str] | str | None, name: str, most: int, longest: int
+) -> list[str]:
+    if isinstance(values, str):
+        values = values.splitlines()
+    out: list[str] = []
+    for raw in values or []:
+        value = " ".join(str(raw).split())
+        if not value or value.lower() in (v.lower() for v in out):
+            continue
+        if len(value) > longest:
+            raise SubscriptionError(
+                f"{name}: {value[:40]!r}... is longer than {longest} characters"
+            )
+        out.append(value)
+    if len(out) > most:
+        raise SubscriptionError(f"{name}: at most {most} entries")
+    return out
+
+
+def _utc(value: datetime | None) -> datetime | None:
+    if value is not None and value.tzinfo is None:
+        return value.replace(tzinfo=UTC)
+    return value
+
+
+def _row_to_subscription(row: Any) -> Subscription:
+    prefs = Preferences(
+        cadence=row["cadence"],
+        weekday=row["weekday"],
+        send_hour=row["send_hour"],
+        timezone=row["timezone"],
+        sections={**DEFAULT_SECTIONS, **(row["sections"] or {})},
+        topics=list(row["topics"] or []),
+        follow_authors=list(row["follow_authors"] or []),
+        follow_categories=list(row["follow_categories"] or []),
+        send_empty=bool(row["send_empty"]),
+    )
+    return Subscription(
+        id=row["id"],
+        email=row["email"],
+        status=row["status"],
+        prefs=prefs,
+        user_id=row["user_id"],
+        hard_bounces=row["hard_bounces"],
+        created_at=_utc(row["created_at"]),
+        confirmed_at=_utc(row["confirmed_at"]),
+    )
+
+
+def _prefs_row(prefs: Preferences) -> dict[str, Any]:
+    return {
+        "cadence": prefs.cadence,
+        "weekday": prefs.weekday,
+        "send_hour": prefs.send_hour,
+        "timezone": prefs.timezone,
+        "sections": prefs.sections,
+        "topics": prefs.topics,
+        "follow_authors": prefs.follow_authors,
+        "follow_categories": prefs.follow_categories,
+        "send_empty": prefs.send_empty,
+    }
+
+
+def subscribe(
+    engine: Engine, email: str, prefs: Preferences | None = None, user_id: int | None = None
+) -> Subscription:
+    """Create (or restart) a subscription awaiting confirmation.
+
+    An address that is already active keeps its preferences: only the owner of the address may
+    change them, through the signed link in the email they are then sent.
+    """
+    address = check_email(email)
+    clean = (prefs or Preferences()).validated()
+    now = datetime.now(UTC)
+    with engine.begin() as conn:
+        row = (
+            conn.execute(select(subscriptions).where(subscriptions.c.email == address))
+            .mappings()
+            .first()
+        )
+        if row is None:
+            new_id = conn.execute(
+                subscriptions.insert().values(
+                    email=address,
+                    user_id=user_id,
+                    status="pending",
+                    hard_bounces=0,
+                    created_at=now,
+                    **_prefs_row(clean),
+                )
+            ).inserted_primary_key[0]
+        elif row["status"] in ("pending", "unsubscribed"):
+            new_id = row["id"]
+            values = {"status": "pending", **_prefs_row(clean)}
+            if user_id is not None:
+                values["user_id"] = user_id
+            conn.execute(update(subscriptions).where(subscriptions.c.id == new_id).values(values))
+        else:
+            new_id = row["id"]
+        row = (
+            conn.execute(select(subscriptions).where(subscriptions.c.id == new_id)).mappings().one()
+        )
+    return _row_to_subscription(row)
+
+
+def confirm_subscription(engine: Engine, subscription_id: int) -> Subscription | None:
+    """Activate a pending subscription (the double opt-in click); None if it no longer exists."""
+    with engine.begin() as conn:
+        conn.execute(
+            update(subscriptions)
+            .where(subscriptions.c.id == subscription_id, subscriptions.c.status == "pending")
+            .values(status="active", confirmed_at=datetime.now(UTC), hard_bounces=0)
+        )
+    return get_subscription(engine, subscription_id)
+
+
+def unsubscribe(engine: Engine, subscription_id: int) -> Subscription | None:
+    """Stop every digest to this subscription; idempotent."""
+    with engine.begin() as conn:
+        conn.execute(
+            update(subscriptions)
+            .where(subscriptions.c.id == subscription_id)
+            .values(status="unsubscribed")
+        )
+    return get_subscription(engine, subscription_id)
+
+
+def resume_subscription(engine: Engine, subscription_id: int) -> Subscription | None:
+    """Re-activate a paused or unsubscribed subscription that was confirmed before."""
+    with engine.begin() as conn:
+        conn.execute(
+            update(subscriptions)
+            .where(
+                subscriptions.c.id == subscription_id,
+                subscriptions.c.confirmed_at.is_not(None),
+            )
+            .values(status="active", hard_bounces=0)
+        )
+    return get_subscription(engine, subscription_id)
+
+
+def update_preferences(
+    engine: Engine, subscription_id: int, prefs: Preferences
+) -> Subscription | None:
+    """Replace the preferences of a subscription."""
+    clean = prefs.validated()
+    with engine.begin() as conn:
+        conn.execute(
+            update(subscriptions)
+            .where(subscriptions.c.id == subscription_id)
+            .values(_prefs_row(clean))
+        )
+    return get_subscription(engine, subscription_id)
+
+
+def get_subscription(engine: Engine, subscription_id: int) -> Subscription | None:
+    """A subscription by id, or None."""
+    with engine.connect() as conn:
+        row = (
+            conn.execute(select(subscriptions).where(subscriptions.c.id == subscription_id))
+            .mappings()
+            .first()
+        )
+    return _row_to_subscription(row) if row else None
+
+
+def get_subscription_by_email(engine: Engine, email: str) -> Subscription | None:
+    """A subscription by address, or None."""
+    try:
+        address = check_email(email)
+    except SubscriptionError:
+        return None
+    with engine.connect() as conn:
+        row = (
+            conn.execute(select(subscriptions).where(subscriptions.c.email == address))
+            .mappings()
+            .first()
+        )
+    return _row_to_subscription(row) if row else None
+
+
+def list_subscriptions(engine: Engine, status: str | None = "active") -> list[Subscription]:
+    """Subscriptions with a status (all when None), by id."""
+    query = select(subscriptions).order_by(subscriptions.c.id)
+    if status:
+        query = query.where(subscriptions.c.status == status)
+    with engine.connect() as conn:
+        return [_row_to_subscription(r) for r in conn.execute(query).mappings()]
+
+
+def record_hard_bounce(engine: Engine, subscription_id: int, pause_after: int) -> bool:
+    """Count a permanent delivery failure; pause the address after `pause_after`. True if paused."""
+    with engine.begin() as conn:
+        conn.execute(
+            update(subscriptions)
+            .where(subscriptions.c.id == subscription_id)
+            .values(hard_bounces=subscriptions.c.hard_bounces + 1)
+        )
+        result = conn.execute(
+            update(subscriptions)
+            .where(
+                subscriptions.c.id == subscription_id,
+                subscriptions.c.hard_bounces >= pause_after,
+                subscriptions.c.status == "active",
+            )
+            .values(status="paused")
+        )
+    return result.rowcount > 0
+
+
+def sent_paper_ids(engine: Engine, subscription_ids: Sequence[int]) -> dict[int, set[str]]:
+    """Papers each subscription has already received in a digest."""
+    found: dict[int, set[str]] = defaultdict(set)
+    with engine.connect() as conn:
+        for start in range(0, len(subscription_ids), 500):
+            chunk = list(subscription_ids[start : start + 500])
+            query = select(sent_papers.c.subscription_id, sent_papers.c.paper_id).where(
+                sent_papers.c.subscription_id.in_(chunk)
+            )
+            for sid, pid in conn.execute(query):
+                found[sid].add(pid)
+    return found
+
+
+def last_sent_at(engine: Engine, subscription_ids: Sequence[int]) -> dict[int, datetime]:
+    """When each subscription was last sent a digest (missing when never)."""
+    found: dict[int, datetime] = {}
+    with engine.connect() as conn:
+        for start in range(0, len(subscription_ids), 500):
+            chunk = list(subscription_ids[start : start + 500])
+            query = (
+                select(deliveries.c.subscription_id, func.max(deliveries.c.sent_at))
+                .where(deliveries.c.subscription_id.in_(chunk), deliveries.c.status == "sent")
+                .group_by(deliveries.c.subscription_id)
+            )
+            for sid, when in conn.execute(query):
+                if when is not None:
+                    found[sid] = _utc(when)
+    return found
+
+
+def reader_libraries(engine: Engine, user_ids: Sequence[int]) -> dict[int, list[str]]:
+    """Paper ids each user saved (in any collection) or upvoted, newest first."""
+    found: dict[int, dict[str, datetime]] = defaultdict(dict)
+    ids = [u for u in user_ids if u is not None]
+    with engine.connect() as conn:
+        for start in range(0, len(ids), 500):
+            chunk = ids[start : start + 500]
+            voted = select(votes.c.user_id, votes.c.paper_id, votes.c.created_at).where(
+                votes.c.user_id.in_(chunk)
+            )
+            saved = (
+                select(
+                    collections.c.user_id, collection_items.c.paper_id, collection_items.c.added_at
+                )
+                .join(collections, collections.c.id == collection_items.c.collection_id)
+                .where(collections.c.user_id.in_(chunk))
+            )
+            for query in (voted, saved):
+                for uid, pid, when in conn.execute(query):
+                    when = _utc(when) or datetime.min.replace(tzinfo=UTC)
+                    if pid not in found[uid] or when > found[uid][pid]:
+                        found[uid][pid] = when
+    return {
+        uid: [p for p, _ in sorted(papers.items(), key=lambda kv: kv[1], reverse=True)]
+        for uid, papers in found.items()
+    }

@@ -1,0 +1,184 @@
+"""Digest delivery end to end against a real aiosmtpd server on loopback, on SQLite and PostgreSQL.
+
+Messages are parsed back with the `email` package; the tests check what a reader's mail client
+would show (headers, both MIME parts, links) and that the ledger sends each digest exactly once.
+"""
+
+from __future__ import annotations
+
+import re
+from datetime import UTC, datetime, timedelta
+from itertools import islice
+from pathlib import Path
+from urllib.parse import parse_qs, urlparse
+
+import pytest
+
+import paperroute
+from paperroute.digest.ledger import DeliveryOptions, send_due_digests
+from paperroute.digest.tokens import read_token
+from paperroute.sources.files import read_file
+from paperroute.store import deliveries, papers
+from paperroute.store.subscriptions import (
+    Preferences,
+    confirm_subscription,
+    get_subscription,
+    subscribe,
+)
+from smtp_fixture import smtp_server  # noqa: F401  (pytest fixture)
+
+DEMO = Path(paperroute.__file__).parent / "data" / "demo_papers.jsonl.gz"
+FAST = DeliveryOptions(attempts=4, backoff=0.01, retry_after=0.0)
+
+
+def no_model():
+    raise AssertionError("these digests need no embedding model")
+
+
+def load_demo(engine, count=60):
+    """The first `count` papers of the bundled demo corpus, first seen now."""
+    records = [r for r in islice(read_file(DEMO), count * 2) if not isinstance(r, Exception)]
+    papers.upsert_records(engine, records[:count])
+    return papers.get_papers(engine, [r.id for r in records[:count]], with_versions=False)
+
+
+@pytest.fixture
+def mail_settings(settings, smtp_server):  # noqa: F811
+    return settings.model_copy(
+        update={
+            "smtp_host": smtp_server.host,
+            "smtp_port": smtp_server.port,
+            "base_url": "https://papers.example.org",
+            "mail_from": "Paper Route <digest@papers.example.org>",
+            "mail_reply_to": "editors@papers.example.org",
+            "mail_rate_per_second": 0,
+        }
+    )
+
+
+def active(engine, email, **prefs):
+    sub = subscribe(engine, email, Preferences(**prefs))
+    return confirm_subscription(engine, sub.id)
+
+
+def send(settings, engine, moment=None, **kw):
+    return send_due_digests(settings, engine, moment=moment, embed_factory=no_model, **kw)
+
+
+def test_digest_arrives_only_after_confirmation_with_headers_parts_and_links(
+    engine,
+    mail_settings,
+    smtp_server,  # noqa: F811
+):
+    demo = load_demo(engine)
+    author = demo[1].author_names[0]
+    sub = subscribe(
+        engine, "reader@example.com", Preferences(follow_authors=[author.upper()], send_hour=0)
+    )
+    assert send(mail_settings, engine).due == 0
+    assert smtp_server.messages == []
+
+    confirm_subscription(engine, sub.id)
+    report = send(mail_settings, engine)
+    assert report.sent == 1
+    [msg] = smtp_server.messages
+    assert msg["To"] == "reader@example.com"
+    assert msg["From"] == "Paper Route <digest@papers.example.org>"
+    assert msg["Reply-To"] == "editors@papers.example.org"
+    assert msg["Date"].datetime.tzinfo is not None
+    assert re.fullmatch(r"<digest\.\d+\.\d{4}-\d\d-\d\d@papers\.example\.org>", msg["Message-ID"])
+    assert msg["List-Unsubscribe-Post"] == "List-Unsubscribe=One-Click"
+    https_unsub = re.search(r"<(https://[^>]+)>", msg["List-Unsubscribe"]).group(1)
+    assert https_unsub.startswith("https://papers.example.org/subscriptions/unsubscribe?token=")
+    token = parse_qs(urlparse(https_unsub).query)["token"][0]
+    assert read_token(mail_settings, token, "unsubscribe") == sub.id
+
+    text = msg.get_body(("plain",)).get_content()
+    html = msg.get_body(("html",)).get_content()
+    by_author = [p for p in demo if author in p.author_names]
+    trending = sorted((p for p in demo if p.total_upvotes), key=lambda p: -p.total_upvotes)
+    assert "Authors you follow" in text and "Trending" in text
+    assert text.index("Authors you follow") < text.index("Trending")
+    for paper in by_author:
+        assert f"https://papers.example.org/papers/{paper.id}" in html
+        assert f"https://papers.example.org/papers/{paper.id}" in text
+        assert paper.title.split()[0] in text
+    assert f"by {author.upper()}" in text
+    assert any(f"/papers/{p.id}" in html for p in trending[:10])
+    assert 'name="color-scheme"' in html and "prefers-color-scheme: dark" in html
+    assert "Unsubscribe" in html and "/subscriptions/preferences?token=" in html
+
+    # Another run in the same period sends nothing more.
+    assert send(mail_settings, engine).sent == 0
+    assert len(smtp_server.messages) == 1
+    [row] = deliveries.list_deliveries(engine)
+    assert row["status"] == "sent" and row["message_id"] == msg["Message-ID"]
+
+
+def test_temporary_smtp_failures_then_recovery_send_each_digest_exactly_once(
+    engine,
+    mail_settings,
+    smtp_server,  # noqa: F811
+):
+    load_demo(engine, 20)
+    emails = [f"r{i}@example.com" for i in range(5)]
+    for address in emails:
+        active(engine, address, send_hour=0)
+    smtp_server.handler.fail_next(
+        ["421 4.3.2 Service shutting down", "451 4.3.0 Try again later", "451 4.3.0 Later"]
+    )
+    report = send(mail_settings, engine, options=FAST)
+    assert report.sent == 5 and report.deferred == 0
+    assert sorted(m["To"] for m in smtp_server.messages) == emails
+    assert smtp_server.handler.data_commands == 8
+    assert {r["status"] for r in deliveries.list_deliveries(engine)} == {"sent"}
+
+
+def test_unreachable_server_defers_the_digest_and_a_later_run_sends_it(
+    engine,
+    mail_settings,
+    smtp_server,  # noqa: F811
+):
+    load_demo(engine, 20)
+    active(engine, "later@example.com", send_hour=0)
+    down = mail_settings.model_copy(update={"smtp_port": 1})
+    report = send(down, engine, options=FAST)
+    assert report.deferred == 1 and report.stopped
+    [row] = deliveries.list_deliveries(engine)
+    assert row["status"] == "retry" and "connect" in row["last_error"]
+    assert send(mail_settings, engine, options=FAST).sent == 1
+    assert len(smtp_server.messages) == 1
+
+
+def test_hard_bounces_are_recorded_and_pause_the_address(
+    engine,
+    mail_settings,
+    smtp_server,  # noqa: F811
+):
+    load_demo(engine, 20)
+    # send_empty: the later days hold no new papers, yet a digest is still attempted.
+    sub = active(engine, "gone@example.com", send_hour=0, send_empty=True)
+    active(engine, "fine@example.com", send_hour=0)
+    smtp_server.handler.refuse.add("gone@example.com")
+    options = DeliveryOptions(attempts=2, backoff=0.01, pause_after=2)
+    day = datetime.now(UTC)
+    first = send(mail_settings, engine, moment=day, options=options)
+    assert (first.sent, first.failed, first.paused) == (1, 1, [])
+    failed = [r for r in deliveries.list_deliveries(engine, sub.id)]
+    assert failed[0]["status"] == "failed" and "550" in failed[0]["last_error"]
+    second = send(mail_settings, engine, moment=day + timedelta(days=1), options=options)
+    assert second.paused == ["gone@example.com"]
+    assert get_subscription(engine, sub.id).status == "paused"
+    third = send(mail_settings, engine, moment=day + timedelta(days=2), options=options)
+    assert third.failed == 0
+    assert smtp_server.handler.to("gone@example.com") == []
+
+
+def test_empty_digest_is_not_sent_unless_asked(engine, mail_settings, smtp_server):  # noqa: F811
+    active(engine, "quiet@example.com", send_hour=0)
+    active(engine, "always@example.com", send_hour=0, send_empty=True)
+    report = send(mail_settings, engine)
+    assert (report.sent, report.skipped_empty) == (1, 1)
+    [msg] = smtp_server.messages
+    assert msg["To"] == "always@example.com"
+    assert "No new papers matched" in msg.get_body(("plain",)).get_content()
