@@ -1,0 +1,272 @@
+"""Offline evaluation of personal recommendations against arxiv-sanity-lite, on real arXiv data.
+
+Readers are authors of the 74.7k-paper arXiv cs crawl (../shared/data/arxiv_cs): an author's papers
+first seen before a split date are their library; their papers first seen in the following window
+are held-out targets, ranked among ALL papers of that window. Metrics: Recall@20 and nDCG@20,
+averaged over readers.
+
+Two splits: validation (used to tune our model's parameters) and test (reported). Methods:
+- `sanity`: arxiv-sanity-lite exactly: TF-IDF of title + abstract + author names (1-2-grams,
+  sublinear tf, 20k features, its min_df=5/max_df=0.1, stop words and token pattern), LinearSVC
+  (class_weight="balanced", C=0.01), library papers positive, every other paper of the pool
+  negative.
+- `sanity-masked`: the same with the reader's own name removed from the features. Readers here are
+  authors, so the spec baseline sees the reader's name on every target: a leak no real reader has.
+- `ours`: paperroute.ranking.recommend.score_candidates over MiniLM embeddings of title + abstract
+  (no author names at all, so no leak).
+
+Usage: python bench/recommend_quality.py [--readers 300] [--tune]
+Embeddings are cached in bench/out/ (git-ignored); the first run embeds ~10k abstracts on CPU.
+"""
+
+from __future__ import annotations
+
+import argparse
+import gzip
+import json
+import re
+import time
+import unicodedata
+from collections import defaultdict
+from dataclasses import dataclass, replace
+from datetime import date, timedelta
+from pathlib import Path
+
+import numpy as np
+
+from paperroute.ranking.recommend import Params, normalise_rows, score_candidates
+from paperroute.search.embedder import paper_text
+
+CORPUS = Path(__file__).resolve().parents[2] / "shared/data/arxiv_cs/arxiv_cs_papers.jsonl.gz"
+OUT = Path(__file__).resolve().parent / "out"
+K = 20
+MIN_LIBRARY = 3
+MAX_LIBRARY = 30  # most recent papers before the split; bounds embedding cost
+SPLITS = {"validation": (date(2026, 5, 18), 7), "test": (date(2026, 6, 1), 7)}
+
+
+@dataclass
+class Split:
+    """One evaluation split: the candidate window and the readers with library and targets."""
+
+    name: str
+    window: list[int]  # corpus rows first seen in the window
+    readers: list[tuple[str, list[int], set[int]]]  # (name, library rows, target rows)
+
+
+def load_corpus(path: Path) -> list[dict]:
+    """Every paper of the crawl with a parsed first_seen date."""
+    rows = []
+    with gzip.open(path, "rt", encoding="utf-8") as fh:
+        for line in fh:
+            d = json.loads(line)
+            d["day"] = date.fromisoformat(d["first_seen"][:10])
+            rows.append(d)
+    return rows
+
+
+def make_split(corpus: list[dict], name: str, start: date, days: int, n: int, seed: int) -> Split:
+    """Readers (authors) with >= MIN_LIBRARY papers before `start` and >= 1 in the window."""
+    end = start + timedelta(days=days)
+    window = [i for i, d in enumerate(corpus) if start <= d["day"] < end]
+    before, during = defaultdict(list), defaultdict(set)
+    for i, d in enumerate(corpus):
+        for a in d["authors"]:
+            if d["day"] < start:
+                before[a].append(i)
+            elif d["day"] < end:
+                during[a].add(i)
+    names = sorted(a for a in during if len(before[a]) >= MIN_LIBRARY)
+    rng = np.random.default_rng(seed)
+    chosen = rng.choice(len(names), size=min(n, len(names)), replace=False)
+    readers = []
+    for j in sorted(chosen):
+        a = names[j]
+        lib = sorted(before[a], key=lambda i: corpus[i]["day"])[-MAX_LIBRARY:]
+        readers.append((a, lib, during[a]))
+    return Split(name, window, readers)
+
+
+def text_of(d: dict) -> str:
+    """What gets embedded: the product's paper text (title and abstract)."""
+    return paper_text(d["title"], d["summary"])
+
+
+def embed(corpus: list[dict], rows: set[int]) -> dict[int, np.ndarray]:
+    """MiniLM vectors for the rows, cached by arXiv id in bench/out/minilm.npz."""
+    OUT.mkdir(exist_ok=True)
+    cache_file = OUT / "minilm.npz"
+    cache: dict[str, np.ndarray] = {}
+    if cache_file.exists():
+        z = np.load(cache_file)
+        cache = dict(zip(z["ids"].tolist(), z["vectors"], strict=True))
+    missing = sorted({corpus[i]["id"] for i in rows} - set(cache))
+    if missing:
+        import torch
+
+        from paperroute.search.embedder import Embedder
+
+        torch.set_num_threads(2)
+        embedder = Embedder()  # bundled MiniLM, bf16 autocast where the CPU has it
+        by_id = {d["id"]: d for d in corpus}
+        t0 = time.time()
+        print(f"embedding {len(missing)} papers ...", flush=True)
+        for s in range(0, len(missing), 256):
+            chunk = missing[s : s + 256]
+            vecs = embedder.embed([text_of(by_id[p]) for p in chunk])
+            cache.update(zip(chunk, vecs, strict=True))
+            ids = list(cache)
+            np.savez(cache_file, ids=np.array(ids), vectors=np.stack([cache[i] for i in ids]))
+            rate = (s + len(chunk)) / (time.time() - t0)
+            print(f"  {s + len(chunk)}/{len(missing)} ({rate:.0f}/s)", flush=True)
+    return {i: cache[corpus[i]["id"]] for i in rows}
+
+
+def metrics(scores: np.ndarray, pool: list[int], targets: set[int]) -> tuple[float, float]:
+    """Recall@K and nDCG@K of the pool ranked by score."""
+    top = [pool[i] for i in np.argsort(-scores)[:K]]
+    hits = [1.0 if p in targets else 0.0 for p in top]
+    recall = sum(hits) / len(targets)
+    dcg = sum(h / np.log2(r + 2) for r, h in enumerate(hits))
+    ideal = sum(1 / np.log2(r + 2) for r in range(min(len(targets), K)))
+    return recall, dcg / ideal
+
+
+def _ascii(text: str) -> str:
+    return unicodedata.normalize("NFKD", text).encode("ascii", "ignore").decode().lower()
+
+
+class Sanity:
+    """arxiv-sanity-lite's features and SVM (its compute.py and serve.py)."""
+
+    def __init__(self, corpus: list[dict]):
+        from sklearn.feature_extraction.text import TfidfVectorizer
+
+        self.vectorizer = TfidfVectorizer(
+            input="content",
+            encoding="utf-8",
+            decode_error="replace",
+            strip_accents="unicode",
+            lowercase=True,
+            analyzer="word",
+            stop_words="english",
+            token_pattern=r"(?u)\b[a-zA-Z_][a-zA-Z0-9_]+\b",
+            ngram_range=(1, 2),
+            max_features=20000,
+            norm="l2",
+            use_idf=True,
+            smooth_idf=True,
+            sublinear_tf=True,
+            max_df=0.1,
+            min_df=5,
+        )
+        texts = [" ".join([d["title"], d["summary"], " ".join(d["authors"])]) for d in corpus]
+        self.x = self.vectorizer.fit_transform(texts).astype(np.float32).tocsr()
+        self.vocab = self.vectorizer.vocabulary_
+
+    def name_columns(self, name: str) -> np.ndarray:
+        """Feature columns that contain a token of the reader's own name."""
+        parts = set(re.findall(r"[a-z_][a-z0-9_]+", _ascii(name)))
+        return np.array([j for t, j in self.vocab.items() if parts & set(t.split())], dtype=int)
+
+    def rank(self, pool: list[int], library: list[int], mask_name: str | None) -> np.ndarray:
+        """Decision values of the SVM trained on the pool (library positive, rest negative)."""
+        from sklearn import svm
+
+        x = self.x[pool]
+        if mask_name:
+            cols = self.name_columns(mask_name)
+            if len(cols):
+                x = x.tolil()
+                x[:, cols] = 0
+                x = x.tocsr()
+        lib = set(library)
+        y = np.array([1.0 if p in lib else 0.0 for p in pool])
+        clf = svm.LinearSVC(
+            class_weight="balanced", verbose=False, max_iter=10000, tol=1e-6, C=0.01
+        )
+        clf.fit(x, y)
+        return clf.decision_function(x)
+
+
+def evaluate(split: Split, method, label: str) -> dict:
+    """Mean Recall@K / nDCG@K of one method over the split's readers (candidates = window)."""
+    recalls, ndcgs = [], []
+    t0 = time.time()
+    for name, library, targets in split.readers:
+        pool = list(dict.fromkeys(split.window + library))
+        cand = len(split.window)
+        scores = method(pool, library, name)[:cand]
+        r, n = metrics(scores, split.window, targets)
+        recalls.append(r)
+        ndcgs.append(n)
+    result = {
+        "split": split.name,
+        "method": label,
+        "readers": len(recalls),
+        "candidates": len(split.window),
+        f"recall@{K}": round(float(np.mean(recalls)), 4),
+        f"ndcg@{K}": round(float(np.mean(ndcgs)), 4),
+        "seconds_per_reader": round((time.time() - t0) / max(len(recalls), 1), 3),
+    }
+    print(json.dumps(result), flush=True)
+    return result
+
+
+def ours_method(vectors: dict[int, np.ndarray], params: Params):
+    """Our recommender over the embeddings, with the library as positives."""
+
+    def run(pool: list[int], library: list[int], _name: str) -> np.ndarray:
+        cand = normalise_rows(np.stack([vectors[i] for i in pool]))
+        pos = normalise_rows(np.stack([vectors[i] for i in library]))
+        own = np.array([pool.index(i) for i in library])
+        return score_candidates(cand, pos, None, params, exclude=own)
+
+    return run
+
+
+def tune(split: Split, vectors: dict[int, np.ndarray]) -> Params:
+    """Grid over the blend, the regression's C and k on the validation split."""
+    best, best_params = -1.0, Params()
+    for blend in (0.0, 0.3, 0.5, 0.7, 1.0):
+        for c in (0.1, 1.0, 10.0):
+            for k in (1, 3, 5):
+                if blend == 0.0 and c != 1.0:
+                    continue
+                p = replace(Params(), blend=blend, c=c, knn_k=k)
+                res = evaluate(split, ours_method(vectors, p), f"ours blend={blend} C={c} k={k}")
+                if res[f"recall@{K}"] > best:
+                    best, best_params = res[f"recall@{K}"], p
+    print("best on validation:", best_params, best)
+    return best_params
+
+
+def main() -> None:
+    """Build splits, embed what they need, evaluate both methods, print JSON lines."""
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--readers", type=int, default=200)
+    parser.add_argument("--tune", action="store_true", help="grid-search on the validation split")
+    parser.add_argument("--seed", type=int, default=7)
+    args = parser.parse_args()
+    corpus = load_corpus(CORPUS)
+    splits = [
+        make_split(corpus, name, start, days, args.readers, args.seed + n)
+        for n, (name, (start, days)) in enumerate(SPLITS.items())
+    ]
+    needed = {i for s in splits for i in s.window} | {
+        i for s in splits for _, lib, _ in s.readers for i in lib
+    }
+    vectors = embed(corpus, needed)
+    sanity = Sanity(corpus)
+    params = tune(splits[0], vectors) if args.tune else Params()
+    results = []
+    for split in splits:
+        results.append(evaluate(split, lambda p, lib, _n: sanity.rank(p, lib, None), "sanity"))
+        results.append(evaluate(split, lambda p, lib, n: sanity.rank(p, lib, n), "sanity-masked"))
+        results.append(evaluate(split, ours_method(vectors, params), "ours"))
+    OUT.mkdir(exist_ok=True)
+    (OUT / "recommend_quality.json").write_text(json.dumps(results, indent=2))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,179 @@
+"""Recommendations for one reader: gathers their library and the window's vectors, then ranks.
+
+The ranking itself is `paperroute.ranking.recommend` (pure); this module feeds it. Vectors of
+recent papers are kept in memory (`VectorCache`): a month of papers (~30k x 384 floats, 46 MB)
+is read from the embeddings table once and topped up with new papers, so a request costs one
+id query plus the ranking.
+
+Cold start: a reader without saved papers still gets recommendations from the picks made on the
+for-you page: plain-word topics are embedded and used as pseudo-positives, chosen categories
+contribute the centroid of the window's papers in that category.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections import OrderedDict
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from datetime import date
+
+import numpy as np
+from sqlalchemy import Engine
+
+from paperroute.ranking import recommend as rec
+from paperroute.store import library as store
+
+TOPIC = "topic:"
+CATEGORY = "category:"
+
+
+@dataclass
+class ForYou:
+    """What the for-you page and API show."""
+
+    window: str
+    tag: str | None
+    items: list[rec.Recommendation] = field(default_factory=list)
+    candidates: int = 0
+    positives: int = 0
+    negatives: int = 0
+    cold_start: bool = False
+    message: str | None = None
+    took_ms: float = 0.0
+
+
+class VectorCache:
+    """Paper id -> unit vector for recent papers, filled on demand, bounded in size."""
+
+    def __init__(
+        self, load: Callable[[Sequence[str]], dict[str, np.ndarray]], limit: int = 200_000
+    ):
+        self._load = load
+        self._limit = limit
+        self._vectors: OrderedDict[str, np.ndarray] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def get(self, ids: Sequence[str]) -> tuple[list[str], np.ndarray]:
+        """The ids that have a vector, and their vectors as one (n, dim) array."""
+        with self._lock:
+            missing = [i for i in ids if i not in self._vectors]
+        if missing:
+            found = self._load(missing)
+            with self._lock:
+                for pid, vec in found.items():
+                    self._vectors[pid] = rec.normalise_rows(vec)[0]
+                while len(self._vectors) > self._limit:
+                    self._vectors.popitem(last=False)
+        with self._lock:
+            have = [i for i in ids if i in self._vectors]
+            if not have:
+                return [], np.zeros((0, 1), dtype=np.float32)
+            return have, np.stack([self._vectors[i] for i in have])
+
+
+class Recommender:
+    """Per-reader recommendations over one store and one set of vectors."""
+
+    def __init__(
+        self,
+        engine: Engine,
+        load_vectors: Callable[[Sequence[str]], dict[str, np.ndarray]],
+        embed_text: Callable[[str], np.ndarray] | None = None,
+        params: rec.Params | None = None,
+    ) -> None:
+        self.engine = engine
+        self.cache = VectorCache(load_vectors)
+        self.embed_text = embed_text
+        self.params = params or rec.Params()
+        self._topic_vectors: dict[str, np.ndarray] = {}
+
+    @classmethod
+    def from_search(cls, engine: Engine, search) -> Recommender:
+        """A recommender reading vectors through the search service (SearchService)."""
+        return cls(engine, search.vectors, search.embed_query)
+
+    def _topics(self, topics: Sequence[str]) -> tuple[list[str], list[np.ndarray]]:
+        ids, vecs = [], []
+        if self.embed_text is None:
+            return ids, vecs
+        for topic in topics:
+            if topic not in self._topic_vectors:
+                self._topic_vectors[topic] = rec.normalise_rows(self.embed_text(topic))[0]
+            ids.append(TOPIC + topic)
+            vecs.append(self._topic_vectors[topic])
+        return ids, vecs
+
+    def _categories(
+        self, categories: Sequence[str], cand_ids: list[str], cand: np.ndarray
+    ) -> tuple[list[str], list[np.ndarray]]:
+        ids, vecs = [], []
+        if not categories or not len(cand_ids):
+            return ids, vecs
+        row = {pid: i for i, pid in enumerate(cand_ids)}
+        for category in categories:
+            inside = store.papers_in_categories(self.engine, cand_ids, [category])
+            if inside:
+                ids.append(CATEGORY + category)
+                vecs.append(cand[[row[p] for p in inside]].mean(axis=0))
+        return ids, vecs
+
+    def for_reader(
+        self,
+        user_id: int,
+        window: str = "week",
+        tag: str | None = None,
+        limit: int = 20,
+        today: date | None = None,
+        with_reasons: bool = True,
+    ) -> ForYou:
+        """Ranked recommendations from the reader's window of recent papers."""
+        start = time.perf_counter()
+        if window not in rec.WINDOWS:
+            raise ValueError(f"window: must be one of {', '.join(rec.WINDOWS)}")
+        lib = store.load_reader_library(self.engine, user_id)
+        out = ForYou(window=window, tag=tag, negatives=len(lib.negatives))
+        window_ids = store.recent_paper_ids(self.engine, rec.WINDOWS[window], today)
+        cand_ids, cand = self.cache.get(window_ids)
+        out.candidates = len(cand_ids)
+        pos_ids, pos = self.cache.get(lib.positives_for(tag))
+        pos_ids, pos_list = list(pos_ids), list(pos)
+        if not pos_ids and not tag:
+            out.cold_start = True
+            for ids, vecs in (
+                self._topics(lib.onboarding.get("topics", [])),
+                self._categories(lib.onboarding.get("categories", []), cand_ids, cand),
+            ):
+                pos_ids += ids
+                pos_list += vecs
+        out.positives = len(pos_ids)
+        if not cand_ids:
+            out.message = "No papers with vectors in this window yet."
+        elif not pos_ids:
+            out.message = (
+                "Save papers to a collection, upvote them, import a library or pick topics "
+                "to get recommendations."
+            )
+        else:
+            neg_ids, neg = self.cache.get(lib.negatives)
+            out.items = rec.recommend(
+                cand_ids,
+                cand,
+                pos_ids,
+                np.stack(pos_list),
+                neg if len(neg_ids) else None,
+                texts=self.texts if with_reasons else None,
+                limit=limit,
+                hide=set(lib.positives) | set(lib.negatives),
+                params=self.params,
+            )
+        out.took_ms = (time.perf_counter() - start) * 1000
+        return out
+
+    def texts(self, ids: Sequence[str]) -> dict[str, str]:
+        """Title + abstract of papers; a topic or category pseudo-positive is its own text."""
+        out = {p: p.split(":", 1)[1] for p in ids if p.startswith((TOPIC, CATEGORY))}
+        found = store.paper_texts(self.engine, [p for p in ids if p not in out])
+        out.update({pid: f"{t}. {a}" for pid, (t, a) in found.items()})
+        return out

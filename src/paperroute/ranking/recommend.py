@@ -1,0 +1,233 @@
+"""Personal recommendations: rank candidate papers for one reader, and say why.
+
+Pure functions over plain data (numpy arrays of L2-normalised paper embeddings, ids, strings);
+no I/O. The store supplies the reader's positives (collection items and upvotes) and negatives
+("not interested"); the search package supplies the vectors.
+
+The model, chosen on the offline evaluation in `bench/recommend_quality.py`:
+- a logistic regression over the embeddings: positives against the reader's explicit negatives
+  (weighted up) and a sample of the candidate window as implicit negatives, as arxiv-sanity does
+  with "all other papers" but in embedding space;
+- blended with a nearest-neighbour score (mean of the top-k cosine similarities to saved papers),
+  which keeps a reader with several distinct interests from being averaged into one;
+- minus a penalty for closeness to papers the reader marked "not interested";
+- with one or two saved papers the regression has too little to learn from, so the score is the
+  nearest-neighbour similarity alone (the fallback).
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+
+import numpy as np
+
+# Tuned on the validation split of bench/recommend_quality.py (see docs/recommendations.md).
+DEFAULT_C = 1.0
+DEFAULT_KNN_K = 3
+DEFAULT_BLEND = 0.5  # weight of the regression; 1 - BLEND goes to nearest neighbours
+DEFAULT_NEG_PENALTY = 1.0
+DEFAULT_NEG_WEIGHT = 5.0  # an explicit "not interested" counts as this many implicit negatives
+MIN_POSITIVES_FOR_MODEL = 3
+MAX_BACKGROUND = 2000  # implicit negatives sampled from the candidates (keeps training ~50 ms)
+
+WINDOWS = {"day": 1, "3days": 3, "week": 7, "month": 30}
+
+
+@dataclass
+class Params:
+    """Model settings; the defaults are the tuned ones."""
+
+    c: float = DEFAULT_C
+    knn_k: int = DEFAULT_KNN_K
+    blend: float = DEFAULT_BLEND
+    neg_penalty: float = DEFAULT_NEG_PENALTY
+    neg_weight: float = DEFAULT_NEG_WEIGHT
+    min_positives_for_model: int = MIN_POSITIVES_FOR_MODEL
+    max_background: int = MAX_BACKGROUND
+    seed: int = 0
+
+
+@dataclass
+class Reason:
+    """Why a paper was recommended: the saved papers it is closest to and the words they share."""
+
+    closest: list[tuple[str, float]] = field(default_factory=list)  # (saved paper id, cosine)
+    terms: list[str] = field(default_factory=list)
+
+
+@dataclass
+class Recommendation:
+    """One recommended paper with its score and reason."""
+
+    paper_id: str
+    score: float
+    reason: Reason
+
+
+def normalise_rows(vectors: np.ndarray) -> np.ndarray:
+    """Rows scaled to unit length (zero rows stay zero), as float32."""
+    vectors = np.asarray(vectors, dtype=np.float32)
+    if vectors.ndim == 1:
+        vectors = vectors[None, :]
+    norms = np.linalg.norm(vectors, axis=1, keepdims=True)
+    return vectors / np.maximum(norms, 1e-12)
+
+
+def _zscore(values: np.ndarray) -> np.ndarray:
+    std = float(values.std())
+    return (values - values.mean()) / std if std > 1e-9 else values - values.mean()
+
+
+def knn_scores(sims: np.ndarray, k: int) -> np.ndarray:
+    """Mean of the top-k similarities of each candidate (rows) to the saved papers (columns)."""
+    k = max(1, min(k, sims.shape[1]))
+    if k == 1:
+        return sims.max(axis=1)
+    top = np.partition(sims, sims.shape[1] - k, axis=1)[:, -k:]
+    return top.mean(axis=1)
+
+
+def _background(n: int, exclude: np.ndarray, limit: int, seed: int) -> np.ndarray:
+    rng = np.random.default_rng(seed)
+    pool = np.setdiff1d(np.arange(n), exclude, assume_unique=False)
+    if len(pool) > limit:
+        pool = rng.choice(pool, size=limit, replace=False)
+    return pool
+
+
+def regression_scores(
+    candidates: np.ndarray,
+    positives: np.ndarray,
+    negatives: np.ndarray,
+    params: Params,
+    exclude: np.ndarray | None = None,
+) -> np.ndarray:
+    """Decision values of a logistic regression (positives vs explicit + sampled negatives)."""
+    from sklearn.linear_model import LogisticRegression
+
+    exclude = np.asarray(exclude if exclude is not None else [], dtype=int)
+    background = candidates[
+        _background(len(candidates), exclude, params.max_background, params.seed)
+    ]
+    x = (
+        np.vstack([positives, negatives, background])
+        if len(negatives)
+        else np.vstack([positives, background])
+    )
+    y = np.r_[np.ones(len(positives)), np.zeros(len(x) - len(positives))]
+    weight = np.r_[
+        np.full(len(positives), len(background) / max(len(positives), 1)),
+        np.full(len(negatives), params.neg_weight),
+        np.ones(len(background)),
+    ]
+    model = LogisticRegression(C=params.c, max_iter=200)
+    model.fit(x, y, sample_weight=weight)
+    return candidates @ model.coef_[0].astype(np.float32) + float(model.intercept_[0])
+
+
+def score_candidates(
+    candidates: np.ndarray,
+    positives: np.ndarray,
+    negatives: np.ndarray | None = None,
+    params: Params | None = None,
+    exclude: np.ndarray | None = None,
+) -> np.ndarray:
+    """Score every candidate row for a reader (higher is better); vectors must be unit length.
+
+    `exclude` lists candidate rows that are the reader's own saved papers, so they are not used
+    as implicit negatives.
+    """
+    params = params or Params()
+    negatives = negatives if negatives is not None else np.zeros((0, candidates.shape[1]), "f4")
+    if len(candidates) == 0:
+        return np.zeros(0, dtype=np.float32)
+    if len(positives) == 0:
+        raise ValueError("ranking.recommend: a reader needs at least one saved paper or topic")
+    knn = knn_scores(candidates @ positives.T, params.knn_k)
+    if len(positives) < params.min_positives_for_model or len(candidates) < 10:
+        score = _zscore(knn)
+    else:
+        reg = regression_scores(candidates, positives, negatives, params, exclude)
+        score = params.blend * _zscore(reg) + (1 - params.blend) * _zscore(knn)
+    if len(negatives):
+        near_neg = (candidates @ negatives.T).max(axis=1)
+        near_pos = (candidates @ positives.T).max(axis=1)
+        # Push down what is closer to a rejected paper than to any saved one.
+        score = score - params.neg_penalty * np.maximum(near_neg - near_pos, 0) * 10
+    return score.astype(np.float32)
+
+
+_WORD = re.compile(r"[a-z][a-z0-9\-]{2,}")
+_STOP_WORDS = """
+about above after again against also among an and any approach are based been before being
+between both but can could does doing during each few for from further has have here how
+into its itself just method methods model models more most new not novel now off once only
+other our out over own paper propose proposed same show shows should such than that the
+their them then there these they this those through under until using very via was we were
+what when where which while who whom why will with within without would yet results result
+work task tasks data performance existing framework learning significantly state art
+"""
+_STOP = frozenset(_STOP_WORDS.split())
+
+
+def terms(text: str) -> list[str]:
+    """Content words of a text (lower-cased, stop words dropped), in order of first use."""
+    words = _WORD.findall(text.lower())
+    return list(dict.fromkeys(w.strip("-") for w in words if w not in _STOP and len(w) > 3))
+
+
+def shared_terms(text: str, others: Sequence[str], limit: int = 5) -> list[str]:
+    """Words a recommended paper shares with the saved papers it is closest to."""
+    mine = terms(text)
+    theirs: set[str] = set()
+    for other in others:
+        theirs.update(terms(other))
+    return [w for w in mine if w in theirs][:limit]
+
+
+def recommend(
+    candidate_ids: Sequence[str],
+    candidate_vectors: np.ndarray,
+    positive_ids: Sequence[str],
+    positive_vectors: np.ndarray,
+    negative_vectors: np.ndarray | None = None,
+    *,
+    texts: Callable[[Sequence[str]], dict[str, str]] | None = None,
+    limit: int = 20,
+    hide: set[str] | None = None,
+    params: Params | None = None,
+    closest: int = 2,
+) -> list[Recommendation]:
+    """Top `limit` candidates for a reader, each with the saved papers it is closest to.
+
+    `hide` holds ids never to show (already saved, not interested). `texts` returns the text
+    (title + abstract) of the given ids; it is asked once, for the shown papers and their closest
+    saved papers, to name the shared terms in the reasons.
+    """
+    hide = hide or set()
+    cand = normalise_rows(candidate_vectors)
+    pos = normalise_rows(positive_vectors)
+    neg = None
+    if negative_vectors is not None and len(negative_vectors):
+        neg = normalise_rows(negative_vectors)
+    index = {pid: i for i, pid in enumerate(candidate_ids)}
+    own = np.array([index[p] for p in positive_ids if p in index], dtype=int)
+    scores = score_candidates(cand, pos, neg, params, exclude=own)
+    shown = [i for i in np.argsort(-scores) if candidate_ids[i] not in hide][:limit]
+    if not shown:
+        return []
+    sims = cand[shown] @ pos.T
+    nearest = [
+        [(positive_ids[j], round(float(sims[row, j]), 3)) for j in np.argsort(-sims[row])[:closest]]
+        for row in range(len(shown))
+    ]
+    wanted = [candidate_ids[i] for i in shown] + [pid for near in nearest for pid, _ in near]
+    text = texts(list(dict.fromkeys(wanted))) if texts else {}
+    out = []
+    for row, i in enumerate(shown):
+        pid = candidate_ids[i]
+        words = shared_terms(text.get(pid, ""), [text.get(p, "") for p, _ in nearest[row]])
+        out.append(Recommendation(pid, float(scores[i]), Reason(nearest[row], words)))
+    return out

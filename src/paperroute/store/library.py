@@ -1,0 +1,444 @@
+"""A reader's library as the recommender sees it, "not interested", and account export/import.
+
+Positives are the papers in the reader's collections (tags) and the papers they upvoted; negatives
+are the papers they marked "not interested". The account export is one JSON document holding
+everything a reader made (collections, votes, not-interested marks, saved searches, digest
+preferences, cold-start picks); importing it again adds nothing twice.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime, timedelta
+from typing import Any
+
+from sqlalchemy import Engine, func, select
+from sqlalchemy.dialects import postgresql, sqlite
+
+from paperroute.store import collections as coll
+from paperroute.store import subscriptions as subs
+from paperroute.store import votes as vote_store
+from paperroute.store.schema import (
+    collection_items,
+    collections,
+    not_interested,
+    papers,
+    saved_searches,
+    subscriptions,
+    users,
+    votes,
+)
+
+ACCOUNT_FORMAT = "paperroute-account"
+ACCOUNT_VERSION = 1
+_CHUNK = 500
+
+
+@dataclass
+class ReaderLibrary:
+    """What the recommender learns from: saved/upvoted papers per tag, and rejected papers."""
+
+    positives: list[str] = field(default_factory=list)  # newest first, each id once
+    negatives: list[str] = field(default_factory=list)
+    tags: dict[str, list[str]] = field(default_factory=dict)  # collection slug -> paper ids
+    tag_names: dict[str, str] = field(default_factory=dict)  # slug -> display name
+    onboarding: dict[str, Any] = field(default_factory=dict)  # cold-start picks
+
+    def positives_for(self, tag: str | None) -> list[str]:
+        """Positives of one tag (collection slug), or all of them."""
+        if not tag:
+            return self.positives
+        return list(self.tags.get(tag, []))
+
+
+def _utc(value: datetime | None) -> datetime:
+    if value is None:
+        return datetime.min.replace(tzinfo=UTC)
+    return value if value.tzinfo else value.replace(tzinfo=UTC)
+
+
+def _insert(conn, table):
+    return (postgresql if conn.dialect.name == "postgresql" else sqlite).insert(table)
+
+
+def load_reader_library(engine: Engine, user_id: int) -> ReaderLibrary:
+    """The reader's positives (collections and upvotes), negatives and cold-start picks."""
+    lib = ReaderLibrary()
+    when: dict[str, datetime] = {}
+    with engine.connect() as conn:
+        items = conn.execute(
+            select(
+                collections.c.slug,
+                collections.c.name,
+                collection_items.c.paper_id,
+                collection_items.c.added_at,
+            )
+            .join(collection_items, collection_items.c.collection_id == collections.c.id)
+            .where(collections.c.user_id == user_id)
+            .order_by(collection_items.c.added_at.desc())
+        ).all()
+        for slug, name, pid, added in items:
+            lib.tags.setdefault(slug, []).append(pid)
+            lib.tag_names[slug] = name
+            when[pid] = max(when.get(pid, _utc(None)), _utc(added))
+        for pid, created in conn.execute(
+            select(votes.c.paper_id, votes.c.created_at).where(votes.c.user_id == user_id)
+        ):
+            when[pid] = max(when.get(pid, _utc(None)), _utc(created))
+        lib.negatives = list(
+            conn.execute(
+                select(not_interested.c.paper_id)
+                .where(not_interested.c.user_id == user_id)
+                .order_by(not_interested.c.created_at.desc())
+            ).scalars()
+        )
+        onboarding = conn.execute(select(users.c.onboarding).where(users.c.id == user_id)).scalar()
+    lib.positives = [p for p, _ in sorted(when.items(), key=lambda kv: kv[1], reverse=True)]
+    lib.onboarding = dict(onboarding or {})
+    return lib
+
+
+def mark_not_interested(engine: Engine, user_id: int, paper_id: str) -> bool:
+    """Record "not interested" in a paper; False when it was already marked."""
+    with engine.begin() as conn:
+        if conn.execute(select(papers.c.id).where(papers.c.id == paper_id)).first() is None:
+            raise vote_store.UnknownPaper(paper_id)
+        stmt = _insert(conn, not_interested).on_conflict_do_nothing(
+            index_elements=["user_id", "paper_id"]
+        )
+        row = {"user_id": user_id, "paper_id": paper_id, "created_at": datetime.now(UTC)}
+        return conn.execute(stmt, row).rowcount == 1
+
+
+def unmark_not_interested(engine: Engine, user_id: int, paper_id: str) -> bool:
+    """Take back "not interested"; False when it was not marked."""
+    with engine.begin() as conn:
+        stmt = not_interested.delete().where(
+            not_interested.c.user_id == user_id, not_interested.c.paper_id == paper_id
+        )
+        return conn.execute(stmt).rowcount == 1
+
+
+def set_onboarding(engine: Engine, user_id: int, picks: dict[str, Any]) -> None:
+    """Save cold-start picks: {"categories": [...], "topics": [...], "arxiv_ids": [...]}."""
+    clean = {
+        key: [str(v).strip() for v in picks.get(key, []) if str(v).strip()][:50]
+        for key in ("categories", "topics", "arxiv_ids")
+    }
+    with engine.begin() as conn:
+        conn.execute(users.update().where(users.c.id == user_id).values(onboarding=clean))
+
+
+def recent_paper_ids(engine: Engine, days: int, today: date | None = None) -> list[str]:
+    """Ids of visible papers announced in the last `days` days (up to and including today)."""
+    since = (today or datetime.now(UTC).date()) - timedelta(days=days - 1)
+    with engine.connect() as conn:
+        newest = conn.execute(select(func.max(papers.c.announced))).scalar()
+        # A store that stopped syncing still recommends: the window ends at its newest day.
+        if newest is not None and today is None and newest < since:
+            since = newest - timedelta(days=days - 1)
+        query = select(papers.c.id).where(papers.c.announced >= since, papers.c.hidden.is_(False))
+        return list(conn.execute(query.order_by(papers.c.id)).scalars())
+
+
+def papers_in_categories(engine: Engine, ids: Sequence[str], categories: Sequence[str]) -> set[str]:
+    """Which of `ids` are listed in any of the categories."""
+    from paperroute.store.schema import paper_categories
+
+    found: set[str] = set()
+    if not categories:
+        return found
+    with engine.connect() as conn:
+        for s in range(0, len(ids), _CHUNK):
+            found.update(
+                conn.execute(
+                    select(paper_categories.c.paper_id).where(
+                        paper_categories.c.paper_id.in_(list(ids[s : s + _CHUNK])),
+                        paper_categories.c.category.in_(list(categories)),
+                    )
+                ).scalars()
+            )
+    return found
+
+
+def paper_texts(engine: Engine, ids: Sequence[str]) -> dict[str, tuple[str, str]]:
+    """(title, abstract) of each known paper id."""
+    out: dict[str, tuple[str, str]] = {}
+    with engine.connect() as conn:
+        for s in range(0, len(ids), _CHUNK):
+            rows = conn.execute(
+                select(papers.c.id, papers.c.title, papers.c.abstract).where(
+                    papers.c.id.in_(list(ids[s : s + _CHUNK]))
+                )
+            )
+            out.update({pid: (title, abstract) for pid, title, abstract in rows})
+    return out
+
+
+def known_paper_ids(engine: Engine, ids: Sequence[str]) -> set[str]:
+    """Which of these paper ids the store holds."""
+    return set(paper_texts(engine, ids))
+
+
+def ids_by_doi(engine: Engine, dois: Sequence[str]) -> dict[str, str]:
+    """Lower-cased DOI -> paper id for papers the store knows by DOI."""
+    wanted = sorted({d.lower() for d in dois if d})
+    out: dict[str, str] = {}
+    with engine.connect() as conn:
+        for s in range(0, len(wanted), _CHUNK):
+            rows = conn.execute(
+                select(papers.c.id, papers.c.doi).where(
+                    func.lower(papers.c.doi).in_(wanted[s : s + _CHUNK])
+                )
+            )
+            out.update({doi.lower(): pid for pid, doi in rows})
+    return out
+
+
+def title_key(title: str) -> str:
+    """Title reduced to lower-case letters and digits, for matching across reference managers."""
+    return re.sub(r"[^a-z0-9]+", "", (title or "").lower())
+
+
+def ids_by_title(engine: Engine, titles: Sequence[str]) -> dict[str, str]:
+    """title_key -> paper id for the given titles (scans titles once; only used on import)."""
+    wanted = {title_key(t) for t in titles if title_key(t)}
+    out: dict[str, str] = {}
+    if not wanted:
+        return out
+    with engine.connect() as conn:
+        for pid, title in conn.execute(select(papers.c.id, papers.c.title)):
+            key = title_key(title)
+            if key in wanted:
+                out.setdefault(key, pid)
+    return out
+
+
+def save_into_collection(
+    engine: Engine, user_id: int, name: str, paper_ids: Sequence[str]
+) -> tuple[int, int]:
+    """Put papers into the user's collection `name` (created if needed); returns (id, added)."""
+    slug = coll.slugify(name)
+    with engine.connect() as conn:
+        cid = conn.execute(
+            select(collections.c.id).where(
+                collections.c.user_id == user_id, collections.c.slug == slug
+            )
+        ).scalar()
+    if cid is None:
+        cid = coll.create_collection(engine, user_id, name).id
+    added = sum(coll.add_paper(engine, user_id, cid, pid) for pid in dict.fromkeys(paper_ids))
+    return cid, added
+
+
+# --- account export / import ----------------------------------------------------------------
+
+
+def _iso(value: datetime | None) -> str | None:
+    return _utc(value).isoformat() if value else None
+
+
+def export_account(engine: Engine, user_id: int) -> dict[str, Any]:
+    """Everything the reader made, as one JSON-ready document."""
+    with engine.connect() as conn:
+        user = conn.execute(select(users).where(users.c.id == user_id)).mappings().one()
+        colls = []
+        for c in conn.execute(
+            select(collections).where(collections.c.user_id == user_id).order_by(collections.c.id)
+        ).mappings():
+            items = conn.execute(
+                select(collection_items.c.paper_id, collection_items.c.added_at)
+                .where(collection_items.c.collection_id == c["id"])
+                .order_by(collection_items.c.added_at, collection_items.c.paper_id)
+            ).all()
+            colls.append(
+                {
+                    "name": c["name"],
+                    "is_public": bool(c["is_public"]),
+                    "description": c["description"],
+                    "papers": [{"id": p, "added_at": _iso(a)} for p, a in items],
+                }
+            )
+        voted = conn.execute(
+            select(votes.c.paper_id, votes.c.created_at).where(votes.c.user_id == user_id)
+        ).all()
+        rejected = conn.execute(
+            select(not_interested.c.paper_id, not_interested.c.created_at).where(
+                not_interested.c.user_id == user_id
+            )
+        ).all()
+        searches = conn.execute(
+            select(saved_searches.c.name, saved_searches.c.query)
+            .where(saved_searches.c.user_id == user_id)
+            .order_by(saved_searches.c.id)
+        ).all()
+        sub_ids = list(
+            conn.execute(
+                select(subscriptions.c.id).where(
+                    (subscriptions.c.user_id == user_id) | (subscriptions.c.email == user["email"])
+                )
+            ).scalars()
+        )
+    subscription = None
+    if sub_ids:
+        found = subs.get_subscription(engine, sub_ids[0])
+        if found:
+            subscription = {"status": found.status, "preferences": vars(found.prefs)}
+    return {
+        "format": ACCOUNT_FORMAT,
+        "version": ACCOUNT_VERSION,
+        "exported_at": datetime.now(UTC).isoformat(),
+        "user": {
+            "email": user["email"],
+            "display_name": user["display_name"],
+            "onboarding": user["onboarding"] or {},
+        },
+        "collections": colls,
+        "votes": [{"id": p, "at": _iso(a)} for p, a in sorted(voted)],
+        "not_interested": [{"id": p, "at": _iso(a)} for p, a in sorted(rejected)],
+        "saved_searches": [{"name": n, "query": q} for n, q in searches],
+        "subscription": subscription,
+    }
+
+
+@dataclass
+class AccountImport:
+    """What an account import did; `missing` are paper ids this instance does not hold."""
+
+    collections_created: int = 0
+    papers_saved: int = 0
+    votes_added: int = 0
+    not_interested_added: int = 0
+    searches_added: int = 0
+    subscription: str | None = None
+    missing: list[str] = field(default_factory=list)
+    errors: list[str] = field(default_factory=list)
+
+
+class AccountFileError(ValueError):
+    """The account file is not a paperroute account export (message says why)."""
+
+
+def check_account_document(data: Any) -> dict[str, Any]:
+    """Validate the document's envelope; raise AccountFileError naming the bad field."""
+    if not isinstance(data, dict):
+        raise AccountFileError("account file: top level must be a JSON object")
+    if data.get("format") != ACCOUNT_FORMAT:
+        raise AccountFileError(f"account file: field 'format' must be {ACCOUNT_FORMAT!r}")
+    if data.get("version") != ACCOUNT_VERSION:
+        raise AccountFileError(f"account file: unsupported version {data.get('version')!r}")
+    for key in ("collections", "votes", "not_interested", "saved_searches"):
+        if not isinstance(data.get(key, []), list):
+            raise AccountFileError(f"account file: field {key!r} must be a list")
+    return data
+
+
+def _paper_ids(entries: list, where: str, result: AccountImport) -> list[str]:
+    ids = []
+    for n, entry in enumerate(entries, 1):
+        pid = entry.get("id") if isinstance(entry, dict) else None
+        if not isinstance(pid, str) or not pid:
+            result.errors.append(f"{where}[{n}]: missing paper 'id'")
+            continue
+        ids.append(pid)
+    return ids
+
+
+def import_account(
+    engine: Engine,
+    user_id: int,
+    data: Any,
+    fetch_missing: Callable[[list[str]], set[str]] | None = None,
+) -> AccountImport:
+    """Merge an account export into this user's account; running it twice adds nothing."""
+    data = check_account_document(data)
+    result = AccountImport()
+    wanted = {
+        "votes": _paper_ids(data.get("votes", []), "votes", result),
+        "not_interested": _paper_ids(data.get("not_interested", []), "not_interested", result),
+    }
+    coll_ids = []
+    for n, c in enumerate(data.get("collections", []), 1):
+        if not isinstance(c, dict) or not str(c.get("name") or "").strip():
+            result.errors.append(f"collections[{n}]: missing 'name'")
+            continue
+        coll_ids.append((c, _paper_ids(c.get("papers", []), f"collections[{n}].papers", result)))
+    every = sorted(
+        {p for ids in wanted.values() for p in ids} | {p for _, ids in coll_ids for p in ids}
+    )
+    known = known_paper_ids(engine, every)
+    if fetch_missing and len(known) < len(every):
+        fetch_missing([p for p in every if p not in known])
+        known = known_paper_ids(engine, every)
+    result.missing = [p for p in every if p not in known]
+    _import_marks(engine, user_id, wanted, known, result)
+    _import_collections(engine, user_id, coll_ids, known, result)
+    _import_rest(engine, user_id, data, result)
+    return result
+
+
+def _import_marks(engine, user_id, wanted, known, result: AccountImport) -> None:
+    for pid in wanted["votes"]:
+        if pid in known and not vote_store.voted_ids(engine, user_id, [pid]):
+            vote_store.set_vote(engine, user_id, pid, True)
+            result.votes_added += 1
+    for pid in wanted["not_interested"]:
+        if pid in known:
+            result.not_interested_added += mark_not_interested(engine, user_id, pid)
+
+
+def _import_collections(engine, user_id, coll_ids, known, result: AccountImport) -> None:
+    existing = {c.slug for c in coll.list_collections(engine, user_id)}
+    for c, ids in coll_ids:
+        name = str(c["name"]).strip()
+        if coll.slugify(name) not in existing:
+            made = coll.create_collection(
+                engine,
+                user_id,
+                name,
+                is_public=bool(c.get("is_public")),
+                description=str(c.get("description") or ""),
+            )
+            existing.add(made.slug)
+            result.collections_created += 1
+        _, added = save_into_collection(engine, user_id, name, [p for p in ids if p in known])
+        result.papers_saved += added
+
+
+def _import_rest(engine, user_id, data, result: AccountImport) -> None:
+    have = {(s["name"], s["query"]) for s in coll.list_saved_searches(engine, user_id)}
+    for n, s in enumerate(data.get("saved_searches", []), 1):
+        if not isinstance(s, dict) or not str(s.get("query") or "").strip():
+            result.errors.append(f"saved_searches[{n}]: missing 'query'")
+            continue
+        name = str(s.get("name") or s["query"]).strip()
+        if (name, str(s["query"]).strip()) not in have:
+            coll.save_search(engine, user_id, name, str(s["query"]))
+            result.searches_added += 1
+    onboarding = (data.get("user") or {}).get("onboarding")
+    if isinstance(onboarding, dict) and onboarding:
+        set_onboarding(engine, user_id, onboarding)
+    sub = data.get("subscription")
+    if isinstance(sub, dict) and isinstance(sub.get("preferences"), dict):
+        _import_subscription(engine, user_id, sub["preferences"], result)
+
+
+def _import_subscription(engine, user_id: int, prefs: dict, result: AccountImport) -> None:
+    with engine.connect() as conn:
+        email = conn.execute(select(users.c.email).where(users.c.id == user_id)).scalar_one()
+    try:
+        fields = {k: v for k, v in prefs.items() if k in subs.Preferences.__dataclass_fields__}
+        wanted = subs.Preferences(**fields).validated()
+    except (subs.SubscriptionError, TypeError, ValueError) as exc:
+        result.errors.append(f"subscription.preferences: {exc}")
+        return
+    current = subs.get_subscription_by_email(engine, email)
+    if current is None:
+        # A new subscription still waits for the emailed confirmation (double opt-in).
+        made = subs.subscribe(engine, email, wanted, user_id=user_id)
+        result.subscription = made.status
+    else:
+        subs.update_preferences(engine, current.id, wanted)
+        result.subscription = current.status
