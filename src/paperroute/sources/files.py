@@ -57,11 +57,21 @@ def open_binary(path: str | Path) -> IO[bytes]:
 
 
 def _head(path: str | Path) -> bytes:
+    chunks: list[bytes] = []
+    size = 0
     with open_binary(path) as fh:
-        try:
-            return fh.read(_SNIFF_BYTES)
-        except (OSError, EOFError, zlib.error) as exc:
-            raise SourceError(f"{path}: corrupt gzip file: {exc}") from None
+        while size < _SNIFF_BYTES:
+            try:
+                chunk = fh.read(4096)
+            except EOFError:  # a truncated gzip: sniff what there is, reading reports the cut
+                break
+            except (OSError, zlib.error) as exc:
+                raise SourceError(f"{path}: corrupt gzip file: {exc}") from None
+            if not chunk:
+                break
+            chunks.append(chunk)
+            size += len(chunk)
+    return b"".join(chunks)
 
 
 def detect_format(path: str | Path) -> str:

@@ -235,6 +235,14 @@ def record_from_snapshot(obj: dict) -> PaperRecord:
     )
 
 
+def _json_problem(line: bytes) -> ValueError | None:
+    try:
+        json.loads(line.rstrip(b"\r\n"))
+    except ValueError as exc:
+        return exc
+    return None
+
+
 def read_json_lines(
     lines: Iterable[bytes],
     convert: Callable[[Any, int], Item],
@@ -252,6 +260,7 @@ def read_json_lines(
         try:
             obj = json.loads(line)
         except ValueError as exc:
+            exc = _json_problem(line) or exc  # explain the line without its newline
             reason = f"invalid JSON: {getattr(exc, 'msg', exc)}"
             if hasattr(exc, "colno"):
                 reason += f" (column {exc.colno})"
