@@ -1,0 +1,168 @@
+"""The worker and scheduler for real: worker processes killed with SIGKILL, two workers at once,
+job leases in `job_runs`; digests go to a real aiosmtpd server on loopback."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import threading
+import time
+from datetime import UTC, datetime, timedelta
+
+from paperroute.jobs import scheduler
+from paperroute.jobs.scheduler import Job
+from paperroute.jobs.worker import run_worker, start_background_jobs
+from paperroute.store import deliveries
+from smtp_fixture import smtp_server  # noqa: F401  (pytest fixture)
+from test_digest_delivery import active, load_demo
+
+
+def worker_env(settings, server, rate=0):
+    env = dict(os.environ)
+    env.update(
+        PAPERROUTE_DATABASE_URL=settings.sqlalchemy_url,
+        PAPERROUTE_DATA_DIR=str(settings.data_dir),
+        PAPERROUTE_SMTP_HOST=server.host,
+        PAPERROUTE_SMTP_PORT=str(server.port),
+        PAPERROUTE_MAIL_RATE_PER_SECOND=str(rate),
+        PAPERROUTE_LOAD_DEMO="false",
+    )
+    return env
+
+
+def digest_send(env, *args):
+    cmd = [sys.executable, "-m", "paperroute.cli", "digest", "send", "--backoff", "0.01", *args]
+    return subprocess.Popen(cmd, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+
+
+def subscribers(engine, count):
+    load_demo(engine, 20)
+    return [active(engine, f"reader{i:02d}@example.com", send_hour=0).email for i in range(count)]
+
+
+def assert_exactly_one_each(server, emails):
+    received = sorted(m["To"] for m in server.messages)
+    assert received == sorted(emails), "every subscriber exactly one digest, none missing"
+    ids = [m["Message-ID"] for m in server.messages]
+    assert len(set(ids)) == len(ids)
+
+
+def test_worker_killed_mid_batch_and_restarted_sends_every_digest_exactly_once(
+    engine,
+    settings,
+    smtp_server,  # noqa: F811
+):
+    emails = subscribers(engine, 12)
+    env = worker_env(settings, smtp_server)
+    first = digest_send(env, "--lease-seconds", "6")
+    killed = threading.Event()
+
+    def kill_during_fifth_message(envelope):
+        # SIGKILL while the worker waits for the reply to DATA: the message is neither accepted
+        # nor recorded, the worker's claim stays behind, as after a real crash.
+        if len(smtp_server.messages) == 4 and not killed.is_set():
+            os.kill(first.pid, signal.SIGKILL)
+            killed.set()
+            return "451 4.3.0 Connection lost"
+        return None
+
+    smtp_server.handler.on_data = kill_during_fifth_message
+    first.wait(60)
+    assert first.returncode == -signal.SIGKILL
+    rows = deliveries.list_deliveries(engine)
+    assert sorted(r["status"] for r in rows) == ["claimed"] + ["sent"] * 4
+    [stale] = [r for r in rows if r["status"] == "claimed"]
+    # A restart at once leaves the crashed worker's live claim alone...
+    second = digest_send(env, "--lease-seconds", "2")
+    out, _ = second.communicate(timeout=60)
+    assert json.loads(out)["sent"] == 7
+    # ...and takes it over once its lease has expired.
+    lease_end = stale["claimed_until"].replace(tzinfo=UTC)
+    time.sleep(max(0.0, (lease_end - datetime.now(UTC)).total_seconds()) + 0.2)
+    third = digest_send(env, "--lease-seconds", "2")
+    out, errors = third.communicate(timeout=60)
+    assert third.returncode == 0, errors
+    assert json.loads(out)["sent"] == 1
+    assert_exactly_one_each(smtp_server, emails)
+    assert {r["status"] for r in deliveries.list_deliveries(engine)} == {"sent"}
+
+
+def test_two_workers_at_once_share_the_batch_without_duplicates(
+    engine,
+    settings,
+    smtp_server,  # noqa: F811
+):
+    emails = subscribers(engine, 40)
+    env = worker_env(settings, smtp_server, rate=25)
+    workers = [digest_send(env) for _ in range(2)]
+    reports = []
+    for proc in workers:
+        out, errors = proc.communicate(timeout=120)
+        assert proc.returncode == 0, errors
+        reports.append(json.loads(out))
+    assert_exactly_one_each(smtp_server, emails)
+    assert sum(r["sent"] for r in reports) == 40
+    assert all(r["sent"] > 0 for r in reports), f"both workers should share the work: {reports}"
+
+
+def test_job_lease_lets_one_worker_run_an_exclusive_job_once_per_interval(engine):
+    job = Job("sync", 3600.0, "paperroute.nowhere:missing")
+    now = datetime.now(UTC)
+    assert scheduler.try_lease(engine, job, "a", now)
+    assert not scheduler.try_lease(engine, job, "b", now)
+    scheduler.finish(engine, job, "a", "ok", "done")
+    assert not scheduler.try_lease(engine, job, "b", now + timedelta(seconds=60))
+    assert scheduler.try_lease(engine, job, "b", now + timedelta(seconds=3601))
+
+
+def test_a_stale_job_lease_is_taken_over_after_it_expires(engine):
+    job = Job("embed", 0.0, "paperroute.nowhere:missing", lease_seconds=30)
+    now = datetime.now(UTC)
+    assert scheduler.try_lease(engine, job, "crashed", now)
+    assert not scheduler.try_lease(engine, job, "b", now + timedelta(seconds=29))
+    assert scheduler.try_lease(engine, job, "b", now + timedelta(seconds=31))
+
+
+def test_worker_round_runs_jobs_and_records_missing_ones_as_unavailable(
+    engine,
+    settings,
+    smtp_server,  # noqa: F811
+):
+    subscribers(engine, 2)
+    mail = settings.model_copy(
+        update={"smtp_host": smtp_server.host, "smtp_port": smtp_server.port}
+    )
+    jobs = [
+        Job("digests", 60.0, "paperroute.jobs.worker:digest_job", exclusive=False),
+        Job("sync", 3600.0, "paperroute.nowhere:sync_job"),
+    ]
+    ran = []
+    run_worker(mail, engine, threading.Event(), jobs, once=True, on_run=lambda *a: ran.append(a))
+    assert [(name, status) for name, status, _ in ran] == [
+        ("digests", "ok"),
+        ("sync", "unavailable"),
+    ]
+    assert len(smtp_server.messages) == 2
+    status = {r["name"]: r for r in scheduler.job_status(engine)}
+    assert status["digests"]["last_message"].startswith("due 2, sent 2")
+    assert "paperroute.nowhere" in status["sync"]["last_message"]
+
+
+def test_background_jobs_start_and_stop_with_the_web_process(
+    engine,
+    settings,
+    smtp_server,  # noqa: F811
+):
+    subscribers(engine, 1)
+    mail = settings.model_copy(
+        update={"smtp_host": smtp_server.host, "smtp_port": smtp_server.port}
+    )
+    stop = start_background_jobs(mail, engine)
+    deadline = time.monotonic() + 20
+    while not smtp_server.messages and time.monotonic() < deadline:
+        time.sleep(0.1)
+    stop()
+    assert len(smtp_server.messages) == 1
