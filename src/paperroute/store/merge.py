@@ -33,15 +33,14 @@ VERSIONED_FIELDS = (
     "submitter",
 )
 SIGNAL_FIELDS = ("github_stars", "code_url", "project_url")
-_WS = re.compile(r"[ \t\r\f\v]*\n[ \t\r\f\v]*")
-_SPACES = re.compile(r"\s+")
+_PARAGRAPH = re.compile(r"\n[ \t\r\f\v]*\n\s*")
 
 
 def clean_title(text: str | None) -> str | None:
     """Collapse arXiv's hard line breaks and runs of spaces in a title."""
     if text is None:
         return None
-    cleaned = _SPACES.sub(" ", text).strip()
+    cleaned = " ".join(text.split())
     return cleaned or None
 
 
@@ -49,9 +48,10 @@ def clean_abstract(text: str | None) -> str | None:
     """Join hard-wrapped abstract lines, keeping paragraph breaks."""
     if text is None:
         return None
-    paragraphs = re.split(r"\n\s*\n", text.strip())
-    joined = "\n\n".join(_SPACES.sub(" ", p).strip() for p in paragraphs)
-    return joined or None
+    # str.split() is several times faster than a regex here, and this runs for every record.
+    paragraphs = _PARAGRAPH.split(text) if "\n" in text else (text,)
+    joined = "\n\n".join(" ".join(p.split()) for p in paragraphs)
+    return joined.strip() or None
 
 
 def content_hash(title: str, abstract: str) -> str:

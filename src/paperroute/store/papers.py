@@ -58,6 +58,31 @@ def _insert(conn: Connection, table):
     return dialect.insert(table)
 
 
+def _executemany(conn: Connection, stmt, rows: list[dict[str, Any]]) -> None:
+    """Run an INSERT for many rows straight through the driver's executemany.
+
+    SQLAlchemy's per-row parameter handling was a third of import time; here each column's
+    dialect bind processor (JSON, DateTime, Boolean) is applied in one tight loop instead.
+    """
+    if not rows:
+        return
+    keys = list(rows[0])
+    compiled = stmt.compile(dialect=conn.dialect, column_keys=keys)
+    table = stmt.table
+    procs = {}
+    for key in keys:
+        col_type = table.c[key].type.dialect_impl(conn.dialect)
+        proc = col_type.bind_processor(conn.dialect)
+        if proc is not None:
+            procs[key] = proc
+    if compiled.positional:
+        order = compiled.positiontup
+        params = [tuple(procs[k](r[k]) if k in procs else r[k] for k in order) for r in rows]
+    else:
+        params = [{k: (procs[k](v) if k in procs else v) for k, v in r.items()} for r in rows]
+    conn.exec_driver_sql(compiled.string, params)
+
+
 def _chunks(items: Sequence, size: int = _SQL_CHUNK) -> Iterator[Sequence]:
     for start in range(0, len(items), size):
         yield items[start : start + size]
@@ -150,7 +175,7 @@ def _upsert_grouped(
     _write_versions(conn, changed_versions)
     new_prov = [r for r in prov_rows if (r["paper_id"], r["source"], r["record_hash"]) not in known]
     if new_prov:
-        conn.execute(_insert(conn, provenance).on_conflict_do_nothing(), new_prov)
+        _executemany(conn, _insert(conn, provenance).on_conflict_do_nothing(), new_prov)
     return result
 
 
@@ -195,7 +220,7 @@ def _write_papers(conn: Connection, inserts: list[dict], updates: list[dict]) ->
         row.setdefault("saves", 0)
         row.setdefault("hidden", False)
         row.setdefault("featured", False)
-    conn.execute(stmt, rows)
+    _executemany(conn, stmt, rows)
     ids = [r["id"] for r in updates]
     for chunk in _chunks(ids):
         conn.execute(paper_authors.delete().where(paper_authors.c.paper_id.in_(chunk)))
@@ -215,10 +240,8 @@ def _write_papers(conn: Connection, inserts: list[dict], updates: list[dict]) ->
         for r in rows
         for c in r["categories"]
     ]
-    if author_rows:
-        conn.execute(paper_authors.insert(), author_rows)
-    if cat_rows:
-        conn.execute(paper_categories.insert(), cat_rows)
+    _executemany(conn, paper_authors.insert(), author_rows)
+    _executemany(conn, paper_categories.insert(), cat_rows)
 
 
 def _write_versions(conn: Connection, changed: dict[str, dict[int, dict]]) -> None:
@@ -241,7 +264,7 @@ def _write_versions(conn: Connection, changed: dict[str, dict[int, dict]]) -> No
         index_elements=[paper_versions.c.paper_id, paper_versions.c.version],
         set_={k: stmt.excluded[k] for k in ("submitted", "title", "abstract", "size")},
     )
-    conn.execute(stmt, rows)
+    _executemany(conn, stmt, rows)
 
 
 def author_key(name: str) -> str:
