@@ -147,6 +147,7 @@ def _error(request: Request, status: int, detail: str, headers: dict | None = No
         request,
         "errors/error.html",
         status=status,
+        code=status,
         title=_TITLES.get(status, "Error"),
         detail=detail,
     )
@@ -154,3 +155,10 @@ def _error(request: Request, status: int, detail: str, headers: dict | None = No
     if headers:
         response.headers.update(headers)
     return response
+
+
+def app_from_env() -> FastAPI:
+    """uvicorn factory: settings from the environment (`paperroute serve` sets it up)."""
+    from paperroute.config import load_settings
+
+    return create_app(load_settings())

@@ -1,0 +1,160 @@
+"""Shared helpers for the web and API tests: a seeded store, an in-process client, sign-in.
+
+The papers are small real-looking records written through the real upsert; users sign in through
+the real magic-link routes (the token is taken from the store-issuing function's return value only
+where a test is not about email; the email flow itself is tested with a real SMTP server).
+"""
+
+from __future__ import annotations
+
+import re
+import socket
+import threading
+import time
+from datetime import UTC, date, datetime
+
+import uvicorn
+from fastapi.testclient import TestClient
+from lxml import html as lxml_html
+
+from paperroute.app import create_app
+from paperroute.models import Author, PaperRecord
+from paperroute.store import auth
+from paperroute.store.papers import upsert_records
+from paperroute.store.users import add_user
+
+DAY1, DAY2, DAY3 = date(2025, 2, 3), date(2025, 2, 4), date(2025, 2, 5)
+SCRIPT_ID = "2502.00666"
+MATH_ID = "2502.00777"
+
+
+def record(pid: str, day: date, hf: int, **fields) -> PaperRecord:
+    """One HF-style observation of a paper announced on `day` with `hf` upvotes."""
+    defaults = dict(
+        title=f"Paper {pid} on learning",
+        abstract=f"We study problem {pid} and report results.",
+        authors=[Author("Ada Lovelace"), Author(f"Author {pid}")],
+        categories=["cs.LG", "cs.AI"],
+        primary_category="cs.LG",
+        published=datetime(day.year, day.month, day.day, 1, tzinfo=UTC),
+        announced=day,
+        upvotes=hf,
+        observed_at=datetime(2025, 2, 6, tzinfo=UTC),
+    )
+    defaults.update(fields)
+    return PaperRecord(source="hf-daily", id=pid, **defaults)
+
+
+def seed(engine) -> None:
+    """Nine papers over three days, one with a script in its text, one with LaTeX."""
+    recs = [
+        record("2502.00001", DAY1, 5),
+        record("2502.00002", DAY1, 50, code_url="https://github.com/a/b", github_stars=321),
+        record("2502.00003", DAY2, 7, categories=["cs.CV"], primary_category="cs.CV"),
+        record("2502.00004", DAY2, 70, authors=[Author("Grace Hopper")]),
+        record(
+            SCRIPT_ID,
+            DAY2,
+            3,
+            title="Evil <script>window.__pwned=1</script> title",
+            abstract="Abstract <script>window.__pwned=1</script> "
+            '<img src=x onerror="window.__pwned=2">',
+        ),
+        record(
+            MATH_ID,
+            DAY3,
+            9,
+            title="Bounds on $\\alpha^2$ for transformers",
+            abstract="We prove $x^2 + y^2 = z^2$ and $\\text{<script>alert(1)</script>}$ holds.",
+            project_url="https://example.org/project",
+            doi="10.1000/xyz123",
+        ),
+        record("2502.00005", DAY3, 90),
+        record("2502.00006", DAY3, 1, categories=["cs.CL"], primary_category="cs.CL"),
+        record("2502.00007", DAY3, 30, submitter="hf-user"),
+    ]
+    upsert_records(engine, recs)
+
+
+def make_app(settings, engine, **options):
+    """A fresh app on the test database (page cache off so each request reads the store)."""
+    options.setdefault("page_cache_ttl", 0)
+    return create_app(settings, engine=engine, **options)
+
+
+def client_for(app) -> TestClient:
+    """In-process HTTP client that asks for HTML like a browser does."""
+    return TestClient(app, headers={"accept": "text/html"}, follow_redirects=False)
+
+
+def doc(response):
+    """Parse a response as HTML for CSS-selector assertions."""
+    return lxml_html.fromstring(response.text)
+
+
+def texts(response, selector: str) -> list[str]:
+    """Text of every element matching a CSS selector."""
+    return [" ".join(e.text_content().split()) for e in doc(response).cssselect(selector)]
+
+
+def csrf_from(response) -> str:
+    """The CSRF token of the first form on a page."""
+    found = doc(response).cssselect("input[name=csrf_token]")
+    assert found, "page has no CSRF field"
+    return found[0].get("value")
+
+
+def sign_in(client: TestClient, engine, email: str, *, admin: bool = False):
+    """Sign in through the real verify route with a freshly issued magic-link token."""
+    user = add_user(engine, email, is_admin=admin)
+    token = auth.create_login_token(engine, email)
+    page = client.get(f"/signin/verify?token={token}")
+    response = client.post(
+        "/signin/verify", data={"token": token, "next": "/", "csrf_token": csrf_from(page)}
+    )
+    assert response.status_code == 303, response.text
+    return user
+
+
+def page_csrf(client: TestClient, path: str = "/profile") -> str:
+    """The signed-in session's CSRF token, read from a page that has forms."""
+    return csrf_from(client.get(path))
+
+
+def free_port() -> int:
+    """A free TCP port on loopback."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+class LiveServer:
+    """The app served by a real uvicorn on a loopback port, in a background thread."""
+
+    def __init__(self, app, port: int | None = None) -> None:
+        self.port = port or free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        config = uvicorn.Config(app, host="127.0.0.1", port=self.port, log_level="warning")
+        self.server = uvicorn.Server(config)
+        self.thread = threading.Thread(target=self.server.run, daemon=True)
+
+    def __enter__(self) -> LiveServer:
+        self.thread.start()
+        deadline = time.monotonic() + 15
+        while not self.server.started:
+            if time.monotonic() > deadline:
+                raise RuntimeError("uvicorn did not start")
+            time.sleep(0.02)
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.server.should_exit = True
+        self.thread.join(10)
+
+
+def link_in(message) -> str:
+    """The sign-in link inside an email."""
+    body = message.get_body(preferencelist=("plain",)).get_content()
+    match = re.search(r"https?://\S+/signin/verify\?\S+", body)
+    assert match, body
+    return match.group(0)
