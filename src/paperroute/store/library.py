@@ -105,11 +105,14 @@ def mark_not_interested(engine: Engine, user_id: int, paper_id: str) -> bool:
     with engine.begin() as conn:
         if conn.execute(select(papers.c.id).where(papers.c.id == paper_id)).first() is None:
             raise vote_store.UnknownPaper(paper_id)
-        stmt = _insert(conn, not_interested).on_conflict_do_nothing(
-            index_elements=["user_id", "paper_id"]
+        # RETURNING, not rowcount: psycopg reports -1 for INSERT .. ON CONFLICT DO NOTHING.
+        stmt = (
+            _insert(conn, not_interested)
+            .values(user_id=user_id, paper_id=paper_id, created_at=datetime.now(UTC))
+            .on_conflict_do_nothing(index_elements=["user_id", "paper_id"])
+            .returning(not_interested.c.paper_id)
         )
-        row = {"user_id": user_id, "paper_id": paper_id, "created_at": datetime.now(UTC)}
-        return conn.execute(stmt, row).rowcount == 1
+        return conn.execute(stmt).first() is not None
 
 
 def unmark_not_interested(engine: Engine, user_id: int, paper_id: str) -> bool:
@@ -229,8 +232,11 @@ def save_into_collection(
         ).scalar()
     if cid is None:
         cid = coll.create_collection(engine, user_id, name).id
-    added = sum(coll.add_paper(engine, user_id, cid, pid) for pid in dict.fromkeys(paper_ids))
-    return cid, added
+    before = set(coll.collection_paper_ids(engine, cid))
+    todo = [pid for pid in dict.fromkeys(paper_ids) if pid not in before]
+    for pid in todo:
+        coll.add_paper(engine, user_id, cid, pid)
+    return cid, len(set(coll.collection_paper_ids(engine, cid)) - before)
 
 
 # --- account export / import ----------------------------------------------------------------
@@ -335,15 +341,30 @@ def check_account_document(data: Any) -> dict[str, Any]:
     return data
 
 
-def _paper_ids(entries: list, where: str, result: AccountImport) -> list[str]:
-    ids = []
+def _paper_ids(entries: list, where: str, result: AccountImport) -> dict[str, datetime | None]:
+    """Paper id -> when it was saved/marked (None when the file does not say)."""
+    ids: dict[str, datetime | None] = {}
     for n, entry in enumerate(entries, 1):
         pid = entry.get("id") if isinstance(entry, dict) else None
         if not isinstance(pid, str) or not pid:
             result.errors.append(f"{where}[{n}]: missing paper 'id'")
             continue
-        ids.append(pid)
+        try:
+            when = datetime.fromisoformat(entry.get("added_at") or entry.get("at") or "")
+        except (TypeError, ValueError):
+            when = None
+        ids[pid] = when
     return ids
+
+
+def _restore_times(engine: Engine, table, column, where, times: dict[str, datetime | None]) -> None:
+    """Give re-imported rows the time they had in the export, not the time of the import."""
+    with engine.begin() as conn:
+        for pid, when in times.items():
+            if when is not None:
+                conn.execute(
+                    table.update().where(where, table.c.paper_id == pid).values({column: when})
+                )
 
 
 def import_account(
@@ -380,13 +401,23 @@ def import_account(
 
 
 def _import_marks(engine, user_id, wanted, known, result: AccountImport) -> None:
-    for pid in wanted["votes"]:
-        if pid in known and not vote_store.voted_ids(engine, user_id, [pid]):
-            vote_store.set_vote(engine, user_id, pid, True)
-            result.votes_added += 1
-    for pid in wanted["not_interested"]:
-        if pid in known:
-            result.not_interested_added += mark_not_interested(engine, user_id, pid)
+    new_votes = {
+        pid: when
+        for pid, when in wanted["votes"].items()
+        if pid in known and not vote_store.voted_ids(engine, user_id, [pid])
+    }
+    for pid in new_votes:
+        vote_store.set_vote(engine, user_id, pid, True)
+    _restore_times(engine, votes, "created_at", votes.c.user_id == user_id, new_votes)
+    result.votes_added = len(new_votes)
+    new_marks = {
+        pid: when
+        for pid, when in wanted["not_interested"].items()
+        if pid in known and mark_not_interested(engine, user_id, pid)
+    }
+    where = not_interested.c.user_id == user_id
+    _restore_times(engine, not_interested, "created_at", where, new_marks)
+    result.not_interested_added = len(new_marks)
 
 
 def _import_collections(engine, user_id, coll_ids, known, result: AccountImport) -> None:
@@ -403,8 +434,13 @@ def _import_collections(engine, user_id, coll_ids, known, result: AccountImport)
             )
             existing.add(made.slug)
             result.collections_created += 1
-        _, added = save_into_collection(engine, user_id, name, [p for p in ids if p in known])
-        result.papers_saved += added
+        cid, _ = save_into_collection(engine, user_id, name, [])
+        before = set(coll.collection_paper_ids(engine, cid))
+        save_into_collection(engine, user_id, name, [p for p in ids if p in known])
+        new = {p: w for p, w in ids.items() if p in known and p not in before}
+        where = collection_items.c.collection_id == cid
+        _restore_times(engine, collection_items, "added_at", where, new)
+        result.papers_saved += len(new)
 
 
 def _import_rest(engine, user_id, data, result: AccountImport) -> None:
