@@ -124,7 +124,14 @@ def import_(
 
 
 def _after_ingest(settings: Settings, engine, report) -> None:
-    """Hook run after papers changed (search indexing is added here)."""
+    """Bring the keyword index up to date for changed papers (embedding is `paperroute embed`)."""
+    changed = sorted(report.result.changed_ids)
+    if not changed:
+        return
+    from paperroute.search.service import SearchService
+
+    indexed = SearchService(settings, engine).index_papers(changed)
+    err.print(f"search index: {indexed} papers indexed; run `paperroute embed` for semantic search")
 
 
 @app.command()
