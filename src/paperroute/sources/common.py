@@ -20,6 +20,12 @@ _CATEGORY = re.compile(r"[a-z][a-z\-]*(?:\.[A-Za-z][A-Za-z\-]*)?")
 _AUTHOR_SPLIT = re.compile(r"\s*,\s*(?:and\s+)?|\s+and\s+")
 _PAREN = re.compile(r"\(([^()]*)\)")
 _SPACES = re.compile(r"\s+")
+_RFC2822_GMT = re.compile(
+    r"(?:[A-Z][a-z]{2},\s*)?(\d{1,2}) ([A-Z][a-z]{2}) (\d{4}) "
+    r"(\d{2}):(\d{2}):(\d{2}) (?:GMT|UTC|\+0000)"
+)
+_MONTH_NAMES = ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec")
+_MONTHS = {name: number for number, name in enumerate(_MONTH_NAMES, start=1)}
 
 
 def arxiv_categories(values: list[str] | str | None) -> list[str]:
@@ -47,6 +53,14 @@ def parse_datetime(value: str | None) -> datetime | None:
     text = value.strip()
     if not text:
         return None
+    fast = _RFC2822_GMT.fullmatch(text)  # arXiv's "Mon, 2 Apr 2007 19:18:42 GMT", millions of times
+    if fast:
+        day, month, year, hour, minute, second = fast.groups()
+        month_number = _MONTHS.get(month)
+        if month_number:
+            return datetime(
+                int(year), month_number, int(day), int(hour), int(minute), int(second), tzinfo=UTC
+            )
     try:
         parsed = datetime.fromisoformat(text)
     except ValueError:
