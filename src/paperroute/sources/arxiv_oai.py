@@ -42,6 +42,7 @@ class OaiPage:
 
     items: list[Item] = field(default_factory=list)
     token: str | None = None  # next resumptionToken; None when the list is complete
+    records: int = 0  # <record>s in the response, deleted ones included
     deleted: int = 0
     complete_list_size: int | None = None
 
@@ -63,14 +64,13 @@ def parse_oai_response(content: bytes, *, first_record: int = 1, source: str = N
         raise SourceError(f"{source}: OAI-PMH error {code}: {message}{hint}")
     observed = parse_datetime(xml_text(root, "o:responseDate", _O))
     page = OaiPage()
-    number = first_record
-    for record in root.iter(f"{{{OAI}}}record"):
+    for number, record in enumerate(root.iter(f"{{{OAI}}}record"), start=first_record):
+        page.records += 1
         header = record.find("o:header", _O)
         if header is not None and header.get("status") == "deleted":
             page.deleted += 1
             continue
         page.items.append(_parse_record(record, number, observed, source))
-        number += 1
     token = root.find(".//o:resumptionToken", _O)
     if token is not None:
         page.token = clean_text(token.text)
@@ -206,7 +206,7 @@ class ArxivOAISource:
             query = {"verb": "ListRecords", "resumptionToken": token} if token else self.params
             response = self.client.get(self.base_url, query)
             page = parse_oai_response(response.content, first_record=number)
-            number += len(page.items)
+            number += page.records
             self.deleted += page.deleted
             self.complete_list_size = page.complete_list_size or self.complete_list_size
             token = page.token
