@@ -8,14 +8,19 @@ from __future__ import annotations
 
 import socket
 import time
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from email.utils import format_datetime
 
 import pytest
 from pytest_httpserver import HTTPServer
 from werkzeug import Response
 
+from paperroute.config import load_settings
+from paperroute.sources.arxiv_api import ArxivAPISource
+from paperroute.sources.arxiv_oai import ArxivOAISource
+from paperroute.sources.arxiv_rss import ArxivRSSSource
 from paperroute.sources.base import SourceError
+from paperroute.sources.hf_daily import HfDailySource
 from paperroute.sources.http import USER_AGENT, HttpClient, parse_retry_after
 
 
@@ -146,3 +151,31 @@ def test_accepted_error_statuses_are_returned_for_the_caller_to_read(httpserver)
 def test_parse_retry_after(header, expected):
     now = datetime(2026, 1, 1, tzinfo=UTC)
     assert parse_retry_after(header, now) == expected
+
+
+def test_sources_take_endpoints_timeout_retries_and_delay_from_settings(tmp_path):
+    settings = load_settings(
+        data_dir=tmp_path,
+        http_timeout=7.5,
+        http_retries=2,
+        arxiv_api_delay=4.0,
+        arxiv_oai_url="http://127.0.0.1:1/oai",
+        arxiv_api_url="http://127.0.0.1:1/api/query",
+        arxiv_rss_url="http://127.0.0.1:1",
+        hf_api_url="http://127.0.0.1:1/",
+    )
+    oai = ArxivOAISource.from_settings(settings, set_spec="cs", from_date=date(2026, 1, 2))
+    assert oai.base_url == "http://127.0.0.1:1/oai"
+    assert oai.params == {
+        "verb": "ListRecords",
+        "metadataPrefix": "arXiv",
+        "set": "cs",
+        "from": "2026-01-02",
+    }
+    assert oai.client.retries == 2 and oai.client._client.timeout.read == 7.5
+    api = ArxivAPISource.from_settings(settings, query="ti:llm")
+    assert api.base_url == "http://127.0.0.1:1/api/query" and api.client.min_interval == 4.0
+    rss = ArxivRSSSource.from_settings(settings, ["cs.CL", "cs.LG"])
+    assert rss.url == "http://127.0.0.1:1/rss/cs.CL+cs.LG"
+    hf = HfDailySource.from_settings(settings, [date(2026, 8, 21)])
+    assert hf.url == "http://127.0.0.1:1/api/daily_papers"
