@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import importlib
 import logging
+import threading
 from typing import Any
 
 from fastapi import Depends, FastAPI, HTTPException, Request
@@ -33,7 +34,11 @@ ROUTERS = [
     "paperroute.web.routes.admin",
     "paperroute.web.routes.feeds",
     "paperroute.web.routes.docs",
+    "paperroute.web.routes.subscriptions",
 ]
+# RFC 8058 one-click unsubscribe: mail clients POST without a session, so no CSRF token;
+# the signed token in the URL authorises it.
+NO_CSRF_ROUTERS = ["paperroute.web.routes.subscriptions:oneclick_router"]
 # JSON API routers (bearer tokens or CSRF header for writes); each module exposes `router`.
 API_ROUTERS = [
     "paperroute.api.routes",
@@ -47,18 +52,28 @@ class LazySearch:
 
     def __init__(self, settings: Settings, engine: Engine) -> None:
         self._settings, self._engine, self._service, self._failed = settings, engine, None, False
+        self._lock = threading.Lock()
 
     def get(self) -> Any | None:
-        """The SearchService, or None when search is not available."""
+        """The SearchService with its indexes opened, or None when search is not available."""
         if self._service is None and not self._failed:
-            try:
-                from paperroute.search import SearchService  # type: ignore[attr-defined]
-
-                self._service = SearchService(self._settings, self._engine)
-            except Exception:  # search is optional for every page but /search
-                log.warning("search service unavailable", exc_info=True)
-                self._failed = True
+            with self._lock:
+                if self._service is None and not self._failed:
+                    self._service = self._build()
         return self._service
+
+    def _build(self) -> Any | None:
+        try:
+            from paperroute.search.service import SearchService
+
+            service = SearchService(self._settings, self._engine)
+            for line in service.open():
+                log.info("search: %s", line)
+            return service
+        except Exception:  # search is optional for every page but /search
+            log.warning("search service unavailable", exc_info=True)
+            self._failed = True
+            return None
 
 
 def create_app(
@@ -68,8 +83,14 @@ def create_app(
     engine: Engine | None = None,
     search: Any | None = None,
     page_cache_ttl: float = 10.0,
+    warm_search: bool = False,
+    enable_search: bool = True,
 ) -> FastAPI:
-    """Build the web app; refuses a stale database schema unless `migrate_schema` is set."""
+    """Build the web app; refuses a stale database schema unless `migrate_schema` is set.
+
+    `search` injects a ready SearchService; `enable_search=False` runs without one (pages that
+    need it answer 503, paper pages omit similar papers).
+    """
     settings.check_secrets()
     engine = engine or make_engine(settings.sqlalchemy_url)
     if migrate_schema:
@@ -91,7 +112,13 @@ def create_app(
     app.state.page_cache = PageCache(ttl=page_cache_ttl)
     app.state.log = log
     lazy = LazySearch(settings, engine)
-    app.state.search_provider = (lambda: search) if search is not None else lazy.get
+    if search is not None or not enable_search:
+        app.state.search_provider = lambda: search
+    else:
+        app.state.search_provider = lazy.get
+    if warm_search and app.state.search_provider is lazy.get:
+        # Load the model and open the indexes now, not on the first reader's request.
+        threading.Thread(target=lazy.get, name="search-warmup", daemon=True).start()
     https = settings.base_url.startswith("https://")
     app.add_middleware(SecurityHeadersMiddleware, hsts=https)
     app.add_middleware(
@@ -109,6 +136,9 @@ def create_app(
         app.include_router(
             importlib.import_module(name).router, dependencies=[Depends(csrf_protect)]
         )
+    for spec in NO_CSRF_ROUTERS:
+        module, _, attr = spec.partition(":")
+        app.include_router(getattr(importlib.import_module(module), attr))
     _install_error_pages(app)
     return app
 
@@ -161,4 +191,4 @@ def app_from_env() -> FastAPI:
     """uvicorn factory: settings from the environment (`paperroute serve` sets it up)."""
     from paperroute.config import load_settings
 
-    return create_app(load_settings())
+    return create_app(load_settings(), warm_search=True)

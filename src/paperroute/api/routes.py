@@ -69,7 +69,7 @@ def _search_papers(request: Request, q: str, limit: int) -> list[Paper]:
     if service is None:
         raise HTTPException(503, "search is not available on this server right now")
     result = service.search(q, limit=limit)
-    return listings.papers_by_ids(_engine(request), [h.paper_id for h in result.hits])
+    return listings.papers_by_ids(_engine(request), [h.id for h in result.hits])
 
 
 @router.get("/papers/search", summary="Search papers (Hugging Face-compatible)")
@@ -94,8 +94,7 @@ def similar(request: Request, paper_id: str, k: int = Query(10, ge=1, le=50)) ->
     service = request.app.state.search_provider()
     if service is None:
         raise HTTPException(503, "search is not available on this server right now")
-    hits = service.similar(paper_id, k=k)
-    ids = [getattr(h, "paper_id", h) for h in hits]
+    ids = [h.id for h in service.similar(paper_id, k=k).hits]
     return [
         daily_entry(p) for p in listings.papers_by_ids(_engine(request), ids) if p.id != paper_id
     ]

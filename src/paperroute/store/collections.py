@@ -144,11 +144,14 @@ def add_paper(engine: Engine, user_id: int, collection_id: int, paper_id: str) -
         if conn.execute(select(papers.c.id).where(papers.c.id == paper_id)).first() is None:
             raise CollectionError(f"paper {paper_id}: not found")
         dialect = postgresql if conn.dialect.name == "postgresql" else sqlite
-        stmt = dialect.insert(collection_items).on_conflict_do_nothing(
-            index_elements=["collection_id", "paper_id"]
+        stmt = (
+            dialect.insert(collection_items)
+            .on_conflict_do_nothing(index_elements=["collection_id", "paper_id"])
+            .returning(collection_items.c.paper_id)
         )
         row = {"collection_id": collection_id, "paper_id": paper_id, "added_at": datetime.now(UTC)}
-        added = conn.execute(stmt, row).rowcount == 1
+        # RETURNING, not rowcount: psycopg reports -1 for INSERT .. ON CONFLICT DO NOTHING.
+        added = conn.execute(stmt, row).first() is not None
         if added:
             conn.execute(
                 papers.update().where(papers.c.id == paper_id).values(saves=papers.c.saves + 1)
@@ -160,15 +163,15 @@ def remove_paper(engine: Engine, user_id: int, collection_id: int, paper_id: str
     """Take a paper out of the user's collection; False when it was not there."""
     with engine.begin() as conn:
         _owned(conn, user_id, collection_id)
-        removed = (
-            conn.execute(
-                collection_items.delete().where(
-                    collection_items.c.collection_id == collection_id,
-                    collection_items.c.paper_id == paper_id,
-                )
-            ).rowcount
-            == 1
+        stmt = (
+            collection_items.delete()
+            .where(
+                collection_items.c.collection_id == collection_id,
+                collection_items.c.paper_id == paper_id,
+            )
+            .returning(collection_items.c.paper_id)
         )
+        removed = conn.execute(stmt).first() is not None
         if removed:
             conn.execute(
                 papers.update().where(papers.c.id == paper_id).values(saves=papers.c.saves - 1)

@@ -18,14 +18,23 @@ class UnknownPaper(LookupError):
 
 def _insert_vote(conn: Connection, user_id: int, paper_id: str) -> bool:
     dialect = postgresql if conn.dialect.name == "postgresql" else sqlite
-    stmt = dialect.insert(votes).on_conflict_do_nothing(index_elements=["user_id", "paper_id"])
+    stmt = (
+        dialect.insert(votes)
+        .on_conflict_do_nothing(index_elements=["user_id", "paper_id"])
+        .returning(votes.c.user_id)
+    )
     row = {"user_id": user_id, "paper_id": paper_id, "created_at": datetime.now(UTC)}
-    return conn.execute(stmt, row).rowcount == 1
+    # RETURNING, not rowcount: psycopg reports -1 for INSERT .. ON CONFLICT DO NOTHING.
+    return conn.execute(stmt, row).first() is not None
 
 
 def _delete_vote(conn: Connection, user_id: int, paper_id: str) -> bool:
-    stmt = votes.delete().where(votes.c.user_id == user_id, votes.c.paper_id == paper_id)
-    return conn.execute(stmt).rowcount == 1
+    stmt = (
+        votes.delete()
+        .where(votes.c.user_id == user_id, votes.c.paper_id == paper_id)
+        .returning(votes.c.user_id)
+    )
+    return conn.execute(stmt).first() is not None
 
 
 def _bump(conn: Connection, paper_id: str, delta: int) -> None:

@@ -155,5 +155,5 @@ def saved_search(request: Request, token: str, fmt: str) -> Response:
     params = search_params(raw)
     if params.q:
         params.sort = params.sort if params.sort != "relevance" else "date"
-    papers, _ = run_search(request, params, limit=FEED_SIZE)
+    _, papers = run_search(request, params, limit=FEED_SIZE)
     return _feed(request, fmt, f"search {saved['name']}", f"/search?{saved['query']}", papers)

@@ -258,11 +258,11 @@ def _similar(request: Request, paper_id: str) -> list[Paper]:
     if search is None:
         return []
     try:
-        hits = search.similar(paper_id, k=6)
+        hits = search.similar(paper_id, k=6).hits
     except Exception:  # a missing index must not break the paper page
         request.app.state.log.warning("similar papers unavailable for %s", paper_id, exc_info=True)
         return []
-    ids = [getattr(h, "paper_id", None) or getattr(h, "id", None) or h for h in hits]
+    ids = [h.id for h in hits]
     return [p for p in listings.papers_by_ids(engine_of(request), ids) if p.id != paper_id][:5]
 
 

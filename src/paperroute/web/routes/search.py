@@ -91,23 +91,22 @@ def search_params(raw: dict[str, str]) -> SearchParams:
 
 
 def run_search(request: Request, params: SearchParams, limit: int, offset: int = 0):
-    """Papers for a search (in result order) and the total number of hits."""
+    """The search service's results for a search, and the hits' papers in result order."""
     service = search_service(request)
     if service is None:
         raise HTTPException(503, "Search is not available on this server right now")
-    from paperroute.search import SearchFilters  # type: ignore[attr-defined]
+    from paperroute.search.service import SearchFilters
 
     filters = SearchFilters(
         date_from=params.date_from,
         date_to=params.date_to,
-        categories=params.categories or None,
-        has_code=params.has_code or None,
-        min_upvotes=params.min_upvotes or None,
+        categories=params.categories,
+        has_code=params.has_code,
+        min_upvotes=params.min_upvotes,
     )
     result = service.search(params.q, filters=filters, sort=params.sort, limit=limit, offset=offset)
-    ids = [h.paper_id for h in result.hits]
-    papers = papers_by_ids(engine_of(request), ids)
-    return papers, result.total
+    papers = papers_by_ids(engine_of(request), [h.id for h in result.hits])
+    return result, papers
 
 
 @router.get("/search", name="search.results")
@@ -117,11 +116,15 @@ def results(request: Request) -> Response:
 
     def build() -> Response:
         papers: list[Paper] = []
-        total = 0
+        total, message, why = 0, None, {}
         if params.q:
-            papers, total = run_search(
+            result, papers = run_search(
                 request, params, limit=PAGE_SIZE, offset=params.page * PAGE_SIZE
             )
+            if result.jump_to and not wants_json(request):
+                return RedirectResponse(f"/papers/{result.jump_to}", status_code=302)
+            total, message = result.total, result.message
+            why = {h.id: "; ".join(h.why) for h in result.hits}
         if wants_json(request):
             return json_response(
                 {
@@ -140,6 +143,8 @@ def results(request: Request) -> Response:
             sorts=SORTS,
             papers=papers,
             total=total,
+            message=message,
+            why=why,
             voted=voted_ids(engine_of(request), user.id, [p.id for p in papers]) if user else set(),
             offset=params.page * PAGE_SIZE,
             has_more=(params.page + 1) * PAGE_SIZE < total,

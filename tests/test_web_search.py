@@ -1,0 +1,92 @@
+"""Search page, similar papers, saved-search feeds and the search API, with the real search
+service (real bundled model, 300 real fixture papers with precomputed vectors)."""
+
+from __future__ import annotations
+
+import feedparser
+import pytest
+
+from search_support import load_fixture, make_service
+from webtools import client_for, doc, make_app, page_csrf, sign_in, texts
+
+
+@pytest.fixture
+def service(settings, engine):
+    load_fixture(engine)
+    return make_service(settings, engine)
+
+
+@pytest.fixture
+def client(settings, engine, service):
+    return client_for(make_app(settings, engine, search=service))
+
+
+def result_ids(response) -> list[str]:
+    return [e.get("data-paper-id") for e in doc(response).cssselect(".search-results .paper-card")]
+
+
+def test_search_finds_papers_by_meaning_and_keeps_the_query_in_the_form(client):
+    response = client.get("/search?q=text-to-image diffusion transformer")
+    assert response.status_code == 200
+    ids = result_ids(response)
+    assert "2503.12271" in ids[:5]  # Reflect-DiT
+    assert doc(response).cssselect("form.search-form input[name=q]")[0].get("value") == (
+        "text-to-image diffusion transformer"
+    )
+    assert texts(response, ".why")
+
+
+def test_search_filters_and_sorts(client, engine):
+    from paperroute.store.papers import get_papers
+
+    everything = result_ids(client.get("/search?q=language models"))
+    only_cl = result_ids(client.get("/search?q=language models&cat=cs.CL"))
+    assert only_cl and set(only_cl) <= set(everything) | set(only_cl)
+    assert all("cs.CL" in p.categories for p in get_papers(engine, only_cl))
+    with_code = result_ids(client.get("/search?q=language models&has_code=1"))
+    assert all(p.code_url for p in get_papers(engine, with_code))
+    dated = result_ids(client.get("/search?q=language models&from=2025-06-01&sort=date"))
+    days = [p.announced for p in get_papers(engine, dated)]
+    assert days == sorted(days, reverse=True) and all(d.isoformat() >= "2025-06-01" for d in days)
+
+
+def test_bad_filter_values_are_named(client):
+    response = client.get("/search?q=vision&from=yesterday&sort=best")
+    assert response.status_code == 200
+    errors = texts(response, ".error")
+    assert any("from: 'yesterday'" in e for e in errors)
+    assert any("sort: 'best'" in e for e in errors)
+
+
+def test_an_arxiv_id_jumps_to_the_paper(client):
+    response = client.get("/search?q=arXiv:2503.12271v2")
+    assert response.status_code == 302 and response.headers["location"] == "/papers/2503.12271"
+
+
+def test_paper_page_lists_similar_papers(client):
+    response = client.get("/papers/2503.12271")
+    similar = doc(response).cssselect(".similar li a")
+    assert 1 <= len(similar) <= 5
+    assert all(a.get("href") != "/papers/2503.12271" for a in similar)
+
+
+def test_saved_search_has_a_private_feed(client, engine):
+    sign_in(client, engine, "s@example.org")
+    first = client.get("/search?q=video generation")
+    qs = doc(first).cssselect("form.save-search input[name=query_string]")[0].get("value")
+    client.post(
+        "/search/save",
+        data={"query_string": qs, "name": "video", "csrf_token": page_csrf(client)},
+    )
+    profile = client.get("/profile")
+    feed_link = doc(profile).cssselect(".saved-searches a[href$='.atom']")[0].get("href")
+    feed = feedparser.parse(client.get(feed_link).text)
+    assert feed.entries and "video" in feed.feed.title
+    assert client.get("/feeds/searches/forged.atom").status_code == 404
+
+
+def test_search_and_similar_api_in_hugging_face_shape(client):
+    found = client.get("/api/papers/search", params={"q": "diffusion transformer"}).json()
+    assert found and {"paper", "title", "summary"} <= set(found[0])
+    near = client.get("/api/papers/2503.12271/similar", params={"k": 3}).json()
+    assert 1 <= len(near) <= 3 and all(e["paper"]["id"] != "2503.12271" for e in near)
