@@ -168,6 +168,13 @@ other our out over own paper propose proposed same show shows should such than t
 their them then there these they this those through under until using very via was we were
 what when where which while who whom why will with within without would yet results result
 work task tasks data performance existing framework learning significantly state art
+often however crucial first issues inherent capabilities suffer inputs outputs multiple
+critical large across various challenging including address achieve achieves achieved key
+leading remains remain limited significant effective effectively efficient improve improves
+improved improving enable enables demonstrate demonstrates extensive experiments benchmark
+benchmarks approaches problem problems study studies present presents introduce introduces
+well high low level leverage leverages further make makes making provide provides given
+different diverse specific furthermore moreover additionally code available github
 """
 _STOP = frozenset(_STOP_WORDS.split())
 
