@@ -107,7 +107,7 @@ def import_(
                 on_error=lambda e: err.print(f"[yellow]rejected[/yellow] {e}", highlight=False),
             )
         except SourceError as exc:
-            err.print(f"[red]{path}: {exc}[/red]", highlight=False)
+            err.print(f"[red]{exc}[/red]", highlight=False)  # the message names the file
             raise typer.Exit(1) from exc
         _after_ingest(settings, engine, report)
         err.print(f"{path}: {report.summary()}", highlight=False)
