@@ -81,12 +81,18 @@ _RECORD_FIELDS = [f.name for f in fields(PaperRecord) if f.name not in ("observe
 
 
 def record_fields(record: PaperRecord) -> dict[str, Any]:
-    """The non-empty fields a record asserts (provenance), JSON-ready, observed_at excluded."""
+    """The non-empty fields a record asserts (provenance), JSON-ready, observed_at excluded.
+
+    The abstract is kept as a hash: its text lives in papers/paper_versions, and storing it again
+    per source doubled the bytes written on import.
+    """
     out = {}
     for name in _RECORD_FIELDS:
         value = getattr(record, name)
         if value not in (None, [], ""):
             out[name] = _plain(value)
+    if "abstract" in out:
+        out["abstract"] = "sha256:" + hashlib.sha256(out["abstract"].encode()).hexdigest()[:32]
     return out
 
 

@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from typing import Any
 
-from sqlalchemy import Connection, Engine, func, select, tuple_
+from sqlalchemy import Connection, Engine, func, select
 from sqlalchemy.dialects import postgresql, sqlite
 
 from paperroute.models import Author, Paper, PaperRecord, Version
@@ -118,14 +118,6 @@ def _load_versions(conn: Connection, ids: list[str]) -> dict[str, dict[int, dict
     return found
 
 
-def _known_provenance(conn: Connection, keys: list[tuple[str, str, str]]) -> set[tuple]:
-    known: set[tuple] = set()
-    cols = (provenance.c.paper_id, provenance.c.source, provenance.c.record_hash)
-    for chunk in _chunks(keys, 300):
-        known.update(tuple(r) for r in conn.execute(select(*cols).where(tuple_(*cols).in_(chunk))))
-    return known
-
-
 def upsert_records(engine: Engine, records: Iterable[PaperRecord]) -> UpsertResult:
     """Merge a batch of source records into the store in one transaction."""
     by_id: dict[str, list[PaperRecord]] = defaultdict(list)
@@ -143,11 +135,8 @@ def _upsert_grouped(
 ) -> UpsertResult:
     ids = list(by_id)
     existing = _load_existing(conn, ids)
-    versions = _load_versions(conn, ids)
+    versions = _load_versions(conn, list(existing))  # new papers have no versions yet
     prov_rows = _provenance_rows(by_id)
-    known = _known_provenance(
-        conn, [(r["paper_id"], r["source"], r["record_hash"]) for r in prov_rows]
-    )
     result = UpsertResult()
     inserts, updates, changed_versions = [], [], {}
     for pid, recs in by_id.items():
@@ -173,9 +162,8 @@ def _upsert_grouped(
             result.unchanged += 1
     _write_papers(conn, inserts, updates)
     _write_versions(conn, changed_versions)
-    new_prov = [r for r in prov_rows if (r["paper_id"], r["source"], r["record_hash"]) not in known]
-    if new_prov:
-        _executemany(conn, _insert(conn, provenance).on_conflict_do_nothing(), new_prov)
+    # Records seen before hit the unique constraint and are skipped by the database.
+    _executemany(conn, _insert(conn, provenance).on_conflict_do_nothing(), prov_rows)
     return result
 
 
