@@ -16,9 +16,12 @@ import pytest
 
 import paperroute
 from paperroute.digest.ledger import DeliveryOptions, send_due_digests
+from paperroute.digest.signals import load_embedder
 from paperroute.digest.tokens import read_token
+from paperroute.search.embedder import paper_text
 from paperroute.sources.files import read_file
 from paperroute.store import deliveries, papers
+from paperroute.store.schema import embeddings
 from paperroute.store.subscriptions import (
     Preferences,
     confirm_subscription,
@@ -35,11 +38,32 @@ def no_model():
     raise AssertionError("these digests need no embedding model")
 
 
-def load_demo(engine, count=60):
-    """The first `count` papers of the bundled demo corpus, first seen now."""
+_VECTORS: dict[str, bytes] = {}
+
+
+def load_demo(engine, count=60, settings=None):
+    """The first `count` papers of the bundled demo corpus, first seen now.
+
+    With `settings`, their real embeddings are stored too, as the search side's embed job would:
+    computed once per test session, which keeps the model-backed tests fast.
+    """
     records = [r for r in islice(read_file(DEMO), count * 2) if not isinstance(r, Exception)]
     papers.upsert_records(engine, records[:count])
-    return papers.get_papers(engine, [r.id for r in records[:count]], with_versions=False)
+    found = papers.get_papers(engine, [r.id for r in records[:count]], with_versions=False)
+    if settings is not None:
+        missing = [p for p in found if p.id not in _VECTORS]
+        if missing:
+            vectors = load_embedder(settings)([paper_text(p.title, p.abstract) for p in missing])
+            _VECTORS.update((p.id, v.astype("<f4").tobytes()) for p, v in zip(missing, vectors, strict=True))
+        now = datetime.now(UTC)
+        rows = [
+            {"paper_id": p.id, "model": settings.embedding_model, "content_hash": "test",
+             "dim": len(_VECTORS[p.id]) // 4, "vector": _VECTORS[p.id], "created_at": now}
+            for p in found
+        ]  # fmt: skip
+        with engine.begin() as conn:
+            conn.execute(embeddings.insert(), rows)
+    return found
 
 
 @pytest.fixture

@@ -35,6 +35,7 @@ ROUTERS = [
     "paperroute.web.routes.feeds",
     "paperroute.web.routes.docs",
     "paperroute.web.routes.subscriptions",
+    "paperroute.web.routes.foryou",
 ]
 # RFC 8058 one-click unsubscribe: mail clients POST without a session, so no CSRF token;
 # the signed token in the URL authorises it.
@@ -42,6 +43,7 @@ NO_CSRF_ROUTERS = ["paperroute.web.routes.subscriptions:oneclick_router"]
 # JSON API routers (bearer tokens or CSRF header for writes); each module exposes `router`.
 API_ROUTERS = [
     "paperroute.api.routes",
+    "paperroute.api.recommendations",
 ]
 
 log = logging.getLogger("paperroute.web")
