@@ -8,13 +8,21 @@ collection already holds every matched paper.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 from sqlalchemy import Engine
 
-from paperroute.library.formats import Entry, EntryError, Parsed, decode, parse_library
+from paperroute.library.formats import (
+    Entry,
+    EntryError,
+    Parsed,
+    decode,
+    find_arxiv_id,
+    parse_library,
+)
 from paperroute.models import PaperRecord
 from paperroute.store import library as store
 from paperroute.store.papers import upsert_records
@@ -111,7 +119,34 @@ def import_library(
 ) -> ImportReport:
     """Parse a library file, match its entries and save the matches into `collection`."""
     text = decode(data) if isinstance(data, bytes) else data
-    parsed: Parsed = parse_library(text, fmt, filename)
+    return import_entries(engine, user_id, parse_library(text, fmt, filename), collection, fetch)
+
+
+def import_ids(
+    engine: Engine,
+    user_id: int,
+    text: str,
+    collection: str = "Starter",
+    fetch: Fetcher | None = None,
+) -> ImportReport:
+    """Save pasted arXiv ids or URLs (one per line, or separated by spaces/commas)."""
+    parsed = Parsed("arxiv-ids")
+    for number, line in enumerate(text.splitlines(), 1):
+        for token in re.split(r"[\s,;]+", line.strip()):
+            if not token:
+                continue
+            found = find_arxiv_id(token)
+            if found:
+                parsed.entries.append(Entry(line=number, arxiv_id=found, title=token))
+            else:
+                parsed.errors.append(EntryError(number, f"not an arXiv id: {token!r}"))
+    return import_entries(engine, user_id, parsed, collection, fetch)
+
+
+def import_entries(
+    engine: Engine, user_id: int, parsed: Parsed, collection: str, fetch: Fetcher | None
+) -> ImportReport:
+    """Match parsed entries to papers and save the matches into the user's collection."""
     report = ImportReport(format=parsed.format, entries=len(parsed.entries) + len(parsed.errors))
     report.errors = list(parsed.errors)
     found, report.fetched, problems = match_entries(engine, parsed.entries, fetch)

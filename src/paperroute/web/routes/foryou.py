@@ -1,0 +1,238 @@
+"""For-you pages: personal recommendations with reasons, "not interested", cold-start picks,
+library import/export (BibTeX, RIS, CSL-JSON) and whole-account export/import."""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime
+from typing import Annotated
+
+from fastapi import APIRouter, File, Form, HTTPException, Request, UploadFile
+from fastapi.responses import RedirectResponse, Response
+
+from paperroute.library.export import MEDIA_TYPES, export_papers
+from paperroute.library.formats import MAX_BYTES, LibraryFileError
+from paperroute.library.importer import arxiv_fetcher, import_ids, import_library
+from paperroute.library.recommendations import recommendation_json, shared_recommender
+from paperroute.ranking.recommend import WINDOWS
+from paperroute.store import collections as coll
+from paperroute.store import library as store
+from paperroute.store.listings import papers_by_ids
+from paperroute.store.votes import UnknownPaper, voted_ids
+from paperroute.web.deps import (
+    current_user,
+    engine_of,
+    json_response,
+    render,
+    require_user,
+    search_service,
+    wants_json,
+)
+from paperroute.web.routes.papers import paper_summary
+from paperroute.web.routes.votes import back_to
+
+router = APIRouter()
+
+WINDOW_LABELS = {"day": "1 day", "3days": "3 days", "week": "week", "month": "month"}
+STARTER_CATEGORIES = ["cs.CV", "cs.CL", "cs.LG", "cs.AI", "cs.RO", "cs.IR", "cs.CR", "cs.SE",
+                      "cs.HC", "cs.GR", "cs.SD", "stat.ML", "eess.IV", "eess.AS"]  # fmt: skip
+
+
+def _window(value: str) -> str:
+    if value not in WINDOWS:
+        raise HTTPException(422, f"window: must be one of {', '.join(WINDOWS)}")
+    return value
+
+
+@router.get("/for-you", name="foryou.index")
+def index(request: Request, window: str = "week", tag: str = "") -> Response:
+    """Recommendations for the signed-in reader, with the papers they are closest to."""
+    user = current_user(request)
+    if user is None:
+        return RedirectResponse("/signin?next=/for-you", status_code=303)
+    engine = engine_of(request)
+    result = shared_recommender(request.app.state).for_reader(
+        user.id, _window(window), tag or None, limit=30
+    )
+    ids = [r.paper_id for r in result.items]
+    near = [pid for r in result.items for pid, _ in r.reason.closest if ":" not in pid]
+    papers = {p.id: p for p in papers_by_ids(engine, ids + near, include_hidden=True)}
+    items = [(papers[r.paper_id], r) for r in result.items if r.paper_id in papers]
+    if wants_json(request):
+        return json_response(
+            {
+                "window": result.window,
+                "tag": result.tag,
+                "cold_start": result.cold_start,
+                "message": result.message,
+                "took_ms": round(result.took_ms, 1),
+                "items": [{**paper_summary(p), "reason": recommendation_json(r)} for p, r in items],
+            }
+        )
+    lib = store.load_reader_library(engine, user.id)
+    return render(
+        request,
+        "foryou/index.html",
+        result=result,
+        items=items,
+        saved=papers,
+        windows=WINDOW_LABELS,
+        window=window,
+        tag=tag,
+        tags=coll.list_collections(engine, user.id),
+        onboarding=lib.onboarding,
+        categories=STARTER_CATEGORIES,
+        rejected=papers_by_ids(engine, lib.negatives[:20], include_hidden=True),
+        voted=voted_ids(engine, user.id, ids),
+    )
+
+
+@router.post("/for-you/not-interested", name="foryou.not_interested")
+def not_interested(request: Request, paper_id: str = Form(...)) -> Response:
+    """Mark a paper "not interested": it leaves the list and similar papers move down."""
+    user = require_user(request)
+    try:
+        store.mark_not_interested(engine_of(request), user.id, paper_id)
+    except UnknownPaper:
+        raise HTTPException(404, f"paper {paper_id}: not found") from None
+    if wants_json(request):
+        return json_response({"paper_id": paper_id, "not_interested": True})
+    return RedirectResponse(back_to(request, "/for-you"), status_code=303)
+
+
+@router.post("/for-you/not-interested/undo", name="foryou.undo_not_interested")
+def undo_not_interested(request: Request, paper_id: str = Form(...)) -> Response:
+    """Take back "not interested"."""
+    user = require_user(request)
+    store.unmark_not_interested(engine_of(request), user.id, paper_id)
+    if wants_json(request):
+        return json_response({"paper_id": paper_id, "not_interested": False})
+    return RedirectResponse(back_to(request, "/for-you"), status_code=303)
+
+
+@router.post("/for-you/start", name="foryou.start")
+def start(
+    request: Request,
+    categories: Annotated[list[str] | None, Form()] = None,
+    topics: str = Form(""),
+    arxiv_ids: str = Form(""),
+) -> Response:
+    """Cold start: save picked categories and topics; pasted arXiv ids go to "Starter"."""
+    user = require_user(request)
+    engine = engine_of(request)
+    words = [t.strip() for t in topics.replace("\n", ",").split(",") if t.strip()]
+    store.set_onboarding(engine, user.id, {"categories": categories or [], "topics": words})
+    report = None
+    if arxiv_ids.strip():
+        fetch = arxiv_fetcher(request.app.state.settings)
+        report = import_ids(engine, user.id, arxiv_ids, "Starter", fetch)
+    if report is not None and (report.errors or report.unmatched):
+        return render(request, "foryou/imported.html", report=report, what="pasted ids")
+    return RedirectResponse("/for-you", status_code=303)
+
+
+async def _read_upload(upload: UploadFile) -> bytes:
+    data = await upload.read(MAX_BYTES + 1)
+    if len(data) > MAX_BYTES:
+        raise HTTPException(413, "library file: over the 50 MB limit; split it or export less")
+    return data
+
+
+@router.post("/for-you/import", name="foryou.import")
+async def import_file(
+    request: Request,
+    library: Annotated[UploadFile, File()],
+    collection: Annotated[str, Form()] = "Imported",
+) -> Response:
+    """Import a BibTeX / RIS / CSL-JSON file into a collection; shows what matched and what not."""
+    user = require_user(request)
+    data = await _read_upload(library)
+    fetch = arxiv_fetcher(request.app.state.settings)
+    try:
+        report = import_library(
+            engine_of(request),
+            user.id,
+            data,
+            collection=collection.strip() or "Imported",
+            filename=library.filename or "",
+            fetch=fetch,
+        )
+    except (LibraryFileError, coll.CollectionError) as exc:
+        raise HTTPException(422, str(exc)) from None
+    if wants_json(request):
+        return json_response(
+            {
+                "summary": report.summary(),
+                "collection_id": report.collection_id,
+                "matched": report.matched,
+                "unmatched": report.unmatched,
+                "errors": [str(e) for e in report.errors],
+            }
+        )
+    return render(request, "foryou/imported.html", report=report, what=library.filename)
+
+
+def _export_ids(request: Request, collection: int | None, ids: str, q: str) -> tuple[list, str]:
+    engine = engine_of(request)
+    if collection is not None:
+        found = coll.get_collection(engine, collection)
+        user = current_user(request)
+        if found is None or not (found.is_public or (user and user.id == found.user_id)):
+            raise HTTPException(404, f"collection {collection}: not found")
+        return coll.collection_paper_ids(engine, collection), coll.slugify(found.name)
+    if q.strip():
+        search = search_service(request)
+        if search is None:
+            raise HTTPException(503, "search is not available")
+        return [h.id for h in search.search(q, limit=100).hits], "search"
+    return [i.strip() for i in ids.split(",") if i.strip()][:1000], "papers"
+
+
+@router.get("/library/export", name="foryou.export")
+def export(
+    request: Request,
+    format: str = "bibtex",  # noqa: A002 - the query parameter users type
+    collection: int | None = None,
+    ids: str = "",
+    q: str = "",
+) -> Response:
+    """Download a collection, a search result or a list of ids as BibTeX, RIS or CSL-JSON."""
+    if format not in MEDIA_TYPES:
+        raise HTTPException(422, f"format: must be one of {', '.join(MEDIA_TYPES)}")
+    paper_ids, name = _export_ids(request, collection, ids, q)
+    papers = papers_by_ids(engine_of(request), paper_ids)
+    media, ext = MEDIA_TYPES[format]
+    return Response(
+        export_papers(papers, format),
+        media_type=f"{media}; charset=utf-8",
+        headers={"Content-Disposition": f'attachment; filename="{name}.{ext}"'},
+    )
+
+
+@router.get("/account/export", name="foryou.account_export")
+def account_export(request: Request) -> Response:
+    """Download everything you made here as one JSON file."""
+    user = require_user(request)
+    data = store.export_account(engine_of(request), user.id)
+    stamp = datetime.now(UTC).strftime("%Y%m%d")
+    return Response(
+        json.dumps(data, indent=2, ensure_ascii=False),
+        media_type="application/json",
+        headers={"Content-Disposition": f'attachment; filename="paperroute-account-{stamp}.json"'},
+    )
+
+
+@router.post("/account/import", name="foryou.account_import")
+async def account_import(request: Request, account: Annotated[UploadFile, File()]) -> Response:
+    """Merge an account export into your account (importing it twice adds nothing)."""
+    user = require_user(request)
+    data = await _read_upload(account)
+    try:
+        result = store.import_account(engine_of(request), user.id, json.loads(data))
+    except json.JSONDecodeError as exc:
+        raise HTTPException(422, f"account file: not JSON (line {exc.lineno}: {exc.msg})") from None
+    except store.AccountFileError as exc:
+        raise HTTPException(422, str(exc)) from None
+    if wants_json(request):
+        return json_response(vars(result))
+    return render(request, "foryou/account_imported.html", result=result)

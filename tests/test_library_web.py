@@ -1,0 +1,183 @@
+"""The for-you page, library import/export and account export/import through the real app.
+
+Runs on SQLite and PostgreSQL with the in-process client. The vectors here are small
+deterministic ones (vision papers along one axis, language papers along another), stored in the
+real embeddings table: these tests are about pages, forms, CSRF and tokens, not ranking quality
+(that is judged with the real model in test_ranking_recommend.py).
+"""
+
+from __future__ import annotations
+
+import json
+from datetime import date
+
+import numpy as np
+import pytest
+from sqlalchemy import select
+
+from paperroute.search.embeddings import save_vectors
+from paperroute.store import auth
+from paperroute.store import collections as coll
+from paperroute.store.papers import upsert_records
+from paperroute.store.schema import papers
+from webtools import client_for, csrf_from, doc, make_app, record, sign_in, texts
+
+DAY = date(2026, 6, 10)
+VISION = [f"2606.0010{i}" for i in range(5)]
+LANGUAGE = [f"2606.0020{i}" for i in range(5)]
+
+
+def _seed(engine, settings) -> None:
+    recs = [
+        record(pid, DAY, 1, title=f"Vision paper {n}: image segmentation", categories=["cs.CV"])
+        for n, pid in enumerate(VISION)
+    ] + [
+        record(pid, DAY, 1, title=f"Language paper {n}: machine translation", categories=["cs.CL"])
+        for n, pid in enumerate(LANGUAGE)
+    ]
+    upsert_records(engine, recs)
+    rng = np.random.default_rng(0)
+    ids = VISION + LANGUAGE
+    vecs = np.zeros((len(ids), 8), dtype=np.float32)
+    vecs[: len(VISION), 0] = 1.0
+    vecs[len(VISION) :, 1] = 1.0
+    vecs += rng.normal(0, 0.15, vecs.shape).astype(np.float32)
+    vecs /= np.linalg.norm(vecs, axis=1, keepdims=True)
+    with engine.connect() as conn:
+        hashes = dict(conn.execute(select(papers.c.id, papers.c.content_hash)).all())
+    save_vectors(engine, settings.embedding_model, ids, [hashes[i] for i in ids], vecs)
+
+
+@pytest.fixture
+def client(settings, engine):
+    _seed(engine, settings)
+    return client_for(make_app(settings, engine))
+
+
+BIB = f"""@article{{v0, title = {{Vision paper 0}}, eprint = {{{VISION[0]}}},
+  archiveprefix = {{arXiv}}
+}}
+
+@article{{broken, title = {{Unclosed
+
+@misc{{v1, url = {{https://arxiv.org/abs/{VISION[1]}v2}}}}
+"""
+
+
+def _import(client, csrf, data=BIB, name="mine.bib"):
+    return client.post(
+        "/for-you/import",
+        data={"csrf_token": csrf, "collection": "Zotero"},
+        files={"library": (name, data.encode(), "application/x-bibtex")},
+    )
+
+
+def test_import_a_bibtex_file_then_see_recommendations_with_reasons_and_reject_one(client, engine):
+    sign_in(client, engine, "reader@example.org")
+    first = client.get("/for-you")
+    assert first.status_code == 200
+    assert "pick topics" in texts(first, ".foryou-message")[0]
+
+    report = _import(client, csrf_from(first))
+    assert report.status_code == 200
+    assert "2 matched (2 newly saved" in texts(report, ".import-summary")[0]
+    assert texts(report, ".import-errors li") == [
+        "line 5: unbalanced braces: an entry or field is not closed"
+    ]
+    again = _import(client, csrf_from(first))
+    assert "2 matched (0 newly saved" in texts(again, ".import-summary")[0]
+
+    page = client.get("/for-you?window=month")
+    shown = [a.get("data-paper-id") for a in doc(page).cssselect(".recommendations .paper-card")]
+    assert shown[:3] and set(shown[:3]) <= set(VISION[2:])
+    reason = texts(page, ".reason")[0]
+    assert "Because you saved" in reason and "Vision paper" in reason
+
+    rejected = shown[0]
+    csrf = csrf_from(page)
+    refused = client.post("/for-you/not-interested", data={"paper_id": rejected})
+    assert refused.status_code == 403
+    done = client.post("/for-you/not-interested", data={"paper_id": rejected, "csrf_token": csrf})
+    assert done.status_code == 303
+    after = client.get("/for-you?window=month")
+    now = [a.get("data-paper-id") for a in doc(after).cssselect(".recommendations .paper-card")]
+    assert rejected not in now
+    title = f"Vision paper {VISION.index(rejected)}: image segmentation"
+    assert title in texts(after, ".not-interested-list li")[0]
+
+
+def test_api_recommendations_need_a_token_and_give_reasons(client, engine):
+    user = sign_in(client, engine, "reader@example.org")
+    shelf = coll.create_collection(engine, user.id, "Language")
+    for pid in LANGUAGE[:2]:
+        coll.add_paper(engine, user.id, shelf.id, pid)
+    anonymous = client_for(client.app).get("/api/recommendations")
+    assert anonymous.status_code == 401
+    token = auth.create_api_token(engine, user.id, "script")
+    response = client_for(client.app).get(
+        "/api/recommendations?window=month&limit=3", headers={"authorization": f"Bearer {token}"}
+    )
+    assert response.status_code == 200
+    body = response.json()
+    assert [i["paper"]["id"] for i in body["items"]] and all(
+        i["paper"]["id"] in LANGUAGE[2:] for i in body["items"]
+    )
+    assert body["items"][0]["reason"]["closest"][0]["id"] in LANGUAGE[:2]
+    bad = client_for(client.app).get(
+        "/api/recommendations?window=year", headers={"authorization": f"Bearer {token}"}
+    )
+    assert bad.status_code == 422 and "window" in bad.json()["error"]
+
+
+def test_export_a_collection_and_move_a_whole_account(client, engine):
+    user = sign_in(client, engine, "reader@example.org")
+    shelf = coll.create_collection(engine, user.id, "Vision")
+    for pid in VISION[:2]:
+        coll.add_paper(engine, user.id, shelf.id, pid)
+    ris = client.get(f"/library/export?collection={shelf.id}&format=ris")
+    assert ris.status_code == 200
+    assert 'filename="vision.ris"' in ris.headers["content-disposition"]
+    assert f"UR  - https://arxiv.org/abs/{VISION[0]}" in ris.text or VISION[0] in ris.text
+    assert client.get("/library/export?ids=x&format=docx").status_code == 422
+
+    account = client.get("/account/export")
+    data = account.json()
+    assert data["format"] == "paperroute-account"
+    assert [p["id"] for p in data["collections"][0]["papers"]] == VISION[:2]
+
+    other = client_for(client.app)
+    sign_in(other, engine, "twin@example.org")
+    csrf = csrf_from(other.get("/for-you"))
+    moved = other.post(
+        "/account/import",
+        data={"csrf_token": csrf},
+        files={"account": ("account.json", json.dumps(data).encode(), "application/json")},
+    )
+    assert moved.status_code == 200
+    assert "1 collections created, 2 papers saved" in texts(moved, ".account-import li")[0]
+    broken = other.post(
+        "/account/import",
+        data={"csrf_token": csrf},
+        files={"account": ("account.json", b'{"format": ', "application/json")},
+    )
+    assert broken.status_code == 422 and "not JSON (line 1" in broken.text
+
+
+def test_cold_start_picks_and_pasted_ids(client, engine):
+    user = sign_in(client, engine, "reader@example.org")
+    csrf = csrf_from(client.get("/for-you"))
+    response = client.post(
+        "/for-you/start",
+        data={"csrf_token": csrf, "categories": ["cs.CL"], "topics": "", "arxiv_ids": "bogus"},
+    )
+    assert response.status_code == 200
+    assert "not an arXiv id: 'bogus'" in " ".join(texts(response, ".import-errors li"))
+    page = client.get("/for-you?window=month")
+    shown = [a.get("data-paper-id") for a in doc(page).cssselect(".recommendations .paper-card")]
+    assert shown and set(shown[:3]) <= set(LANGUAGE)
+    assert "category cs.CL" in texts(page, ".reason")[0]
+    response = client.post(
+        "/for-you/start", data={"csrf_token": csrf, "arxiv_ids": f"arXiv:{VISION[0]}"}
+    )
+    assert response.status_code == 303
+    assert coll.list_collections(engine, user.id)[0].name == "Starter"
