@@ -140,3 +140,34 @@ def test_empty_store_explains_how_to_import(settings, engine):
     response = client_for(make_app(settings, engine)).get("/")
     assert response.status_code == 200
     assert "paperroute import" in response.text
+
+
+def count_queries(engine, fn) -> int:
+    """How many SQL statements `fn()` runs."""
+    from sqlalchemy import event
+
+    seen = []
+
+    def listener(*args, **kwargs):
+        seen.append(1)
+
+    event.listen(engine, "before_cursor_execute", listener)
+    try:
+        fn()
+    finally:
+        event.remove(engine, "before_cursor_execute", listener)
+    return len(seen)
+
+
+def test_listing_pages_run_the_same_number_of_queries_for_few_and_many_papers(settings, engine):
+    from paperroute.store.papers import upsert_records
+    from webtools import record, sign_in
+
+    seed(engine)
+    client = client_for(make_app(settings, engine))
+    sign_in(client, engine, "q@example.org")  # signed in: votes are looked up too
+    pages = ["/", "/trending", "/week/2025-W06", "/authors/Ada Lovelace", "/categories/cs.LG"]
+    few = {p: count_queries(engine, lambda p=p: client.get(p)) for p in pages}
+    upsert_records(engine, [record(f"2502.1{n:04d}", DAY3, n) for n in range(40)])
+    many = {p: count_queries(engine, lambda p=p: client.get(p)) for p in pages}
+    assert few == many
