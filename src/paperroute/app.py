@@ -64,6 +64,15 @@ class LazySearch:
                     self._service = self._build()
         return self._service
 
+    def ready(self) -> Any | None:
+        """The service if it is built; otherwise start building it in the background and say None.
+
+        Pages where search is an extra (similar papers) never wait for the model to load.
+        """
+        if self._service is None and not self._failed and not self._lock.locked():
+            threading.Thread(target=self.get, name="search-warmup", daemon=True).start()
+        return self._service
+
     def _build(self) -> Any | None:
         try:
             from paperroute.search.service import SearchService
@@ -115,12 +124,11 @@ def create_app(
     app.state.log = log
     lazy = LazySearch(settings, engine)
     if search is not None or not enable_search:
-        app.state.search_provider = lambda: search
+        app.state.search_provider = app.state.search_if_ready = lambda: search
     else:
-        app.state.search_provider = lazy.get
-    if warm_search and app.state.search_provider is lazy.get:
-        # Load the model and open the indexes now, not on the first reader's request.
-        threading.Thread(target=lazy.get, name="search-warmup", daemon=True).start()
+        app.state.search_provider, app.state.search_if_ready = lazy.get, lazy.ready
+        if warm_search:  # load the model and open the indexes now, not on a reader's request
+            lazy.ready()
     https = settings.base_url.startswith("https://")
     app.add_middleware(SecurityHeadersMiddleware, hsts=https)
     app.add_middleware(

@@ -21,8 +21,13 @@ def engine_of(request: Request) -> Engine:
     return request.app.state.engine
 
 
-def search_service(request: Request) -> Any | None:
-    """The search service (built on first use), or None when search is unavailable."""
+def search_service(request: Request, wait: bool = True) -> Any | None:
+    """The search service (built on first use), or None when search is unavailable.
+
+    With `wait=False`, None also while the service is still loading in the background.
+    """
+    if not wait:
+        return request.app.state.search_if_ready()
     return request.app.state.search_provider()
 
 

@@ -254,7 +254,7 @@ def bibtex(paper: Paper) -> str:
 
 
 def _similar(request: Request, paper_id: str) -> list[Paper]:
-    search = search_service(request)
+    search = search_service(request, wait=False)
     if search is None:
         return []
     try:
