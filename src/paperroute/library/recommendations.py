@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import threading
 import time
-from collections import OrderedDict
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import date
@@ -45,32 +44,49 @@ class ForYou:
 
 
 class VectorCache:
-    """Paper id -> unit vector for recent papers, filled on demand, bounded in size."""
+    """Paper id -> unit vector for recent papers, in one growing matrix, filled on demand.
+
+    Rows are looked up by fancy indexing (a month of papers in a few ms); when the cache passes
+    `limit` vectors it starts over, which only costs one reload from the store.
+    """
 
     def __init__(
-        self, load: Callable[[Sequence[str]], dict[str, np.ndarray]], limit: int = 200_000
+        self, load: Callable[[Sequence[str]], dict[str, np.ndarray]], limit: int = 100_000
     ):
         self._load = load
         self._limit = limit
-        self._vectors: OrderedDict[str, np.ndarray] = OrderedDict()
+        self._row: dict[str, int] = {}
+        self._matrix = np.zeros((0, 0), dtype=np.float32)
         self._lock = threading.Lock()
+
+    def _append(self, found: dict[str, np.ndarray]) -> None:
+        if not found:
+            return
+        vecs = rec.normalise_rows(np.stack(list(found.values())))
+        full = len(self._row) + len(vecs) > self._limit
+        if full or self._matrix.shape[1] != vecs.shape[1]:
+            self._row, self._matrix = {}, np.zeros((0, vecs.shape[1]), dtype=np.float32)
+        n = len(self._row)
+        if n + len(vecs) > len(self._matrix):
+            grown = np.zeros((max(2 * len(self._matrix), n + len(vecs), 1024), vecs.shape[1]), "f4")
+            grown[:n] = self._matrix[:n]
+            self._matrix = grown
+        self._matrix[n : n + len(vecs)] = vecs
+        self._row.update({pid: n + k for k, pid in enumerate(found)})
 
     def get(self, ids: Sequence[str]) -> tuple[list[str], np.ndarray]:
         """The ids that have a vector, and their vectors as one (n, dim) array."""
-        with self._lock:
-            missing = [i for i in ids if i not in self._vectors]
+        missing = [i for i in ids if i not in self._row]
         if missing:
             found = self._load(missing)
-            with self._lock:
-                for pid, vec in found.items():
-                    self._vectors[pid] = rec.normalise_rows(vec)[0]
-                while len(self._vectors) > self._limit:
-                    self._vectors.popitem(last=False)
+            if found:
+                with self._lock:
+                    self._append({k: v for k, v in found.items() if k not in self._row})
         with self._lock:
-            have = [i for i in ids if i in self._vectors]
+            have = [i for i in ids if i in self._row]
             if not have:
-                return [], np.zeros((0, 1), dtype=np.float32)
-            return have, np.stack([self._vectors[i] for i in have])
+                return [], np.zeros((0, max(self._matrix.shape[1], 1)), dtype=np.float32)
+            return have, self._matrix[[self._row[i] for i in have]]
 
 
 class Recommender:
