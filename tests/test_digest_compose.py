@@ -4,12 +4,14 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
+import numpy as np
 import pytest
 
 from paperroute.config import Settings
 from paperroute.digest.compose import Signals, compose_digest, period_for, period_label
 from paperroute.digest.ledger import is_due
 from paperroute.digest.render import digest_message, excerpt, render_digest
+from paperroute.digest.signals import topic_vectors
 from paperroute.models import Author, Paper
 from paperroute.store.subscriptions import Preferences, Subscription, SubscriptionError
 
@@ -172,7 +174,7 @@ def test_rendered_email_escapes_titles_and_has_both_parts_and_links():
     assert '<meta name="color-scheme" content="light dark">' in html
     assert "3 upvotes" in text and "why: trending" in text
     msg = digest_message(settings, sub(), digest)
-    assert [p.get_content_type() for p in msg.iter_parts()] == ["text/plain", "text/html"]
+    assert [p.get_content_type() for p in msg.get_payload()] == ["text/plain", "text/html"]
     assert msg["Message-ID"] == "<digest.7.2026-11-29@localhost>"
 
 
@@ -180,3 +182,19 @@ def test_excerpt_cuts_long_abstracts_at_a_word():
     long = paper("2501.00010", abstract="word " * 200)
     cut = excerpt(long, 50)
     assert len(cut) <= 51 and cut.endswith("…") and "wor…" not in cut
+
+
+def test_topic_vectors_are_embedded_once_and_kept_between_runs(tmp_path):
+    # A counting stand-in for the model: what is tested is the cache, not the vectors' meaning.
+    calls: list[list[str]] = []
+
+    def embed(texts):
+        calls.append(list(texts))
+        return np.eye(len(texts), 4, dtype=np.float32)
+
+    settings = Settings(data_dir=tmp_path)
+    first = topic_vectors(settings, embed)(["graph networks", "speech", "graph networks"])
+    assert first.shape == (3, 4) and calls == [["graph networks", "speech"]]
+    again = topic_vectors(settings, embed)(["speech", "robots"])  # a new run, same data dir
+    assert calls[1:] == [["robots"]]
+    assert np.array_equal(again[0], first[1])

@@ -166,3 +166,23 @@ def test_background_jobs_start_and_stop_with_the_web_process(
         time.sleep(0.1)
     stop()
     assert len(smtp_server.messages) == 1
+
+
+def test_web_app_lifespan_runs_the_jobs_and_stops_them(engine, settings, smtp_server):  # noqa: F811
+    from fastapi.testclient import TestClient
+
+    from paperroute.jobs.worker import attach_background_jobs
+    from webtools import make_app
+
+    subscribers(engine, 1)
+    mail = settings.model_copy(
+        update={"smtp_host": smtp_server.host, "smtp_port": smtp_server.port}
+    )
+    app = make_app(mail, engine)
+    attach_background_jobs(app)
+    with TestClient(app):
+        deadline = time.monotonic() + 20
+        while not smtp_server.messages and time.monotonic() < deadline:
+            time.sleep(0.1)
+    assert len(smtp_server.messages) == 1
+    assert not any(t.name == "paperroute-jobs" and t.is_alive() for t in threading.enumerate())

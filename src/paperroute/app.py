@@ -201,4 +201,10 @@ def app_from_env() -> FastAPI:
     """uvicorn factory: settings from the environment (`paperroute serve` sets it up)."""
     from paperroute.config import load_settings
 
-    return create_app(load_settings(), warm_search=True)
+    settings = load_settings()
+    app = create_app(settings, warm_search=True)
+    if settings.run_jobs_in_web:  # off when `paperroute worker` runs in its own process
+        from paperroute.jobs.worker import attach_background_jobs
+
+        attach_background_jobs(app)
+    return app

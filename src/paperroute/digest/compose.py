@@ -107,23 +107,57 @@ def _author_key(name: str) -> str:
     return " ".join(name.lower().split())
 
 
+@dataclass
+class PaperIndex:
+    """Lookups over candidate papers, built once per run and shared by every reader's digest."""
+
+    by_id: dict[str, Paper]
+    by_votes: list[str]
+    rank: dict[str, int]
+    by_author: dict[str, list[str]]
+    by_category: dict[str, list[str]]
+
+    @classmethod
+    def build(cls, papers: list[Paper]) -> PaperIndex:
+        """Index papers by id, author key and category, most upvoted first."""
+        ordered = sorted(papers, key=lambda p: (-p.total_upvotes, p.id))
+        by_author: dict[str, list[str]] = {}
+        by_category: dict[str, list[str]] = {}
+        for p in ordered:
+            for name in dict.fromkeys(_author_key(a.name) for a in p.authors):
+                by_author.setdefault(name, []).append(p.id)
+            for cat in dict.fromkeys(c.lower() for c in p.categories):
+                by_category.setdefault(cat, []).append(p.id)
+        ids = [p.id for p in ordered]
+        return cls({p.id: p for p in ordered}, ids, {pid: i for i, pid in enumerate(ids)},
+                   by_author, by_category)  # fmt: skip
+
+
 def compose_digest(
-    subscription: Subscription, papers: list[Paper], signals: Signals, period: str
+    subscription: Subscription,
+    papers: list[Paper],
+    signals: Signals,
+    period: str,
+    index: PaperIndex | None = None,
 ) -> Digest:
-    """Choose and order the papers for one reader's digest of one period."""
+    """Choose and order the papers for one reader's digest of one period.
+
+    `papers` are this reader's candidates (new since their last digest); `index` may cover a
+    superset of them (the whole run's pool) and is only a speed-up.
+    """
     prefs = subscription.prefs
-    by_id = {p.id: p for p in papers if not p.hidden and p.id not in signals.already_sent}
-    wanted = _section_candidates(subscription, list(by_id.values()), signals)
+    index = index or PaperIndex.build(papers)
+    allowed = {p.id for p in papers if not p.hidden} - signals.already_sent
     placed: dict[str, DigestItem] = {}
     sections: list[DigestSection] = []
-    for key, candidates in wanted:
+    for key, candidates in _section_candidates(subscription, index, signals):
         limit = prefs.sections.get(key, 0)
         if not limit:
             continue
         items: list[DigestItem] = []
         per_topic: dict[str, int] = {}
         for pid, reason in candidates:
-            if pid not in by_id:
+            if pid not in allowed:
                 continue
             if pid in placed:
                 if reason not in placed[pid].reasons:
@@ -131,21 +165,29 @@ def compose_digest(
                 continue
             if key == "topics":
                 # `limit` is per topic for the topics section.
-                topic = reason
-                if per_topic.get(topic, 0) >= limit:
+                if per_topic.get(reason, 0) >= limit:
                     continue
-                per_topic[topic] = per_topic.get(topic, 0) + 1
+                per_topic[reason] = per_topic.get(reason, 0) + 1
             elif len(items) >= limit:
                 continue
-            placed[pid] = DigestItem(by_id[pid], [reason])
+            placed[pid] = DigestItem(index.by_id[pid], [reason])
             items.append(placed[pid])
         if items:
             sections.append(DigestSection(key, SECTION_TITLES[key], items))
     return Digest(subscription.id, subscription.email, period, period_label(period), sections)
 
 
+def _followed(
+    lookup: dict[str, list[str]], wanted: list[str], key, word: str, rank: dict[str, int]
+):
+    pairs = []
+    for name in wanted:
+        pairs += [(pid, f"{word} {name}") for pid in lookup.get(key(name), [])]
+    return sorted(pairs, key=lambda pair: rank[pair[0]])
+
+
 def _section_candidates(
-    subscription: Subscription, papers: list[Paper], signals: Signals
+    subscription: Subscription, index: PaperIndex, signals: Signals
 ) -> list[tuple[str, list[tuple[str, str]]]]:
     prefs = subscription.prefs
     # Interleave topics so that each topic gets its best papers before a later topic's.
@@ -154,23 +196,13 @@ def _section_candidates(
         for topic in prefs.topics
     ]
     topics = [pair for rank in _interleave(topic_lists) for pair in rank]
-    by_votes = sorted(papers, key=lambda p: (-p.total_upvotes, p.id))
-    followed = {_author_key(a): a for a in prefs.follow_authors}
-    authors = [
-        (p.id, f"by {followed[k]}")
-        for p in by_votes
-        for k in (_author_key(n) for n in p.author_names)
-        if k in followed
-    ]
-    cats = {c.lower(): c for c in prefs.follow_categories}
-    categories = [
-        (p.id, f"in {cats[c.lower()]}") for p in by_votes for c in p.categories if c.lower() in cats
-    ]
+    authors = _followed(index.by_author, prefs.follow_authors, _author_key, "by", index.rank)
+    categories = _followed(index.by_category, prefs.follow_categories, str.lower, "in", index.rank)
     for_you = [(pid, f'similar to "{title}"') for pid, title in signals.similar.items()]
     order = signals.trending
     if order is None:
-        order = [p.id for p in by_votes if p.total_upvotes > 0]
-    trending = [(pid, "trending") for pid in order]
+        order = [pid for pid in index.by_votes if index.by_id[pid].total_upvotes > 0]
+    trending = [(pid, "trending") for pid in order if pid in index.by_id]
     return [
         ("topics", topics),
         ("authors", authors),

@@ -118,7 +118,7 @@ def reader_since(engine: Engine, subs: list[Subscription], moment: datetime) -> 
 
 def compose_for(inputs: ReaderInputs, period: str) -> Digest:
     """The digest of one reader for one period."""
-    return compose_digest(inputs.subscription, inputs.papers, inputs.signals, period)
+    return compose_digest(inputs.subscription, inputs.papers, inputs.signals, period, inputs.index)
 
 
 def send_due_digests(

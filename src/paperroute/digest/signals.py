@@ -10,18 +10,21 @@ configured model, and are computed here otherwise.
 
 from __future__ import annotations
 
+import json
 import math
+import os
 import re
 from collections import Counter, defaultdict
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from pathlib import Path
 
 import numpy as np
 from sqlalchemy import Engine, select
 
 from paperroute.config import Settings
-from paperroute.digest.compose import Signals
+from paperroute.digest.compose import PaperIndex, Signals
 from paperroute.models import Paper
 from paperroute.ranking.trending import TrendingInput, announced_at, rank_trending
 from paperroute.search.embedder import Embedder as SearchEmbedder
@@ -67,6 +70,55 @@ def load_embedder(settings: Settings) -> Embedder:
     return _EMBEDDERS[key].embed
 
 
+class TopicVectors:
+    """Vectors of readers' topic phrases, kept on disk between runs (topics rarely change, so a
+    daily run embeds only the phrases it has not seen). A cache: deleting the file is harmless."""
+
+    def __init__(self, path: Path, embed: Embedder):
+        self.path, self.embed = path, embed
+        self.vectors: dict[str, np.ndarray] = {}
+        self._loaded = False
+
+    def _load(self) -> None:
+        self._loaded = True
+        try:
+            texts = json.loads(self.path.with_suffix(".json").read_text())
+            matrix = np.load(self.path.with_suffix(".npy"))
+        except (OSError, ValueError):
+            return
+        if len(texts) == len(matrix):
+            self.vectors.update(zip(texts, matrix, strict=True))
+
+    def __call__(self, texts: list[str]) -> np.ndarray:
+        """Vectors for texts, embedding (and saving) only the new ones."""
+        if not self._loaded:
+            self._load()
+        missing = list(dict.fromkeys(t for t in texts if t not in self.vectors))
+        if missing:
+            self.vectors.update(zip(missing, self.embed(missing), strict=True))
+            self._save()
+        if not texts:
+            return np.zeros((0, 1), dtype=np.float32)
+        return np.vstack([self.vectors[t] for t in texts]).astype(np.float32)
+
+    def _save(self) -> None:
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        texts = list(self.vectors)
+        tmp = self.path.with_name(self.path.name + f".{os.getpid()}.tmp")
+        with open(tmp.with_suffix(".npy"), "wb") as fh:
+            np.save(fh, np.vstack([self.vectors[t] for t in texts]).astype(np.float32))
+        tmp.with_suffix(".json").write_text(json.dumps(texts))
+        # Two renames: a reader may see new vectors with old texts; _load checks the lengths.
+        os.replace(tmp.with_suffix(".npy"), self.path.with_suffix(".npy"))
+        os.replace(tmp.with_suffix(".json"), self.path.with_suffix(".json"))
+
+
+def topic_vectors(settings: Settings, embed: Embedder) -> TopicVectors:
+    """The topic-vector cache of this data directory and model."""
+    slug = re.sub(r"[^A-Za-z0-9]+", "-", settings.embedding_model).strip("-")
+    return TopicVectors(settings.data_dir / "cache" / f"topics-{slug}", embed)
+
+
 @dataclass
 class Pool:
     """Papers first seen since some moment, with their vectors (filled lazily)."""
@@ -75,6 +127,7 @@ class Pool:
     first_seen: dict[str, datetime]
     vectors: np.ndarray | None = None
     _bm25: _BM25 | None = field(default=None, repr=False)
+    _since: dict[datetime, list[Paper]] = field(default_factory=dict, repr=False)
 
     @property
     def ids(self) -> list[str]:
@@ -82,8 +135,10 @@ class Pool:
         return [p.id for p in self.papers]
 
     def since(self, moment: datetime) -> list[Paper]:
-        """Papers of the pool first seen at or after `moment`."""
-        return [p for p in self.papers if self.first_seen[p.id] >= moment]
+        """Papers of the pool first seen at or after `moment` (memoised: readers share moments)."""
+        if moment not in self._since:
+            self._since[moment] = [p for p in self.papers if self.first_seen[p.id] >= moment]
+        return self._since[moment]
 
 
 def _utc(value: datetime) -> datetime:
@@ -185,24 +240,26 @@ def match_topics(pool: Pool, topics: list[str], embed: Embedder) -> dict[str, li
     return out
 
 
-def similar_to_library(
-    pool: Pool, library: list[Paper], library_vectors: np.ndarray
-) -> dict[str, str]:
-    """Pool papers nearest to a reader's library: id -> title of the library paper it resembles."""
+def similar_to_library(pool: Pool, library: list[Paper], sims: np.ndarray) -> dict[str, str]:
+    """Pool papers nearest to a reader's library: id -> title of the library paper it resembles.
+
+    `sims` holds the cosine of each library paper (rows) with each pool paper (columns).
+    """
     if not library or not pool.papers:
         return {}
-    sims = library_vectors @ pool.vectors.T
     best = sims.max(axis=0)
     nearest = sims.argmax(axis=0)
+    depth = min(len(best), FOR_YOU_DEPTH + len(library))
+    top = np.argpartition(-best, depth - 1)[:depth]
+    top = top[np.argsort(-best[top])]
     own = {p.id for p in library}
-    order = [i for i in np.argsort(-best) if best[i] >= SIMILAR_MIN]
     out: dict[str, str] = {}
-    for i in order:
+    for i in top:
+        if best[i] < SIMILAR_MIN or len(out) >= FOR_YOU_DEPTH:
+            break
         pid = pool.papers[i].id
         if pid not in own:
             out[pid] = library[int(nearest[i])].title
-        if len(out) >= FOR_YOU_DEPTH:
-            break
     return out
 
 
@@ -213,6 +270,7 @@ class ReaderInputs:
     subscription: Subscription
     papers: list[Paper]
     signals: Signals
+    index: PaperIndex | None = None  # shared by every reader of a run
 
 
 def gather_inputs(
@@ -240,9 +298,10 @@ def gather_inputs(
     topic_hits: dict[str, list[str]] = {}
     if embed is not None:
         wanted = [t for s in subs if s.prefs.sections.get("topics") for t in s.prefs.topics]
-        topic_hits = match_topics(pool, wanted, embed)
+        topic_hits = match_topics(pool, wanted, topic_vectors(settings, embed))
     similar = _library_neighbours(engine, settings, subs, pool, embed)
     trending = trending_order(pool.papers, moment)
+    index = PaperIndex.build(pool.papers)
     out = []
     for sub in subs:
         signals = Signals(
@@ -251,7 +310,7 @@ def gather_inputs(
             trending=trending,
             already_sent=sent.get(sub.id, set()),
         )
-        out.append(ReaderInputs(sub, pool.since(since[sub.id]), signals))
+        out.append(ReaderInputs(sub, pool.since(since[sub.id]), signals, index))
     return out
 
 
@@ -276,12 +335,12 @@ def _library_neighbours(
     all_ids = sorted({p for ids in libraries.values() for p in ids[:LIBRARY_MAX]})
     lib_papers = {p.id: p for p in get_papers(engine, all_ids, with_versions=False)}
     ordered = [lib_papers[i] for i in all_ids if i in lib_papers]
-    vectors = paper_vectors(engine, settings, embed, ordered)
+    # One matrix product for every library paper of every reader against the pool.
+    sims = paper_vectors(engine, settings, embed, ordered) @ pool.vectors.T
     row = {p.id: i for i, p in enumerate(ordered)}
     out: dict[int, dict[str, str]] = {}
     for sub in readers:
         mine = [lib_papers[i] for i in libraries.get(sub.user_id, [])[:LIBRARY_MAX] if i in row]
         if mine:
-            vecs = vectors[[row[p.id] for p in mine]]
-            out[sub.id] = similar_to_library(pool, mine, vecs)
+            out[sub.id] = similar_to_library(pool, mine, sims[[row[p.id] for p in mine]])
     return out

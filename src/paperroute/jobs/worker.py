@@ -11,6 +11,7 @@ from __future__ import annotations
 import logging
 import threading
 from collections.abc import Callable
+from contextlib import asynccontextmanager
 
 from sqlalchemy import Engine
 
@@ -77,3 +78,19 @@ def start_background_jobs(settings: Settings, engine: Engine) -> Callable[[], No
         thread.join(timeout)
 
     return stop_jobs
+
+
+def attach_background_jobs(app) -> None:
+    """Run the worker inside a web app's lifespan (uses app.state.settings and .engine)."""
+    inner = app.router.lifespan_context
+
+    @asynccontextmanager
+    async def lifespan(application):
+        stop = start_background_jobs(application.state.settings, application.state.engine)
+        try:
+            async with inner(application) as state:
+                yield state
+        finally:
+            stop()
+
+    app.router.lifespan_context = lifespan
