@@ -151,3 +151,20 @@ def test_feeds_escape_untrusted_titles(client):
     assert "<script>" not in text
     parsed = feedparser.parse(text)
     assert not parsed.bozo
+
+
+def test_anonymous_pages_are_cached_until_a_local_write(settings, engine):
+    from paperroute.store.listings import set_flags
+
+    seed(engine)
+    app = make_app(settings, engine, page_cache_ttl=60)
+    anon, reader = client_for(app), client_for(app)
+    assert texts(anon.get("/papers/2502.00001"), ".total-votes") == ["5"]
+    set_flags(engine, "2502.00001", featured=True)  # a change behind the app's back...
+    assert not doc(anon.get("/papers/2502.00001")).cssselect(".badge")  # ...served from cache
+    sign_in(reader, engine, "writer@example.org")
+    assert doc(reader.get("/papers/2502.00001")).cssselect(".badge")  # signed in: never cached
+    reader.post("/papers/2502.00001/upvote", data={"csrf_token": page_csrf(reader)})
+    fresh = anon.get("/papers/2502.00001")  # the vote emptied the cache
+    assert texts(fresh, ".total-votes") == ["6"] and doc(fresh).cssselect(".badge")
+    assert fresh.headers["content-security-policy"]

@@ -20,7 +20,8 @@ from starlette.middleware.sessions import SessionMiddleware
 
 from paperroute.config import Settings
 from paperroute.store.engine import check_schema, make_engine, migrate
-from paperroute.web.deps import PageCache, render
+from paperroute.web.cache import PageCache, PageCacheMiddleware
+from paperroute.web.deps import render
 from paperroute.web.security import RateLimiter, SecurityHeadersMiddleware, csrf_protect
 from paperroute.web.templating import STATIC, make_environment
 
@@ -139,6 +140,8 @@ def create_app(
         same_site="lax",
         https_only=https,
     )
+    # Outermost: a cached anonymous page is answered before sessions, routing and threads.
+    app.add_middleware(PageCacheMiddleware, cache=app.state.page_cache)
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
     for name in API_ROUTERS:
         app.include_router(importlib.import_module(name).router)

@@ -2,14 +2,10 @@
 
 from __future__ import annotations
 
-import threading
-import time
-from collections import OrderedDict
-from collections.abc import Callable
 from typing import Any
 
 from fastapi import HTTPException, Request
-from fastapi.responses import HTMLResponse, JSONResponse, Response
+from fastapi.responses import HTMLResponse, JSONResponse
 from sqlalchemy import Engine
 
 from paperroute.store.users import User, get_user
@@ -82,56 +78,6 @@ def render(request: Request, template: str, status: int = 200, **context: Any) -
 def wants_json(request: Request) -> bool:
     """True when the page's JSON twin is asked for (`?format=json`)."""
     return request.query_params.get("format") == "json"
-
-
-class PageCache:
-    """Rendered anonymous pages for a few seconds; any local write empties it.
-
-    Anonymous pages hold nothing personal (no CSRF token, no votes), so every anonymous reader
-    gets the same bytes; papers synced by another process show up within `ttl` seconds.
-    """
-
-    def __init__(self, ttl: float = 10.0, size: int = 2000) -> None:
-        self.ttl = ttl
-        self.size = size
-        self._items: OrderedDict[str, tuple[float, Response]] = OrderedDict()
-        self._lock = threading.Lock()
-
-    def clear(self) -> None:
-        """Forget every page (called after votes, saves and admin changes)."""
-        with self._lock:
-            self._items.clear()
-
-    def get_or_build(self, key: str, build: Callable[[], Response]) -> Response:
-        """The cached response for `key`, or build, cache (when 200) and return it."""
-        now = time.monotonic()
-        with self._lock:
-            hit = self._items.get(key)
-            if hit and hit[0] > now:
-                self._items.move_to_end(key)
-                return _copy(hit[1])
-        response = build()
-        if response.status_code == 200 and self.ttl > 0:
-            with self._lock:
-                self._items[key] = (now + self.ttl, response)
-                while len(self._items) > self.size:
-                    self._items.popitem(last=False)
-        return _copy(response)
-
-
-def _copy(response: Response) -> Response:
-    out = Response(response.body, response.status_code, media_type=response.media_type)
-    for name, value in response.headers.items():
-        if name.lower() not in {"content-length", "content-type"}:
-            out.headers[name] = value
-    return out
-
-
-def page(request: Request, build: Callable[[], Response]) -> Response:
-    """Serve a GET page, from the anonymous page cache when no one is signed in."""
-    if current_user(request) is not None:
-        return build()
-    return request.app.state.page_cache.get_or_build(str(request.url), build)
 
 
 def json_response(data: Any, status: int = 200) -> JSONResponse:

@@ -14,7 +14,7 @@ from fastapi.responses import JSONResponse, Response
 from paperroute.models import Paper
 from paperroute.store import collections as coll_store
 from paperroute.store import listings
-from paperroute.web.deps import engine_of, page, render
+from paperroute.web.deps import engine_of, render
 from paperroute.web.feedlinks import saved_search_id
 from paperroute.web.mathtext import plain_snippet
 from paperroute.web.routes.papers import trending_papers
@@ -83,9 +83,7 @@ def index(request: Request) -> Response:
     """The list of feeds."""
     cats = listings.top_categories(engine_of(request), limit=50)
     public = coll_store.list_collections(engine_of(request), public_only=True)
-    return page(
-        request, lambda: render(request, "feeds/index.html", categories=cats, public=public)
-    )
+    return render(request, "feeds/index.html", categories=cats, public=public)
 
 
 @router.get("/daily.{fmt}", name="feeds.daily")
@@ -102,17 +100,14 @@ def daily(request: Request, fmt: str) -> Response:
             )
         return _feed(request, fmt, "daily papers", "/", papers)
 
-    return page(request, build)
+    return build()
 
 
 @router.get("/trending.{fmt}", name="feeds.trending")
 def trending(request: Request, fmt: str) -> Response:
     """Trending papers."""
-    return page(
-        request,
-        lambda: _feed(
-            request, fmt, "trending papers", "/trending", [p for p, _ in trending_papers(request)]
-        ),
+    return _feed(
+        request, fmt, "trending papers", "/trending", [p for p, _ in trending_papers(request)]
     )
 
 
@@ -129,7 +124,7 @@ def category(request: Request, category: str, fmt: str) -> Response:
         )
         return _feed(request, fmt, f"papers in {category}", f"/categories/{category}", papers)
 
-    return page(request, build)
+    return build()
 
 
 @router.get("/collections/{collection_id}.{fmt}", name="feeds.collection")

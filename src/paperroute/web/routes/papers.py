@@ -18,7 +18,6 @@ from paperroute.web.deps import (
     current_user,
     engine_of,
     json_response,
-    page,
     render,
     search_service,
     wants_json,
@@ -97,7 +96,7 @@ def _listing(
 @router.get("/", name="papers.home")
 def home(request: Request) -> Response:
     """The latest day that has papers."""
-    return page(request, lambda: _daily(request, None))
+    return _daily(request, None)
 
 
 @router.get("/date/{day}", name="papers.daily")
@@ -107,7 +106,7 @@ def daily(request: Request, day: str) -> Response:
         parsed = listings.parse_day(day)
     except ValueError as exc:
         raise HTTPException(404, str(exc)) from None
-    return page(request, lambda: _daily(request, parsed))
+    return _daily(request, parsed)
 
 
 def _daily(request: Request, day: date | None) -> Response:
@@ -143,16 +142,13 @@ def weekly(request: Request, week: str) -> Response:
         start, end = listings.week_range(week)
     except ValueError as exc:
         raise HTTPException(404, str(exc)) from None
-    return page(
+    return _listing(
         request,
-        lambda: _listing(
-            request,
-            listings.PaperFilter(start=start, end=end),
-            f"Weekly papers · {listings.iso_week(start)} ({start:%d %b} – {end:%d %b %Y})",
-            period="week",
-            prev_url=f"/week/{listings.iso_week(start - timedelta(days=7))}",
-            next_url=f"/week/{listings.iso_week(start + timedelta(days=7))}",
-        ),
+        listings.PaperFilter(start=start, end=end),
+        f"Weekly papers · {listings.iso_week(start)} ({start:%d %b} – {end:%d %b %Y})",
+        period="week",
+        prev_url=f"/week/{listings.iso_week(start - timedelta(days=7))}",
+        next_url=f"/week/{listings.iso_week(start + timedelta(days=7))}",
     )
 
 
@@ -165,16 +161,13 @@ def monthly(request: Request, month: str) -> Response:
         raise HTTPException(404, str(exc)) from None
     prev_month = (start - timedelta(days=1)).strftime("%Y-%m")
     next_month = (end + timedelta(days=1)).strftime("%Y-%m")
-    return page(
+    return _listing(
         request,
-        lambda: _listing(
-            request,
-            listings.PaperFilter(start=start, end=end),
-            f"Monthly papers · {start:%B %Y}",
-            period="month",
-            prev_url=f"/month/{prev_month}",
-            next_url=f"/month/{next_month}",
-        ),
+        listings.PaperFilter(start=start, end=end),
+        f"Monthly papers · {start:%B %Y}",
+        period="month",
+        prev_url=f"/month/{prev_month}",
+        next_url=f"/month/{next_month}",
     )
 
 
@@ -218,7 +211,7 @@ def trending_page(request: Request) -> Response:
             explain_url="/about/trending",
         )
 
-    return page(request, build)
+    return build()
 
 
 @router.get("/about/trending", name="papers.trending_about")
@@ -289,20 +282,17 @@ def show(request: Request, paper_id: str) -> Response:
             holding=collections_holding(engine, user.id, paper.id) if user else set(),
         )
 
-    return page(request, build)
+    return build()
 
 
 @router.get("/authors/{name:path}", name="papers.author")
 def author(request: Request, name: str) -> Response:
     """Every paper by one author."""
-    return page(
+    return _listing(
         request,
-        lambda: _listing(
-            request,
-            listings.PaperFilter(author=name),
-            f"Papers by {name}",
-            order="published",
-        ),
+        listings.PaperFilter(author=name),
+        f"Papers by {name}",
+        order="published",
     )
 
 
@@ -312,21 +302,18 @@ def categories(request: Request) -> Response:
     cats = listings.top_categories(engine_of(request), limit=200)
     if wants_json(request):
         return json_response({"categories": [{"category": c, "papers": n} for c, n in cats]})
-    return page(request, lambda: render(request, "papers/categories.html", categories=cats))
+    return render(request, "papers/categories.html", categories=cats)
 
 
 @router.get("/categories/{category}", name="papers.category")
 def category(request: Request, category: str) -> Response:
     """Papers in one arXiv category, newest first."""
-    return page(
+    return _listing(
         request,
-        lambda: _listing(
-            request,
-            listings.PaperFilter(category=category),
-            f"Papers in {category}",
-            order="published",
-            feed_url=f"/feeds/categories/{quote(category)}",
-        ),
+        listings.PaperFilter(category=category),
+        f"Papers in {category}",
+        order="published",
+        feed_url=f"/feeds/categories/{quote(category)}",
     )
 
 

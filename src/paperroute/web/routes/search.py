@@ -18,7 +18,6 @@ from paperroute.web.deps import (
     current_user,
     engine_of,
     json_response,
-    page,
     render,
     require_user,
     search_service,
@@ -151,7 +150,7 @@ def results(request: Request) -> Response:
             query_string=params.query_string(),
         )
 
-    return page(request, build)
+    return build()
 
 
 @router.post("/search/save", name="search.save")
