@@ -186,3 +186,22 @@ def test_web_app_lifespan_runs_the_jobs_and_stops_them(engine, settings, smtp_se
             time.sleep(0.1)
     assert len(smtp_server.messages) == 1
     assert not any(t.name == "paperroute-jobs" and t.is_alive() for t in threading.enumerate())
+
+
+def test_sync_job_fetches_todays_hugging_face_papers_from_the_configured_server(
+    engine, settings, httpserver
+):
+    from pathlib import Path
+
+    from paperroute.jobs.worker import sync_hf_daily_job
+    from paperroute.store.papers import count_papers
+
+    day = Path(__file__).parent / "data" / "sources" / "hf" / "2026-08-21.json"
+    httpserver.expect_request("/api/daily_papers").respond_with_data(
+        day.read_bytes(), content_type="application/json"
+    )
+    live = settings.model_copy(update={"hf_api_url": httpserver.url_for("/").rstrip("/")})
+    note = sync_hf_daily_job(live, engine)
+    assert count_papers(engine) == 3
+    assert len(httpserver.log) == 2, "yesterday and today"
+    assert "3" in note

@@ -12,6 +12,7 @@ import logging
 import threading
 from collections.abc import Callable
 from contextlib import asynccontextmanager
+from datetime import UTC, datetime, timedelta
 
 from sqlalchemy import Engine
 
@@ -24,8 +25,13 @@ log = logging.getLogger(__name__)
 JOBS: list[Job] = [
     # Digests are concurrent: the delivery ledger gives each digest to exactly one worker.
     Job("digests", 60.0, "paperroute.jobs.worker:digest_job", exclusive=False),
-    Job("sync", 3600.0, "paperroute.sources.ingest:sync_job", lease_seconds=3 * 3600.0),
-    Job("embed", 300.0, "paperroute.search:embed_job", lease_seconds=3600.0),
+    Job(
+        "sync-hf-daily",
+        3600.0,
+        "paperroute.jobs.worker:sync_hf_daily_job",
+        lease_seconds=3 * 3600.0,
+    ),
+    Job("embed", 300.0, "paperroute.jobs.worker:embed_job", lease_seconds=3600.0),
 ]
 
 
@@ -37,6 +43,31 @@ def digest_job(settings: Settings, engine: Engine) -> str:
         f"failed {report.failed}, deferred {report.deferred}, busy {report.busy}"
     )
     return f"{note}; stopped: {report.stopped}" if report.stopped else note
+
+
+def sync_hf_daily_job(settings: Settings, engine: Engine) -> str:
+    """Fetch today's and yesterday's Hugging Face daily papers (`paperroute sync hf-daily`) and
+    keyword-index what changed."""
+    from paperroute.search.service import SearchService
+    from paperroute.sources.hf_daily import HfDailySource
+    from paperroute.sources.ingest import ingest_source
+
+    today = datetime.now(UTC).date()
+    source = HfDailySource.from_settings(settings, [today - timedelta(days=1), today])
+    report = ingest_source(engine, source, progress=False)
+    changed = sorted(report.result.changed_ids)
+    if changed:
+        SearchService(settings, engine).index_papers(changed)
+    return report.summary()
+
+
+def embed_job(settings: Settings, engine: Engine) -> str:
+    """Embed new or changed papers for semantic search (`paperroute embed`)."""
+    from paperroute.search.service import SearchService
+
+    service = SearchService(settings, engine)
+    service.open()
+    return f"embedded {service.embed_pending(progress=False)} papers"
 
 
 def run_worker(
