@@ -160,7 +160,7 @@ def digest_message(settings: Settings, subscription: Subscription, digest: Diges
 
 
 def subscription_message(settings: Settings, subscription: Subscription) -> Message:
-    """The double opt-in email: a confirmation link, or for an active address a preferences link."""
+    """The double opt-in email: a confirmation link; for a known address, a preferences link."""
     context = {
         "site_name": settings.site_name,
         "email": subscription.email,
@@ -169,7 +169,7 @@ def subscription_message(settings: Settings, subscription: Subscription) -> Mess
         "preferences_url": link(settings, subscription.id, "preferences"),
         "unsubscribe_url": link(settings, subscription.id, "unsubscribe"),
     }
-    if subscription.status == "active":
+    if subscription.status != "pending":
         name, subject = "manage", f"Your {settings.site_name} digest preferences"
     else:
         name, subject = "confirm", f"Confirm your {settings.site_name} digest"

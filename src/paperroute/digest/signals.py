@@ -10,7 +10,6 @@ configured model, and are computed here otherwise.
 
 from __future__ import annotations
 
-import json
 import math
 import os
 import re
@@ -74,6 +73,8 @@ class TopicVectors:
     """Vectors of readers' topic phrases, kept on disk between runs (topics rarely change, so a
     daily run embeds only the phrases it has not seen). A cache: deleting the file is harmless."""
 
+    # Reading and writing are whole-file: fine for tens of thousands of phrases (15 MB at 20k).
+
     def __init__(self, path: Path, embed: Embedder):
         self.path, self.embed = path, embed
         self.vectors: dict[str, np.ndarray] = {}
@@ -82,12 +83,12 @@ class TopicVectors:
     def _load(self) -> None:
         self._loaded = True
         try:
-            texts = json.loads(self.path.with_suffix(".json").read_text())
-            matrix = np.load(self.path.with_suffix(".npy"))
-        except (OSError, ValueError):
+            with np.load(self.path, allow_pickle=False) as data:
+                texts, matrix = data["texts"], data["vectors"]
+        except (OSError, ValueError, KeyError):
             return
         if len(texts) == len(matrix):
-            self.vectors.update(zip(texts, matrix, strict=True))
+            self.vectors.update(zip(texts.tolist(), matrix, strict=True))
 
     def __call__(self, texts: list[str]) -> np.ndarray:
         """Vectors for texts, embedding (and saving) only the new ones."""
@@ -102,21 +103,20 @@ class TopicVectors:
         return np.vstack([self.vectors[t] for t in texts]).astype(np.float32)
 
     def _save(self) -> None:
+        # One file replaced atomically, so concurrent workers never read half of a cache.
         self.path.parent.mkdir(parents=True, exist_ok=True)
         texts = list(self.vectors)
-        tmp = self.path.with_name(self.path.name + f".{os.getpid()}.tmp")
-        with open(tmp.with_suffix(".npy"), "wb") as fh:
-            np.save(fh, np.vstack([self.vectors[t] for t in texts]).astype(np.float32))
-        tmp.with_suffix(".json").write_text(json.dumps(texts))
-        # Two renames: a reader may see new vectors with old texts; _load checks the lengths.
-        os.replace(tmp.with_suffix(".npy"), self.path.with_suffix(".npy"))
-        os.replace(tmp.with_suffix(".json"), self.path.with_suffix(".json"))
+        tmp = self.path.with_name(f"{self.path.name}.{os.getpid()}.tmp")
+        with open(tmp, "wb") as fh:
+            matrix = np.vstack([self.vectors[t] for t in texts]).astype(np.float32)
+            np.savez(fh, texts=np.array(texts, dtype=str), vectors=matrix)
+        os.replace(tmp, self.path)
 
 
 def topic_vectors(settings: Settings, embed: Embedder) -> TopicVectors:
     """The topic-vector cache of this data directory and model."""
     slug = re.sub(r"[^A-Za-z0-9]+", "-", settings.embedding_model).strip("-")
-    return TopicVectors(settings.data_dir / "cache" / f"topics-{slug}", embed)
+    return TopicVectors(settings.data_dir / "cache" / f"topics-{slug}.npz", embed)
 
 
 @dataclass
