@@ -1,0 +1,60 @@
+"""A reader in a real browser imports a small BibTeX file, sees recommendations with reasons,
+marks one "not interested" and sees it go."""
+
+from __future__ import annotations
+
+from webtools import link_in
+
+BIB = """@article{one,
+  title = {Paper 2502.00001 on learning},
+  eprint = {2502.00001}, archivePrefix = {arXiv}
+}
+
+@article{broken,
+  title = {Never closed
+
+@misc{two, url = {https://arxiv.org/abs/2502.00002v1}}
+"""
+
+
+def _sign_in(site, smtp, page, email: str) -> None:
+    page.goto(site.url + "/signin")
+    page.fill("input[name=email]", email)
+    page.click("button[type=submit]")
+    page.wait_for_selector("text=Check your email")
+    page.goto(link_in(smtp.handler.to(email)[-1]))
+    page.click("#finish-signin")
+    page.wait_for_selector("a.who")
+
+
+def test_import_bibtex_see_reasons_and_reject_a_recommendation(site, smtp, page, tmp_path):
+    errors: list[str] = []
+    page.on("pageerror", lambda exc: errors.append(str(exc)))
+    _sign_in(site, smtp, page, "library@example.org")
+    page.click("nav >> text=For you")
+    page.wait_for_selector(".foryou-message")
+
+    library = tmp_path / "zotero.bib"
+    library.write_text(BIB)
+    page.set_input_files(".import-form input[type=file]", str(library))
+    page.click(".import-form button[type=submit]")
+    page.wait_for_selector(".import-summary")
+    assert "2 matched (2 newly saved" in page.locator(".import-summary").inner_text()
+    assert "line 6" in page.locator(".import-errors li").first.inner_text()
+
+    page.goto(site.url + "/for-you?window=month")
+    cards = page.locator(".recommendations .paper-card")
+    assert cards.count() >= 3
+    first = cards.first.get_attribute("data-paper-id")
+    assert first not in ("2502.00001", "2502.00002")
+    reason = page.locator(".reason").first.inner_text()
+    assert "Because you saved" in reason and "Paper 2502.0000" in reason
+
+    page.locator(".reason").first.locator("button.not-interested").click()
+    page.wait_for_selector(".not-interested-list")
+    shown = [
+        c.get_attribute("data-paper-id") for c in page.locator(".recommendations .paper-card").all()
+    ]
+    assert first not in shown
+    assert page.locator(".not-interested-list li").count() == 1
+    assert not errors, errors
