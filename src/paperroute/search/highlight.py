@@ -1,0 +1,69 @@
+"""Highlighting: HTML-escape first, then wrap words whose index term matches a query term in <mark>.
+
+Matching uses the same analyzers as the lexical index, so "transformers" in a query marks
+"Transformer" in a title. The abstract is cut to a window around the first match.
+"""
+
+from __future__ import annotations
+
+import html
+import re
+from collections.abc import Iterable
+
+from paperroute.search.lexical import name_tokens, stem_tokens
+
+_WORD = re.compile(r"\w+", re.UNICODE)
+SNIPPET_CHARS = 320
+
+
+def query_terms(words: Iterable[str]) -> set[str]:
+    """Stemmed index terms of query words and phrases."""
+    terms: set[str] = set()
+    for w in words:
+        terms.update(stem_tokens(w))
+    return terms
+
+
+def _matches(word: str, terms: set[str]) -> bool:
+    toks = stem_tokens(word)
+    return bool(toks) and toks[0] in terms
+
+
+def mark(text: str, terms: set[str]) -> tuple[str, list[str]]:
+    """Escaped HTML of text with matching words in <mark>, and the matched words."""
+    out, found, pos = [], [], 0
+    for m in _WORD.finditer(text):
+        if terms and _matches(m.group(), terms):
+            out.append(html.escape(text[pos : m.start()]))
+            out.append(f"<mark>{html.escape(m.group())}</mark>")
+            found.append(m.group())
+            pos = m.end()
+    out.append(html.escape(text[pos:]))
+    return "".join(out), found
+
+
+def snippet(text: str, terms: set[str], size: int = SNIPPET_CHARS) -> tuple[str, list[str]]:
+    """A window of the text around its first matching word, escaped and marked."""
+    start = 0
+    if terms and len(text) > size:
+        for m in _WORD.finditer(text):
+            if _matches(m.group(), terms):
+                start = max(0, m.start() - size // 4)
+                break
+    end = min(len(text), start + size)
+    if start:
+        # Begin at a word boundary so the snippet does not open mid-word.
+        space = text.find(" ", start)
+        start = space + 1 if 0 <= space < end else start
+    piece = text[start:end]
+    if end < len(text):
+        cut = piece.rfind(" ")
+        piece = piece[:cut] if cut > size // 2 else piece
+    marked, found = mark(piece, terms)
+    return ("…" if start else "") + marked + ("…" if end < len(text) else ""), found
+
+
+def author_matches(authors: list[str], names: Iterable[str]) -> list[str]:
+    """Authors whose name holds every part of one of the asked names."""
+    wanted = [set(name_tokens(n)) for n in names]
+    return [a for a in authors if any(w and w <= set(name_tokens(a)) for w in wanted)]

@@ -1,0 +1,297 @@
+"""Keeping this node's search indexes (tantivy + usearch) in step with the database.
+
+The database is the source of truth. At start-up each index is checked: a missing, damaged or
+outdated one is rebuilt from the database (papers table / embeddings table), with a message; a
+healthy one catches up on rows changed since its watermark. After an ingest `index_papers(ids)`
+updates both incrementally.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections.abc import Callable, Iterator, Sequence
+from datetime import UTC, date, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import Engine, select
+
+from paperroute.search import embeddings as emb_store
+from paperroute.search.lexical import IndexDoc, LexicalIndex
+from paperroute.search.vectors import VectorIndex
+from paperroute.store.schema import papers
+
+log = logging.getLogger(__name__)
+# Rows committed by a transaction that started before a sync began can carry an older timestamp;
+# re-reading a window before the watermark catches them (re-indexing is idempotent).
+OVERLAP = timedelta(minutes=2)
+REFRESH_S = 10.0  # how often a serving process looks for index changes made by others
+_BATCH = 2000
+DOC_COLUMNS = (
+    papers.c.id,
+    papers.c.title,
+    papers.c.abstract,
+    papers.c.authors,
+    papers.c.categories,
+    papers.c.announced,
+    papers.c.code_url,
+    papers.c.hf_upvotes,
+    papers.c.upvotes,
+    papers.c.hidden,
+)
+
+
+def _as_date(value: Any) -> date | None:
+    if isinstance(value, datetime):
+        return value.date()
+    if isinstance(value, str):
+        return date.fromisoformat(value[:10])
+    return value
+
+
+def row_to_doc(row: dict) -> IndexDoc:
+    """The lexical index document of a papers row."""
+    return IndexDoc(
+        id=row["id"],
+        title=row["title"] or "",
+        abstract=row["abstract"] or "",
+        authors=[a["name"] if isinstance(a, dict) else str(a) for a in row["authors"] or []],
+        categories=list(row["categories"] or []),
+        announced=_as_date(row["announced"]),
+        has_code=bool(row["code_url"]),
+        upvotes=int(row["hf_upvotes"] or 0) + int(row["upvotes"] or 0),
+    )
+
+
+def _stamp(value: str | None) -> datetime | None:
+    return datetime.fromisoformat(value) if value else None
+
+
+def _db_time(engine: Engine, when: datetime) -> datetime:
+    # SQLite stores naive UTC text; compare with a naive value there.
+    return when.replace(tzinfo=None) if engine.dialect.name == "sqlite" else when
+
+
+class SearchIndexes:
+    """The lexical and vector index of one node, opened lazily and kept in sync."""
+
+    def __init__(self, engine: Engine, index_dir: Path, model: str, dim: Callable[[], int]) -> None:
+        self.engine = engine
+        self.index_dir = Path(index_dir)
+        self.model = model
+        self._dim = dim
+        self.lock = threading.RLock()
+        self._lexical: LexicalIndex | None = None
+        self._vectors: VectorIndex | None = None
+        self.messages: list[str] = []
+        self._refreshed = time.monotonic()
+
+    # --- opening ---------------------------------------------------------------------------
+
+    def open(self) -> list[str]:
+        """Check both indexes, rebuild or catch up as needed; returns messages for the operator."""
+        with self.lock:
+            messages = []
+            if self._lexical is None:
+                messages += self._open_lexical()
+            if self._vectors is None:
+                messages += self._open_vectors()
+            for msg in messages:
+                log.warning("search: %s", msg)
+            self.messages += messages
+            return messages
+
+    def refresh(self) -> None:
+        """See what other processes committed: reload the lexical reader, and the vector file
+        when it was saved by someone else since it was loaded (checked at most every 10 s)."""
+        now = time.monotonic()
+        if self._lexical is None or self._vectors is None or now - self._refreshed < REFRESH_S:
+            return
+        self._refreshed = now
+        self._lexical.index.reload()
+        vi = self._vectors
+        try:
+            changed = vi.path.stat().st_mtime_ns != vi.loaded_mtime
+        except OSError:
+            return
+        if changed:
+            with self.lock:
+                fresh, problem = VectorIndex.open_checked(vi.path, vi.ndim, self.model)
+                if problem is None:
+                    self._vectors = fresh
+
+    @property
+    def lexical(self) -> LexicalIndex:
+        """The lexical index (opened on first use)."""
+        if self._lexical is None:
+            self.open()
+        return self._lexical  # type: ignore[return-value]
+
+    @property
+    def vectors(self) -> VectorIndex:
+        """The vector index (opened on first use)."""
+        if self._vectors is None:
+            self.open()
+        return self._vectors  # type: ignore[return-value]
+
+    def _open_lexical(self) -> list[str]:
+        idx, problem = LexicalIndex.open_checked(self.index_dir / "lexical")
+        self._lexical = idx
+        if problem:
+            n = self.rebuild_lexical()
+            return [f"{problem}; indexed {n} papers"]
+        n = self._sync_lexical(_stamp(idx.read_meta().get("synced_at")))
+        log.info("search: lexical index caught up on %d changed papers", n)
+        return []
+
+    def _vector_dim(self) -> int:
+        with self.engine.connect() as conn:
+            dim = conn.execute(
+                select(emb_store.embeddings.c.dim)
+                .where(emb_store.embeddings.c.model == self.model)
+                .limit(1)
+            ).scalar()
+        return int(dim) if dim else self._dim()
+
+    def _open_vectors(self) -> list[str]:
+        expected = emb_store.count_vectors(self.engine, self.model)
+        path = self.index_dir / "vectors.usearch"
+        dim = self._vector_dim() if expected else 384
+        vi, problem = VectorIndex.open_checked(path, dim, self.model, expected)
+        self._vectors = vi
+        if problem is None or "holds" in problem:
+            # Vectors saved by other processes (or after this node's last save) since the
+            # watermark are added; only if the counts still disagree is a rebuild needed.
+            n = self._sync_vectors(_stamp(vi.read_meta().get("synced_at")))
+            if len(vi) == expected:
+                log.info("search: vector index caught up on %d vectors", n)
+                return []
+            problem = problem or f"vector index holds {len(vi)} vectors, the database {expected}"
+        if not expected:
+            vi.save({"synced_at": datetime.now(UTC).isoformat()})
+            return []
+        n = self.rebuild_vectors()
+        return [f"{problem}; indexed {n} vectors"]
+
+    # --- rebuilding and syncing --------------------------------------------------------------
+
+    def _iter_docs(
+        self, since: datetime | None = None, ids: Sequence[str] | None = None
+    ) -> Iterator[list[dict]]:
+        if ids is not None:
+            for start in range(0, len(ids), 500):
+                query = select(*DOC_COLUMNS).where(papers.c.id.in_(list(ids[start : start + 500])))
+                with self.engine.connect() as conn:
+                    yield [dict(r) for r in conn.execute(query).mappings()]
+            return
+        last = ""
+        while True:
+            query = select(*DOC_COLUMNS).where(papers.c.id > last)
+            if since is not None:
+                query = query.where(papers.c.last_changed >= _db_time(self.engine, since))
+            query = query.order_by(papers.c.id).limit(_BATCH)
+            with self.engine.connect() as conn:
+                rows = [dict(r) for r in conn.execute(query).mappings()]
+            if not rows:
+                return
+            yield rows
+            last = rows[-1]["id"]
+
+    def rebuild_lexical(self, progress: Callable[[int], None] | None = None) -> int:
+        """Re-index every paper from the database into an empty lexical index."""
+        with self.lock:
+            started = datetime.now(UTC) - OVERLAP
+            lex = self.lexical if self._lexical else LexicalIndex(self.index_dir / "lexical")
+            self._lexical = lex
+            lex.clear()
+            n = 0
+            for rows in self._iter_docs():
+                n += lex.add((row_to_doc(r) for r in rows), replace=False)
+                if progress:
+                    progress(len(rows))
+            lex.commit()
+            lex.write_meta({"synced_at": started.isoformat()})
+            return n
+
+    def _sync_lexical(self, since: datetime | None) -> int:
+        started = datetime.now(UTC) - OVERLAP
+        n = 0
+        for rows in self._iter_docs(since=since):
+            n += self._lexical.add(row_to_doc(r) for r in rows)  # type: ignore[union-attr]
+        if n:
+            self._lexical.commit()  # type: ignore[union-attr]
+        self._lexical.write_meta({"synced_at": started.isoformat()})  # type: ignore[union-attr]
+        return n
+
+    def rebuild_vectors(self, progress: Callable[[int], None] | None = None) -> int:
+        """Rebuild the vector index from the embeddings table."""
+        with self.lock:
+            started = datetime.now(UTC) - OVERLAP
+            vi = VectorIndex(self.index_dir / "vectors.usearch", self._vector_dim(), self.model)
+            self._vectors = vi
+            for ids, vecs, _ in emb_store.iter_vectors(self.engine, self.model, batch=10_000):
+                vi.index.add([_key(i, vi) for i in ids], vecs)
+                if progress:
+                    progress(len(ids))
+            vi.save({"synced_at": started.isoformat()})
+            return len(vi)
+
+    def _sync_vectors(self, since: datetime | None) -> int:
+        started = datetime.now(UTC) - OVERLAP
+        n = 0
+        since_db = _db_time(self.engine, since) if since else None
+        for ids, vecs, _ in emb_store.iter_vectors(self.engine, self.model, since=since_db):
+            self._vectors.upsert(ids, vecs)  # type: ignore[union-attr]
+            n += len(ids)
+        if n:
+            self._vectors.save({"synced_at": started.isoformat()})  # type: ignore[union-attr]
+        return n
+
+    def index_papers(self, ids: Sequence[str]) -> int:
+        """Update both indexes for these papers (after an ingest or an embedding pass)."""
+        ids = list(dict.fromkeys(ids))
+        with self.lock:
+            lex, vi = self.lexical, self.vectors
+            found: set[str] = set()
+            for rows in self._iter_docs(ids=ids):
+                lex.add(row_to_doc(r) for r in rows)
+                found.update(r["id"] for r in rows)
+            gone = [i for i in ids if i not in found]
+            lex.delete(gone)
+            lex.commit()
+            stored = emb_store.load_vectors(self.engine, self.model, list(found))
+            if stored:
+                vi.upsert(list(stored), _stack(stored.values()))
+            vi.remove(gone + [i for i in found if i not in stored])
+            # Not saved here: writing the whole HNSW file per ingest batch costs seconds at 1M;
+            # `save_vectors` (embed pass end, shutdown) persists it, and the next start-up
+            # catches up from the embeddings table anyway.
+            return len(found)
+
+    def add_vectors(self, ids: Sequence[str], vectors) -> None:
+        """Put freshly computed vectors into the vector index (saved by `save_vectors`)."""
+        with self.lock:
+            self.vectors.upsert(ids, vectors)
+
+    def save_vectors(self) -> None:
+        """Persist the vector index (its watermark stays at the last full sync)."""
+        with self.lock:
+            if self._vectors is not None:
+                self._vectors.save()
+
+
+def _key(pid: str, vi: VectorIndex) -> int:
+    from paperroute.search.vectors import _OLD_FLAG, key_for
+
+    key = key_for(pid)
+    if key & _OLD_FLAG:
+        vi.old_ids[key] = pid
+    return key
+
+
+def _stack(values):
+    import numpy as np
+
+    return np.stack(list(values))

@@ -1,0 +1,330 @@
+"""Lexical search: a tantivy (BM25) index persisted in data_dir/index/lexical, one per node.
+
+Queries are built as tantivy query objects from parsed tokens, never by string concatenation into
+tantivy's query parser, so no user input can break the query syntax. Field weights: title >
+authors > abstract. Words missing from the index (likely misspellings) are matched fuzzily.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+import time
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from datetime import date
+from functools import lru_cache
+from pathlib import Path
+
+import tantivy
+
+from paperroute.search.query import ParsedQuery
+
+SCHEMA_VERSION = 2
+FIELD_BOOSTS = {"title": 3.0, "authors": 2.0, "abstract": 1.0}
+PHRASE_BOOST = 2.0
+# Fuzzy matches score a constant (no BM25), so the boost stands in for a rare word's weight.
+FUZZY_BOOST = 6.0
+MIN_FUZZY_LEN = 4
+WRITER_WAIT_S = 60.0
+
+
+def _stem_analyzer() -> tantivy.TextAnalyzer:
+    return (
+        tantivy.TextAnalyzerBuilder(tantivy.Tokenizer.simple())
+        .filter(tantivy.Filter.remove_long(40))
+        .filter(tantivy.Filter.lowercase())
+        .filter(tantivy.Filter.ascii_fold())
+        .filter(tantivy.Filter.stemmer("english"))
+        .build()
+    )
+
+
+def _name_analyzer() -> tantivy.TextAnalyzer:
+    return (
+        tantivy.TextAnalyzerBuilder(tantivy.Tokenizer.simple())
+        .filter(tantivy.Filter.remove_long(40))
+        .filter(tantivy.Filter.lowercase())
+        .filter(tantivy.Filter.ascii_fold())
+        .build()
+    )
+
+
+STEM = _stem_analyzer()
+NAME = _name_analyzer()
+
+
+@lru_cache(maxsize=65536)
+def stem_tokens(text: str) -> tuple[str, ...]:
+    """Index terms of a text field value (the analyzer the index uses for title/abstract)."""
+    return tuple(STEM.analyze(text))
+
+
+def name_tokens(text: str) -> tuple[str, ...]:
+    """Index terms of an author name."""
+    return tuple(NAME.analyze(text))
+
+
+def _schema() -> tantivy.Schema:
+    b = tantivy.SchemaBuilder()
+    b.add_text_field("id", stored=True, tokenizer_name="raw")
+    b.add_text_field("title", tokenizer_name="paper_stem")
+    b.add_text_field("authors", tokenizer_name="paper_name")
+    b.add_text_field("abstract", tokenizer_name="paper_stem")
+    b.add_text_field("cats", tokenizer_name="raw")
+    b.add_integer_field("announced", indexed=True, fast=True)
+    b.add_integer_field("has_code", indexed=True, fast=True)
+    b.add_integer_field("upvotes", indexed=True, fast=True)
+    return b.build()
+
+
+@dataclass
+class IndexDoc:
+    """What the lexical index holds for one paper."""
+
+    id: str
+    title: str
+    abstract: str
+    authors: list[str]
+    categories: list[str]
+    announced: date | None
+    has_code: bool
+    upvotes: int
+
+
+def _day(value: date | None) -> int:
+    return value.year * 10000 + value.month * 100 + value.day if value else 0
+
+
+class LexicalIndex:
+    """A tantivy index of papers, opened (or created) in a directory."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = Path(path)
+        self.schema = _schema()
+        self._meta = self.path / "paperroute.json"
+        self.index = self._open()
+        self._writer: tantivy.IndexWriter | None = None
+
+    def _open(self) -> tantivy.Index:
+        self.path.mkdir(parents=True, exist_ok=True)
+        index = tantivy.Index(self.schema, path=str(self.path), reuse=True)
+        index.register_tokenizer("paper_stem", STEM)
+        index.register_tokenizer("paper_name", NAME)
+        return index
+
+    @classmethod
+    def open_checked(cls, path: Path) -> tuple[LexicalIndex, str | None]:
+        """Open the index; a missing, old or unreadable one is recreated empty, with a message."""
+        path = Path(path)
+        problem = None
+        meta = path / "paperroute.json"
+        if not meta.exists():
+            problem = "missing" if not path.exists() else "incomplete"
+        else:
+            try:
+                if json.loads(meta.read_text()).get("schema") != SCHEMA_VERSION:
+                    problem = "built by another version"
+                else:
+                    idx = cls(path)
+                    idx.index.searcher().num_docs  # noqa: B018 - reads every segment's meta
+                    return idx, None
+            except Exception as exc:  # tantivy raises ValueError/OSError subclasses for corruption
+                problem = f"unreadable ({exc})"
+        shutil.rmtree(path, ignore_errors=True)
+        idx = cls(path)
+        idx.index.writer().commit()
+        idx.write_meta({})
+        return idx, f"lexical index {problem}: rebuilding from the database"
+
+    def read_meta(self) -> dict:
+        """Bookkeeping saved beside the index (schema version, sync watermark)."""
+        try:
+            return json.loads(self._meta.read_text())
+        except (OSError, ValueError):
+            return {}
+
+    def write_meta(self, values: dict) -> None:
+        """Save bookkeeping (merged with what is there)."""
+        meta = self.read_meta() | values | {"schema": SCHEMA_VERSION}
+        self._meta.write_text(json.dumps(meta))
+
+    @property
+    def writer(self) -> tantivy.IndexWriter:
+        """The (single) index writer, created on first write.
+
+        Another process (web vs worker) may hold tantivy's writer lock for a moment: wait for it.
+        """
+        deadline = time.monotonic() + WRITER_WAIT_S
+        while self._writer is None:
+            try:
+                self._writer = self.index.writer(heap_size=200_000_000, num_threads=1)
+            except ValueError as exc:
+                if "lock" not in str(exc).lower() or time.monotonic() > deadline:
+                    raise
+                time.sleep(0.2)
+        return self._writer
+
+    def add(self, docs: Iterable[IndexDoc], replace: bool = True) -> int:
+        """Add (or replace) documents; call commit() to make them visible."""
+        n = 0
+        for d in docs:
+            if replace:
+                self.writer.delete_documents_by_term("id", d.id)
+            doc = tantivy.Document()
+            doc.add_text("id", d.id)
+            doc.add_text("title", d.title)
+            doc.add_text("authors", "\n".join(d.authors))
+            doc.add_text("abstract", d.abstract)
+            for cat in d.categories:
+                doc.add_text("cats", cat.lower())
+            doc.add_integer("announced", _day(d.announced))
+            doc.add_integer("has_code", int(d.has_code))
+            doc.add_integer("upvotes", int(d.upvotes))
+            self.writer.add_document(doc)
+            n += 1
+        return n
+
+    def delete(self, ids: Iterable[str]) -> None:
+        """Remove documents by paper id."""
+        for pid in ids:
+            self.writer.delete_documents_by_term("id", pid)
+
+    def clear(self) -> None:
+        """Remove every document."""
+        self.writer.delete_all_documents()
+
+    def commit(self) -> None:
+        """Make writes durable and visible."""
+        if self._writer is not None:
+            self._writer.commit()
+            self._writer.wait_merging_threads()
+            self._writer = None
+        self.index.reload()
+
+    def num_docs(self) -> int:
+        """Documents in the index."""
+        return self.index.searcher().num_docs
+
+    def search(self, query: tantivy.Query, limit: int) -> tuple[list[tuple[str, float]], int]:
+        """(paper id, BM25 score) best first, and the number of matching documents."""
+        searcher = self.index.searcher()
+        result = searcher.search(query, limit=max(1, limit), count=True)
+        hits = [(searcher.doc(addr)["id"][0], float(score)) for score, addr in result.hits]
+        return hits, int(result.count or 0)
+
+    def doc_freq(self, field: str, term: str) -> int:
+        """How many documents hold a term."""
+        return self.index.searcher().doc_freq(field, term)
+
+    # --- query building -------------------------------------------------------------------
+
+    def _term(self, field: str, token: str) -> tantivy.Query:
+        return tantivy.Query.term_query(self.schema, field, token, index_option="freq")
+
+    def _fielded_word(self, word: str) -> list[tantivy.Query]:
+        """One query word against every text field, with field boosts and fuzzy fallback."""
+        out = []
+        for tok in stem_tokens(word):
+            alts = [
+                tantivy.Query.boost_query(self._term("title", tok), FIELD_BOOSTS["title"]),
+                tantivy.Query.boost_query(self._term("abstract", tok), FIELD_BOOSTS["abstract"]),
+            ]
+            out.extend(alts)
+            if len(tok) >= MIN_FUZZY_LEN and not self._known(tok):
+                out.append(self._fuzzy("title", tok))
+                out.append(self._fuzzy("abstract", tok, 1 / 3))
+        for tok in name_tokens(word):
+            out.append(
+                tantivy.Query.boost_query(self._term("authors", tok), FIELD_BOOSTS["authors"])
+            )
+        return out
+
+    def _known(self, tok: str) -> bool:
+        return self.doc_freq("title", tok) > 0 or self.doc_freq("abstract", tok) > 0
+
+    def _fuzzy(self, field: str, tok: str, weight: float = 1.0) -> tantivy.Query:
+        distance = 1 if len(tok) < 8 else 2
+        q = tantivy.Query.fuzzy_term_query(self.schema, field, tok, distance=distance)
+        return tantivy.Query.boost_query(q, FUZZY_BOOST * weight)
+
+    def _phrase(self, field: str, tokens: Sequence[str]) -> tantivy.Query:
+        if len(tokens) == 1:
+            return tantivy.Query.term_query(self.schema, field, tokens[0])
+        return tantivy.Query.phrase_query(self.schema, field, list(tokens))
+
+    def _phrase_any_field(self, text: str) -> tantivy.Query | None:
+        toks = stem_tokens(text)
+        if not toks:
+            return None
+        alts = [
+            tantivy.Query.boost_query(self._phrase("title", toks), FIELD_BOOSTS["title"]),
+            tantivy.Query.boost_query(self._phrase("abstract", toks), FIELD_BOOSTS["abstract"]),
+        ]
+        return tantivy.Query.boolean_query([(tantivy.Occur.Should, q) for q in alts])
+
+    def _author(self, name: str) -> tantivy.Query | None:
+        toks = list(name_tokens(name))
+        if not toks:
+            return None
+        if len(toks) == 1:
+            return self._term("authors", toks[0])
+        # The name's parts next to each other, in either order ("Hinton Geoffrey").
+        orders = [toks, toks[::-1]]
+        phrases = [tantivy.Query.phrase_query(self.schema, "authors", o) for o in orders]
+        return tantivy.Query.boolean_query([(tantivy.Occur.Should, q) for q in phrases])
+
+    def filter_clauses(self, filters) -> list[tuple]:
+        """Must-clauses for SearchFilters fields the index knows."""
+        clauses = []
+        if filters is None:
+            return clauses
+        if filters.date_from or filters.date_to:
+            lo = _day(filters.date_from) if filters.date_from else None
+            hi = _day(filters.date_to) if filters.date_to else None
+            clauses.append(self._range("announced", lo, hi))
+        if filters.categories:
+            cats = [c.lower() for c in filters.categories]
+            clauses.append(tantivy.Query.term_set_query(self.schema, "cats", cats))
+        if filters.has_code:
+            clauses.append(self._range("has_code", 1, None))
+        if filters.min_upvotes:
+            clauses.append(self._range("upvotes", int(filters.min_upvotes), None))
+        return [(tantivy.Occur.Must, c) for c in clauses]
+
+    def _range(self, field: str, lo: int | None, hi: int | None) -> tantivy.Query:
+        return tantivy.Query.range_query(
+            self.schema, field, tantivy.FieldType.Integer, lower_bound=lo, upper_bound=hi
+        )
+
+    def build_query(self, parsed: ParsedQuery, filters=None) -> tantivy.Query | None:
+        """The tantivy query for a parsed user query, or None when nothing can match lexically."""
+        Occur = tantivy.Occur
+        clauses: list[tuple] = []
+        should = [q for w in parsed.content_words for q in self._fielded_word(w)]
+        if should:
+            clauses.append(
+                (Occur.Should, tantivy.Query.boolean_query([(Occur.Should, q) for q in should]))
+            )
+        for phrase in parsed.phrases:
+            q = self._phrase_any_field(phrase)
+            if q is not None:
+                clauses.append((Occur.Must, tantivy.Query.boost_query(q, PHRASE_BOOST)))
+        for name in parsed.authors:
+            q = self._author(name)
+            if q is not None:
+                clauses.append((Occur.Must, q))
+        for word in parsed.excluded:
+            for q in self._fielded_word(word):
+                clauses.append((Occur.MustNot, q))
+        if not any(occ in (Occur.Should, Occur.Must) for occ, _ in clauses):
+            return None
+        clauses.extend(self.filter_clauses(filters))
+        return tantivy.Query.boolean_query(clauses)
+
+    def filter_only_query(self, filters) -> tantivy.Query | None:
+        """A query matching every document that passes the filters (None when no filter)."""
+        clauses = self.filter_clauses(filters)
+        if not clauses:
+            return None
+        return tantivy.Query.boolean_query(clauses)

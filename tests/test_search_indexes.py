@@ -1,0 +1,116 @@
+"""Index upkeep: incremental updates, start-up checks, rebuilds after damage, on both backends."""
+
+from __future__ import annotations
+
+from datetime import date
+
+from paperroute.models import Author, PaperRecord
+from paperroute.search.embeddings import count_vectors, load_precomputed
+from paperroute.store.papers import upsert_records
+from search_support import VECTORS, load_fixture, make_service, search_fixture  # noqa: F401 - fixture
+
+NEW = PaperRecord(
+    source="test",
+    id="2611.00042",
+    title="Quokka: Marsupial-Inspired Curriculum Learning for Tiny Robots",
+    abstract="We teach tiny legged robots to hop across rough terrain with a curriculum.",
+    authors=[Author("Grace Hopper")],
+    categories=["cs.RO"],
+    announced=date(2026, 11, 2),
+)
+
+
+def test_new_paper_is_searchable_after_embed_and_index(search):
+    assert all(h.id != "2611.00042" for h in search.search("quokka").hits)
+    result = upsert_records(search.engine, [NEW])
+    assert search.embed_pending() == 1
+    search.index_papers(["2611.00042"])
+    assert search.search("quokka").hits[0].id == "2611.00042"
+    # found by meaning too: the vector index holds the new paper
+    near = search.similar("2611.00042", k=3)
+    assert near.hits and result.added == 1
+    assert search.vector("2611.00042") is not None
+
+
+def test_changed_abstract_updates_the_lexical_index(search):
+    changed = PaperRecord(
+        source="test",
+        id="2507.03724",
+        title="MemOS: A Memory OS for AI System",
+        abstract="Now about zymurgy, the chemistry of fermentation.",
+    )
+    upsert_records(search.engine, [changed])
+    search.index_papers(["2507.03724"])
+    assert search.search("zymurgy").hits[0].id == "2507.03724"
+
+
+def test_restart_catches_up_on_papers_changed_while_down(settings, engine):
+    load_fixture(engine)
+    make_service(settings, engine)  # builds the indexes
+    upsert_records(engine, [NEW])  # written by another process while this node was down
+    service = make_service(settings, engine)
+    assert service.indexes.messages == []  # a catch-up is routine, not worth a warning
+    assert service.search("quokka").hits[0].id == "2611.00042"
+
+
+def test_healthy_indexes_open_without_messages(settings, engine):
+    load_fixture(engine)
+    make_service(settings, engine)
+    assert make_service(settings, engine).indexes.messages == []
+
+
+def test_corrupt_vector_index_is_detected_and_rebuilt(settings, engine):
+    load_fixture(engine)
+    before = [h.id for h in make_service(settings, engine).similar("2505.16864", k=5).hits]
+    path = settings.data_dir / "index" / "vectors.usearch"
+    path.write_bytes(b"\x00garbage" * 100)
+    service = make_service(settings, engine)
+    assert any("vector index unreadable" in m for m in service.indexes.messages)
+    assert [h.id for h in service.similar("2505.16864", k=5).hits] == before
+
+
+def test_missing_indexes_are_rebuilt_with_a_message(settings, engine):
+    load_fixture(engine)
+    make_service(settings, engine)
+    index_dir = settings.data_dir / "index"
+    (index_dir / "vectors.usearch").unlink()
+    for f in (index_dir / "lexical").iterdir():
+        f.unlink()
+    service = make_service(settings, engine)
+    messages = " ".join(service.indexes.messages)
+    assert "vector index missing" in messages and "lexical index" in messages
+    assert service.search("MemOS").hits[0].id == "2507.03724"
+    assert len(service.indexes.vectors) == 300
+
+
+def test_reindex_rebuilds_everything(search):
+    assert search.reindex() == {"papers": 300, "vectors": 300}
+    assert search.search("MemOS").hits[0].id == "2507.03724"
+
+
+def test_precomputed_vectors_skip_papers_whose_text_changed(engine):
+    upsert_records(engine, [NEW])
+    load_fixture(engine)
+    model = "sentence-transformers/all-MiniLM-L6-v2"
+    assert count_vectors(engine, model) == 300
+    changed = PaperRecord(source="test", id="2507.03724", title="MemOS", abstract="Changed text.")
+    upsert_records(engine, [changed])
+    with engine.begin() as conn:
+        conn.exec_driver_sql("DELETE FROM embeddings")
+    assert load_precomputed(engine, VECTORS) == 299
+
+
+def test_a_serving_process_sees_papers_another_process_indexed(settings, engine, monkeypatch):
+    import paperroute.search.indexes as indexes
+
+    load_fixture(engine)
+    web = make_service(settings, engine)  # e.g. the web server
+    assert web.search("quokka").total == 0
+    upsert_records(engine, [NEW])
+    worker = make_service(settings, engine)  # e.g. the worker: embeds, indexes, saves
+    worker.embed_pending()
+    worker.index_papers(["2611.00042"])
+    worker.indexes.save_vectors()
+    monkeypatch.setattr(indexes, "REFRESH_S", 0.0)
+    assert web.search("quokka").hits[0].id == "2611.00042"
+    assert "2611.00042" in [h.id for h in web.similar("2507.03724", k=300).hits]

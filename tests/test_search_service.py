@@ -1,0 +1,142 @@
+"""Query syntax, filters, sorting, highlighting and bad input, on SQLite and PostgreSQL."""
+
+from __future__ import annotations
+
+from datetime import date
+
+import pytest
+
+from paperroute.models import Author, PaperRecord
+from paperroute.search.service import SearchFilters
+from paperroute.store.papers import get_papers, upsert_records
+from search_support import search_fixture  # noqa: F401 - fixture
+
+
+def test_arxiv_id_or_url_jumps_to_the_paper(search):
+    for query in ("2507.03724", "arXiv:2507.03724v2", "https://arxiv.org/abs/2507.03724"):
+        results = search.search(query)
+        assert results.jump_to == "2507.03724"
+        assert [h.id for h in results.hits] == ["2507.03724"]
+
+
+def test_unknown_arxiv_id_gets_a_message_not_an_error(search):
+    results = search.search("2101.00001")
+    assert results.hits == [] and "not in this library" in results.message
+
+
+def test_author_query_returns_only_that_authors_papers(search):
+    results = search.search('author:"Song Han"', limit=50)
+    assert results.hits
+    for hit in results.hits:
+        assert any(a.lower() == "song han" for a in hit.authors)
+        assert "author: Song Han" in hit.why
+
+
+def test_category_syntax_restricts_results(search):
+    results = search.search("video generation cat:cs.CL", limit=50)
+    assert results.hits
+    assert all("cs.CL" in h.categories for h in results.hits)
+
+
+def test_quoted_phrase_requires_the_exact_phrase(search):
+    results = search.search('"test-time scaling"', limit=50)
+    assert results.hits
+    for paper in get_papers(search.engine, [h.id for h in results.hits]):
+        text = " ".join((paper.title + " " + paper.abstract).lower().replace("-", " ").split())
+        assert "test time scaling" in text
+
+
+def test_minus_word_excludes_papers_with_it(search):
+    with_video = {h.id for h in search.search("diffusion", limit=100).hits}
+    without = search.search("diffusion -video", limit=100).hits
+    assert without and len(without) < len(with_video)
+    assert all("video" not in h.title.lower() for h in without)
+
+
+def test_filters_restrict_by_date_category_code_and_upvotes(search):
+    filters = SearchFilters(
+        date_from=date(2025, 6, 1),
+        date_to=date(2025, 12, 31),
+        categories=["cs.CV"],
+        has_code=True,
+        min_upvotes=5,
+    )
+    results = search.search("video generation", filters=filters, limit=50)
+    assert results.hits
+    papers = {p.id: p for p in get_papers(search.engine, [h.id for h in results.hits])}
+    for hit in results.hits:
+        paper = papers[hit.id]
+        assert date(2025, 6, 1) <= paper.announced <= date(2025, 12, 31)
+        assert "cs.CV" in paper.categories and paper.code_url
+        assert paper.total_upvotes >= 5
+
+
+def test_sort_by_date_and_by_upvotes(search):
+    by_date = search.search("reasoning", sort="date", limit=20).hits
+    dates = [h.announced for h in by_date]
+    assert len(dates) > 5 and dates == sorted(dates, reverse=True)
+    by_votes = search.search("reasoning", sort="upvotes", limit=20).hits
+    votes = [h.upvotes for h in by_votes]
+    assert len(votes) > 5 and votes == sorted(votes, reverse=True)
+
+
+def test_pages_do_not_overlap_and_total_counts_matches(search):
+    first = search.search("language models", limit=10)
+    second = search.search("language models", limit=10, offset=10)
+    assert first.total >= 20
+    assert not {h.id for h in first.hits} & {h.id for h in second.hits}
+
+
+def test_highlights_escape_html_before_marking_terms(search):
+    record = PaperRecord(
+        source="test",
+        id="2601.99999",
+        title="Sparse <script>alert(1)</script> Attention & Friends",
+        abstract="We study sparse attention with <b>bold</b> claims about attention heads.",
+        authors=[Author("Ada Lovelace")],
+        categories=["cs.LG"],
+        announced=date(2026, 1, 2),
+    )
+    upsert_records(search.engine, [record])
+    search.index_papers(["2601.99999"])
+    hit = next(h for h in search.search("sparse attention", limit=20).hits if h.id == "2601.99999")
+    assert "<script>" not in hit.title_html and "&lt;script&gt;" in hit.title_html
+    assert "<mark>Sparse</mark>" in hit.title_html and "<mark>Attention</mark>" in hit.title_html
+    assert "&amp;" in hit.title_html
+    assert "&lt;b&gt;bold&lt;/b&gt;" in hit.abstract_html
+    assert "title: sparse, attention" in hit.why
+
+
+BAD_QUERIES = [
+    "",
+    "   ",
+    '"',
+    '""',
+    "AND OR",
+    "*",
+    "-",
+    "--",
+    "'; DROP TABLE papers; --",
+    "title:foo AND (bar OR",
+    "NEAR(a b) NOT c*",
+    "author:",
+    "cat:",
+    'author:"',
+    "x" * 10_000,
+    "\x00\x01\x02 binary \xff\xfe",
+    b"\x00\xff\xfe\x80 bytes",
+    "🙂🙂🙂",
+    "[]{}()^~:\\/",
+]
+
+
+@pytest.mark.parametrize("query", BAD_QUERIES, ids=range(len(BAD_QUERIES)))
+def test_bad_queries_give_results_or_a_message_never_an_error(search, query):
+    results = search.search(query, limit=5)
+    assert results.hits or results.message
+    assert isinstance(results.to_dict()["hits"], list)
+
+
+def test_huge_query_is_shortened_with_a_message(search):
+    results = search.search("video generation " * 1000)
+    assert results.hits and "shortened" in results.message
