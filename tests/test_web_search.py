@@ -90,3 +90,14 @@ def test_search_and_similar_api_in_hugging_face_shape(client):
     assert found and {"paper", "title", "summary"} <= set(found[0])
     near = client.get("/api/papers/2503.12271/similar", params={"k": 3}).json()
     assert 1 <= len(near) <= 3 and all(e["paper"]["id"] != "2503.12271" for e in near)
+
+
+def test_huggingface_hub_client_searches_paperroute(settings, engine, service):
+    from huggingface_hub import HfApi
+
+    from webtools import LiveServer
+
+    with LiveServer(make_app(settings, engine, search=service)) as live:
+        found = list(HfApi(endpoint=live.url, token=False).list_papers(query="diffusion", limit=5))
+    assert 1 <= len(found) <= 5
+    assert all(p.id and p.title for p in found)
