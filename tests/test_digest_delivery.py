@@ -54,7 +54,9 @@ def load_demo(engine, count=60, settings=None):
         missing = [p for p in found if p.id not in _VECTORS]
         if missing:
             vectors = load_embedder(settings)([paper_text(p.title, p.abstract) for p in missing])
-            _VECTORS.update((p.id, v.astype("<f4").tobytes()) for p, v in zip(missing, vectors, strict=True))
+            _VECTORS.update(
+                (p.id, v.astype("<f4").tobytes()) for p, v in zip(missing, vectors, strict=True)
+            )
         now = datetime.now(UTC)
         rows = [
             {"paper_id": p.id, "model": settings.embedding_model, "content_hash": "test",
@@ -206,3 +208,34 @@ def test_empty_digest_is_not_sent_unless_asked(engine, mail_settings, smtp_serve
     [msg] = smtp_server.messages
     assert msg["To"] == "always@example.com"
     assert "No new papers matched" in msg.get_body(("plain",)).get_content()
+
+
+def test_smtp_authentication_from_settings(settings):
+    from aiosmtpd.controller import Controller
+    from aiosmtpd.smtp import AuthResult
+    from pydantic import SecretStr
+
+    from paperroute.digest.render import subscription_message
+    from paperroute.digest.send import Mailer
+    from paperroute.store.subscriptions import Subscription
+    from smtp_fixture import Recorder, free_port
+
+    def authenticator(server, session, envelope, mechanism, auth_data):
+        ok = auth_data.login == b"digest" and auth_data.password == b"s3cret"
+        return AuthResult(success=ok)
+
+    handler, port = Recorder(), free_port()
+    controller = Controller(handler, hostname="127.0.0.1", port=port, auth_required=True,
+                            auth_require_tls=False, authenticator=authenticator)  # fmt: skip
+    controller.start()
+    try:
+        msg = subscription_message(
+            settings, Subscription(1, "auth@example.org", "pending", Preferences())
+        )
+        base = {"smtp_host": "127.0.0.1", "smtp_port": port, "smtp_user": "digest"}
+        good = settings.model_copy(update={**base, "smtp_password": SecretStr("s3cret")})
+        with Mailer(good, rate=0) as mailer:
+            mailer.send(msg)
+        assert len(handler.messages) == 1
+    finally:
+        controller.stop()
