@@ -133,8 +133,11 @@ def main() -> None:
     server = start_server(args.data_dir, port, args.workers)
     try:
         cookies = sign_in(base, args.data_dir) if args.signed_in else None
-        ids = [e["id"] for e in httpx.get(f"{base}/month/2026-08?format=json").json()["papers"]]
-        ids += [e["paper"]["id"] for e in httpx.get(f"{base}/api/daily_papers?limit=100").json()]
+        ids = [
+            e["paper"]["id"]
+            for p in range(40)
+            for e in httpx.get(f"{base}/api/daily_papers", params={"limit": 100, "p": p}).json()
+        ]
         random.Random(1).shuffle(ids)
         httpx.get(f"{base}/search", params={"q": "warm up the model"}, timeout=120)
         kinds = {
