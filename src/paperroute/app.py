@@ -20,7 +20,7 @@ from starlette.middleware.sessions import SessionMiddleware
 
 from paperroute.config import Settings
 from paperroute.store.engine import check_schema, make_engine, migrate
-from paperroute.web.cache import PageCache, PageCacheMiddleware
+from paperroute.web.cache import PageCache, PageCacheMiddleware, TTLCache
 from paperroute.web.deps import render
 from paperroute.web.security import RateLimiter, SecurityHeadersMiddleware, csrf_protect
 from paperroute.web.templating import STATIC, make_environment
@@ -122,6 +122,7 @@ def create_app(
     app.state.templates = make_environment(settings.site_name, settings.base_url)
     app.state.limiter = RateLimiter()
     app.state.page_cache = PageCache(ttl=page_cache_ttl)
+    app.state.similar_cache = TTLCache(ttl=600, size=20000)  # similar papers rarely change
     app.state.log = log
     lazy = LazySearch(settings, engine)
     if search is not None or not enable_search:

@@ -11,6 +11,7 @@ from __future__ import annotations
 import threading
 import time
 from collections import OrderedDict
+from typing import Any
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
@@ -23,35 +24,38 @@ _CACHEABLE_TYPES = (
 )
 
 
-class PageCache:
-    """URL -> (expiry, status, headers, body), least recently used first out."""
+class TTLCache:
+    """key -> value for `ttl` seconds, least recently used out first; thread-safe."""
 
     def __init__(self, ttl: float = 10.0, size: int = 4000) -> None:
         self.ttl = ttl
         self.size = size
-        self._items: OrderedDict[bytes, tuple[float, list, bytes]] = OrderedDict()
+        self._items: OrderedDict[Any, tuple[float, Any]] = OrderedDict()
         self._lock = threading.Lock()
 
     def clear(self) -> None:
-        """Forget every page (called after votes, saves and admin changes)."""
+        """Forget everything (the page cache: after votes, saves and admin changes)."""
         with self._lock:
             self._items.clear()
 
-    def get(self, key: bytes) -> tuple[list, bytes] | None:
-        """Headers and body for a fresh entry, or None."""
+    def get(self, key: Any) -> Any | None:
+        """The value of a fresh entry, or None."""
         with self._lock:
             hit = self._items.get(key)
             if hit is None or hit[0] <= time.monotonic():
                 return None
             self._items.move_to_end(key)
-            return hit[1], hit[2]
+            return hit[1]
 
-    def put(self, key: bytes, headers: list, body: bytes) -> None:
-        """Store a response."""
+    def put(self, key: Any, value: Any) -> None:
+        """Store a value."""
         with self._lock:
-            self._items[key] = (time.monotonic() + self.ttl, headers, body)
+            self._items[key] = (time.monotonic() + self.ttl, value)
             while len(self._items) > self.size:
                 self._items.popitem(last=False)
+
+
+PageCache = TTLCache  # URL key -> (response headers, body)
 
 
 def _anonymous_get(scope: Scope) -> bool:
@@ -106,4 +110,4 @@ class PageCacheMiddleware:
             return
         content_type = next((v for k, v in headers if k == b"content-type"), b"")
         if content_type.startswith(_CACHEABLE_TYPES):
-            self.cache.put(key, headers, body)
+            self.cache.put(key, (headers, body))

@@ -246,17 +246,23 @@ def bibtex(paper: Paper) -> str:
     return f"@misc{{{key},\n{body}\n}}"
 
 
-def _similar(request: Request, paper_id: str) -> list[Paper]:
+def _similar(request: Request, paper_id: str) -> list[tuple[str, str]]:
+    """(id, title) of up to five similar papers; remembered a while, since they rarely change."""
+    cache = request.app.state.similar_cache
+    found = cache.get(paper_id)
+    if found is not None:
+        return found
     search = search_service(request, wait=False)
     if search is None:
         return []
     try:
-        hits = search.similar(paper_id, k=6).hits
+        hits = search.similar(paper_id, k=5).hits
     except Exception:  # a missing index must not break the paper page
         request.app.state.log.warning("similar papers unavailable for %s", paper_id, exc_info=True)
         return []
-    ids = [h.id for h in hits]
-    return [p for p in listings.papers_by_ids(engine_of(request), ids) if p.id != paper_id][:5]
+    found = [(h.id, h.title) for h in hits if h.id != paper_id][:5]
+    cache.put(paper_id, found)
+    return found
 
 
 @router.get("/papers/{paper_id:path}", name="papers.show")
