@@ -206,9 +206,21 @@ def app_from_env() -> FastAPI:
     from paperroute.config import load_settings
 
     settings = load_settings()
+    _one_torch_thread()
     app = create_app(settings, warm_search=True)
     if settings.run_jobs_in_web:  # off when `paperroute worker` runs in its own process
         from paperroute.jobs.worker import attach_background_jobs
 
         attach_background_jobs(app)
     return app
+
+
+def _one_torch_thread() -> None:
+    # Requests already run in parallel threads; torch's own intra-op threads on top of them
+    # oversubscribe the cores: a query embedding took 1.7 s with 2 torch threads under load and
+    # 50 ms with 1 (measured on the 2-core dev machine).
+    try:
+        import torch
+    except ImportError:  # pragma: no cover - torch is a dependency, but search is optional
+        return
+    torch.set_num_threads(1)
