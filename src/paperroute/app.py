@@ -121,7 +121,9 @@ def create_app(
     app.state.engine = engine
     app.state.templates = make_environment(settings.site_name, settings.base_url)
     app.state.limiter = RateLimiter()
-    app.state.page_cache = PageCache(ttl=page_cache_ttl)
+    # Listing data (papers, totals, trending) for everyone, signed-in readers included.
+    app.state.data_cache = TTLCache(ttl=page_cache_ttl, size=2000)
+    app.state.page_cache = PageCache(ttl=page_cache_ttl, also_clear=[app.state.data_cache])
     app.state.similar_cache = TTLCache(ttl=600, size=20000)  # similar papers rarely change
     app.state.log = log
     lazy = LazySearch(settings, engine)

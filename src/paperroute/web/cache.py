@@ -27,9 +27,10 @@ _CACHEABLE_TYPES = (
 class TTLCache:
     """key -> value for `ttl` seconds, least recently used out first; thread-safe."""
 
-    def __init__(self, ttl: float = 10.0, size: int = 4000) -> None:
+    def __init__(self, ttl: float = 10.0, size: int = 4000, also_clear: list | None = None) -> None:
         self.ttl = ttl
         self.size = size
+        self.also_clear = also_clear or []  # caches that go stale together with this one
         self._items: OrderedDict[Any, tuple[float, Any]] = OrderedDict()
         self._lock = threading.Lock()
 
@@ -37,6 +38,8 @@ class TTLCache:
         """Forget everything (the page cache: after votes, saves and admin changes)."""
         with self._lock:
             self._items.clear()
+        for other in self.also_clear:
+            other.clear()
 
     def get(self, key: Any) -> Any | None:
         """The value of a fresh entry, or None."""
@@ -46,6 +49,15 @@ class TTLCache:
                 return None
             self._items.move_to_end(key)
             return hit[1]
+
+    def remember(self, key: Any, compute: Any) -> Any:
+        """The fresh value for `key`, computing and storing it when missing (None is not kept)."""
+        value = self.get(key)
+        if value is None and self.ttl > 0:
+            value = compute()
+            if value is not None:
+                self.put(key, value)
+        return compute() if value is None else value
 
     def put(self, key: Any, value: Any) -> None:
         """Store a value."""

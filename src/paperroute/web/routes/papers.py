@@ -65,8 +65,11 @@ def _listing(
     """Render a ranked, paginated listing (or its JSON twin)."""
     engine = engine_of(request)
     p = _page_number(request)
-    papers, total = listings.list_papers(
-        engine, flt, order=order, limit=PAGE_SIZE, offset=p * PAGE_SIZE
+    papers, total = request.app.state.data_cache.remember(
+        ("list", repr(flt), order, p),
+        lambda: listings.list_papers(
+            engine, flt, order=order, limit=PAGE_SIZE, offset=p * PAGE_SIZE
+        ),
     )
     if wants_json(request):
         return json_response(
@@ -109,17 +112,26 @@ def daily(request: Request, day: str) -> Response:
     return _daily(request, parsed)
 
 
-def _daily(request: Request, day: date | None) -> Response:
-    engine = engine_of(request)
+def _day_context(engine, day: date | None) -> tuple | None:
+    """(day, previous day, next day, featured papers) for a daily page; None for an empty store."""
     day = day or listings.latest_day(engine)
     if day is None:
-        return render(request, "papers/empty.html")
+        return None
     prev_day, next_day = listings.adjacent_days(engine, day)
-    featured = []
-    if _page_number(request) == 0 and not wants_json(request):
-        featured, _ = listings.list_papers(
-            engine, listings.PaperFilter(featured=True), order="published", limit=3
-        )
+    featured, _ = listings.list_papers(
+        engine, listings.PaperFilter(featured=True), order="published", limit=3
+    )
+    return day, prev_day, next_day, featured
+
+
+def _daily(request: Request, day: date | None) -> Response:
+    engine = engine_of(request)
+    context = request.app.state.data_cache.remember(("day", day), lambda: _day_context(engine, day))
+    if context is None:
+        return render(request, "papers/empty.html")
+    day, prev_day, next_day, featured = context
+    if _page_number(request) > 0 or wants_json(request):
+        featured = []
     return _listing(
         request,
         listings.PaperFilter(start=day, end=day),
@@ -175,7 +187,10 @@ def trending_papers(
     request: Request, limit: int = 50
 ) -> list[tuple[Paper, trending.TrendingScore]]:
     """Papers ranked by the trending score, with each score's breakdown."""
-    return listings.list_trending(engine_of(request), datetime.now(UTC), limit=limit)
+    return request.app.state.data_cache.remember(
+        ("trending", limit),
+        lambda: listings.list_trending(engine_of(request), datetime.now(UTC), limit=limit),
+    )
 
 
 @router.get("/trending", name="papers.trending")
