@@ -181,3 +181,17 @@ def test_cold_start_picks_and_pasted_ids(client, engine):
     )
     assert response.status_code == 303
     assert coll.list_collections(engine, user.id)[0].name == "Starter"
+
+
+def test_a_library_file_over_50_mb_is_refused_with_a_clear_message(client, engine):
+    sign_in(client, engine, "reader@example.org")
+    csrf = csrf_from(client.get("/for-you"))
+    huge = b"% comment line\n" * (50 * 1024 * 1024 // 15 + 1)
+    response = client.post(
+        "/for-you/import",
+        data={"csrf_token": csrf},
+        files={"library": ("huge.bib", huge, "application/x-bibtex")},
+    )
+    assert response.status_code == 413
+    assert "over the 50 MB limit" in response.text
+    assert client.get("/for-you").status_code == 200  # the server carries on

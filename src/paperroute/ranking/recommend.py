@@ -146,7 +146,8 @@ def score_candidates(
     if len(positives) == 0:
         raise ValueError("ranking.recommend: a reader needs at least one saved paper or topic")
     knn = knn_scores(candidates @ positives.T, params.knn_k)
-    if len(positives) < params.min_positives_for_model or len(candidates) < 10:
+    few = len(positives) < params.min_positives_for_model or len(candidates) < 10
+    if few or params.blend <= 0:
         score = _zscore(knn)
     else:
         reg = regression_scores(candidates, positives, negatives, params, exclude)

@@ -24,6 +24,7 @@ from paperroute.store.schema import (
     collection_items,
     collections,
     not_interested,
+    paper_categories,
     papers,
     saved_searches,
     subscriptions,
@@ -148,8 +149,6 @@ def recent_paper_ids(engine: Engine, days: int, today: date | None = None) -> li
 
 def papers_in_categories(engine: Engine, ids: Sequence[str], categories: Sequence[str]) -> set[str]:
     """Which of `ids` are listed in any of the categories."""
-    from paperroute.store.schema import paper_categories
-
     found: set[str] = set()
     if not categories:
         return found
