@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import threading
 import time
+from collections import OrderedDict
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import date
@@ -24,6 +25,7 @@ from sqlalchemy import Engine
 from paperroute.ranking import recommend as rec
 from paperroute.store import library as store
 
+MODEL_TTL_S = 3600.0  # new papers enter the window daily; refit at most hourly without changes
 TOPIC = "topic:"
 CATEGORY = "category:"
 
@@ -104,6 +106,8 @@ class Recommender:
         self.embed_text = embed_text
         self.params = params or rec.Params()
         self._topic_vectors: dict[str, np.ndarray] = {}
+        self._models: OrderedDict[tuple, tuple[float, tuple[np.ndarray, float]]] = OrderedDict()
+        self._lock = threading.Lock()
 
     @classmethod
     def from_search(cls, engine: Engine, search) -> Recommender:
@@ -173,12 +177,17 @@ class Recommender:
             )
         else:
             neg_ids, neg = self.cache.get(lib.negatives)
+            neg = neg if len(neg_ids) else np.zeros((0, cand.shape[1]), dtype=np.float32)
+            pos = np.stack(pos_list)
+            key = (user_id, tag, window, hash((tuple(pos_ids), tuple(neg_ids))))
+            weights = self._weights(key, cand_ids, cand, pos_ids, pos, neg)
             out.items = rec.recommend(
                 cand_ids,
                 cand,
                 pos_ids,
-                np.stack(pos_list),
-                neg if len(neg_ids) else None,
+                pos,
+                neg,
+                weights=weights,
                 texts=self.texts if with_reasons else None,
                 limit=limit,
                 hide=set(lib.positives) | set(lib.negatives),
@@ -186,6 +195,24 @@ class Recommender:
             )
         out.took_ms = (time.perf_counter() - start) * 1000
         return out
+
+    def _weights(self, key, cand_ids, cand, pos_ids, pos, neg) -> tuple[np.ndarray, float] | None:
+        """The reader's regression, fitted once per library state and window (for an hour)."""
+        if not rec.uses_regression(len(pos), len(cand), self.params):
+            return None
+        now = time.monotonic()
+        with self._lock:
+            found = self._models.get(key)
+            if found and now - found[0] < MODEL_TTL_S:
+                self._models.move_to_end(key)
+                return found[1]
+        own = rec.own_rows(cand_ids, pos_ids)
+        weights = rec.fit_regression(cand, pos, neg, self.params, own)
+        with self._lock:
+            self._models[key] = (now, weights)
+            while len(self._models) > 512:
+                self._models.popitem(last=False)
+        return weights
 
     def texts(self, ids: Sequence[str]) -> dict[str, str]:
         """Title + abstract of papers; a topic or category pseudo-positive is its own text."""
