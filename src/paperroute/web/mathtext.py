@@ -65,6 +65,7 @@ def render_text(text: str | None) -> Markup:
     return Markup("".join(out))
 
 
+@lru_cache(maxsize=20000)
 def plain_snippet(text: str | None, limit: int = 300) -> str:
     """The first `limit` characters of a text with whitespace folded (for lists and feeds)."""
     folded = " ".join((text or "").split())

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import hashlib
 from datetime import date, datetime
+from functools import lru_cache
 from pathlib import Path
+from urllib.parse import quote
 
 from jinja2 import Environment, FileSystemLoader, select_autoescape
 
@@ -20,6 +22,12 @@ def _static_version() -> str:
         if path.is_file():
             digest.update(path.read_bytes())
     return digest.hexdigest()[:10]
+
+
+@lru_cache(maxsize=100000)
+def author_url(name: str) -> str:
+    """The author page of a name (names repeat across pages, so computed once)."""
+    return "/authors/" + quote(name, safe="")
 
 
 def _fmt_date(value: date | datetime | None, fmt: str = "%d %b %Y") -> str:
@@ -39,6 +47,7 @@ def make_environment(site_name: str, base_url: str) -> Environment:
     env.filters["math"] = render_text
     env.filters["snippet"] = plain_snippet
     env.filters["datefmt"] = _fmt_date
+    env.filters["author_url"] = author_url
     env.globals["site_name"] = site_name
     env.globals["base_url"] = base_url.rstrip("/")
     env.globals["static"] = lambda path: f"/static/{path}?v={version}"
