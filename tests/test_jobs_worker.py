@@ -19,6 +19,9 @@ from paperroute.store import deliveries
 from smtp_fixture import smtp_server  # noqa: F401  (pytest fixture)
 from test_digest_delivery import active, load_demo
 
+# The web-process tests run only the digest job: the sync job would reach for huggingface.co.
+DIGESTS_ONLY = [Job("digests", 60.0, "paperroute.jobs.worker:digest_job", exclusive=False)]
+
 
 def worker_env(settings, server, rate=0):
     env = dict(os.environ)
@@ -160,7 +163,7 @@ def test_background_jobs_start_and_stop_with_the_web_process(
     mail = settings.model_copy(
         update={"smtp_host": smtp_server.host, "smtp_port": smtp_server.port}
     )
-    stop = start_background_jobs(mail, engine)
+    stop = start_background_jobs(mail, engine, DIGESTS_ONLY)
     deadline = time.monotonic() + 20
     while not smtp_server.messages and time.monotonic() < deadline:
         time.sleep(0.1)
@@ -179,7 +182,7 @@ def test_web_app_lifespan_runs_the_jobs_and_stops_them(engine, settings, smtp_se
         update={"smtp_host": smtp_server.host, "smtp_port": smtp_server.port}
     )
     app = make_app(mail, engine)
-    attach_background_jobs(app)
+    attach_background_jobs(app, DIGESTS_ONLY)
     with TestClient(app):
         deadline = time.monotonic() + 20
         while not smtp_server.messages and time.monotonic() < deadline:

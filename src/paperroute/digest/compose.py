@@ -147,7 +147,7 @@ def compose_digest(
     """
     prefs = subscription.prefs
     index = index or PaperIndex.build(papers)
-    allowed = {p.id for p in papers if not p.hidden} - signals.already_sent
+    allowed = _visible_ids(papers) - signals.already_sent
     placed: dict[str, DigestItem] = {}
     sections: list[DigestSection] = []
     for key, candidates in _section_candidates(subscription, index, signals):
@@ -175,6 +175,20 @@ def compose_digest(
         if items:
             sections.append(DigestSection(key, SECTION_TITLES[key], items))
     return Digest(subscription.id, subscription.email, period, period_label(period), sections)
+
+
+_LAST_VISIBLE: tuple[list[Paper], frozenset[str]] = ([], frozenset())
+
+
+def _visible_ids(papers: list[Paper]) -> frozenset[str]:
+    # Readers of one run share the same candidate list object; remember its id set (holding the
+    # list itself, so the identity check cannot match a different, recycled list).
+    global _LAST_VISIBLE
+    last = _LAST_VISIBLE  # one read: another thread may replace it meanwhile
+    if last[0] is not papers:
+        last = (papers, frozenset(p.id for p in papers if not p.hidden))
+        _LAST_VISIBLE = last
+    return last[1]
 
 
 def _followed(

@@ -7,28 +7,27 @@ derived from (subscription, period), so a resend after a crash is recognisably t
 
 from __future__ import annotations
 
+import base64
 import email.utils
 import textwrap
-from email.charset import BASE64, Charset
 from email.header import Header
 from email.message import Message
 from email.mime.multipart import MIMEMultipart
-from email.mime.text import MIMEText
+from email.mime.nonmultipart import MIMENonMultipart
 from functools import lru_cache
 from pathlib import Path
 
 from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoescape
+from markupsafe import Markup
 
 from paperroute.config import Settings
-from paperroute.digest.compose import Digest
+from paperroute.digest.compose import Digest, DigestItem
 from paperroute.digest.tokens import link
 from paperroute.models import Paper
 from paperroute.store.subscriptions import Subscription
 
 TEMPLATES = Path(__file__).parent / "templates"
 EXCERPT_CHARS = 280
-_UTF8 = Charset("utf-8")
-_UTF8.body_encoding = BASE64  # 7-bit safe; C-speed encoding (quoted-printable is pure Python)
 MAX_AUTHORS = 6
 
 
@@ -83,8 +82,13 @@ def _cadence_words(subscription: Subscription) -> str:
 
 def mail_domain(settings: Settings) -> str:
     """Domain used for Message-IDs: the From address's domain."""
-    _, addr = email.utils.parseaddr(settings.mail_from)
+    addr = _sender(settings.mail_from)
     return addr.rsplit("@", 1)[-1] if "@" in addr else "localhost"
+
+
+@lru_cache(maxsize=16)
+def _sender(mail_from: str) -> str:
+    return email.utils.parseaddr(mail_from)[1]
 
 
 def digest_message_id(settings: Settings, subscription_id: int, period: str) -> str:
@@ -98,6 +102,27 @@ def digest_subject(settings: Settings, digest: Digest) -> str:
     return f"{settings.site_name} digest, {digest.period_label}: {count} paper{'s' * (count != 1)}"
 
 
+_BLOCKS: dict[tuple, str] = {}
+_BLOCKS_MAX = 50_000
+
+
+def paper_block(kind: str, base: str, item: DigestItem) -> str:
+    """One paper rendered for the `html` or `txt` part, cached: the same paper with the same
+    reasons (e.g. every reader's trending picks) is rendered once per process."""
+    paper = item.paper
+    key = (kind, base, paper.id, paper.title, paper.abstract, paper.total_upvotes,
+           tuple(item.reasons))  # fmt: skip
+    block = _BLOCKS.get(key)
+    if block is None:
+        if len(_BLOCKS) >= _BLOCKS_MAX:
+            _BLOCKS.clear()
+        template = _env().get_template(f"_paper.{kind}")
+        block = template.render(item=item, paper_url=lambda p: f"{base}/papers/{p.id}")
+        block = Markup(block) if kind == "html" else block
+        _BLOCKS[key] = block
+    return block
+
+
 def render_digest(
     settings: Settings,
     subscription: Subscription,
@@ -107,6 +132,7 @@ def render_digest(
     """(HTML, plain text) of a digest."""
     base = settings.base_url.rstrip("/")
     context = {
+        "paper_block": lambda kind, item: paper_block(kind, base, item),
         "digest": digest,
         "count": len(digest.paper_ids),
         "site_name": settings.site_name,
@@ -122,6 +148,14 @@ def render_digest(
     )
 
 
+def _text_part(body: str, subtype: str) -> MIMENonMultipart:
+    # Encoded here with C-speed base64 instead of MIMEText's per-line Python encoder.
+    part = MIMENonMultipart("text", subtype, charset="utf-8")
+    part["Content-Transfer-Encoding"] = "base64"
+    part.set_payload(base64.encodebytes(body.encode("utf-8")).decode("ascii"))
+    return part
+
+
 def _base_message(settings: Settings, to: str, subject: str, html: str, text: str) -> Message:
     # email.mime with the compat32 policy: 5x cheaper to build than EmailMessage, same bytes on
     # the wire for our ASCII headers (the subject is RFC 2047-encoded by Header when needed).
@@ -133,13 +167,13 @@ def _base_message(settings: Settings, to: str, subject: str, html: str, text: st
         msg["Reply-To"] = settings.mail_reply_to
     msg["Date"] = email.utils.formatdate(localtime=False, usegmt=True)
     msg["MIME-Version"] = "1.0"
-    msg.attach(MIMEText(text, "plain", _UTF8))
-    msg.attach(MIMEText(html, "html", _UTF8))
+    msg.attach(_text_part(text, "plain"))
+    msg.attach(_text_part(html, "html"))
     return msg
 
 
 def _unsubscribe_headers(settings: Settings, msg: Message, subscription_id: int, url: str) -> None:
-    _, sender = email.utils.parseaddr(settings.mail_from)
+    sender = _sender(settings.mail_from)
     targets = [f"<{url}>"]
     if sender:
         targets.append(f"<mailto:{sender}?subject=unsubscribe%20{subscription_id}>")

@@ -96,11 +96,13 @@ def run_worker(
         stop.wait(tick_seconds)
 
 
-def start_background_jobs(settings: Settings, engine: Engine) -> Callable[[], None]:
+def start_background_jobs(
+    settings: Settings, engine: Engine, jobs: list[Job] | None = None
+) -> Callable[[], None]:
     """Run the worker in a daemon thread of this process; returns a function that stops it."""
     stop = threading.Event()
     thread = threading.Thread(
-        target=run_worker, args=(settings, engine, stop), name="paperroute-jobs", daemon=True
+        target=run_worker, args=(settings, engine, stop, jobs), name="paperroute-jobs", daemon=True
     )
     thread.start()
 
@@ -111,13 +113,14 @@ def start_background_jobs(settings: Settings, engine: Engine) -> Callable[[], No
     return stop_jobs
 
 
-def attach_background_jobs(app) -> None:
+def attach_background_jobs(app, jobs: list[Job] | None = None) -> None:
     """Run the worker inside a web app's lifespan (uses app.state.settings and .engine)."""
     inner = app.router.lifespan_context
 
     @asynccontextmanager
     async def lifespan(application):
-        stop = start_background_jobs(application.state.settings, application.state.engine)
+        state = application.state
+        stop = start_background_jobs(state.settings, state.engine, jobs)
         try:
             async with inner(application) as state:
                 yield state
