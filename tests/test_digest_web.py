@@ -208,7 +208,11 @@ def test_signed_in_reader_subscribes_from_settings_and_previews_for_you(
     assert for_you, preview
     assert all(liked.title in why for p in for_you[0]["papers"] for why in p["why"][:1])
     html = client.get("/digest/preview")
-    assert html.status_code == 200 and "For you" in html.text
+    assert html.status_code == 200
+    cards = texts(html, ".digest-section[data-section=for_you] .paper-card .why")
+    assert cards and all(liked.title in why for why in cards)
+    text = client.get("/digest/preview?format=text")
+    assert text.headers["content-type"].startswith("text/plain") and "== For you ==" in text.text
     assert client.get("/settings/digest").status_code == 200
 
 
