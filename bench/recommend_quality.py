@@ -35,7 +35,12 @@ from pathlib import Path
 
 import numpy as np
 
-from paperroute.ranking.recommend import Params, normalise_rows, score_candidates
+from paperroute.ranking.recommend import (
+    Params,
+    author_scores,
+    normalise_rows,
+    score_candidates,
+)
 from paperroute.search.embedder import paper_text
 
 CORPUS = Path(__file__).resolve().parents[2] / "shared/data/arxiv_cs/arxiv_cs_papers.jsonl.gz"
@@ -140,7 +145,7 @@ def _ascii(text: str) -> str:
 class Sanity:
     """arxiv-sanity-lite's features and SVM (its compute.py and serve.py)."""
 
-    def __init__(self, corpus: list[dict]):
+    def __init__(self, corpus: list[dict], authors: bool = True):
         from sklearn.feature_extraction.text import TfidfVectorizer
 
         self.vectorizer = TfidfVectorizer(
@@ -161,7 +166,10 @@ class Sanity:
             max_df=0.1,
             min_df=5,
         )
-        texts = [" ".join([d["title"], d["summary"], " ".join(d["authors"])]) for d in corpus]
+        texts = [
+            " ".join([d["title"], d["summary"], " ".join(d["authors"]) if authors else ""])
+            for d in corpus
+        ]
         self.x = self.vectorizer.fit_transform(texts).astype(np.float32).tocsr()
         self.vocab = self.vectorizer.vocabulary_
 
@@ -214,34 +222,56 @@ def evaluate(split: Split, method, label: str) -> dict:
     return result
 
 
-def ours_method(vectors: dict[int, np.ndarray], params: Params):
-    """Our recommender over the embeddings, with the library as positives."""
+def ours_method(
+    vectors: dict[int, np.ndarray],
+    params: Params,
+    corpus: list[dict] | None = None,
+    lexical: Sanity | None = None,
+    lexical_weight: float = 0.0,
+):
+    """Our recommender: embeddings, plus authors of the library papers when `corpus` is given
+    (the reader's own name ignored), plus a lexical SVM when `lexical` is given."""
 
-    def run(pool: list[int], library: list[int], _name: str) -> np.ndarray:
+    def run(pool: list[int], library: list[int], name: str) -> np.ndarray:
         cand = normalise_rows(np.stack([vectors[i] for i in pool]))
         pos = normalise_rows(np.stack([vectors[i] for i in library]))
         own = np.array([pool.index(i) for i in library])
-        return score_candidates(cand, pos, None, params, exclude=own)
+        authors = None
+        if corpus is not None:
+            authors = author_scores(
+                [corpus[i]["authors"] for i in pool],
+                [corpus[i]["authors"] for i in library],
+                [name],
+            )
+        score = score_candidates(cand, pos, None, params, exclude=own, authors=authors)
+        if lexical is not None and lexical_weight:
+            lex = lexical.rank(pool, library, None)
+            score = score + lexical_weight * (lex - lex.mean()) / max(float(lex.std()), 1e-9)
+        return score
 
     return run
 
 
-def tune(split: Split, vectors: dict[int, np.ndarray]) -> Params:
-    """Coordinate search on the validation split: the blend, then the regression's C, then k."""
+def tune(split: Split, vectors: dict[int, np.ndarray], corpus: list[dict]) -> Params:
+    """Coordinate search on the validation split: the blend, the regression's C, k, then the
+    weight of the author signal."""
     best = Params()
     score: dict[tuple, float] = {}
 
     def trial(p: Params) -> float:
-        key = (p.blend, p.c, p.knn_k)
+        key = (p.blend, p.c, p.knn_k, p.author_weight)
         if key not in score:
-            label = f"ours blend={p.blend} C={p.c} k={p.knn_k}"
-            score[key] = evaluate(split, ours_method(vectors, p), label)[f"recall@{K}"]
+            label = f"ours blend={p.blend} C={p.c} k={p.knn_k} authors={p.author_weight}"
+            method = ours_method(vectors, p, corpus if p.author_weight else None)
+            score[key] = evaluate(split, method, label)[f"recall@{K}"]
         return score[key]
 
+    best = replace(best, author_weight=0.0)
     for field_name, values in (
-        ("blend", (0.0, 0.25, 0.5, 0.75, 1.0)),
+        ("blend", (0.0, 0.5, 0.75, 1.0)),
         ("c", (0.1, 1.0, 10.0)),
         ("knn_k", (1, 3, 5)),
+        ("author_weight", (0.0, 0.5, 1.0, 2.0)),
     ):
         best = max((replace(best, **{field_name: v}) for v in values), key=trial)
     print("best on validation:", best, trial(best), flush=True)
@@ -393,13 +423,28 @@ def main() -> None:
         i for s in splits for _, lib, _ in s.readers for i in lib
     }
     vectors = embed(corpus, needed)
+    params = tune(splits[0], vectors, corpus) if args.tune else Params()
+    content_only = replace(params, author_weight=0.0)
     sanity = Sanity(corpus)
-    params = tune(splits[0], vectors) if args.tune else Params()
+    lexical = Sanity(corpus, authors=False)
+    lex_weight = 0.0
+    if args.tune:
+        trials = {
+            w: evaluate(
+                splits[0], ours_method(vectors, params, corpus, lexical, w), f"ours+lex {w}"
+            )
+            for w in (0.25, 0.5, 1.0)
+        }
+        lex_weight = max(trials, key=lambda w: trials[w][f"recall@{K}"])
     results = []
     for split in splits:
         results.append(evaluate(split, lambda p, lib, _n: sanity.rank(p, lib, None), "sanity"))
         results.append(evaluate(split, lambda p, lib, n: sanity.rank(p, lib, n), "sanity-masked"))
-        results.append(evaluate(split, ours_method(vectors, params), "ours"))
+        results.append(evaluate(split, ours_method(vectors, content_only), "ours-content-only"))
+        results.append(evaluate(split, ours_method(vectors, params, corpus), "ours"))
+        method = ours_method(vectors, params, corpus, lexical, lex_weight or 0.5)
+        results.append(evaluate(split, method, f"ours+lexical({lex_weight or 0.5})"))
+    print("params:", params, "lexical weight:", lex_weight, flush=True)
     OUT.mkdir(exist_ok=True)
     (OUT / "recommend_quality.json").write_text(json.dumps(results, indent=2))
 

@@ -202,3 +202,20 @@ def test_cold_start_from_categories(engine, corpus, recommender):
 def test_vectors_are_unit_length_after_normalising():
     rows = normalise_rows(np.array([[3.0, 4.0], [0.0, 0.0]]))
     assert np.allclose(rows[0], [0.6, 0.8]) and np.allclose(rows[1], [0, 0])
+
+
+def test_papers_by_authors_you_saved_score_higher_and_rare_names_count_more():
+    from paperroute.ranking.recommend import author_scores
+
+    saved = [["Ada Lovelace", "Wei Zhang"], ["ada  lovelace", "Grace Hopper"]]
+    candidates = [
+        ["Ada Lovelace"],  # wrote both saved papers
+        ["Grace Hopper"],  # wrote one
+        ["Wei Zhang"],  # wrote one, but the name is on many candidates
+        ["Wei Zhang", "Someone Else"],
+        ["Wei Zhang"],
+        ["Nobody Known"],
+    ]
+    scores = author_scores(candidates, saved)
+    assert scores[0] > scores[1] > scores[2] > scores[5] == 0
+    assert author_scores(candidates, saved, ignore=["Ada Lovelace"])[0] == 0

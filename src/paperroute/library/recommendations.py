@@ -106,6 +106,7 @@ class Recommender:
         self.embed_text = embed_text
         self.params = params or rec.Params()
         self._topic_vectors: dict[str, np.ndarray] = {}
+        self._authors: dict[str, Sequence[str]] = {}
         self._models: OrderedDict[tuple, tuple[float, tuple[np.ndarray, float]]] = OrderedDict()
         self._lock = threading.Lock()
 
@@ -181,6 +182,7 @@ class Recommender:
             pos = np.stack(pos_list)
             key = (user_id, tag, window, hash((tuple(pos_ids), tuple(neg_ids))))
             weights = self._weights(key, cand_ids, cand, pos_ids, pos, neg)
+            authors = self._author_scores(cand_ids, pos_ids)
             out.items = rec.recommend(
                 cand_ids,
                 cand,
@@ -188,6 +190,7 @@ class Recommender:
                 pos,
                 neg,
                 weights=weights,
+                authors=authors,
                 texts=self.texts if with_reasons else None,
                 limit=limit,
                 hide=set(lib.positives) | set(lib.negatives),
@@ -213,6 +216,21 @@ class Recommender:
             while len(self._models) > 512:
                 self._models.popitem(last=False)
         return weights
+
+    def _author_scores(self, cand_ids: list[str], pos_ids: list[str]) -> np.ndarray | None:
+        """ "By authors you saved", from author names kept in memory like the vectors."""
+        if not self.params.author_weight:
+            return None
+        missing = [p for p in dict.fromkeys([*cand_ids, *pos_ids]) if p not in self._authors]
+        if missing:
+            if len(self._authors) > 200_000:
+                self._authors.clear()
+            self._authors.update(store.paper_author_keys(self.engine, missing))
+        return rec.author_scores(
+            [self._authors.get(p, ()) for p in cand_ids],
+            [self._authors.get(p, ()) for p in pos_ids],
+            normalised=True,
+        )
 
     def texts(self, ids: Sequence[str]) -> dict[str, str]:
         """Title + abstract of papers; a topic or category pseudo-positive is its own text."""

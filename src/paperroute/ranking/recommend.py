@@ -23,12 +23,15 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from paperroute.store.papers import author_key  # the store's own name key
+
 # Tuned on the validation split of bench/recommend_quality.py (see docs/recommendations.md).
 DEFAULT_C = 1.0
 DEFAULT_KNN_K = 3
 DEFAULT_BLEND = 0.5  # weight of the regression; 1 - BLEND goes to nearest neighbours
 DEFAULT_NEG_PENALTY = 1.0
 DEFAULT_NEG_WEIGHT = 5.0  # an explicit "not interested" counts as this many implicit negatives
+DEFAULT_AUTHOR_WEIGHT = 0.5  # weight of "by authors you saved" next to the content score
 MIN_POSITIVES_FOR_MODEL = 3
 MAX_BACKGROUND = 2000  # implicit negatives sampled from the candidates (keeps training ~50 ms)
 
@@ -44,6 +47,7 @@ class Params:
     blend: float = DEFAULT_BLEND
     neg_penalty: float = DEFAULT_NEG_PENALTY
     neg_weight: float = DEFAULT_NEG_WEIGHT
+    author_weight: float = DEFAULT_AUTHOR_WEIGHT
     min_positives_for_model: int = MIN_POSITIVES_FOR_MODEL
     max_background: int = MAX_BACKGROUND
     seed: int = 0
@@ -97,6 +101,38 @@ def _background(n: int, exclude: np.ndarray, limit: int, seed: int) -> np.ndarra
     return pool
 
 
+def author_scores(
+    candidate_authors: Sequence[Sequence[str]],
+    positive_authors: Sequence[Sequence[str]],
+    ignore: Sequence[str] = (),
+    normalised: bool = False,
+) -> np.ndarray:
+    """How strongly each candidate is by authors of the saved papers (rare names count more).
+
+    A candidate scores the sum, over its authors, of how many saved papers they wrote times an
+    inverse frequency of the name among the candidates, so a common name says less. `ignore`
+    drops names (the offline evaluation drops the reader's own name). With `normalised`, names
+    are already `author_key`s (the store keeps them so), which saves the per-request work.
+    """
+    key_of = (lambda a: a) if normalised else author_key
+    skip = {author_key(a) for a in ignore}
+    saved: dict[str, int] = {}
+    for names in positive_authors:
+        for key in {key_of(a) for a in names} - skip:
+            saved[key] = saved.get(key, 0) + 1
+    cand = [saved.keys() & {key_of(a) for a in names} for names in candidate_authors]
+    df: dict[str, int] = {}
+    for names in cand:
+        for key in names:
+            df[key] = df.get(key, 0) + 1
+    n = max(len(candidate_authors), 1)
+    out = np.array(
+        [sum(saved[a] * np.log(1 + n / (1 + df[a])) for a in names) for names in cand],
+        dtype=np.float32,
+    )
+    return np.log1p(out)
+
+
 def uses_regression(n_positives: int, n_candidates: int, params: Params) -> bool:
     """Whether the model learns a regression, or falls back to nearest neighbours alone."""
     enough = n_positives >= params.min_positives_for_model and n_candidates >= 10
@@ -141,11 +177,13 @@ def score_candidates(
     params: Params | None = None,
     exclude: np.ndarray | None = None,
     weights: tuple[np.ndarray, float] | None = None,
+    authors: np.ndarray | None = None,
 ) -> np.ndarray:
     """Score every candidate row for a reader (higher is better); vectors must be unit length.
 
     `exclude` lists candidate rows that are the reader's own saved papers, so they are not used
     as implicit negatives. `weights` is a regression fitted earlier by `fit_regression`.
+    `authors` is `author_scores` of the candidates, added with `params.author_weight`.
     """
     params = params or Params()
     negatives = negatives if negatives is not None else np.zeros((0, candidates.shape[1]), "f4")
@@ -161,6 +199,8 @@ def score_candidates(
         coef, bias = weights or fit_regression(candidates, positives, negatives, params, exclude)
         reg = candidates @ coef + bias
         score = params.blend * _zscore(reg) + (1 - params.blend) * _zscore(knn)
+    if authors is not None and params.author_weight and float(authors.max(initial=0)) > 0:
+        score = score + params.author_weight * _zscore(authors)
     if len(negatives):
         near_neg = (candidates @ negatives.T).max(axis=1)
         # Push down what is closer to a rejected paper than to any saved one.
@@ -222,6 +262,7 @@ def recommend(
     params: Params | None = None,
     closest: int = 2,
     weights: tuple[np.ndarray, float] | None = None,
+    authors: np.ndarray | None = None,
 ) -> list[Recommendation]:
     """Top `limit` candidates for a reader, each with the saved papers it is closest to.
 
@@ -236,7 +277,7 @@ def recommend(
     if negative_vectors is not None and len(negative_vectors):
         neg = normalise_rows(negative_vectors)
     own = own_rows(candidate_ids, positive_ids)
-    scores = score_candidates(cand, pos, neg, params, exclude=own, weights=weights)
+    scores = score_candidates(cand, pos, neg, params, own, weights, authors)
     shown = [i for i in np.argsort(-scores) if candidate_ids[i] not in hide][:limit]
     if not shown:
         return []

@@ -24,6 +24,7 @@ from paperroute.store.schema import (
     collection_items,
     collections,
     not_interested,
+    paper_authors,
     paper_categories,
     papers,
     saved_searches,
@@ -176,6 +177,21 @@ def paper_texts(engine: Engine, ids: Sequence[str]) -> dict[str, tuple[str, str]
                 )
             )
             out.update({pid: (title, abstract) for pid, title, abstract in rows})
+    return out
+
+
+def paper_author_keys(engine: Engine, ids: Sequence[str]) -> dict[str, list[str]]:
+    """Lower-cased author names (`paper_authors.name_key`) of each paper, in paper order."""
+    out: dict[str, list[str]] = {pid: [] for pid in ids}
+    with engine.connect() as conn:
+        for s in range(0, len(ids), _CHUNK):
+            rows = conn.execute(
+                select(paper_authors.c.paper_id, paper_authors.c.name_key)
+                .where(paper_authors.c.paper_id.in_(list(ids[s : s + _CHUNK])))
+                .order_by(paper_authors.c.paper_id, paper_authors.c.position)
+            )
+            for pid, key in rows:
+                out[pid].append(key)
     return out
 
 
