@@ -37,6 +37,7 @@ from paperroute.store.schema import papers  # noqa: E402
 
 MODEL = "sentence-transformers/all-MiniLM-L6-v2"
 BATCH = 20_000
+CHECKPOINT = 200_000
 
 
 def synth_id(i: int) -> str:
@@ -128,6 +129,13 @@ def build(n: int) -> None:
             conn.execute(papers.insert(), [_row(d, now) for d in docs])
         t_db += time.perf_counter() - t
         print(f"{hi}/{n} lexical {t_lex:.0f}s vector {t_vec:.0f}s db {t_db:.0f}s", flush=True)
+        if hi % CHECKPOINT == 0 or hi == n:
+            # A checkpoint leaves a servable corpus of `hi` papers, so a run that has to be
+            # stopped still yields numbers at the largest size reached.
+            _checkpoint(out, hi, lex, vi, truth_vecs, now, t_lex, t_vec, t_db)
+
+
+def _checkpoint(out, n, lex, vi, truth_vecs, now, t_lex, t_vec, t_db) -> None:
     t = time.perf_counter()
     lex.commit()
     lex.write_meta({"synced_at": now.isoformat()})
@@ -135,7 +143,7 @@ def build(n: int) -> None:
     t = time.perf_counter()
     vi.save({"synced_at": now.isoformat()})
     t_save = time.perf_counter() - t
-    np.save(out / "truth_vectors.npy", truth_vecs)
+    np.save(out / "truth_vectors.npy", truth_vecs[:n])
     stats = {
         "papers": n,
         "lexical_build_s": round(t_lex, 1),
@@ -144,13 +152,10 @@ def build(n: int) -> None:
         "db_insert_s": round(t_db, 1),
         "lexical_mb": round(sum(f.stat().st_size for f in lex.path.iterdir()) / 2**20),
         "vector_mb": round(vi.path.stat().st_size / 2**20),
-        "hnsw": {
-            "connectivity": vecmod.CONNECTIVITY,
-            "expansion_add": vecmod.EXPANSION_ADD,
-        },
+        "hnsw": {"connectivity": vecmod.CONNECTIVITY, "expansion_add": vecmod.EXPANSION_ADD},
     }
     (out / "build.json").write_text(json.dumps(stats, indent=2))
-    print(json.dumps(stats, indent=2))
+    print(json.dumps(stats, indent=2), flush=True)
 
 
 def _row(d: IndexDoc, now: datetime) -> dict:
@@ -195,6 +200,7 @@ def _pct(values: list[float]) -> str:
 def serve(n: int, efs: list[int]) -> None:
     """Open the built indexes in this fresh process and measure queries, recall and memory."""
     out = OUT / f"speed-{n}"
+    n = json.loads((out / "build.json").read_text())["papers"]  # a stopped run: last checkpoint
     settings = load_settings(data_dir=out, database_url=None, load_demo=False)
     engine = make_engine(settings.sqlalchemy_url)
     base_rss = rss_mb()
@@ -316,7 +322,11 @@ def main() -> None:
     parser.add_argument("phase", choices=["build", "serve"])
     parser.add_argument("--papers", type=int, default=100_000)
     parser.add_argument("--ef", default="64,128,160,256", help="expansion_search values")
+    parser.add_argument("--connectivity", type=int, help="HNSW M (default: the product's)")
+    parser.add_argument("--expansion-add", type=int, help="HNSW efConstruction")
     args = parser.parse_args()
+    vecmod.CONNECTIVITY = args.connectivity or vecmod.CONNECTIVITY
+    vecmod.EXPANSION_ADD = args.expansion_add or vecmod.EXPANSION_ADD
     if args.phase == "build":
         build(args.papers)
     else:

@@ -125,7 +125,8 @@ def run_methods(service: SearchService, queries: list[dict], weights=None) -> di
         runs = {
             "lexical": [p for p, _ in lex],
             "vector": [p for p, _ in vec],
-            "rrf": [p for p, _ in fusion.fuse(lex, vec, "keyword", None, _PLAIN)],
+            "rrf": [p for p, _ in fusion.rrf(lex, vec)],
+            "linear, equal weights": [p for p, _ in fusion.fuse(lex, vec, "keyword", None, _PLAIN)],
             "hybrid": [p for p, _ in fusion.fuse(lex, vec, parsed.kind, overlap, weights)],
         }
         for method, ranked in runs.items():
@@ -134,7 +135,7 @@ def run_methods(service: SearchService, queries: list[dict], weights=None) -> di
     return out
 
 
-_PLAIN = {"keyword": fusion.Weights(1.0, 1.0, 0.0)}
+_PLAIN = {"keyword": fusion.Weights(0.5, 0.5, 0.0)}
 
 
 def summarise(results: dict) -> dict:
@@ -164,14 +165,14 @@ def print_table(table: dict) -> None:
 
 def tune(service: SearchService, queries: list[dict]) -> None:
     """Grid-search fusion weights per query kind; prints the best per kind."""
-    grid = [0.2, 0.4, 0.6, 0.8, 1.0, 1.5]
-    bonus = [0.0, 0.01, 0.02, 0.04]
+    grid = [0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8]
+    bonus = [0.0, 0.05, 0.1, 0.2]
     for kind in ("keyword", "natural"):
         best = None
         for wl in grid:
             for wb in bonus:
                 weights = dict(fusion.WEIGHTS)
-                weights[kind] = fusion.Weights(lexical=wl, vector=1.0, title_bonus=wb)
+                weights[kind] = fusion.Weights(lexical=wl, vector=1 - wl, title_bonus=wb)
                 table = summarise(run_methods(service, queries, weights))["hybrid"]
                 score = table["all"]["mrr@10"] + table["all"]["recall@10"]
                 if best is None or score > best[0]:

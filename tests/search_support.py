@@ -71,7 +71,7 @@ class HashEmbedder(Embedder):
     def dim(self) -> int:
         return self._dim
 
-    def embed(self, texts):
+    def _encode(self, texts, bf16=False):
         self.calls += len(texts)
         out = np.zeros((len(texts), self._dim), dtype=np.float32)
         for i, text in enumerate(texts):

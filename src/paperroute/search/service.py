@@ -19,6 +19,7 @@ import numpy as np
 from sqlalchemy import Engine, select
 
 from paperroute.config import Settings
+from paperroute.models import canonical_id, is_arxiv_id
 from paperroute.search import embeddings as emb_store
 from paperroute.search.embedder import Embedder, paper_text
 from paperroute.search.fusion import fuse
@@ -217,8 +218,7 @@ class SearchService:
     def more_like(self, paper_ids: Sequence[str], k: int = 10) -> SearchResults:
         """Papers nearest to the centroid of a set of papers, excluding the set itself."""
         start = time.perf_counter()
-        from paperroute.models import canonical_id, is_arxiv_id
-
+        self.indexes.refresh()
         ids = [canonical_id(p) if is_arxiv_id(p) else p for p in paper_ids]
         label = ", ".join(ids)
         found = self.vectors(ids)
