@@ -26,6 +26,7 @@ from paperroute.store.subscriptions import (
     Preferences,
     confirm_subscription,
     get_subscription,
+    get_subscription_by_email,
     subscribe,
 )
 from smtp_fixture import smtp_server  # noqa: F401  (pytest fixture)
@@ -239,3 +240,50 @@ def test_smtp_authentication_from_settings(settings):
         assert len(handler.messages) == 1
     finally:
         controller.stop()
+
+
+def test_send_rate_limit_spaces_messages(smtp_server):  # noqa: F811
+    import time as clock
+
+    from paperroute.config import Settings
+    from paperroute.digest.render import subscription_message
+    from paperroute.digest.send import Mailer
+    from paperroute.store.subscriptions import Subscription
+
+    settings = Settings(smtp_host=smtp_server.host, smtp_port=smtp_server.port,
+                        mail_rate_per_second=20)  # fmt: skip
+    msg = subscription_message(settings, Subscription(1, "r@example.org", "pending", Preferences()))
+    started = clock.monotonic()
+    with Mailer(settings) as mailer:
+        for _ in range(6):
+            mailer.send(msg)
+    assert clock.monotonic() - started >= 5 / 20
+    assert len(smtp_server.messages) == 6
+
+
+def test_cli_subscribe_sends_a_confirmation_and_names_bad_fields(
+    settings,
+    engine,
+    smtp_server,  # noqa: F811
+):
+    from typer.testing import CliRunner
+
+    from paperroute.cli import app
+
+    runner = CliRunner()
+    base = ["--data-dir", str(settings.data_dir), "--database-url", settings.sqlalchemy_url]
+    env = {"PAPERROUTE_SMTP_HOST": smtp_server.host, "PAPERROUTE_SMTP_PORT": str(smtp_server.port)}
+    bad = runner.invoke(app, [*base, "subscribe", "cli@example.org", "--timezone", "Mars/Base"],
+                        env=env)  # fmt: skip
+    assert bad.exit_code == 2 and "timezone" in bad.output
+    ok = runner.invoke(app, [*base, "subscribe", "cli@example.org", "--topic", "graph neural nets",
+                             "--cadence", "weekly", "--weekday", "2"], env=env)  # fmt: skip
+    assert ok.exit_code == 0, ok.output
+    [message] = smtp_server.handler.to("cli@example.org")
+    assert "/subscriptions/confirm?token=" in message.get_body(("plain",)).get_content()
+    sub = get_subscription_by_email(engine, "cli@example.org")
+    assert (sub.status, sub.prefs.cadence, sub.prefs.topics) == (
+        "pending",
+        "weekly",
+        ["graph neural nets"],
+    )
