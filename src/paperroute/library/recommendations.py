@@ -18,6 +18,7 @@ from collections import OrderedDict
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import date
+from typing import Any
 
 import numpy as np
 from sqlalchemy import Engine
@@ -107,7 +108,7 @@ class Recommender:
         self.params = params or rec.Params()
         self._topic_vectors: dict[str, np.ndarray] = {}
         self._authors: dict[str, Sequence[str]] = {}
-        self._models: OrderedDict[tuple, tuple[float, tuple[np.ndarray, float]]] = OrderedDict()
+        self._models: OrderedDict[tuple, tuple[float, Any]] = OrderedDict()
         self._lock = threading.Lock()
 
     @classmethod
@@ -180,9 +181,16 @@ class Recommender:
             neg_ids, neg = self.cache.get(lib.negatives)
             neg = neg if len(neg_ids) else np.zeros((0, cand.shape[1]), dtype=np.float32)
             pos = np.stack(pos_list)
-            key = (user_id, tag, window, hash((tuple(pos_ids), tuple(neg_ids))))
-            weights = self._weights(key, cand_ids, cand, pos_ids, pos, neg)
-            authors = self._author_scores(cand_ids, pos_ids)
+            # Valid while the library and the window's papers are unchanged.
+            key = (user_id, tag, hash((tuple(pos_ids), tuple(neg_ids), tuple(cand_ids))))
+            weights = None
+            if rec.uses_regression(len(pos), len(cand), self.params):
+                own = rec.own_rows(cand_ids, pos_ids)
+                weights = self._memo(
+                    ("weights", *key),
+                    lambda: rec.fit_regression(cand, pos, neg, self.params, own),
+                )
+            authors = self._memo(("authors", *key), lambda: self._author_scores(cand_ids, pos_ids))
             out.items = rec.recommend(
                 cand_ids,
                 cand,
@@ -199,23 +207,20 @@ class Recommender:
         out.took_ms = (time.perf_counter() - start) * 1000
         return out
 
-    def _weights(self, key, cand_ids, cand, pos_ids, pos, neg) -> tuple[np.ndarray, float] | None:
-        """The reader's regression, fitted once per library state and window (for an hour)."""
-        if not rec.uses_regression(len(pos), len(cand), self.params):
-            return None
+    def _memo(self, key: tuple, compute: Callable[[], Any]) -> Any:
+        """A per-reader result kept for up to an hour (the regression, the author scores)."""
         now = time.monotonic()
         with self._lock:
             found = self._models.get(key)
             if found and now - found[0] < MODEL_TTL_S:
                 self._models.move_to_end(key)
                 return found[1]
-        own = rec.own_rows(cand_ids, pos_ids)
-        weights = rec.fit_regression(cand, pos, neg, self.params, own)
+        value = compute()
         with self._lock:
-            self._models[key] = (now, weights)
-            while len(self._models) > 512:
+            self._models[key] = (now, value)
+            while len(self._models) > 1024:
                 self._models.popitem(last=False)
-        return weights
+        return value
 
     def _author_scores(self, cand_ids: list[str], pos_ids: list[str]) -> np.ndarray | None:
         """ "By authors you saved", from author names kept in memory like the vectors."""

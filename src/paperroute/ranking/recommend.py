@@ -120,16 +120,20 @@ def author_scores(
     for names in positive_authors:
         for key in {key_of(a) for a in names} - skip:
             saved[key] = saved.get(key, 0) + 1
-    cand = [saved.keys() & {key_of(a) for a in names} for names in candidate_authors]
+    # Most candidates share no author: keep only the (row, names) that do.
+    hits = []
+    for row, names in enumerate(candidate_authors):
+        shared = [k for k in map(key_of, names) if k in saved]
+        if shared:
+            hits.append((row, set(shared)))
     df: dict[str, int] = {}
-    for names in cand:
+    for _, names in hits:
         for key in names:
             df[key] = df.get(key, 0) + 1
     n = max(len(candidate_authors), 1)
-    out = np.array(
-        [sum(saved[a] * np.log(1 + n / (1 + df[a])) for a in names) for names in cand],
-        dtype=np.float32,
-    )
+    out = np.zeros(len(candidate_authors), dtype=np.float32)
+    for row, names in hits:
+        out[row] = sum(saved[a] * np.log(1 + n / (1 + df[a])) for a in names)
     return np.log1p(out)
 
 
