@@ -92,6 +92,7 @@ def test_import_a_bibtex_file_then_see_recommendations_with_reasons_and_reject_o
     assert shown[:3] and set(shown[:3]) <= set(VISION[2:])
     reason = texts(page, ".reason")[0]
     assert "Because you saved" in reason and "Vision paper" in reason
+    assert "by Ada Lovelace, also on your papers" in texts(page, ".shared-authors")[0]
 
     rejected = shown[0]
     csrf = csrf_from(page)

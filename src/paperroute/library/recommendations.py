@@ -199,6 +199,7 @@ class Recommender:
                 neg,
                 weights=weights,
                 authors=authors,
+                authors_of=lambda ids: {p: self._authors.get(p, ()) for p in ids},
                 texts=self.texts if with_reasons else None,
                 limit=limit,
                 hide=set(lib.positives) | set(lib.negatives),
@@ -277,4 +278,5 @@ def recommendation_json(item: rec.Recommendation) -> dict:
         "score": round(item.score, 4),
         "closest": [{"id": pid, "similarity": sim} for pid, sim in item.reason.closest],
         "shared_terms": item.reason.terms,
+        "shared_authors": item.reason.authors,
     }

@@ -59,6 +59,7 @@ class Reason:
 
     closest: list[tuple[str, float]] = field(default_factory=list)  # (saved paper id, cosine)
     terms: list[str] = field(default_factory=list)
+    authors: list[str] = field(default_factory=list)  # author keys also on saved papers
 
 
 @dataclass
@@ -267,12 +268,14 @@ def recommend(
     closest: int = 2,
     weights: tuple[np.ndarray, float] | None = None,
     authors: np.ndarray | None = None,
+    authors_of: Callable[[Sequence[str]], dict[str, Sequence[str]]] | None = None,
 ) -> list[Recommendation]:
     """Top `limit` candidates for a reader, each with the saved papers it is closest to.
 
     `hide` holds ids never to show (already saved, not interested). `texts` returns the text
     (title + abstract) of the given ids; it is asked once, for the shown papers and their closest
-    saved papers, to name the shared terms in the reasons.
+    saved papers, to name the shared terms in the reasons. `authors_of` returns author keys, to
+    name the authors a shown paper shares with the saved ones.
     """
     hide = hide or set()
     cand = normalise_rows(candidate_vectors)
@@ -292,9 +295,12 @@ def recommend(
     ]
     wanted = [candidate_ids[i] for i in shown] + [pid for near in nearest for pid, _ in near]
     text = texts(list(dict.fromkeys(wanted))) if texts else {}
+    names = authors_of([*positive_ids, *(candidate_ids[i] for i in shown)]) if authors_of else {}
+    saved_names = {a for p in positive_ids for a in names.get(p, ())}
     out = []
     for row, i in enumerate(shown):
         pid = candidate_ids[i]
         words = shared_terms(text.get(pid, ""), [text.get(p, "") for p, _ in nearest[row]])
-        out.append(Recommendation(pid, float(scores[i]), Reason(nearest[row], words)))
+        people = [a for a in names.get(pid, ()) if a in saved_names]
+        out.append(Recommendation(pid, float(scores[i]), Reason(nearest[row], words, people)))
     return out

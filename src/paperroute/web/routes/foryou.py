@@ -18,6 +18,7 @@ from paperroute.ranking.recommend import WINDOWS
 from paperroute.store import collections as coll
 from paperroute.store import library as store
 from paperroute.store.listings import papers_by_ids
+from paperroute.store.papers import author_key
 from paperroute.store.votes import UnknownPaper, voted_ids
 from paperroute.web.deps import (
     current_user,
@@ -58,6 +59,9 @@ def index(request: Request, window: str = "week", tag: str = "") -> Response:
     near = [pid for r in result.items for pid, _ in r.reason.closest if ":" not in pid]
     papers = {p.id: p for p in papers_by_ids(engine, ids + near, include_hidden=True)}
     items = [(papers[r.paper_id], r) for r in result.items if r.paper_id in papers]
+    people = {
+        p.id: [a for a in p.author_names if author_key(a) in r.reason.authors] for p, r in items
+    }
     if wants_json(request):
         return json_response(
             {
@@ -76,6 +80,7 @@ def index(request: Request, window: str = "week", tag: str = "") -> Response:
         result=result,
         items=items,
         saved=papers,
+        people=people,
         windows=WINDOW_LABELS,
         window=window,
         tag=tag,
