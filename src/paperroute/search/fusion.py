@@ -27,7 +27,7 @@ class Weights:
 RRF_K = 60
 WEIGHTS: dict[str, Weights] = {
     "keyword": Weights(lexical=0.6, vector=0.4, title_bonus=0.1),
-    "natural": Weights(lexical=0.3, vector=0.7, title_bonus=0.1),
+    "natural": Weights(lexical=0.2, vector=0.8, title_bonus=0.0),
     "structured": Weights(lexical=0.7, vector=0.3, title_bonus=0.05),
 }
 
