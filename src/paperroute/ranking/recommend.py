@@ -27,11 +27,11 @@ from paperroute.store.papers import author_key  # the store's own name key
 
 # Tuned on the validation split of bench/recommend_quality.py (see docs/recommendations.md).
 DEFAULT_C = 1.0
-DEFAULT_KNN_K = 3
+DEFAULT_KNN_K = 5
 DEFAULT_BLEND = 0.5  # weight of the regression; 1 - BLEND goes to nearest neighbours
 DEFAULT_NEG_PENALTY = 1.0
 DEFAULT_NEG_WEIGHT = 5.0  # an explicit "not interested" counts as this many implicit negatives
-DEFAULT_AUTHOR_WEIGHT = 0.5  # weight of "by authors you saved" next to the content score
+DEFAULT_AUTHOR_WEIGHT = 2.0  # weight of "by authors you saved" next to the content score
 MIN_POSITIVES_FOR_MODEL = 3
 MAX_BACKGROUND = 2000  # implicit negatives sampled from the candidates (keeps training ~50 ms)
 
