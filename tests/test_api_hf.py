@@ -5,12 +5,11 @@ from __future__ import annotations
 
 import httpx
 import pytest
-from huggingface_hub import HfApi
 
 from paperroute.store.auth import create_api_token
 from paperroute.store.papers import get_paper
 from paperroute.store.users import add_user
-from webtools import DAY2, DAY3, MATH_ID, LiveServer, make_app, seed
+from webtools import DAY2, DAY3, MATH_ID, LiveServer, hf_api, make_app, seed
 
 
 @pytest.fixture
@@ -20,8 +19,8 @@ def server(settings, engine):
         yield live
 
 
-def test_huggingface_hub_client_lists_daily_papers_from_paperroute(server):
-    api = HfApi(endpoint=server.url, token=False)
+def test_huggingface_hub_client_lists_daily_papers_from_paperroute(server, monkeypatch):
+    api = hf_api(server.url, monkeypatch)
     papers = list(api.list_daily_papers(date=DAY3.isoformat()))
     assert {p.id for p in papers} == {"2502.00005", "2502.00006", "2502.00007", MATH_ID}
     top = next(p for p in papers if p.id == "2502.00005")
@@ -38,8 +37,8 @@ def test_huggingface_hub_client_lists_daily_papers_from_paperroute(server):
     assert [p.id for p in mine] == ["2502.00007"]
 
 
-def test_huggingface_hub_client_reads_one_paper(server):
-    info = HfApi(endpoint=server.url, token=False).paper_info(MATH_ID)
+def test_huggingface_hub_client_reads_one_paper(server, monkeypatch):
+    info = hf_api(server.url, monkeypatch).paper_info(MATH_ID)
     assert info.id == MATH_ID
     assert info.project_page == "https://example.org/project"
     assert info.upvotes == 9

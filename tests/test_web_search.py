@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import feedparser
 import pytest
+from lxml import html
 
 from search_support import load_fixture, make_service
 from webtools import client_for, doc, make_app, page_csrf, sign_in, texts
@@ -64,10 +65,19 @@ def test_an_arxiv_id_jumps_to_the_paper(client):
 
 
 def test_paper_page_lists_similar_papers(client):
-    response = client.get("/papers/2503.12271")
-    similar = doc(response).cssselect(".similar li a")
-    assert 1 <= len(similar) <= 5
-    assert all(a.get("href") != "/papers/2503.12271" for a in similar)
+    first = doc(client.get("/papers/2503.12271"))
+    [section] = first.cssselect("section.similar")
+    url = section.get("data-similar-url")  # not known yet: the page loads them after itself
+    assert url == "/papers/2503.12271/similar?fragment=1"
+    fragment = html.fromstring(client.get(url).text)
+    links = [a.get("href") for a in fragment.cssselect("li a")]
+    assert 1 <= len(links) <= 5 and "/papers/2503.12271" not in links
+    again = doc(client.get("/papers/2503.12271"))  # now remembered: rendered inline
+    assert [a.get("href") for a in again.cssselect(".similar li a")] == links
+    assert not again.cssselect("section.similar[data-similar-url]")
+    as_json = client.get("/papers/2503.12271/similar?format=json").json()
+    assert [f"/papers/{s['id']}" for s in as_json["similar"]] == links
+    assert client.get("/papers/9999.99999/similar").status_code == 404
 
 
 def test_saved_search_has_a_private_feed(client, engine):
@@ -92,12 +102,10 @@ def test_search_and_similar_api_in_hugging_face_shape(client):
     assert 1 <= len(near) <= 3 and all(e["paper"]["id"] != "2503.12271" for e in near)
 
 
-def test_huggingface_hub_client_searches_paperroute(settings, engine, service):
-    from huggingface_hub import HfApi
-
-    from webtools import LiveServer
+def test_huggingface_hub_client_searches_paperroute(settings, engine, service, monkeypatch):
+    from webtools import LiveServer, hf_api
 
     with LiveServer(make_app(settings, engine, search=service)) as live:
-        found = list(HfApi(endpoint=live.url, token=False).list_papers(query="diffusion", limit=5))
+        found = list(hf_api(live.url, monkeypatch).list_papers(query="diffusion", limit=5))
     assert 1 <= len(found) <= 5
     assert all(p.id and p.title for p in found)

@@ -163,3 +163,16 @@ def link_in(message) -> str:
     match = re.search(r"https?://\S+/signin/verify\?\S+", body)
     assert match, body
     return match.group(0)
+
+
+def hf_api(url: str, monkeypatch):
+    """The official huggingface_hub client pointed at a paperroute server.
+
+    The bundled embedder sets HF_HUB_OFFLINE=1 so the model never downloads; that flag also
+    blocks the client's requests, even to loopback, so it is lifted here: this client only ever
+    talks to the local test server.
+    """
+    from huggingface_hub import HfApi, constants
+
+    monkeypatch.setattr(constants, "HF_HUB_OFFLINE", False)
+    return HfApi(endpoint=url, token=False)

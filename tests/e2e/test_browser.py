@@ -58,6 +58,15 @@ def test_script_in_an_abstract_does_not_run(site, page):
     assert not dialogs
 
 
+def test_similar_papers_load_after_the_paper(site, page):
+    page.goto(f"{site.url}/papers/2502.00004")
+    page.wait_for_selector("section.similar .similar-list li a")
+    hrefs = page.eval_on_selector_all(
+        "section.similar li a", "els => els.map(e => e.getAttribute('href'))"
+    )
+    assert hrefs and "/papers/2502.00004" not in hrefs
+
+
 def test_math_renders_and_dark_mode_toggles(site, page):
     page.goto(f"{site.url}/papers/{MATH_ID}")
     assert page.locator(".abstract math").count() >= 1

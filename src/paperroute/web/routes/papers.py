@@ -261,23 +261,43 @@ def bibtex(paper: Paper) -> str:
     return f"@misc{{{key},\n{body}\n}}"
 
 
-def _similar(request: Request, paper_id: str) -> list[tuple[str, str]]:
-    """(id, title) of up to five similar papers; remembered a while, since they rarely change."""
+def _similar(request: Request, paper_id: str, wait: bool) -> list[tuple[str, str]] | None:
+    """(id, title) of up to five similar papers, remembered a while since they rarely change;
+    None when they are not known yet and `wait` is false (or search is unavailable)."""
     cache = request.app.state.similar_cache
     found = cache.get(paper_id)
-    if found is not None:
+    if found is not None or not wait:
         return found
-    search = search_service(request, wait=False)
+    search = search_service(request, wait=True)
     if search is None:
-        return []
+        return None
     try:
         hits = search.similar(paper_id, k=5).hits
-    except Exception:  # a missing index must not break the paper page
+    except Exception:  # a missing index must not break the page
         request.app.state.log.warning("similar papers unavailable for %s", paper_id, exc_info=True)
-        return []
+        return None
     found = [(h.id, h.title) for h in hits if h.id != paper_id][:5]
     cache.put(paper_id, found)
     return found
+
+
+@router.get("/papers/{paper_id:path}/similar", name="papers.similar")
+def similar(request: Request, paper_id: str, fragment: bool = False) -> Response:
+    """Papers similar in meaning; `?fragment=1` is the list the paper page loads after itself."""
+    paper = get_paper(engine_of(request), paper_id)
+    if paper is None or paper.hidden:
+        raise HTTPException(404, f"paper {paper_id}: not found")
+    found = _similar(request, paper.id, wait=True) or []
+    if wants_json(request):
+        return json_response(
+            {"paper_id": paper.id, "similar": [{"id": i, "title": t} for i, t in found]}
+        )
+    if fragment:
+        html = request.app.state.templates.get_template("papers/_similar.html").render(
+            similar=found
+        )
+        return Response(html, media_type="text/html")
+    return render(request, "papers/similar.html", paper=paper, similar=found)
 
 
 @router.get("/papers/{paper_id:path}", name="papers.show")
@@ -297,7 +317,7 @@ def show(request: Request, paper_id: str) -> Response:
             "papers/show.html",
             paper=paper,
             bibtex=bibtex(paper),
-            similar=_similar(request, paper.id),
+            similar=_similar(request, paper.id, wait=False),
             voted=voted_ids(engine, user.id, [paper.id]) if user else set(),
             my_collections=list_collections(engine, user.id) if user else [],
             holding=collections_holding(engine, user.id, paper.id) if user else set(),

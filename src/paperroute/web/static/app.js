@@ -52,6 +52,20 @@
       });
     });
 
+    // Similar papers come in a second request, so the paper itself shows at once.
+    var similar = document.querySelector("section.similar[data-similar-url]");
+    if (similar) {
+      fetch(similar.getAttribute("data-similar-url"), { credentials: "same-origin" })
+        .then(function (r) { if (!r.ok) throw new Error(r.status); return r.text(); })
+        .then(function (html) {
+          var placeholder = similar.querySelector(".similar-placeholder");
+          var holder = document.createElement("div");
+          holder.innerHTML = html;  // server-rendered, escaped fragment from our own origin
+          if (placeholder) placeholder.replaceWith(holder.firstElementChild || holder);
+        })
+        .catch(function () { /* the link to the similar page stays */ });
+    }
+
     document.querySelectorAll("button[data-copy]").forEach(function (button) {
       button.addEventListener("click", function () {
         var source = document.getElementById(button.getAttribute("data-copy"));
