@@ -11,7 +11,7 @@ from paperroute.config import Settings
 from paperroute.digest.compose import Signals, compose_digest, period_for, period_label
 from paperroute.digest.ledger import is_due
 from paperroute.digest.render import digest_message, excerpt, render_digest
-from paperroute.digest.signals import topic_vectors
+from paperroute.digest.signals import Pool, match_topics, topic_vectors
 from paperroute.models import Author, Paper
 from paperroute.store.subscriptions import Preferences, Subscription, SubscriptionError
 
@@ -198,3 +198,16 @@ def test_topic_vectors_are_embedded_once_and_kept_between_runs(tmp_path):
     again = topic_vectors(settings, embed)(["speech", "robots"])  # a new run, same data dir
     assert calls[1:] == [["robots"]]
     assert np.array_equal(again[0], first[1])
+
+
+def test_topic_words_match_other_word_forms_and_need_every_word():
+    # Vectors that match nothing (cosine 0): only the lexical half of the hybrid match can hit.
+    papers = [
+        paper("2501.00021", "Transformers for Proteins", abstract="Folding proteins."),
+        paper("2501.00022", "Protein design", abstract="No attention here."),
+        paper("2501.00023", "Vision transformers", abstract="Images."),
+    ]
+    pool = Pool(papers, {p.id: datetime(2026, 1, 1, tzinfo=UTC) for p in papers})
+    pool.vectors = np.zeros((3, 4), dtype=np.float32)
+    hits = match_topics(pool, ["transformer protein"], lambda texts: np.zeros((len(texts), 4)))
+    assert hits == {"transformer protein": ["2501.00021"]}

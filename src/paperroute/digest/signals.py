@@ -28,6 +28,7 @@ from paperroute.models import Paper
 from paperroute.ranking.trending import TrendingInput, announced_at, rank_trending
 from paperroute.search.embedder import Embedder as SearchEmbedder
 from paperroute.search.embedder import paper_text
+from paperroute.search.lexical import stem_tokens
 from paperroute.store.papers import get_papers
 from paperroute.store.schema import embeddings, papers
 from paperroute.store.subscriptions import Subscription, reader_libraries, sent_paper_ids
@@ -41,17 +42,18 @@ TOPIC_DEPTH = 20  # candidates kept per topic before the per-reader dedupe
 FOR_YOU_DEPTH = 20
 LIBRARY_MAX = 50
 RRF_K = 60
-_WORD = re.compile(r"[a-z0-9][a-z0-9\-]+")
 _STOP_WORDS = (
     "a an and are as at be by for from in into is it of on or that the this to with we our "
     "via using based towards new paper papers"
 )
-_STOP = frozenset(_STOP_WORDS.split())
+# The search index's analyzer (lower-case, ASCII folding, English stemming), so that a topic's
+# "diffusion model" finds "Diffusion Models" just as the search page does.
+_STOP = frozenset(t for word in _STOP_WORDS.split() for t in stem_tokens(word))
 
 
 def tokens(text: str) -> list[str]:
-    """Lower-cased words without stop words."""
-    return [w for w in _WORD.findall(text.lower()) if w not in _STOP]
+    """Stemmed index terms of a text, without stop words."""
+    return [t for t in stem_tokens(text) if t not in _STOP]
 
 
 def _text(paper: Paper) -> str:
