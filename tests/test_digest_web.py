@@ -219,3 +219,21 @@ def test_signed_in_reader_subscribes_from_settings_and_previews_for_you(
 def test_preview_and_settings_need_sign_in(client):
     assert client.get("/digest/preview").status_code == 401
     assert client.get("/settings/digest").status_code == 401
+
+
+def test_development_without_a_mail_server_points_to_the_link_in_the_log(settings, engine, caplog):
+    from webtools import free_port
+
+    dev = settings.model_copy(
+        update={"smtp_port": free_port(), "base_url": "https://papers.example.org"}
+    )
+    client = https_client(dev, engine)
+    caplog.set_level("WARNING", logger="paperroute.web")
+    form = client.get("/subscribe")
+    response = client.post(
+        "/subscribe", data={"csrf_token": csrf_from(form), "email": "dev@example.org"}
+    )
+    assert response.status_code == 200
+    assert texts(response, ".dev-mail-log")
+    logged = re.search(r"confirm link for dev@example.org: (\S+)", caplog.text).group(1)
+    assert client.get(local(logged)).status_code == 200
