@@ -103,9 +103,16 @@ def run_search(request: Request, params: SearchParams, limit: int, offset: int =
         has_code=params.has_code,
         min_upvotes=params.min_upvotes,
     )
-    result = service.search(params.q, filters=filters, sort=params.sort, limit=limit, offset=offset)
-    papers = papers_by_ids(engine_of(request), [h.id for h in result.hits])
-    return result, papers
+
+    def compute():
+        result = service.search(
+            params.q, filters=filters, sort=params.sort, limit=limit, offset=offset
+        )
+        return result, papers_by_ids(engine_of(request), [h.id for h in result.hits])
+
+    # The same search is the same for every reader for a few seconds (votes are per reader).
+    key = ("search", params.query_string(), limit, offset)
+    return request.app.state.data_cache.remember(key, compute)
 
 
 @router.get("/search", name="search.results")
