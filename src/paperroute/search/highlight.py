@@ -24,9 +24,17 @@ def query_terms(words: Iterable[str]) -> set[str]:
     return terms
 
 
+_STEMS: dict[str, str] = {}
+
+
 def _matches(word: str, terms: set[str]) -> bool:
-    toks = stem_tokens(word)
-    return bool(toks) and toks[0] in terms
+    stem = _STEMS.get(word)
+    if stem is None:
+        toks = stem_tokens(word)
+        stem = toks[0] if toks else ""
+        if len(_STEMS) < 200_000:  # plain dict: cheaper than lru_cache on this hot path
+            _STEMS[word] = stem
+    return stem in terms
 
 
 def mark(text: str, terms: set[str]) -> tuple[str, list[str]]:

@@ -30,6 +30,15 @@ from paperroute.search.query import ParsedQuery, parse_query
 from paperroute.store.schema import papers
 
 Sort = Literal["relevance", "date", "upvotes"]
+_LIGHT_COLUMNS = (
+    papers.c.id,
+    papers.c.title,
+    papers.c.announced,
+    papers.c.code_url,
+    papers.c.hf_upvotes,
+    papers.c.upvotes,
+    papers.c.hidden,
+)
 DEPTH = 100  # candidates taken from each method before fusion
 MAX_LIMIT = 200
 # MiniLM cosine below which a vector-only candidate is noise (random text scores ~0.1).
@@ -331,8 +340,15 @@ class SearchService:
     ) -> SearchResults:
         depth = max(DEPTH, offset + limit)
         lex_hits, vec_hits, lex_total = self.candidates(parsed, filters, depth)
+        # Light columns for every candidate (JSON columns only when a filter needs them);
+        # the full rows only for the page shown.
+        columns = list(_LIGHT_COLUMNS)
+        if filters.categories:
+            columns.append(papers.c.categories)
+        if parsed.authors:
+            columns.append(papers.c.authors)
         rows = self._hydrate(
-            list(dict.fromkeys([p for p, _ in lex_hits] + [p for p, _ in vec_hits]))
+            list(dict.fromkeys([p for p, _ in lex_hits] + [p for p, _ in vec_hits])), columns
         )
         ok = {pid for pid, row in rows.items() if not row["hidden"] and filters.allows(row)}
         for name in parsed.authors:  # the index matched name parts; require one whole author
@@ -356,7 +372,9 @@ class SearchService:
         terms = query_terms(parsed.content_words + parsed.phrases)
         sims = dict(vec_hits)
         hits = []
-        for pid, score in fused[offset : offset + limit]:
+        page = fused[offset : offset + limit]
+        rows.update(self._hydrate([pid for pid, _ in page]))
+        for pid, score in page:
             why = []
             if parsed.authors:
                 why += [f"author: {a}" for a in author_matches(_names(rows[pid]), parsed.authors)]
@@ -369,13 +387,14 @@ class SearchService:
             message = "No papers match. Try fewer words or remove a filter."
         return SearchResults(parsed.raw, hits, total, parsed.kind, message=message)
 
-    def _hydrate(self, ids: Sequence[str]) -> dict[str, dict]:
+    def _hydrate(self, ids: Sequence[str], columns: Sequence = DOC_COLUMNS) -> dict[str, dict]:
         out: dict[str, dict] = {}
         ids = list(ids)
+        names = [c.name for c in columns]
         with self.engine.connect() as conn:
             for start in range(0, len(ids), 500):
-                query = select(*DOC_COLUMNS).where(papers.c.id.in_(ids[start : start + 500]))
-                out.update({r["id"]: dict(r) for r in conn.execute(query).mappings()})
+                query = select(*columns).where(papers.c.id.in_(ids[start : start + 500]))
+                out.update({r[0]: dict(zip(names, r, strict=True)) for r in conn.execute(query)})
         return out
 
     def _hit(self, row: dict, score: float, terms: set[str], why: list[str]) -> SearchHit:
