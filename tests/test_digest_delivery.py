@@ -287,3 +287,48 @@ def test_cli_subscribe_sends_a_confirmation_and_names_bad_fields(
         "weekly",
         ["graph neural nets"],
     )
+
+
+@pytest.mark.parametrize("mode", ["starttls", "ssl"])
+def test_smtp_over_starttls_and_implicit_tls(settings, tmp_path, mode):
+    import shutil
+    import ssl
+    import subprocess
+
+    from aiosmtpd.controller import Controller
+
+    from paperroute.digest.render import subscription_message
+    from paperroute.digest.send import Mailer
+    from paperroute.store.subscriptions import Subscription
+    from smtp_fixture import Recorder, free_port
+
+    if not shutil.which("openssl"):
+        pytest.skip("openssl is needed to make a test certificate")
+    cert, key = tmp_path / "cert.pem", tmp_path / "key.pem"
+    subprocess.run(
+        ["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1",
+         "-subj", "/CN=127.0.0.1", "-addext", "subjectAltName=IP:127.0.0.1",
+         "-keyout", str(key), "-out", str(cert)],
+        check=True, capture_output=True,
+    )  # fmt: skip
+    server_ctx = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    server_ctx.load_cert_chain(cert, key)
+    client_ctx = ssl.create_default_context(cafile=str(cert))  # trusts only the test certificate
+    handler, port = Recorder(), free_port()
+    tls = {"tls_context": server_ctx, "require_starttls": True} if mode == "starttls" else {}
+    if mode == "ssl":
+        tls = {"ssl_context": server_ctx}
+    controller = Controller(handler, hostname="127.0.0.1", port=port, **tls)
+    controller.start()
+    try:
+        secure = settings.model_copy(
+            update={"smtp_host": "127.0.0.1", "smtp_port": port, "smtp_tls": mode}
+        )
+        msg = subscription_message(
+            settings, Subscription(1, "tls@example.org", "pending", Preferences())
+        )
+        with Mailer(secure, rate=0, tls_context=client_ctx) as mailer:
+            mailer.send(msg)
+        assert [m["To"] for m in handler.messages] == ["tls@example.org"]
+    finally:
+        controller.stop()

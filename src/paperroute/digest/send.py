@@ -65,8 +65,15 @@ class RateLimiter:
 class Mailer:
     """An SMTP client that keeps its connection open across messages; use as a context manager."""
 
-    def __init__(self, settings: Settings, timeout: float = 30.0, rate: float | None = None):
+    def __init__(
+        self,
+        settings: Settings,
+        timeout: float = 30.0,
+        rate: float | None = None,
+        tls_context: ssl.SSLContext | None = None,
+    ):
         self.settings = settings
+        self.tls_context = tls_context  # default: the system's CAs, hostname checked
         self.timeout = timeout
         self.limiter = RateLimiter(settings.mail_rate_per_second if rate is None else rate)
         self._conn: smtplib.SMTP | None = None
@@ -82,7 +89,7 @@ class Mailer:
         mode = (s.smtp_tls or "none").lower()
         if mode not in ("none", "starttls", "ssl"):
             raise PermanentMailError(f"settings.smtp_tls: {s.smtp_tls!r} is not none/starttls/ssl")
-        context = ssl.create_default_context()
+        context = self.tls_context or ssl.create_default_context()
         try:
             if mode == "ssl":
                 conn: smtplib.SMTP = smtplib.SMTP_SSL(
