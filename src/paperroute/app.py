@@ -123,7 +123,8 @@ def create_app(
     app.state.limiter = RateLimiter()
     # Listing data (papers, totals, trending) for everyone, signed-in readers included.
     app.state.data_cache = TTLCache(ttl=page_cache_ttl, size=2000)
-    app.state.page_cache = PageCache(ttl=page_cache_ttl, also_clear=[app.state.data_cache])
+    cards = app.state.templates.globals["paper_card"].cache
+    app.state.page_cache = PageCache(ttl=page_cache_ttl, also_clear=[app.state.data_cache, cards])
     app.state.similar_cache = TTLCache(ttl=600, size=20000)  # similar papers rarely change
     app.state.log = log
     lazy = LazySearch(settings, engine)

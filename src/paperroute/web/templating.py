@@ -9,7 +9,9 @@ from pathlib import Path
 from urllib.parse import quote
 
 from jinja2 import Environment, FileSystemLoader, select_autoescape
+from markupsafe import Markup
 
+from paperroute.web.cache import TTLCache
 from paperroute.web.mathtext import plain_snippet, render_text
 
 TEMPLATES = Path(__file__).parent / "templates"
@@ -34,6 +36,39 @@ def _fmt_date(value: date | datetime | None, fmt: str = "%d %b %Y") -> str:
     return value.strftime(fmt) if value else ""
 
 
+_CSRF_MARK = "\x00csrf\x00"
+
+
+class CardRenderer:
+    """Paper cards rendered once and reused: a list page is mostly cards, and a card only
+    changes with its paper's numbers, its rank, the reader's vote and whether anyone is signed in.
+    The CSRF token (per session) is put in after the cached HTML is taken."""
+
+    def __init__(self, env: Environment) -> None:
+        self.env = env
+        self.cache = TTLCache(ttl=600, size=20000)
+
+    def __call__(self, paper, rank=None, score=None, voted=False, csrf: str | None = None):
+        """The card's HTML; `csrf` is the session's token when someone is signed in."""
+        key = (
+            paper.id, rank, score.explain() if score else None, voted, csrf is not None,
+            paper.hf_upvotes, paper.upvotes, paper.saves, paper.featured, paper.title,
+            paper.github_stars, paper.code_url, paper.announced, len(paper.abstract),
+        )  # fmt: skip
+        html = self.cache.get(key)
+        if html is None:
+            html = self.env.get_template("papers/_card.html").render(
+                paper=paper,
+                rank=rank,
+                score=score,
+                voted={paper.id} if voted else set(),
+                user=csrf is not None,
+                csrf_token=lambda: _CSRF_MARK,
+            )
+            self.cache.put(key, html)
+        return Markup(html.replace(_CSRF_MARK, csrf) if csrf else html)
+
+
 def make_environment(site_name: str, base_url: str) -> Environment:
     """Autoescaping environment with the site's filters; templates are compiled once and cached."""
     env = Environment(
@@ -48,6 +83,7 @@ def make_environment(site_name: str, base_url: str) -> Environment:
     env.filters["snippet"] = plain_snippet
     env.filters["datefmt"] = _fmt_date
     env.filters["author_url"] = author_url
+    env.globals["paper_card"] = CardRenderer(env)
     env.globals["site_name"] = site_name
     env.globals["base_url"] = base_url.rstrip("/")
     env.globals["static"] = lambda path: f"/static/{path}?v={version}"
