@@ -332,3 +332,41 @@ def test_smtp_over_starttls_and_implicit_tls(settings, tmp_path, mode):
         assert [m["To"] for m in handler.messages] == ["tls@example.org"]
     finally:
         controller.stop()
+
+
+def test_daily_and_weekly_readers_are_matched_against_their_own_new_papers(engine, settings):
+    import numpy as np
+    from sqlalchemy import update
+
+    from paperroute.digest.signals import gather_inputs
+    from paperroute.models import PaperRecord
+    from paperroute.store.schema import papers as papers_table
+
+    now = datetime.now(UTC)
+    records = [
+        PaperRecord(source="test", id=f"2501.{i:05d}", title=title, abstract="Graph learning.")
+        for i, title in enumerate(
+            ["Graph neural networks", "Graph neural networks again", "Graph neural networks today"]
+        )
+    ]
+    papers.upsert_records(engine, records)
+    for record, age in zip(records, (5, 4, 0), strict=True):
+        with engine.begin() as conn:
+            conn.execute(
+                update(papers_table)
+                .where(papers_table.c.id == record.id)
+                .values(first_seen=now - timedelta(days=age, hours=1))
+            )
+    prefs = {"topics": ["graph neural networks"], "sections": {"topics": 5, "trending": 0}}
+    daily = active(engine, "daily@example.org", **prefs)
+    weekly = active(engine, "weekly@example.org", cadence="weekly", **prefs)
+    since = {daily.id: now - timedelta(days=1), weekly.id: now - timedelta(days=7)}
+
+    # Vectors that match nothing: this test is about which papers each reader is matched against.
+    def embed_factory():
+        return lambda texts: np.zeros((len(texts), 4), dtype=np.float32)
+
+    got = gather_inputs(engine, settings, [daily, weekly], since, embed_factory, now)
+    matches = {r.subscription.email: r.signals.topic_matches["graph neural networks"] for r in got}
+    assert matches["daily@example.org"] == ["2501.00002"]
+    assert sorted(matches["weekly@example.org"]) == ["2501.00000", "2501.00001", "2501.00002"]

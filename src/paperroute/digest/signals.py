@@ -142,6 +142,15 @@ class Pool:
             self._since[moment] = [p for p in self.papers if self.first_seen[p.id] >= moment]
         return self._since[moment]
 
+    def newer(self, moment: datetime) -> Pool:
+        """The sub-pool first seen at or after `moment`, sharing this pool's vectors."""
+        if moment <= min(self.first_seen.values(), default=moment):
+            return self
+        keep = [i for i, p in enumerate(self.papers) if self.first_seen[p.id] >= moment]
+        vectors = self.vectors[keep] if self.vectors is not None else None
+        papers = [self.papers[i] for i in keep]
+        return Pool(papers, {p.id: self.first_seen[p.id] for p in papers}, vectors)
+
 
 def _utc(value: datetime) -> datetime:
     return value.replace(tzinfo=UTC) if value.tzinfo is None else value
@@ -287,6 +296,8 @@ def gather_inputs(
     """Candidates and signals for many readers at once (one pool, one batched topic match)."""
     if not subs:
         return []
+    # Digests start on the hour: readers sent within the same hour share one match below.
+    since = {sid: when.replace(minute=0, second=0, microsecond=0) for sid, when in since.items()}
     pool = pool or load_pool(engine, min(since.values()))
     sent = sent_paper_ids(engine, [s.id for s in subs])
     needs_vectors = any(
@@ -297,17 +308,29 @@ def gather_inputs(
     embed = embed_factory() if needs_vectors and pool.papers else None
     if embed is not None and pool.vectors is None:
         pool.vectors = paper_vectors(engine, settings, embed, pool.papers)
-    topic_hits: dict[str, list[str]] = {}
-    if embed is not None:
-        wanted = [t for s in subs if s.prefs.sections.get("topics") for t in s.prefs.topics]
-        topic_hits = match_topics(pool, wanted, topic_vectors(settings, embed))
-    similar = _library_neighbours(engine, settings, subs, pool, embed)
+    # Readers are matched against the papers new since *their* last digest: a daily reader's
+    # topics rank today's papers, a weekly reader's the week's (already-sent papers are removed
+    # per reader later).
+    groups: dict[datetime, list[Subscription]] = defaultdict(list)
+    for sub in subs:
+        groups[since[sub.id]].append(sub)
+    topic_embed = topic_vectors(settings, embed) if embed is not None else None
+    topic_hits: dict[int, dict[str, list[str]]] = {}
+    similar: dict[int, dict[str, str]] = {}
+    for start, members in groups.items():
+        part = pool.newer(start)
+        if embed is None or not part.papers:
+            continue
+        wanted = [t for s in members if s.prefs.sections.get("topics") for t in s.prefs.topics]
+        hits = match_topics(part, wanted, topic_embed)
+        topic_hits.update((s.id, hits) for s in members)
+        similar.update(_library_neighbours(engine, settings, members, part, embed))
     trending = trending_order(pool.papers, moment)
     index = PaperIndex.build(pool.papers)
     out = []
     for sub in subs:
         signals = Signals(
-            topic_matches={t: topic_hits.get(t, []) for t in sub.prefs.topics},
+            topic_matches={t: topic_hits.get(sub.id, {}).get(t, []) for t in sub.prefs.topics},
             similar=similar.get(sub.id, {}),
             trending=trending,
             already_sent=sent.get(sub.id, set()),
