@@ -172,12 +172,10 @@ def _base_message(settings: Settings, to: str, subject: str, html: str, text: st
     return msg
 
 
-def _unsubscribe_headers(settings: Settings, msg: Message, subscription_id: int, url: str) -> None:
-    sender = _sender(settings.mail_from)
-    targets = [f"<{url}>"]
-    if sender:
-        targets.append(f"<mailto:{sender}?subject=unsubscribe%20{subscription_id}>")
-    msg["List-Unsubscribe"] = ", ".join(targets)
+def _unsubscribe_headers(settings: Settings, msg: Message, url: str) -> None:
+    # Only the https target: paperroute reads no inbound mail, so a mailto: target would let a
+    # mail client "unsubscribe" by sending a message nobody processes.
+    msg["List-Unsubscribe"] = f"<{url}>"
     msg["List-Unsubscribe-Post"] = "List-Unsubscribe=One-Click"
     msg["List-Id"] = f"{settings.site_name} digest <digest.{mail_domain(settings)}>"
 
@@ -188,7 +186,7 @@ def digest_message(settings: Settings, subscription: Subscription, digest: Diges
     html, text = render_digest(settings, subscription, digest, unsubscribe_url)
     msg = _base_message(settings, subscription.email, digest_subject(settings, digest), html, text)
     msg["Message-ID"] = digest_message_id(settings, subscription.id, digest.period)
-    _unsubscribe_headers(settings, msg, subscription.id, unsubscribe_url)
+    _unsubscribe_headers(settings, msg, unsubscribe_url)
     msg["Auto-Submitted"] = "auto-generated"
     return msg
 
