@@ -90,17 +90,14 @@ def index(request: Request) -> Response:
 def daily(request: Request, fmt: str) -> Response:
     """The newest day's papers, most upvoted first."""
 
-    def build() -> Response:
-        engine = engine_of(request)
-        day = listings.latest_day(engine)
-        papers: list[Paper] = []
-        if day:
-            papers, _ = listings.list_papers(
-                engine, listings.PaperFilter(start=day, end=day), limit=FEED_SIZE
-            )
-        return _feed(request, fmt, "daily papers", "/", papers)
-
-    return build()
+    engine = engine_of(request)
+    day = listings.latest_day(engine)
+    papers: list[Paper] = []
+    if day:
+        papers, _ = listings.list_papers(
+            engine, listings.PaperFilter(start=day, end=day), limit=FEED_SIZE
+        )
+    return _feed(request, fmt, "daily papers", "/", papers)
 
 
 @router.get("/trending.{fmt}", name="feeds.trending")
@@ -115,16 +112,13 @@ def trending(request: Request, fmt: str) -> Response:
 def category(request: Request, category: str, fmt: str) -> Response:
     """Newest papers in one category."""
 
-    def build() -> Response:
-        papers, _ = listings.list_papers(
-            engine_of(request),
-            listings.PaperFilter(category=category),
-            order="published",
-            limit=FEED_SIZE,
-        )
-        return _feed(request, fmt, f"papers in {category}", f"/categories/{category}", papers)
-
-    return build()
+    papers, _ = listings.list_papers(
+        engine_of(request),
+        listings.PaperFilter(category=category),
+        order="published",
+        limit=FEED_SIZE,
+    )
+    return _feed(request, fmt, f"papers in {category}", f"/categories/{category}", papers)
 
 
 @router.get("/collections/{collection_id}.{fmt}", name="feeds.collection")

@@ -197,36 +197,33 @@ def trending_papers(
 def trending_page(request: Request) -> Response:
     """Papers ranked by the time-decayed trending score, each with its breakdown."""
 
-    def build() -> Response:
-        ranked = trending_papers(request)
-        if wants_json(request):
-            return json_response(
-                {
-                    "papers": [
-                        {**paper_summary(p), "trending": {**s.__dict__, "explain": s.explain()}}
-                        for p, s in ranked
-                    ]
-                }
-            )
-        user = current_user(request)
-        papers = [p for p, _ in ranked]
-        voted = voted_ids(engine_of(request), user.id, [p.id for p in papers]) if user else set()
-        return render(
-            request,
-            "papers/list.html",
-            heading="Trending papers",
-            papers=papers,
-            scores={s.paper_id: s for _, s in ranked},
-            voted=voted,
-            total=len(papers),
-            page_number=0,
-            offset=0,
-            has_more=False,
-            feed_url="/feeds/trending",
-            explain_url="/about/trending",
+    ranked = trending_papers(request)
+    if wants_json(request):
+        return json_response(
+            {
+                "papers": [
+                    {**paper_summary(p), "trending": {**s.__dict__, "explain": s.explain()}}
+                    for p, s in ranked
+                ]
+            }
         )
-
-    return build()
+    user = current_user(request)
+    papers = [p for p, _ in ranked]
+    voted = voted_ids(engine_of(request), user.id, [p.id for p in papers]) if user else set()
+    return render(
+        request,
+        "papers/list.html",
+        heading="Trending papers",
+        papers=papers,
+        scores={s.paper_id: s for _, s in ranked},
+        voted=voted,
+        total=len(papers),
+        page_number=0,
+        offset=0,
+        has_more=False,
+        feed_url="/feeds/trending",
+        explain_url="/about/trending",
+    )
 
 
 @router.get("/about/trending", name="papers.trending_about")
@@ -305,25 +302,23 @@ def show(request: Request, paper_id: str) -> Response:
     """Everything about one paper."""
     engine = engine_of(request)
     user = current_user(request)
-
-    def build() -> Response:
-        paper = get_paper(engine, paper_id)
-        if paper is None or (paper.hidden and not (user and user.is_admin)):
-            raise HTTPException(404, f"paper {paper_id}: not found")
-        if wants_json(request):
-            return json_response({**paper_summary(paper), "bibtex": bibtex(paper)})
-        return render(
-            request,
-            "papers/show.html",
-            paper=paper,
-            bibtex=bibtex(paper),
-            similar=_similar(request, paper.id, wait=False),
-            voted=voted_ids(engine, user.id, [paper.id]) if user else set(),
-            my_collections=list_collections(engine, user.id) if user else [],
-            holding=collections_holding(engine, user.id, paper.id) if user else set(),
-        )
-
-    return build()
+    paper = request.app.state.data_cache.remember(
+        ("paper", paper_id), lambda: get_paper(engine, paper_id)
+    )
+    if paper is None or (paper.hidden and not (user and user.is_admin)):
+        raise HTTPException(404, f"paper {paper_id}: not found")
+    if wants_json(request):
+        return json_response({**paper_summary(paper), "bibtex": bibtex(paper)})
+    return render(
+        request,
+        "papers/show.html",
+        paper=paper,
+        bibtex=bibtex(paper),
+        similar=_similar(request, paper.id, wait=False),
+        voted=voted_ids(engine, user.id, [paper.id]) if user else set(),
+        my_collections=list_collections(engine, user.id) if user else [],
+        holding=collections_holding(engine, user.id, paper.id) if user else set(),
+    )
 
 
 @router.get("/authors/{name:path}", name="papers.author")

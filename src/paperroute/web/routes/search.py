@@ -119,45 +119,42 @@ def run_search(request: Request, params: SearchParams, limit: int, offset: int =
 def results(request: Request) -> Response:
     """Search results with filters and sorts (the empty query shows the form)."""
     params = search_params(dict(request.query_params))
-
-    def build() -> Response:
-        papers: list[Paper] = []
-        total, message, why = 0, None, {}
-        if params.q:
-            result, papers = run_search(
-                request, params, limit=PAGE_SIZE, offset=params.page * PAGE_SIZE
-            )
-            if result.jump_to and not wants_json(request):
-                return RedirectResponse(f"/papers/{result.jump_to}", status_code=302)
-            total, message = result.total, result.message
-            why = {h.id: "; ".join(h.why) for h in result.hits}
-        if wants_json(request):
-            return json_response(
-                {
-                    "query": params.q,
-                    "total": total,
-                    "errors": params.errors,
-                    "papers": [paper_summary(p) for p in papers],
-                }  # fmt: skip
-            )
-        user = current_user(request)
-        return render(
-            request,
-            "search/results.html",
-            params=params,
-            query=params.q,
-            sorts=SORTS,
-            papers=papers,
-            total=total,
-            message=message,
-            why=why,
-            voted=voted_ids(engine_of(request), user.id, [p.id for p in papers]) if user else set(),
-            offset=params.page * PAGE_SIZE,
-            has_more=(params.page + 1) * PAGE_SIZE < total,
-            query_string=params.query_string(),
+    papers: list[Paper] = []
+    total, message, why = 0, None, {}
+    if params.q:
+        result, papers = run_search(
+            request, params, limit=PAGE_SIZE, offset=params.page * PAGE_SIZE
         )
-
-    return build()
+        if result.jump_to and not wants_json(request):
+            return RedirectResponse(f"/papers/{result.jump_to}", status_code=302)
+        total, message = result.total, result.message
+        why = {h.id: "; ".join(h.why) for h in result.hits}
+    if wants_json(request):
+        return json_response(
+            {
+                "query": params.q,
+                "total": total,
+                "errors": params.errors,
+                "message": message,
+                "papers": [{**paper_summary(p), "why": why.get(p.id)} for p in papers],
+            }
+        )
+    user = current_user(request)
+    return render(
+        request,
+        "search/results.html",
+        params=params,
+        query=params.q,
+        sorts=SORTS,
+        papers=papers,
+        total=total,
+        message=message,
+        why=why,
+        voted=voted_ids(engine_of(request), user.id, [p.id for p in papers]) if user else set(),
+        offset=params.page * PAGE_SIZE,
+        has_more=(params.page + 1) * PAGE_SIZE < total,
+        query_string=params.query_string(),
+    )
 
 
 @router.post("/search/save", name="search.save")
