@@ -20,6 +20,7 @@ from __future__ import annotations
 import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from itertools import islice
 
 import numpy as np
 
@@ -50,6 +51,8 @@ class Params:
     author_weight: float = DEFAULT_AUTHOR_WEIGHT
     min_positives_for_model: int = MIN_POSITIVES_FOR_MODEL
     max_background: int = MAX_BACKGROUND
+    shortlist: int = 3000  # windows larger than this get nearest neighbours on a shortlist
+    stats_sample: int = 2000
     seed: int = 0
 
 
@@ -76,7 +79,9 @@ def normalise_rows(vectors: np.ndarray) -> np.ndarray:
     vectors = np.asarray(vectors, dtype=np.float32)
     if vectors.ndim == 1:
         vectors = vectors[None, :]
-    norms = np.linalg.norm(vectors, axis=1, keepdims=True)
+    norms = np.sqrt(np.einsum("ij,ij->i", vectors, vectors))[:, None]
+    if np.all(np.abs(norms - 1) < 1e-3):
+        return vectors  # already unit length: no copy (the recommender's cache keeps them so)
     return vectors / np.maximum(norms, 1e-12)
 
 
@@ -192,25 +197,49 @@ def score_candidates(
     """
     params = params or Params()
     negatives = negatives if negatives is not None else np.zeros((0, candidates.shape[1]), "f4")
-    if len(candidates) == 0:
+    n = len(candidates)
+    if n == 0:
         return np.zeros(0, dtype=np.float32)
     if len(positives) == 0:
         raise ValueError("ranking.recommend: a reader needs at least one saved paper or topic")
-    sims = candidates @ positives.T
-    knn = knn_scores(sims, params.knn_k)
-    if not uses_regression(len(positives), len(candidates), params):
-        score = _zscore(knn)
-    else:
+    regression = uses_regression(len(positives), n, params)
+    pre = np.zeros(n, dtype=np.float32)
+    if regression:
         coef, bias = weights or fit_regression(candidates, positives, negatives, params, exclude)
-        reg = candidates @ coef + bias
-        score = params.blend * _zscore(reg) + (1 - params.blend) * _zscore(knn)
+        pre += params.blend * _zscore(candidates @ coef + bias)
     if authors is not None and params.author_weight and float(authors.max(initial=0)) > 0:
-        score = score + params.author_weight * _zscore(authors)
+        pre += params.author_weight * _zscore(authors)
+    rows, sample = _knn_rows(pre, n, regression, params)
+    sims = candidates[rows] @ positives.T
+    knn = knn_scores(sims, params.knn_k)
+    stats = knn[np.searchsorted(rows, sample)]
+    spread = float(stats.std())
+    knn_z = (knn - stats.mean()) / (spread if spread > 1e-9 else 1.0)
+    share = (1 - params.blend) if regression else 1.0
+    # Rows left out of the shortlist keep their order, below every shortlisted row's knn part.
+    score = pre + share * float(knn_z.min(initial=0))
+    score[rows] = pre[rows] + share * knn_z
     if len(negatives):
-        near_neg = (candidates @ negatives.T).max(axis=1)
+        near_neg = (candidates[rows] @ negatives.T).max(axis=1)
         # Push down what is closer to a rejected paper than to any saved one.
-        score = score - params.neg_penalty * np.maximum(near_neg - sims.max(axis=1), 0) * 10
+        score[rows] -= params.neg_penalty * np.maximum(near_neg - sims.max(axis=1), 0) * 10
     return score.astype(np.float32)
+
+
+def _knn_rows(pre: np.ndarray, n: int, regression: bool, params: Params):
+    """Rows whose nearest-neighbour score is computed, and the rows its z-score is taken over.
+
+    Nearest neighbours cost n x saved-papers dot products. In a big window only rows that the
+    cheap signals (regression, authors) put near the top can reach the top, so the score is
+    computed for a shortlist, and its mean and spread on a random sample of all rows.
+    """
+    if not regression or n <= params.shortlist:
+        every = np.arange(n)
+        return every, every
+    top = np.argpartition(-pre, params.shortlist)[: params.shortlist]
+    sample = np.random.default_rng(params.seed).choice(n, size=params.stats_sample, replace=False)
+    rows = np.union1d(top, sample)
+    return rows, np.sort(sample)
 
 
 _WORD = re.compile(r"[a-z][a-z0-9\-]{2,}")
@@ -285,7 +314,8 @@ def recommend(
         neg = normalise_rows(negative_vectors)
     own = own_rows(candidate_ids, positive_ids)
     scores = score_candidates(cand, pos, neg, params, own, weights, authors)
-    shown = [i for i in np.argsort(-scores) if candidate_ids[i] not in hide][:limit]
+    order = np.argsort(-scores)
+    shown = list(islice((i for i in order if candidate_ids[i] not in hide), limit))
     if not shown:
         return []
     sims = cand[shown] @ pos.T
