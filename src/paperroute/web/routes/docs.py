@@ -25,10 +25,6 @@ def docs(request: Request) -> Response:
                     "description": op.get("description", ""),
                     "parameters": op.get("parameters", []),
                     "body": "requestBody" in op,
-                    "auth": any(
-                        "Bearer" in (r.get("description") or "")
-                        for r in op.get("responses", {}).values()
-                    ),
                 }
             )
     return render(request, "api/docs.html", spec=spec, endpoints=endpoints)

@@ -81,7 +81,8 @@ def _listing(
             }
         )
     user = current_user(request)
-    voted = voted_ids(engine, user.id, [x.id for x in papers]) if user else set()
+    shown = [x.id for x in papers] + [x.id for x in extra.get("featured") or []]
+    voted = voted_ids(engine, user.id, shown) if user else set()
     return render(
         request,
         "papers/list.html",
