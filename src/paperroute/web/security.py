@@ -96,6 +96,10 @@ class RateLimiter:
             if len(hits) >= limit:
                 return False
             hits.append(now)
+            if len(self._hits) > 100_000:  # forget idle keys so memory stays bounded
+                idle = [k for k, h in self._hits.items() if h[-1] <= now - 3600]
+                for k in idle:
+                    del self._hits[k]
             return True
 
     def check(self, key: str, limit: int, per_seconds: float) -> None:
