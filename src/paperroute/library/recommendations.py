@@ -27,6 +27,7 @@ from paperroute.ranking import recommend as rec
 from paperroute.store import library as store
 
 MODEL_TTL_S = 3600.0  # new papers enter the window daily; refit at most hourly without changes
+WINDOW_TTL_S = 60.0  # new or hidden papers show up in recommendations within a minute
 TOPIC = "topic:"
 CATEGORY = "category:"
 
@@ -79,7 +80,8 @@ class VectorCache:
 
     def get(self, ids: Sequence[str]) -> tuple[list[str], np.ndarray]:
         """The ids that have a vector, and their vectors as one (n, dim) array."""
-        missing = [i for i in ids if i not in self._row]
+        rows = self._row
+        missing = [i for i in ids if i not in rows]
         if missing:
             found = self._load(missing)
             if found:
@@ -108,6 +110,7 @@ class Recommender:
         self.params = params or rec.Params()
         self._topic_vectors: dict[str, np.ndarray] = {}
         self._authors: dict[str, Sequence[str]] = {}
+        self._windows: dict[tuple, tuple[float, tuple]] = {}
         self._models: OrderedDict[tuple, tuple[float, Any]] = OrderedDict()
         self._lock = threading.Lock()
 
@@ -156,8 +159,7 @@ class Recommender:
             raise ValueError(f"window: must be one of {', '.join(rec.WINDOWS)}")
         lib = store.load_reader_library(self.engine, user_id)
         out = ForYou(window=window, tag=tag, negatives=len(lib.negatives))
-        window_ids = store.recent_paper_ids(self.engine, rec.WINDOWS[window], today)
-        cand_ids, cand = self.cache.get(window_ids)
+        cand_ids, cand, index = self._window(window, today)
         out.candidates = len(cand_ids)
         pos_ids, pos = self.cache.get(lib.positives_for(tag))
         pos_ids, pos_list = list(pos_ids), list(pos)
@@ -185,7 +187,7 @@ class Recommender:
             key = (user_id, tag, hash((tuple(pos_ids), tuple(neg_ids), tuple(cand_ids))))
             weights = None
             if rec.uses_regression(len(pos), len(cand), self.params):
-                own = rec.own_rows(cand_ids, pos_ids)
+                own = rec.own_rows(cand_ids, pos_ids, index)
                 weights = self._memo(
                     ("weights", *key),
                     lambda: rec.fit_regression(cand, pos, neg, self.params, own),
@@ -200,6 +202,7 @@ class Recommender:
                 weights=weights,
                 authors=authors,
                 authors_of=lambda ids: {p: self._authors.get(p, ()) for p in ids},
+                candidate_index=index,
                 texts=self.texts if with_reasons else None,
                 limit=limit,
                 hide=set(lib.positives) | set(lib.negatives),
@@ -207,6 +210,20 @@ class Recommender:
             )
         out.took_ms = (time.perf_counter() - start) * 1000
         return out
+
+    def _window(self, window: str, today: date | None) -> tuple[list[str], np.ndarray, dict]:
+        """The window's paper ids, vectors and id -> row index, reused for WINDOW_TTL_S."""
+        key = (window, today)
+        now = time.monotonic()
+        found = self._windows.get(key)
+        if found and now - found[0] < WINDOW_TTL_S:
+            return found[1]
+        ids, vectors = self.cache.get(
+            store.recent_paper_ids(self.engine, rec.WINDOWS[window], today)
+        )
+        value = (ids, vectors, {pid: i for i, pid in enumerate(ids)})
+        self._windows[key] = (now, value)
+        return value
 
     def _memo(self, key: tuple, compute: Callable[[], Any]) -> Any:
         """A per-reader result kept for up to an hour (the regression, the author scores)."""

@@ -277,9 +277,11 @@ def shared_terms(text: str, others: Sequence[str], limit: int = 5) -> list[str]:
     return [w for w in mine if w in theirs][:limit]
 
 
-def own_rows(candidate_ids: Sequence[str], positive_ids: Sequence[str]) -> np.ndarray:
-    """Rows of the candidates that are the reader's own saved papers."""
-    index = {pid: i for i, pid in enumerate(candidate_ids)}
+def own_rows(
+    candidate_ids: Sequence[str], positive_ids: Sequence[str], index: dict[str, int] | None = None
+) -> np.ndarray:
+    """Rows of the candidates that are the reader's own saved papers (`index`: id -> row)."""
+    index = index if index is not None else {pid: i for i, pid in enumerate(candidate_ids)}
     return np.array([index[p] for p in positive_ids if p in index], dtype=int)
 
 
@@ -298,6 +300,7 @@ def recommend(
     weights: tuple[np.ndarray, float] | None = None,
     authors: np.ndarray | None = None,
     authors_of: Callable[[Sequence[str]], dict[str, Sequence[str]]] | None = None,
+    candidate_index: dict[str, int] | None = None,
 ) -> list[Recommendation]:
     """Top `limit` candidates for a reader, each with the saved papers it is closest to.
 
@@ -312,7 +315,7 @@ def recommend(
     neg = None
     if negative_vectors is not None and len(negative_vectors):
         neg = normalise_rows(negative_vectors)
-    own = own_rows(candidate_ids, positive_ids)
+    own = own_rows(candidate_ids, positive_ids, candidate_index)
     scores = score_candidates(cand, pos, neg, params, own, weights, authors)
     order = np.argsort(-scores)
     shown = list(islice((i for i in order if candidate_ids[i] not in hide), limit))

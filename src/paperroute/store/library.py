@@ -145,7 +145,7 @@ def recent_paper_ids(engine: Engine, days: int, today: date | None = None) -> li
         if newest is not None and today is None and newest < since:
             since = newest - timedelta(days=days - 1)
         query = select(papers.c.id).where(papers.c.announced >= since, papers.c.hidden.is_(False))
-        return list(conn.execute(query.order_by(papers.c.id)).scalars())
+        return list(conn.execute(query.order_by(papers.c.id)).scalars().all())
 
 
 def papers_in_categories(engine: Engine, ids: Sequence[str], categories: Sequence[str]) -> set[str]:
