@@ -31,7 +31,11 @@ def current_user(request: Request) -> User | None:
     """The signed-in user (looked up once per request), or None."""
     if "user" not in request.state._state:
         uid = request.session.get("uid") if "session" in request.scope else None
-        user = get_user(engine_of(request), uid) if uid else None
+        user = None
+        if uid:  # shared a few seconds like other data: a role change shows within the TTL
+            user = request.app.state.data_cache.remember(
+                ("user", uid), lambda: get_user(engine_of(request), uid)
+            )
         if uid and user is None:
             request.session.clear()  # the account was deleted
         request.state.user = user

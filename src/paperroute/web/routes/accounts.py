@@ -135,6 +135,7 @@ def update_profile(request: Request, display_name: str = Form("")) -> Response:
     """Change the name the site shows."""
     user = require_user(request)
     users.update_profile(engine_of(request), user.id, display_name)
+    request.app.state.page_cache.clear()  # the shared user record too
     return RedirectResponse("/profile", status_code=303)
 
 
