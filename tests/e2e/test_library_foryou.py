@@ -1,5 +1,5 @@
 """A reader in a real browser imports a small BibTeX file, sees recommendations with reasons,
-marks one "not interested" and sees it go."""
+marks one "not interested" and sees it go, then exports a search result as BibTeX."""
 
 from __future__ import annotations
 
@@ -57,4 +57,8 @@ def test_import_bibtex_see_reasons_and_reject_a_recommendation(site, smtp, page,
     ]
     assert first not in shown
     assert page.locator(".not-interested-list li").count() == 1
+
+    found = page.request.get(site.url + "/library/export?q=learning&format=bibtex")
+    assert found.ok and "attachment" in found.headers["content-disposition"]
+    assert found.text().count("@misc{") >= 3 and "archivePrefix = {arXiv}" in found.text()
     assert not errors, errors
