@@ -45,3 +45,20 @@ def test_a_missing_file_is_a_clear_error(engine, database_url, tmp_path):
                   str(tmp_path / "nope.bib"))  # fmt: skip
     assert result.exit_code == 2
     assert "nope.bib" in result.stderr and "No such file" in result.stderr
+
+
+def test_recommend_prints_papers_with_the_saved_paper_they_are_near(engine, database_url, tmp_path):
+    from paperroute.store import collections as coll
+
+    _seed(engine)
+    user = add_user(engine, "reader@example.org")
+    shelf = coll.create_collection(engine, user.id, "Vision")
+    coll.add_paper(engine, user.id, shelf.id, "1512.03385")
+    assert _run(database_url, tmp_path, "embed", "--quiet").exit_code == 0  # the real model
+    result = _run(database_url, tmp_path, "recommend", "reader@example.org", "--window", "month")
+    assert result.exit_code == 0, result.stderr
+    lines = result.stdout.splitlines()
+    assert [line.split("\t")[0] for line in lines][0] == "2010.11929"  # ViT: the other vision paper
+    assert all("near 1512.03385" in line for line in lines)
+    bad = _run(database_url, tmp_path, "recommend", "reader@example.org", "--window", "year")
+    assert bad.exit_code == 2 and "--window must be one of" in bad.stderr

@@ -124,6 +124,9 @@ def test_api_recommendations_need_a_token_and_give_reasons(client, engine):
         i["paper"]["id"] in LANGUAGE[2:] for i in body["items"]
     )
     assert body["items"][0]["reason"]["closest"][0]["id"] in LANGUAGE[:2]
+    twin = client.get("/for-you?window=month&format=json").json()
+    assert [i["id"] for i in twin["items"][:3]] == [i["paper"]["id"] for i in body["items"]]
+    assert twin["items"][0]["reason"]["closest"][0]["id"] in LANGUAGE[:2]
     bad = client_for(client.app).get(
         "/api/recommendations?window=year", headers={"authorization": f"Bearer {token}"}
     )
