@@ -69,14 +69,14 @@ TI  - Attention Is All You Need
 AU  - Vaswani, Ashish
 PY  - 2017
 UR  - https://arxiv.org/abs/1706.03762
-ER  - 
+ER  -
 
 stray text between records
 
 TY  - JOUR
 TI  - Deep Residual Learning for Image Recognition
 DO  - https://doi.org/10.1109/CVPR.2016.90
-ER  - 
+ER  -
 
 TY  - JOUR
 TI  - Never closed
