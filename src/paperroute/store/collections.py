@@ -211,18 +211,6 @@ def delete_collection(engine: Engine, user_id: int, collection_id: int) -> None:
         conn.execute(collections.delete().where(collections.c.id == collection_id))
 
 
-def collections_holding(engine: Engine, user_id: int, paper_id: str) -> set[int]:
-    """Ids of the user's collections that hold this paper."""
-    with engine.connect() as conn:
-        return set(
-            conn.execute(
-                select(collection_items.c.collection_id)
-                .join(collections, collections.c.id == collection_items.c.collection_id)
-                .where(collections.c.user_id == user_id, collection_items.c.paper_id == paper_id)
-            ).scalars()
-        )
-
-
 def save_search(engine: Engine, user_id: int, name: str, query: str) -> int:
     """Remember a search (its query string) for a user; returns its id."""
     clean_query = (query or "").strip()
@@ -270,3 +258,22 @@ def delete_saved_search(engine: Engine, user_id: int, search_id: int) -> None:
                 saved_searches.c.id == search_id, saved_searches.c.user_id == user_id
             )
         )
+
+
+def collection_choices(engine: Engine, user_id: int, paper_id: str) -> list[tuple[int, str, bool]]:
+    """The user's collections as (id, name, holds this paper), by name, in one query."""
+    holds = (
+        select(collection_items.c.paper_id)
+        .where(
+            collection_items.c.collection_id == collections.c.id,
+            collection_items.c.paper_id == paper_id,
+        )
+        .exists()
+    )
+    query = (
+        select(collections.c.id, collections.c.name, holds.label("holds"))
+        .where(collections.c.user_id == user_id)
+        .order_by(collections.c.name)
+    )
+    with engine.connect() as conn:
+        return [(r.id, r.name, bool(r.holds)) for r in conn.execute(query)]

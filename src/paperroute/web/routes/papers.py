@@ -11,7 +11,7 @@ from fastapi.responses import RedirectResponse, Response
 from paperroute.models import Paper
 from paperroute.ranking import trending
 from paperroute.store import listings
-from paperroute.store.collections import collections_holding, list_collections
+from paperroute.store.collections import collection_choices
 from paperroute.store.papers import get_paper
 from paperroute.store.votes import voted_ids
 from paperroute.web.deps import (
@@ -317,8 +317,7 @@ def show(request: Request, paper_id: str) -> Response:
         bibtex=bibtex(paper),
         similar=_similar(request, paper.id, wait=False),
         voted=voted_ids(engine, user.id, [paper.id]) if user else set(),
-        my_collections=list_collections(engine, user.id) if user else [],
-        holding=collections_holding(engine, user.id, paper.id) if user else set(),
+        choices=collection_choices(engine, user.id, paper.id) if user else [],
     )
 
 
