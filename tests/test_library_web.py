@@ -199,3 +199,21 @@ def test_a_library_file_over_50_mb_is_refused_with_a_clear_message(client, engin
     assert response.status_code == 413
     assert "over the 50 MB limit" in response.text
     assert client.get("/for-you").status_code == 200  # the server carries on
+
+
+def test_not_interested_is_on_every_paper_card_and_returns_to_the_page(client, engine):
+    sign_in(client, engine, "reader@example.org")
+    page = client.get("/collections")  # any page: take the session's CSRF token
+    listing = client.get("/date/2026-06-10")
+    forms = doc(listing).cssselect(".paper-card form.not-interested-form")
+    assert len(forms) == len(doc(listing).cssselect(".paper-card")) > 0
+    pid = forms[0].cssselect("input[name=paper_id]")[0].get("value")
+    done = client.post(
+        "/for-you/not-interested",
+        data={"paper_id": pid, "csrf_token": csrf_from(page)},
+        headers={"referer": str(client.base_url) + "/date/2026-06-10"},
+    )
+    assert done.status_code == 303 and done.headers["location"] == "/date/2026-06-10"
+    mine = client.get("/for-you?window=month")
+    assert len(doc(mine).cssselect(".paper-card form.not-interested-form")) == 0  # one per reason
+    assert pid in " ".join(a.get("href") for a in doc(mine).cssselect(".not-interested-list a"))
