@@ -133,6 +133,7 @@ def test_importing_the_same_file_twice_adds_nothing(engine, fetch):
     assert again.collection_id == first.collection_id
     assert len(coll.collection_paper_ids(engine, first.collection_id)) == 4
     assert len(coll.list_collections(engine, user.id)) == 1
+    assert [p.saves for p in get_papers(engine, first.matched)] == [1, 1, 1, 1]  # counted once
 
 
 @pytest.mark.parametrize("fmt", ["bibtex", "ris", "csl-json"])
