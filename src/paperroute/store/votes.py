@@ -43,10 +43,13 @@ def _bump(conn: Connection, paper_id: str, delta: int) -> None:
     )
 
 
-def _counts(conn: Connection, paper_id: str) -> tuple[int, int]:
-    row = conn.execute(
-        select(papers.c.upvotes, papers.c.hf_upvotes).where(papers.c.id == paper_id)
-    ).first()
+def _counts(conn: Connection, paper_id: str, lock: bool = False) -> tuple[int, int]:
+    query = select(papers.c.upvotes, papers.c.hf_upvotes).where(papers.c.id == paper_id)
+    if lock:
+        # Serialises clicks on one paper on PostgreSQL: without it two racing toggles by the same
+        # user can both find the row gone and both do nothing (SQLite serialises writers anyway).
+        query = query.with_for_update()
+    row = conn.execute(query).first()
     if row is None:
         raise UnknownPaper(paper_id)
     return row.upvotes, row.hf_upvotes
@@ -55,7 +58,7 @@ def _counts(conn: Connection, paper_id: str) -> tuple[int, int]:
 def set_vote(engine: Engine, user_id: int, paper_id: str, on: bool) -> tuple[bool, int, int]:
     """Make the user's vote on/off; returns (voted, local upvotes, HF upvotes)."""
     with engine.begin() as conn:
-        _counts(conn, paper_id)
+        _counts(conn, paper_id, lock=True)
         if on and _insert_vote(conn, user_id, paper_id):
             _bump(conn, paper_id, +1)
         elif not on and _delete_vote(conn, user_id, paper_id):
@@ -67,7 +70,7 @@ def set_vote(engine: Engine, user_id: int, paper_id: str, on: bool) -> tuple[boo
 def toggle_vote(engine: Engine, user_id: int, paper_id: str) -> tuple[bool, int, int]:
     """Flip the user's vote; returns (voted now, local upvotes, HF upvotes)."""
     with engine.begin() as conn:
-        _counts(conn, paper_id)
+        _counts(conn, paper_id, lock=True)
         if _insert_vote(conn, user_id, paper_id):
             _bump(conn, paper_id, +1)
             voted = True
