@@ -11,6 +11,7 @@ from __future__ import annotations
 import time
 from collections import OrderedDict
 from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass, field
 from datetime import date
 from typing import Any, Literal
@@ -30,6 +31,7 @@ from paperroute.search.query import ParsedQuery, parse_query
 from paperroute.store.schema import papers
 
 Sort = Literal["relevance", "date", "upvotes"]
+_POOL = ThreadPoolExecutor(max_workers=2, thread_name_prefix="search-embed")
 _LIGHT_COLUMNS = (
     papers.c.id,
     papers.c.title,
@@ -302,17 +304,23 @@ class SearchService:
     ) -> tuple[list[tuple[str, float]], list[tuple[str, float]], int]:
         """Lexical and vector candidate lists (best first) and the lexical match count."""
         lex_hits, total = [], 0
+        want_vectors = bool(parsed.text) and len(self.indexes.vectors) > 0
+        # The query embedding (torch) and the lexical search (tantivy) both release the GIL:
+        # run them side by side on the two cores.
+        pending = _POOL.submit(self.embed_query, parsed.text) if want_vectors else None
         lex_query = self.indexes.lexical.build_query(parsed, filters)
         if lex_query is None and parsed.is_empty:
             lex_query = self.indexes.lexical.filter_only_query(filters)
         if lex_query is not None:
             try:
-                lex_hits, total = self.indexes.lexical.search(lex_query, depth)
+                # Exact counts only where the match set is narrow (phrases, authors, filters).
+                narrow = parsed.structured or parsed.is_empty
+                lex_hits, total = self.indexes.lexical.search(lex_query, depth, count=narrow)
             except ValueError:  # tantivy refuses a query: fall back to vector results only
                 lex_hits, total = [], 0
         vec_hits: list[tuple[str, float]] = []
-        if parsed.text and len(self.indexes.vectors):
-            qvec = self.embed_query(parsed.text)
+        if pending is not None:
+            qvec = pending.result()
             lex_ids = [pid for pid, _ in lex_hits]
             if parsed.structured or parsed.excluded:
                 vec_hits = self._rescore(qvec, lex_ids)
