@@ -114,7 +114,7 @@ def cache_vectors() -> None:
         print(f"chunk {n} {lo + len(chunk)}/{len(corpus)} {rate:.1f}/s", flush=True)
 
 
-def variants(n: int = 128) -> None:
+def variants(n: int = 64) -> None:
     """Throughput and agreement with fp32 of each inference variant on n real abstracts."""
     import torch
 
