@@ -1,8 +1,9 @@
 """Composing a digest: a pure function from (subscription, candidate papers, signals) to a Digest.
 
 No I/O. The caller (digest/ledger.py, the preview page, the benchmark) gathers the papers new since
-the reader's last digest and the signals (topic matches, library neighbours, trending order), and
-this module decides which papers go in which section and why. Sections are filled from the most
+the reader's last digest and the signals (topic matches, "for you" picks, trending order), and
+this module decides which papers go in which section and why. Papers the reader marked "not
+interested" never appear in any section. Sections are filled from the most
 personal to the least (topics, followed authors, followed categories, for you, trending), so a paper
 appears once, in the first section that wants it, carrying every reason it matched.
 """
@@ -68,15 +69,21 @@ class Signals:
     """What the search side found for one reader, ready for `compose_digest`.
 
     topic_matches: topic -> paper ids, best first (from the hybrid search over the new papers).
-    similar: paper id -> title of the library paper it is most similar to, best first.
+    similar: "for you" picks, best first (the recommender's order): paper id -> title of the saved
+        paper it is closest to.
+    similar_detail: paper id -> what else it shares with the saved papers ("also by …; shared
+        terms …"), appended to the "similar to" reason when present.
     trending: paper ids in trending order (None: order the candidates by upvotes).
     already_sent: papers this reader got in an earlier digest.
+    not_interested: papers the reader marked "not interested": never in any section.
     """
 
     topic_matches: dict[str, list[str]] = field(default_factory=dict)
     similar: dict[str, str] = field(default_factory=dict)
+    similar_detail: dict[str, str] = field(default_factory=dict)
     trending: list[str] | None = None
     already_sent: set[str] = field(default_factory=set)
+    not_interested: set[str] = field(default_factory=set)
 
 
 def period_for(subscription: Subscription, moment: datetime) -> str:
@@ -147,7 +154,7 @@ def compose_digest(
     """
     prefs = subscription.prefs
     index = index or PaperIndex.build(papers)
-    allowed = _visible_ids(papers) - signals.already_sent
+    allowed = _visible_ids(papers) - signals.already_sent - signals.not_interested
     placed: dict[str, DigestItem] = {}
     sections: list[DigestSection] = []
     for key, candidates in _section_candidates(subscription, index, signals):
@@ -212,7 +219,9 @@ def _section_candidates(
     topics = [pair for rank in _interleave(topic_lists) for pair in rank]
     authors = _followed(index.by_author, prefs.follow_authors, _author_key, "by", index.rank)
     categories = _followed(index.by_category, prefs.follow_categories, str.lower, "in", index.rank)
-    for_you = [(pid, f'similar to "{title}"') for pid, title in signals.similar.items()]
+    for_you = [
+        (pid, _similar_reason(pid, title, signals)) for pid, title in signals.similar.items()
+    ]
     order = signals.trending
     if order is None:
         order = [pid for pid in index.by_votes if index.by_id[pid].total_upvotes > 0]
@@ -224,6 +233,11 @@ def _section_candidates(
         ("for_you", for_you),
         ("trending", trending),
     ]
+
+
+def _similar_reason(pid: str, title: str, signals: Signals) -> str:
+    detail = signals.similar_detail.get(pid)
+    return f'similar to "{title}"' + (f" ({detail})" if detail else "")
 
 
 def _interleave(lists: list[list]) -> list[list]:

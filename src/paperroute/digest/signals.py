@@ -1,4 +1,4 @@
-"""Gathering what digests need, in batches: the new papers, topic matches and library neighbours.
+"""Gathering what digests need, in batches: the new papers, topic matches and "for you" picks.
 
 Topic sections use a hybrid match (semantic cosine over sentence embeddings fused by reciprocal
 rank with BM25 over the same papers) against the pool of papers new since the reader's last digest.
@@ -6,6 +6,10 @@ It is batched for a whole run: every distinct topic of every due reader is embed
 scored with one matrix product against the pool, which is what lets 10,000 digests compose in
 seconds. Paper vectors come from the `embeddings` table when the search side stored them for the
 configured model, and are computed here otherwise.
+
+"For you" is the recommender of `ranking/recommend.py` (the one behind /for-you), run per reader
+on the same batched pool and vectors: positives are the reader's saved and upvoted papers,
+negatives their "not interested" marks, candidates the papers new since their last digest.
 """
 
 from __future__ import annotations
@@ -25,12 +29,13 @@ from sqlalchemy import Engine, select
 from paperroute.config import Settings
 from paperroute.digest.compose import PaperIndex, Signals
 from paperroute.models import Paper
+from paperroute.ranking.recommend import author_scores, recommend
 from paperroute.ranking.trending import TrendingInput, announced_at, rank_trending
 from paperroute.search.embedder import Embedder as SearchEmbedder
 from paperroute.search.embedder import paper_text
 from paperroute.search.lexical import stem_tokens
-from paperroute.store.papers import get_papers
-from paperroute.store.schema import embeddings, papers
+from paperroute.store.papers import author_key, get_papers
+from paperroute.store.schema import embeddings, not_interested, papers
 from paperroute.store.subscriptions import Subscription, reader_libraries, sent_paper_ids
 
 Embedder = Callable[[list[str]], np.ndarray]
@@ -251,29 +256,6 @@ def match_topics(pool: Pool, topics: list[str], embed: Embedder) -> dict[str, li
     return out
 
 
-def similar_to_library(pool: Pool, library: list[Paper], sims: np.ndarray) -> dict[str, str]:
-    """Pool papers nearest to a reader's library: id -> title of the library paper it resembles.
-
-    `sims` holds the cosine of each library paper (rows) with each pool paper (columns).
-    """
-    if not library or not pool.papers:
-        return {}
-    best = sims.max(axis=0)
-    nearest = sims.argmax(axis=0)
-    depth = min(len(best), FOR_YOU_DEPTH + len(library))
-    top = np.argpartition(-best, depth - 1)[:depth]
-    top = top[np.argsort(-best[top])]
-    own = {p.id for p in library}
-    out: dict[str, str] = {}
-    for i in top:
-        if best[i] < SIMILAR_MIN or len(out) >= FOR_YOU_DEPTH:
-            break
-        pid = pool.papers[i].id
-        if pid not in own:
-            out[pid] = library[int(nearest[i])].title
-    return out
-
-
 @dataclass
 class ReaderInputs:
     """Everything compose_digest needs for one reader."""
@@ -316,7 +298,8 @@ def gather_inputs(
         groups[since[sub.id]].append(sub)
     topic_embed = topic_vectors(settings, embed) if embed is not None else None
     topic_hits: dict[int, dict[str, list[str]]] = {}
-    similar: dict[int, dict[str, str]] = {}
+    picks: dict[int, list[ForYouPick]] = {}
+    negatives = not_interested_ids(engine, [s.user_id for s in subs if s.user_id])
     for start, members in groups.items():
         part = pool.newer(start)
         if embed is None or not part.papers:
@@ -324,16 +307,18 @@ def gather_inputs(
         wanted = [t for s in members if s.prefs.sections.get("topics") for t in s.prefs.topics]
         hits = match_topics(part, wanted, topic_embed)
         topic_hits.update((s.id, hits) for s in members)
-        similar.update(_library_neighbours(engine, settings, members, part, embed))
+        picks.update(for_you_picks(engine, settings, members, part, embed, negatives))
     trending = trending_order(pool.papers, moment)
     index = PaperIndex.build(pool.papers)
     out = []
     for sub in subs:
         signals = Signals(
             topic_matches={t: topic_hits.get(sub.id, {}).get(t, []) for t in sub.prefs.topics},
-            similar=similar.get(sub.id, {}),
+            similar={p.paper_id: p.closest_title for p in picks.get(sub.id, [])},
+            similar_detail={p.paper_id: p.detail for p in picks.get(sub.id, []) if p.detail},
             trending=trending,
             already_sent=sent.get(sub.id, set()),
+            not_interested=set(negatives.get(sub.user_id, ())) if sub.user_id else set(),
         )
         out.append(ReaderInputs(sub, pool.since(since[sub.id]), signals, index))
     return out
@@ -350,22 +335,107 @@ def trending_order(found: Sequence[Paper], moment: datetime) -> list[str]:
     return [s.paper_id for s in rank_trending(inputs, moment) if s.points > 0]
 
 
-def _library_neighbours(
-    engine: Engine, settings: Settings, subs: list[Subscription], pool: Pool, embed: Embedder | None
-) -> dict[int, dict[str, str]]:
+def not_interested_ids(engine: Engine, user_ids: Sequence[int]) -> dict[int, list[str]]:
+    """Papers each user marked "not interested", newest mark first."""
+    found: dict[int, list[str]] = defaultdict(list)
+    ids = sorted({u for u in user_ids if u is not None})
+    with engine.connect() as conn:
+        for start in range(0, len(ids), 500):
+            query = (
+                select(not_interested.c.user_id, not_interested.c.paper_id)
+                .where(not_interested.c.user_id.in_(ids[start : start + 500]))
+                .order_by(not_interested.c.created_at.desc())
+            )
+            for uid, pid in conn.execute(query):
+                found[uid].append(pid)
+    return dict(found)
+
+
+@dataclass
+class ForYouPick:
+    """One "for you" paper: the saved paper it is closest to, and what else they share."""
+
+    paper_id: str
+    closest_title: str
+    detail: str
+
+
+def _detail(authors: list[str], names: dict[str, str], terms: list[str]) -> str:
+    parts = []
+    if authors:
+        parts.append("also by " + ", ".join(names.get(a, a) for a in authors[:2]))
+    if terms:
+        parts.append("shared terms: " + ", ".join(terms[:3]))
+    return "; ".join(parts)
+
+
+def for_you_picks(
+    engine: Engine,
+    settings: Settings,
+    subs: list[Subscription],
+    pool: Pool,
+    embed: Embedder | None,
+    negatives: dict[int, list[str]],
+) -> dict[int, list[ForYouPick]]:
+    """The recommender's (`ranking/recommend.py`) picks from the pool for each reader's library.
+
+    Positives are the reader's saved and upvoted papers (newest LIBRARY_MAX), negatives their
+    "not interested" marks. Vectors of every library paper of every reader are read (or
+    embedded) once; the pool's vectors, author keys and texts are shared by all readers.
+    A pick needs cosine >= SIMILAR_MIN to its closest saved paper or a shared author, so a
+    reader whose library has nothing to do with today's papers gets no "for you" section.
+    """
     readers = [s for s in subs if s.user_id and s.prefs.sections.get("for_you")]
-    if embed is None or not readers:
+    if embed is None or not readers or not pool.papers:
         return {}
     libraries = reader_libraries(engine, [s.user_id for s in readers])
-    all_ids = sorted({p for ids in libraries.values() for p in ids[:LIBRARY_MAX]})
-    lib_papers = {p.id: p for p in get_papers(engine, all_ids, with_versions=False)}
-    ordered = [lib_papers[i] for i in all_ids if i in lib_papers]
-    # One matrix product for every library paper of every reader against the pool.
-    sims = paper_vectors(engine, settings, embed, ordered) @ pool.vectors.T
+    wanted = {p for s in readers for p in libraries.get(s.user_id, [])[:LIBRARY_MAX]}
+    if not wanted:
+        return {}
+    wanted |= {p for s in readers for p in negatives.get(s.user_id, [])}
+    by_id = {p.id: p for p in get_papers(engine, sorted(wanted), with_versions=False)}
+    ordered = list(by_id.values())
+    vectors = paper_vectors(engine, settings, embed, ordered)
     row = {p.id: i for i, p in enumerate(ordered)}
-    out: dict[int, dict[str, str]] = {}
+    cand_ids = pool.ids
+    index = {pid: i for i, pid in enumerate(cand_ids)}
+    by_id.update((p.id, p) for p in pool.papers)
+    keys = {pid: [author_key(a.name) for a in p.authors] for pid, p in by_id.items()}
+    names = {author_key(a.name): a.name for p in by_id.values() for a in p.authors}
+    cand_authors = [keys[pid] for pid in cand_ids]
+    texts: dict[str, str] = {}
+
+    def text_of(ids: Sequence[str]) -> dict[str, str]:
+        for pid in ids:
+            if pid not in texts and pid in by_id:
+                texts[pid] = _text(by_id[pid])
+        return {pid: texts[pid] for pid in ids if pid in texts}
+
+    out: dict[int, list[ForYouPick]] = {}
     for sub in readers:
-        mine = [lib_papers[i] for i in libraries.get(sub.user_id, [])[:LIBRARY_MAX] if i in row]
-        if mine:
-            out[sub.id] = similar_to_library(pool, mine, sims[[row[p.id] for p in mine]])
+        pos = [p for p in libraries.get(sub.user_id, [])[:LIBRARY_MAX] if p in row]
+        if not pos:
+            continue
+        neg = [p for p in negatives.get(sub.user_id, []) if p in row]
+        found = recommend(
+            cand_ids,
+            pool.vectors,
+            pos,
+            vectors[[row[p] for p in pos]],
+            vectors[[row[p] for p in neg]] if neg else None,
+            texts=text_of,
+            limit=FOR_YOU_DEPTH,
+            hide=set(pos) | set(neg),
+            authors=author_scores(cand_authors, [keys[p] for p in pos], normalised=True),
+            authors_of=lambda ids: {p: keys.get(p, ()) for p in ids},
+            candidate_index=index,
+        )
+        picks = []
+        for item in found:
+            closest_id, cosine = item.reason.closest[0]
+            if cosine < SIMILAR_MIN and not item.reason.authors:
+                continue
+            detail = _detail(item.reason.authors, names, item.reason.terms)
+            picks.append(ForYouPick(item.paper_id, by_id[closest_id].title, detail))
+        out[sub.id] = picks
     return out

@@ -1,0 +1,98 @@
+"""The digest's "for you" section is the recommender (ranking/recommend.py), and "not interested"
+keeps a paper out of every section; on SQLite and PostgreSQL, delivered through a real aiosmtpd
+server on loopback and read back as the reader's mail client would.
+
+Paper vectors are the real sentence embeddings of the bundled demo papers (stored as the embed
+job would), so "similar" means what the product means by it.
+"""
+
+from __future__ import annotations
+
+import re
+
+from paperroute.store.library import mark_not_interested, save_into_collection
+from paperroute.store.subscriptions import Preferences, confirm_subscription, subscribe
+from paperroute.store.users import add_user
+from smtp_fixture import smtp_server  # noqa: F401  (pytest fixture)
+from test_digest_delivery import load_demo, mail_settings  # noqa: F401
+
+SAVED_VISION = ["2602.22144", "2602.20739", "2602.22766"]  # NoLan, PyVision-RL, Imagination…
+VISION_BENCH = "2602.20159"  # "A Very Big Video Reasoning Suite": the closest by content
+CLOSEST_SAVED = "2602.20739"  # PyVision-RL
+
+
+def active(engine, email, user_id=None, **prefs):
+    sub = subscribe(engine, email, Preferences(**prefs), user_id=user_id)
+    return confirm_subscription(engine, sub.id)
+
+
+def deliver(settings, engine):
+    from paperroute.digest.ledger import send_due_digests
+
+    return send_due_digests(settings, engine)
+
+
+def section(text: str, title: str) -> str:
+    """The plain-text part's block under `== title ==`, up to the next section."""
+    match = re.search(rf"== {re.escape(title)} ==\n(.*?)(?=\n== |\Z)", text, re.S)
+    return match.group(1) if match else ""
+
+
+def test_reader_who_saved_vision_papers_gets_the_vision_paper_for_them(
+    engine,
+    mail_settings,  # noqa: F811
+    smtp_server,  # noqa: F811
+):
+    demo = {p.id: p for p in load_demo(engine, 80, mail_settings)}
+    user = add_user(engine, "vision@example.org")
+    save_into_collection(engine, user.id, "Vision", SAVED_VISION)
+    active(
+        engine, "vision@example.org", user.id, send_hour=0, sections={"for_you": 5, "trending": 0}
+    )
+
+    assert deliver(mail_settings, engine).sent == 1
+    [msg] = smtp_server.messages
+    text = msg.get_body(("plain",)).get_content()
+    html = msg.get_body(("html",)).get_content()
+    for_you = section(text, "For you")
+    assert f"/papers/{VISION_BENCH}" in for_you, text
+    assert f"/papers/{VISION_BENCH}" in html
+    [item] = [i for i in for_you.split("\n* ") if f"/papers/{VISION_BENCH}" in i]
+    why = " ".join(item[item.index("why:") :].split())
+    assert why.startswith(f'why: similar to "{demo[CLOSEST_SAVED].title}"'), why
+    assert "shared terms:" in why and "video" in why, "names what it shares with the saved paper"
+    for saved in SAVED_VISION:
+        assert f"/papers/{saved}" not in text, "the reader's own papers are not recommended"
+
+
+def test_not_interested_paper_is_absent_from_every_section(
+    engine,
+    mail_settings,  # noqa: F811
+    smtp_server,  # noqa: F811
+):
+    demo = {p.id: p for p in load_demo(engine, 80, mail_settings)}
+    user = add_user(engine, "picky@example.org")
+    save_into_collection(engine, user.id, "Vision", SAVED_VISION)
+    rejected = demo[VISION_BENCH]
+    mark_not_interested(engine, user.id, VISION_BENCH)
+    # It would be there twice over: by a followed author and as the closest match to the library.
+    author = rejected.author_names[0]
+    active(
+        engine,
+        "picky@example.org",
+        user.id,
+        send_hour=0,
+        follow_authors=[author],
+        sections={"authors": 5, "for_you": 5, "trending": 5},
+    )
+    other = active(engine, "other@example.org", send_hour=0, follow_authors=[author])
+
+    assert deliver(mail_settings, engine).sent == 2
+    got = {m["To"]: m for m in smtp_server.messages}
+    picky = got["picky@example.org"]
+    for part in ("plain", "html"):
+        assert f"/papers/{VISION_BENCH}" not in picky.get_body((part,)).get_content()
+    assert "For you" in picky.get_body(("plain",)).get_content(), "the rest still recommended"
+    # Only that reader's marks count: another follower of the author still gets the paper.
+    assert other.email == "other@example.org"
+    assert f"/papers/{VISION_BENCH}" in got["other@example.org"].get_body(("plain",)).get_content()
