@@ -7,6 +7,7 @@ store.
 
 from __future__ import annotations
 
+import operator
 from collections import defaultdict
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
@@ -75,11 +76,14 @@ def _executemany(conn: Connection, stmt, rows: list[dict[str, Any]]) -> None:
         proc = col_type.bind_processor(conn.dialect)
         if proc is not None:
             procs[key] = proc
+    if procs:
+        rows = [{**r, **{k: p(r[k]) for k, p in procs.items()}} for r in rows]
     if compiled.positional:
-        order = compiled.positiontup
-        params = [tuple(procs[k](r[k]) if k in procs else r[k] for k in order) for r in rows]
+        params = list(map(operator.itemgetter(*compiled.positiontup), rows))
+        if len(compiled.positiontup) == 1:
+            params = [(p,) for p in params]
     else:
-        params = [{k: (procs[k](v) if k in procs else v) for k, v in r.items()} for r in rows]
+        params = rows
     conn.exec_driver_sql(compiled.string, params)
 
 
