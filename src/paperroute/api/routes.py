@@ -12,6 +12,7 @@ from pydantic import BaseModel, Field
 from paperroute.api.auth import api_user
 from paperroute.api.hf import daily_entry, paper_object
 from paperroute.models import Paper
+from paperroute.ranking import leaderboard
 from paperroute.store import collections as coll_store
 from paperroute.store import listings
 from paperroute.store.papers import get_paper
@@ -55,7 +56,7 @@ def daily_papers(
     engine = _engine(request)
     start, end = _period(date, week, month)
     if sort == "trending" and not submitter:
-        ranked = listings.list_trending(
+        ranked = leaderboard.list_trending(
             engine, datetime.now(UTC), limit=limit, offset=p * limit, start=start, end=end
         )
         return [daily_entry(paper) for paper, _ in ranked]
@@ -230,7 +231,7 @@ def remove_from_collection(
 @router.get("/trending", summary="Trending papers with score breakdowns")
 def trending(request: Request, limit: int = Query(50, ge=1, le=100)) -> list[dict]:
     """Papers by trending score; each entry carries `trending` (score and its parts)."""
-    ranked = listings.list_trending(_engine(request), datetime.now(UTC), limit=limit)
+    ranked = leaderboard.list_trending(_engine(request), datetime.now(UTC), limit=limit)
     return [
         {**daily_entry(p), "trending": {**s.__dict__, "explain": s.explain()}} for p, s in ranked
     ]

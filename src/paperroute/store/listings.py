@@ -8,14 +8,12 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import date, datetime, timedelta
+from datetime import date, timedelta
 from typing import Literal
 
 from sqlalchemy import Engine, func, select
 
 from paperroute.models import Paper
-from paperroute.ranking import trending
-from paperroute.ranking.trending import TrendingInput, TrendingScore, announced_at
 from paperroute.store.papers import author_key, row_to_paper
 from paperroute.store.schema import paper_authors, paper_categories, papers
 
@@ -115,11 +113,8 @@ def adjacent_days(engine: Engine, day: date) -> tuple[date | None, date | None]:
     return prev, nxt
 
 
-def trending_inputs(
-    engine: Engine, until: date, window_days: int, start: date | None = None
-) -> list[TrendingInput]:
-    """The numbers trending needs for visible papers announced in [start or until-window, until]."""
-    start = start or until - timedelta(days=window_days)
+def trending_rows(engine: Engine, start: date, until: date) -> list[dict]:
+    """The numbers trending needs for visible papers announced in [start, until]."""
     query = select(
         papers.c.id,
         papers.c.hf_upvotes,
@@ -129,16 +124,7 @@ def trending_inputs(
         papers.c.published,
     ).where(papers.c.hidden.is_(False), papers.c.announced >= start, papers.c.announced <= until)
     with engine.connect() as conn:
-        return [
-            TrendingInput(
-                paper_id=r.id,
-                hf_upvotes=r.hf_upvotes or 0,
-                upvotes=r.upvotes or 0,
-                saves=r.saves or 0,
-                announced_at=announced_at(r.announced, r.published),
-            )
-            for r in conn.execute(query)
-        ]
+        return [dict(r) for r in conn.execute(query).mappings()]
 
 
 def top_categories(engine: Engine, limit: int = 30) -> list[tuple[str, int]]:
@@ -217,29 +203,3 @@ def iso_week(day: date) -> str:
     """The ISO week label of a day, e.g. 2025-W09."""
     year, week, _ = day.isocalendar()
     return f"{year}-W{week:02d}"
-
-
-def list_trending(
-    engine: Engine,
-    now: datetime,
-    *,
-    limit: int = 50,
-    offset: int = 0,
-    start: date | None = None,
-    end: date | None = None,
-) -> list[tuple[Paper, TrendingScore]]:
-    """Papers ranked by trending score with their breakdowns (optionally within a period).
-
-    Without a period the window is the last WINDOW_DAYS days before the trending clock; with one,
-    papers of that period are scored at the end of the period (or now, if earlier).
-    """
-    if end is None:
-        clock = trending.trending_clock(latest_day(engine), now)
-        until = clock.date()
-    else:
-        clock = trending.trending_clock(end, now)
-        until = end
-    inputs = trending_inputs(engine, until, trending.WINDOW_DAYS, start=start)
-    ranked = trending.rank_trending(inputs, clock)[offset : offset + limit]
-    by_id = {p.id: p for p in papers_by_ids(engine, [s.paper_id for s in ranked])}
-    return [(by_id[s.paper_id], s) for s in ranked if s.paper_id in by_id]

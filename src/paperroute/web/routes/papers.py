@@ -9,7 +9,7 @@ from fastapi import APIRouter, HTTPException, Request
 from fastapi.responses import RedirectResponse, Response
 
 from paperroute.models import Paper
-from paperroute.ranking import trending
+from paperroute.ranking import leaderboard, trending
 from paperroute.store import listings
 from paperroute.store.collections import collection_choices
 from paperroute.store.papers import get_paper
@@ -190,7 +190,7 @@ def trending_papers(
     """Papers ranked by the trending score, with each score's breakdown."""
     return request.app.state.data_cache.remember(
         ("trending", limit),
-        lambda: listings.list_trending(engine_of(request), datetime.now(UTC), limit=limit),
+        lambda: leaderboard.list_trending(engine_of(request), datetime.now(UTC), limit=limit),
     )
 
 
