@@ -489,6 +489,7 @@ def worker(
 
 
 DEMO_CORPUS = Path(__file__).parent / "data" / "demo_papers.jsonl.gz"
+DEMO_VECTORS = Path(__file__).parent / "data" / "demo_vectors.npz"
 
 
 def prepare_database(settings: Settings, migrate_schema: bool):
@@ -522,6 +523,10 @@ def load_demo_if_empty(settings: Settings, engine) -> None:
     if not settings.load_demo or count_papers(engine) > 0 or not DEMO_CORPUS.exists():
         return
     report = ingest_items(engine, read_file(DEMO_CORPUS), progress=False, desc="demo")
+    if DEMO_VECTORS.exists():  # precomputed embeddings: no 20-minute embedding pass on first run
+        from paperroute.search.embeddings import load_precomputed
+
+        load_precomputed(engine, DEMO_VECTORS)
     _after_ingest(settings, engine, report)
     err.print(f"empty store: loaded the demo corpus ({report.summary()})", highlight=False)
 
