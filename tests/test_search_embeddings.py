@@ -84,3 +84,17 @@ def test_vectors_api_returns_unit_vectors_for_known_papers(settings, engine):
     assert set(found) == set(ids)
     assert all(abs(np.linalg.norm(v) - 1) < 1e-5 for v in found.values())
     assert service.vector("2101.00001") is None
+
+
+def test_shipped_demo_vectors_cover_the_whole_demo_corpus(sqlite_engine):
+    # Guards `make run`: when the demo corpus is rebuilt, the vectors must be rebuilt too
+    # (python scripts/build_demo_vectors.py), or the first run would need an embedding pass.
+    from paperroute.search.embeddings import load_precomputed
+    from paperroute.sources.demo import demo_corpus_path
+    from paperroute.sources.files import read_file
+    from paperroute.sources.ingest import ingest_items
+
+    report = ingest_items(sqlite_engine, read_file(demo_corpus_path()), progress=False)
+    vectors = demo_corpus_path().with_name("demo_vectors.npz")
+    assert load_precomputed(sqlite_engine, vectors) == report.result.added
+    assert count_pending(sqlite_engine, DEFAULT_MODEL) == 0
