@@ -19,6 +19,7 @@ import os
 import re
 from collections import Counter, defaultdict
 from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -46,6 +47,7 @@ SIMILAR_MIN = 0.45
 TOPIC_DEPTH = 20  # candidates kept per topic before the per-reader dedupe
 FOR_YOU_DEPTH = 20
 LIBRARY_MAX = 50
+FOR_YOU_THREADS = 8
 RRF_K = 60
 _STOP_WORDS = (
     "a an and are as at be by for from in into is it of on or that the this to with we our "
@@ -408,14 +410,13 @@ def for_you_picks(
     def text_of(ids: Sequence[str]) -> dict[str, str]:
         for pid in ids:
             if pid not in texts and pid in by_id:
-                texts[pid] = _text(by_id[pid])
+                texts[pid] = _text(by_id[pid])  # a race only computes the same text twice
         return {pid: texts[pid] for pid in ids if pid in texts}
 
-    out: dict[int, list[ForYouPick]] = {}
-    for sub in readers:
+    def picks_for(sub: Subscription) -> list[ForYouPick] | None:
         pos = [p for p in libraries.get(sub.user_id, [])[:LIBRARY_MAX] if p in row]
         if not pos:
-            continue
+            return None
         neg = [p for p in negatives.get(sub.user_id, []) if p in row]
         found = recommend(
             cand_ids,
@@ -437,5 +438,16 @@ def for_you_picks(
                 continue
             detail = _detail(item.reason.authors, names, item.reason.terms)
             picks.append(ForYouPick(item.paper_id, by_id[closest_id].title, detail))
-        out[sub.id] = picks
-    return out
+        return picks
+
+    # The regression fit (liblinear) and the matrix products release the GIL: readers run on
+    # every core.
+    workers = min(os.cpu_count() or 1, FOR_YOU_THREADS, len(readers))
+    if workers > 1:
+        with ThreadPoolExecutor(workers) as executor:
+            found_all = list(executor.map(picks_for, readers))
+    else:
+        found_all = [picks_for(sub) for sub in readers]
+    return {
+        sub.id: picks for sub, picks in zip(readers, found_all, strict=True) if picks is not None
+    }

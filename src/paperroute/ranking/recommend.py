@@ -20,6 +20,7 @@ from __future__ import annotations
 import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from functools import lru_cache
 from itertools import islice
 
 import numpy as np
@@ -268,12 +269,18 @@ def terms(text: str) -> list[str]:
     return list(dict.fromkeys(w.strip("-") for w in words if w not in _STOP and len(w) > 3))
 
 
+@lru_cache(maxsize=20_000)
+def _term_tuple(text: str) -> tuple[str, ...]:
+    # The same saved papers' texts come up for every recommendation (and every digest reader).
+    return tuple(terms(text))
+
+
 def shared_terms(text: str, others: Sequence[str], limit: int = 5) -> list[str]:
     """Words a recommended paper shares with the saved papers it is closest to."""
-    mine = terms(text)
+    mine = _term_tuple(text)
     theirs: set[str] = set()
     for other in others:
-        theirs.update(terms(other))
+        theirs.update(_term_tuple(other))
     return [w for w in mine if w in theirs][:limit]
 
 
