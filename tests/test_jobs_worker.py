@@ -208,3 +208,17 @@ def test_sync_job_fetches_todays_hugging_face_papers_from_the_configured_server(
     assert count_papers(engine) == 3
     assert len(httpserver.log) == 2, "yesterday and today"
     assert "3" in note
+
+
+def test_an_unreachable_source_is_logged_as_a_message_without_a_traceback(
+    engine, settings, monkeypatch, caplog
+):
+    # Port 9 on loopback refuses connections: the sync job's source is offline, as on a laptop.
+    monkeypatch.setattr(settings, "hf_api_url", "http://127.0.0.1:9")
+    monkeypatch.setattr(settings, "http_retries", 0)
+    job = Job("sync-hf-daily", 3600.0, "paperroute.jobs.worker:sync_hf_daily_job")
+    assert scheduler.try_lease(engine, job, "w1")
+    with caplog.at_level("WARNING", logger="paperroute.jobs.scheduler"):
+        status, note = scheduler.run_job(settings, engine, job, "w1")
+    assert status == "error" and "unreachable" in note
+    assert caplog.records and all(r.exc_info is None for r in caplog.records)

@@ -20,6 +20,7 @@ from sqlalchemy import Connection, Engine, or_, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 
 from paperroute.config import Settings
+from paperroute.sources.base import SourceError
 from paperroute.store.schema import job_runs
 
 log = logging.getLogger(__name__)
@@ -112,6 +113,9 @@ def run_job(settings: Settings, engine: Engine, job: Job, owner: str) -> tuple[s
         try:
             message = fn(settings, engine)
             status = "ok"
+        except SourceError as exc:  # expected (source offline, error feed): a message, no traceback
+            log.warning("job %s failed: %s", job.name, exc)
+            status, message = "error", str(exc)
         except Exception as exc:  # a failing job must not stop the worker; it is recorded
             log.exception("job %s failed", job.name)
             status, message = "error", f"{type(exc).__name__}: {exc}"
