@@ -90,11 +90,11 @@ def test_shipped_demo_vectors_cover_the_whole_demo_corpus(sqlite_engine):
     # Guards `make run`: when the demo corpus is rebuilt, the vectors must be rebuilt too
     # (python scripts/build_demo_vectors.py), or the first run would need an embedding pass.
     from paperroute.search.embeddings import load_precomputed
-    from paperroute.sources.demo import demo_corpus_path
+    from paperroute.sources.demo import demo_corpus_path, demo_vectors_path
     from paperroute.sources.files import read_file
     from paperroute.sources.ingest import ingest_items
 
     report = ingest_items(sqlite_engine, read_file(demo_corpus_path()), progress=False)
-    vectors = demo_corpus_path().with_name("demo_vectors.npz")
+    vectors = demo_vectors_path()
     assert load_precomputed(sqlite_engine, vectors) == report.result.added
     assert count_pending(sqlite_engine, DEFAULT_MODEL) == 0

@@ -128,10 +128,14 @@ def _after_ingest(settings: Settings, engine, report) -> None:
     changed = sorted(report.result.changed_ids)
     if not changed:
         return
+    from paperroute.search.embeddings import count_pending
     from paperroute.search.service import SearchService
 
-    indexed = SearchService(settings, engine).index_papers(changed)
-    err.print(f"search index: {indexed} papers indexed; run `paperroute embed` for semantic search")
+    search = SearchService(settings, engine)
+    indexed = search.index_papers(changed)
+    pending = count_pending(engine, search.model)
+    hint = f"; {pending} papers await `paperroute embed` for semantic search" if pending else ""
+    err.print(f"search index: {indexed} papers indexed{hint}")
 
 
 @app.command()
@@ -488,10 +492,6 @@ def worker(
 # --- web: serve, users (web/, app.py) -------------------------------------------------------
 
 
-DEMO_CORPUS = Path(__file__).parent / "data" / "demo_papers.jsonl.gz"
-DEMO_VECTORS = Path(__file__).parent / "data" / "demo_vectors.npz"
-
-
 def prepare_database(settings: Settings, migrate_schema: bool):
     """Engine for `serve`: a new database is created, a stale one refused unless --migrate."""
     from paperroute.store.engine import (
@@ -516,17 +516,18 @@ def prepare_database(settings: Settings, migrate_schema: bool):
 
 def load_demo_if_empty(settings: Settings, engine) -> None:
     """Import the bundled demo corpus into an empty store (setting load_demo)."""
+    from paperroute.sources.demo import demo_corpus_path, demo_vectors_path
     from paperroute.sources.files import read_file
     from paperroute.sources.ingest import ingest_items
     from paperroute.store.papers import count_papers
 
-    if not settings.load_demo or count_papers(engine) > 0 or not DEMO_CORPUS.exists():
+    if not settings.load_demo or count_papers(engine) > 0 or not demo_corpus_path().exists():
         return
-    report = ingest_items(engine, read_file(DEMO_CORPUS), progress=False, desc="demo")
-    if DEMO_VECTORS.exists():  # precomputed embeddings: no 20-minute embedding pass on first run
+    report = ingest_items(engine, read_file(demo_corpus_path()), progress=False, desc="demo")
+    if demo_vectors_path().exists():  # precomputed: no 20-minute embedding pass on first run
         from paperroute.search.embeddings import load_precomputed
 
-        load_precomputed(engine, DEMO_VECTORS)
+        load_precomputed(engine, demo_vectors_path())
     _after_ingest(settings, engine, report)
     err.print(f"empty store: loaded the demo corpus ({report.summary()})", highlight=False)
 
