@@ -19,6 +19,15 @@ from paperroute.store.engine import make_engine, migrate
 
 DATA = Path(__file__).parent / "data"
 BACKENDS = ["sqlite", "postgres"]
+CHROMIUM = Path("/usr/bin/chromium")
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    # Without these, Chromium keeps calling Google's hosts, which this closed network refuses.
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
 
 
 @pytest.fixture(scope="session")
@@ -81,3 +90,16 @@ def sqlite_engine(tmp_path) -> Iterator[Engine]:
 def settings(tmp_path, database_url) -> Settings:
     """Settings pointing at a fresh data dir and the backend's database (not yet migrated)."""
     return load_settings(data_dir=tmp_path / "data", database_url=database_url, load_demo=False)
+
+
+@pytest.fixture(scope="module")
+def browser():
+    """Debian's chromium driven by Playwright (installed by `make browser`)."""
+    if not CHROMIUM.exists():
+        pytest.skip("Debian chromium is not installed at /usr/bin/chromium (make browser)")
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as pw:
+        chromium = pw.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
+        yield chromium
+        chromium.close()

@@ -6,36 +6,21 @@ from __future__ import annotations
 
 import re
 from itertools import islice
-from pathlib import Path
 
 import pytest
 
-import paperroute
 from paperroute.config import load_settings
 from paperroute.digest.compose import Signals, compose_digest
 from paperroute.digest.render import render_digest
 from paperroute.models import Author, Paper
+from paperroute.sources.demo import demo_corpus_path
 from paperroute.sources.files import read_file
 from paperroute.store.engine import make_engine, migrate
 from paperroute.store.subscriptions import Preferences, Subscription, get_subscription_by_email
 from smtp_fixture import SmtpServer
 from webtools import LiveServer, free_port, make_app
 
-CHROMIUM = Path("/usr/bin/chromium")
-ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-sync"]
-DEMO = Path(paperroute.__file__).parent / "data" / "demo_papers.jsonl.gz"
-
-
-@pytest.fixture(scope="module")
-def browser():
-    if not CHROMIUM.exists():
-        pytest.skip("Debian chromium is not installed at /usr/bin/chromium")
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as pw:
-        chromium = pw.chromium.launch(executable_path=str(CHROMIUM), args=ARGS)
-        yield chromium
-        chromium.close()
+DEMO = demo_corpus_path()
 
 
 def digest_html(settings) -> str:
