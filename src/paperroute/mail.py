@@ -1,13 +1,17 @@
-"""A small SMTP sender shared by sign-in links and digests: `send_email(settings, msg)`."""
+"""One-off emails (sign-in links, subscription confirmations): `send_email(settings, msg)`.
+
+The SMTP conversation itself (TLS modes, login, error classes) is digest.send.Mailer's, so that
+sign-in mail and digests reach the server the same way.
+"""
 
 from __future__ import annotations
 
-import smtplib
-import ssl
 from email.message import EmailMessage
 from email.utils import make_msgid
 
 from paperroute.config import Settings
+from paperroute.digest.send import Mailer
+from paperroute.digest.send import MailError as _SmtpError
 
 
 class MailError(RuntimeError):
@@ -24,24 +28,8 @@ def send_email(settings: Settings, msg: EmailMessage) -> str:
         msg["Message-ID"] = make_msgid(domain=settings.mail_from.rsplit("@", 1)[-1].strip("> "))
     where = f"{settings.smtp_host}:{settings.smtp_port}"
     try:
-        if settings.smtp_tls == "ssl":
-            smtp: smtplib.SMTP = smtplib.SMTP_SSL(
-                settings.smtp_host,
-                settings.smtp_port,
-                timeout=30,
-                context=ssl.create_default_context(),
-            )
-        else:
-            smtp = smtplib.SMTP(settings.smtp_host, settings.smtp_port, timeout=30)
-        with smtp:
-            if settings.smtp_tls == "starttls":
-                smtp.starttls(context=ssl.create_default_context())
-            if settings.smtp_user:
-                password = (
-                    settings.smtp_password.get_secret_value() if settings.smtp_password else ""
-                )
-                smtp.login(settings.smtp_user, password)
-            smtp.send_message(msg)
-    except (OSError, smtplib.SMTPException) as exc:
+        with Mailer(settings, rate=0) as mailer:  # one message: no rate limit to wait for
+            mailer.send(msg)
+    except _SmtpError as exc:
         raise MailError(f"mail: SMTP server {where} refused or unreachable: {exc}") from exc
     return msg["Message-ID"]
