@@ -16,11 +16,11 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
-from sqlalchemy import Connection, Engine, or_, select, update
-from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy import Engine, or_, select, update
 
 from paperroute.config import Settings
 from paperroute.sources.base import SourceError
+from paperroute.store.engine import dialect_insert
 from paperroute.store.schema import job_runs
 
 log = logging.getLogger(__name__)
@@ -44,17 +44,12 @@ class Job:
         return getattr(importlib.import_module(module), attr)
 
 
-def _insert(conn: Connection):
-    dialect = postgresql if conn.dialect.name == "postgresql" else sqlite
-    return dialect.insert(job_runs)
-
-
 def try_lease(engine: Engine, job: Job, owner: str, now: datetime | None = None) -> bool:
     """Take the job's run for `owner` when it is due and nobody holds it; True if taken."""
     now = now or datetime.now(UTC)
     with engine.begin() as conn:
         conn.execute(
-            _insert(conn)
+            dialect_insert(conn, job_runs)
             .values(name=job.name, interval_seconds=job.interval_seconds)
             .on_conflict_do_nothing(index_elements=["name"])
         )
@@ -91,7 +86,7 @@ def finish(engine: Engine, job: Job, owner: str, status: str, message: str | Non
             )
         else:
             conn.execute(
-                _insert(conn)
+                dialect_insert(conn, job_runs)
                 .values(name=job.name, interval_seconds=job.interval_seconds)
                 .on_conflict_do_nothing(index_elements=["name"])
             )

@@ -14,15 +14,10 @@ from pathlib import Path
 import numpy as np
 from sqlalchemy import Engine, and_, func, or_, select
 
+from paperroute.store.engine import dialect_insert
 from paperroute.store.schema import embeddings, papers
 
 _CHUNK = 500
-
-
-def _insert(conn, table):
-    from sqlalchemy.dialects import postgresql, sqlite
-
-    return (postgresql if conn.dialect.name == "postgresql" else sqlite).insert(table)
 
 
 def to_blob(vector: np.ndarray) -> bytes:
@@ -91,7 +86,7 @@ def save_vectors(
     if not rows:
         return
     with engine.begin() as conn:
-        stmt = _insert(conn, embeddings)
+        stmt = dialect_insert(conn, embeddings)
         stmt = stmt.on_conflict_do_update(
             index_elements=[embeddings.c.paper_id, embeddings.c.model],
             set_={k: stmt.excluded[k] for k in ("content_hash", "dim", "vector", "created_at")},

@@ -11,8 +11,8 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 
 from sqlalchemy import Connection, Engine, func, select
-from sqlalchemy.dialects import postgresql, sqlite
 
+from paperroute.store.engine import dialect_insert
 from paperroute.store.schema import collection_items, collections, papers, saved_searches
 
 
@@ -143,9 +143,8 @@ def add_paper(engine: Engine, user_id: int, collection_id: int, paper_id: str) -
         _owned(conn, user_id, collection_id)
         if conn.execute(select(papers.c.id).where(papers.c.id == paper_id)).first() is None:
             raise CollectionError(f"paper {paper_id}: not found")
-        dialect = postgresql if conn.dialect.name == "postgresql" else sqlite
         stmt = (
-            dialect.insert(collection_items)
+            dialect_insert(conn, collection_items)
             .on_conflict_do_nothing(index_elements=["collection_id", "paper_id"])
             .returning(collection_items.c.paper_id)
         )

@@ -16,9 +16,9 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
-from sqlalchemy import Connection, Engine, and_, or_, select, tuple_, update
-from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy import Engine, and_, or_, select, tuple_, update
 
+from paperroute.store.engine import dialect_insert
 from paperroute.store.schema import deliveries, sent_papers, subscriptions
 
 FINAL = ("sent", "failed", "skipped")
@@ -35,11 +35,6 @@ class Claim:
     attempts: int
 
 
-def _insert(conn: Connection, table):
-    dialect = postgresql if conn.dialect.name == "postgresql" else sqlite
-    return dialect.insert(table)
-
-
 def claim_delivery(
     engine: Engine,
     subscription_id: int,
@@ -54,7 +49,7 @@ def claim_delivery(
     until = now + timedelta(seconds=lease_seconds)
     with engine.begin() as conn:
         inserted = conn.execute(
-            _insert(conn, deliveries)
+            dialect_insert(conn, deliveries)
             .values(
                 subscription_id=subscription_id,
                 period=period,
@@ -138,7 +133,7 @@ def mark_sent(
                 {"subscription_id": claim.subscription_id, "paper_id": p, "sent_at": when}
                 for p in paper_ids
             ]
-            conn.execute(_insert(conn, sent_papers).on_conflict_do_nothing(), rows)
+            conn.execute(dialect_insert(conn, sent_papers).on_conflict_do_nothing(), rows)
         conn.execute(
             update(subscriptions)
             .where(subscriptions.c.id == claim.subscription_id, subscriptions.c.hard_bounces > 0)

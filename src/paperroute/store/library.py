@@ -15,11 +15,11 @@ from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 from sqlalchemy import Engine, func, select
-from sqlalchemy.dialects import postgresql, sqlite
 
 from paperroute.store import collections as coll
 from paperroute.store import subscriptions as subs
 from paperroute.store import votes as vote_store
+from paperroute.store.engine import dialect_insert
 from paperroute.store.schema import (
     collection_items,
     collections,
@@ -59,10 +59,6 @@ def _utc(value: datetime | None) -> datetime:
     if value is None:
         return datetime.min.replace(tzinfo=UTC)
     return value if value.tzinfo else value.replace(tzinfo=UTC)
-
-
-def _insert(conn, table):
-    return (postgresql if conn.dialect.name == "postgresql" else sqlite).insert(table)
 
 
 def load_reader_library(engine: Engine, user_id: int) -> ReaderLibrary:
@@ -109,7 +105,7 @@ def mark_not_interested(engine: Engine, user_id: int, paper_id: str) -> bool:
             raise vote_store.UnknownPaper(paper_id)
         # RETURNING, not rowcount: psycopg reports -1 for INSERT .. ON CONFLICT DO NOTHING.
         stmt = (
-            _insert(conn, not_interested)
+            dialect_insert(conn, not_interested)
             .values(user_id=user_id, paper_id=paper_id, created_at=datetime.now(UTC))
             .on_conflict_do_nothing(index_elements=["user_id", "paper_id"])
             .returning(not_interested.c.paper_id)
@@ -262,7 +258,7 @@ def _add_many(engine: Engine, collection_id: int, paper_ids: list[str]) -> int:
         for s in range(0, len(paper_ids), _CHUNK):
             chunk = paper_ids[s : s + _CHUNK]
             stmt = (
-                _insert(conn, collection_items)
+                dialect_insert(conn, collection_items)
                 .values([{"collection_id": collection_id, "paper_id": p, "added_at": now}
                          for p in chunk])
                 .on_conflict_do_nothing(index_elements=["collection_id", "paper_id"])

@@ -15,10 +15,10 @@ from datetime import UTC, date, datetime
 from typing import Any
 
 from sqlalchemy import Connection, Engine, func, select
-from sqlalchemy.dialects import postgresql, sqlite
 
 from paperroute.models import Author, Paper, PaperRecord, Version
 from paperroute.store import merge
+from paperroute.store.engine import dialect_insert
 from paperroute.store.schema import (
     paper_authors,
     paper_categories,
@@ -52,11 +52,6 @@ class UpsertResult:
     def changed_any(self) -> bool:
         """True when the batch wrote anything."""
         return bool(self.added or self.updated)
-
-
-def _insert(conn: Connection, table):
-    dialect = postgresql if conn.dialect.name == "postgresql" else sqlite
-    return dialect.insert(table)
 
 
 def _executemany(conn: Connection, stmt, rows: list[dict[str, Any]]) -> None:
@@ -167,7 +162,7 @@ def _upsert_grouped(
     _write_papers(conn, inserts, updates)
     _write_versions(conn, changed_versions)
     # Records seen before hit the unique constraint and are skipped by the database.
-    _executemany(conn, _insert(conn, provenance).on_conflict_do_nothing(), prov_rows)
+    _executemany(conn, dialect_insert(conn, provenance).on_conflict_do_nothing(), prov_rows)
     return result
 
 
@@ -201,7 +196,7 @@ def _write_papers(conn: Connection, inserts: list[dict], updates: list[dict]) ->
     rows = inserts + updates
     if not rows:
         return
-    stmt = _insert(conn, papers)
+    stmt = dialect_insert(conn, papers)
     keep = {"id", "first_seen", "upvotes", "saves", "hidden", "featured"}
     stmt = stmt.on_conflict_do_update(
         index_elements=[papers.c.id],
@@ -251,7 +246,7 @@ def _write_versions(conn: Connection, changed: dict[str, dict[int, dict]]) -> No
     ]
     if not rows:
         return
-    stmt = _insert(conn, paper_versions)
+    stmt = dialect_insert(conn, paper_versions)
     stmt = stmt.on_conflict_do_update(
         index_elements=[paper_versions.c.paper_id, paper_versions.c.version],
         set_={k: stmt.excluded[k] for k in ("submitted", "title", "abstract", "size")},

@@ -7,8 +7,8 @@ from collections.abc import Sequence
 from datetime import UTC, datetime
 
 from sqlalchemy import Connection, Engine, func, select
-from sqlalchemy.dialects import postgresql, sqlite
 
+from paperroute.store.engine import dialect_insert
 from paperroute.store.schema import papers, votes
 
 
@@ -17,9 +17,8 @@ class UnknownPaper(LookupError):
 
 
 def _insert_vote(conn: Connection, user_id: int, paper_id: str) -> bool:
-    dialect = postgresql if conn.dialect.name == "postgresql" else sqlite
     stmt = (
-        dialect.insert(votes)
+        dialect_insert(conn, votes)
         .on_conflict_do_nothing(index_elements=["user_id", "paper_id"])
         .returning(votes.c.user_id)
     )
