@@ -1,6 +1,6 @@
 """Real benchmark corpus (arXiv cs crawl + HF daily papers) and its cached embeddings.
 
-`python bench/embed.py cache` embeds every corpus paper with the product embedder settings
+`python bench/embed.py cache [THREADS]` embeds every corpus paper with the product embedder settings
 (bf16 autocast, MiniLM) into bench/out/corpus_vectors/ in resumable chunks; other benches
 load them with `load_vectors()`. `python bench/embed.py variants` measures fp32 / bf16 /
 int8 / threads / sequence length on a sample and prints throughput and agreement with fp32.
@@ -92,9 +92,13 @@ def load_vectors(corpus: list[CorpusPaper]) -> tuple[list[CorpusPaper], np.ndarr
     return corpus[: len(vecs)], vecs
 
 
-def cache_vectors() -> None:
+def cache_vectors(threads: int) -> None:
     """Embed the whole corpus in chunks of CHUNK papers; skips chunks already on disk."""
+    from paperroute.search import embedder
     from paperroute.search.embedder import Embedder, paper_text
+
+    # The product leaves a core free for the web server; an offline bench run may take both.
+    embedder.BATCH_THREADS = threads
 
     corpus = load_corpus()
     VEC_DIR.mkdir(parents=True, exist_ok=True)
@@ -146,7 +150,7 @@ def variants(n: int = 64) -> None:
 
 
 if __name__ == "__main__":
-    if sys.argv[1:] == ["cache"]:
-        cache_vectors()
+    if sys.argv[1:2] == ["cache"]:
+        cache_vectors(int(sys.argv[2]) if len(sys.argv) > 2 else 1)
     elif sys.argv[1:] == ["variants"]:
         variants()

@@ -5,7 +5,7 @@ demo corpus, search model), then for each page kind drives `--clients` concurren
 clients in a closed loop for `--seconds` and prints requests/s and p50/p95/p99 latency.
 
     .venv/bin/python bench/web.py                      # anonymous readers (page cache on)
-    .venv/bin/python bench/web.py --signed-in          # signed-in readers (no page cache)
+    .venv/bin/python bench/web.py --signed-in          # 32 signed-in readers, one per client
 
 Paper pages rotate over every demo paper and searches over a list of real queries, so most
 requests are not repeats. Targets on the 2-core dev machine: p95 <= 50 ms for daily, trending
@@ -75,18 +75,26 @@ def start_server(data_dir: Path, port: int, workers: int) -> subprocess.Popen:
     raise SystemExit("server did not start")
 
 
-def sign_in(base: str, data_dir: Path) -> str:
-    """A signed-in session's Cookie header (token issued straight from the store)."""
+def sign_in(base: str, data_dir: Path, email: str, votes: list[str]) -> str:
+    """A signed-in session's Cookie header (token issued straight from the store); the reader
+    upvotes `votes` and saves the first of them into a collection, like a real reader."""
     from paperroute.config import load_settings
     from paperroute.store import auth
     from paperroute.store.engine import make_engine
 
     engine = make_engine(load_settings(data_dir=data_dir).sqlalchemy_url)
-    token = auth.create_login_token(engine, "bench@example.org")
+    token = auth.create_login_token(engine, email)
+    engine.dispose()
     with httpx.Client(base_url=base) as client:
         page = client.get(f"/signin/verify?token={token}").text
         csrf = re.search(r'name="csrf_token" value="([^"]+)"', page).group(1)
         client.post("/signin/verify", data={"token": token, "csrf_token": csrf})
+        csrf = re.search(r'name="csrf_token" value="([^"]+)"', client.get("/profile").text)[1]
+        for paper_id in votes:
+            client.post(f"/papers/{paper_id}/upvote", data={"csrf_token": csrf})
+        if votes:
+            form = {"name": "Reading group", "paper_id": votes[0], "csrf_token": csrf}
+            client.post("/collections", data=form)
         return "; ".join(f"{k}={v}" for k, v in client.cookies.items())
 
 
@@ -121,12 +129,13 @@ class Connection:
             self.writer.close()
 
 
-async def drive(port: int, urls, clients: int, seconds: float, cookie: str) -> list[float]:
-    """Closed-loop clients, one keep-alive connection each; every request's latency in ms."""
+async def drive(port: int, urls, clients: int, seconds: float, cookies: list[str]) -> list[float]:
+    """Closed-loop clients, one keep-alive connection each (client i sends cookies[i]);
+    every request's latency in ms."""
     latencies: list[float] = []
     stop = time.monotonic() + seconds
 
-    async def client() -> None:
+    async def client(cookie: str) -> None:
         conn = Connection(port, cookie)
         try:
             while time.monotonic() < stop:
@@ -139,7 +148,7 @@ async def drive(port: int, urls, clients: int, seconds: float, cookie: str) -> l
         finally:
             conn.close()
 
-    await asyncio.gather(*(client() for _ in range(clients)))
+    await asyncio.gather(*(client(cookies[i % len(cookies)]) for i in range(clients)))
     return latencies
 
 
@@ -159,20 +168,30 @@ def main() -> None:
     parser.add_argument("--clients", type=int, default=32)
     parser.add_argument("--seconds", type=float, default=15.0)
     parser.add_argument("--workers", type=int, default=1)
-    parser.add_argument("--signed-in", action="store_true", help="Drive as a signed-in reader.")
+    parser.add_argument(
+        "--signed-in", action="store_true", help="Drive as signed-in readers (one per client)."
+    )
+    parser.add_argument("--only", default="", help="Comma-separated page kinds to drive.")
     args = parser.parse_args()
     prepare(args.data_dir)
     port = free_port()
     base = f"http://127.0.0.1:{port}"
     server = start_server(args.data_dir, port, args.workers)
     try:
-        cookie = sign_in(base, args.data_dir) if args.signed_in else ""
         ids = [
             e["paper"]["id"]
             for p in range(40)
             for e in httpx.get(f"{base}/api/daily_papers", params={"limit": 100, "p": p}).json()
         ]
-        random.Random(1).shuffle(ids)
+        today = [e["paper"]["id"] for e in httpx.get(f"{base}/api/daily_papers").json()]
+        rng = random.Random(1)
+        cookies = [""]
+        if args.signed_in:  # distinct readers, each with their own votes and a collection
+            cookies = [
+                sign_in(base, args.data_dir, f"reader{i}@example.org", rng.sample(today, 5))
+                for i in range(args.clients)
+            ]
+        rng.shuffle(ids)
         httpx.get(f"{base}/search", params={"q": "warm up the model"}, timeout=120)
         kinds = {
             "daily": itertools.cycle(["/"]),
@@ -185,8 +204,10 @@ def main() -> None:
         mode = "signed-in" if args.signed_in else "anonymous"
         print(f"paperroute serve, {args.workers} worker(s), {args.clients} clients, "
               f"{args.seconds:g} s per page, {mode}")  # fmt: skip
-        for name, urls in kinds.items():
-            latencies = asyncio.run(drive(port, urls, args.clients, args.seconds, cookie))
+        only = [k for k in args.only.split(",") if k] or list(kinds)
+        for name in only:
+            urls = kinds[name]
+            latencies = asyncio.run(drive(port, urls, args.clients, args.seconds, cookies))
             print(report(name, latencies, args.seconds), flush=True)
     finally:
         server.terminate()

@@ -276,3 +276,24 @@ def collection_choices(engine: Engine, user_id: int, paper_id: str) -> list[tupl
     )
     with engine.connect() as conn:
         return [(r.id, r.name, bool(r.holds)) for r in conn.execute(query)]
+
+
+def collection_memberships(engine: Engine, user_id: int) -> list[tuple[int, str, frozenset[str]]]:
+    """The user's collections as (id, name, ids of the papers in it), by name, in one query."""
+    query = (
+        select(collections.c.id, collections.c.name, collection_items.c.paper_id)
+        .select_from(
+            collections.outerjoin(
+                collection_items, collection_items.c.collection_id == collections.c.id
+            )
+        )
+        .where(collections.c.user_id == user_id)
+        .order_by(collections.c.name, collections.c.id)
+    )
+    found: dict[int, tuple[str, set[str]]] = {}
+    with engine.connect() as conn:
+        for row in conn.execute(query):
+            _, items = found.setdefault(row.id, (row.name, set()))
+            if row.paper_id is not None:
+                items.add(row.paper_id)
+    return [(cid, name, frozenset(items)) for cid, (name, items) in found.items()]

@@ -94,6 +94,14 @@ def voted_ids(engine: Engine, user_id: int, paper_ids: Sequence[str]) -> set[str
         return set(rows.scalars())
 
 
+def user_voted_ids(engine: Engine, user_id: int) -> frozenset[str]:
+    """Every paper the user has upvoted (what a shared page needs to show their votes)."""
+    with engine.connect() as conn:
+        return frozenset(
+            conn.execute(select(votes.c.paper_id).where(votes.c.user_id == user_id)).scalars()
+        )
+
+
 def count_votes(engine: Engine, paper_id: str) -> int:
     """Number of vote rows for a paper (the truth papers.upvotes mirrors)."""
     with engine.connect() as conn:

@@ -13,6 +13,7 @@ from markupsafe import Markup
 
 from paperroute.web.cache import TTLCache
 from paperroute.web.mathtext import plain_snippet, render_text
+from paperroute.web.personal import CSRF_MARK as _CSRF_MARK
 
 TEMPLATES = Path(__file__).parent / "templates"
 STATIC = Path(__file__).parent / "static"
@@ -34,9 +35,6 @@ def author_url(name: str) -> str:
 
 def _fmt_date(value: date | datetime | None, fmt: str = "%d %b %Y") -> str:
     return value.strftime(fmt) if value else ""
-
-
-_CSRF_MARK = "\x00csrf\x00"
 
 
 class CardRenderer:

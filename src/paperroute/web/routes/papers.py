@@ -19,6 +19,7 @@ from paperroute.web.deps import (
     engine_of,
     json_response,
     render,
+    run_quick,
     search_service,
     wants_json,
 )
@@ -86,6 +87,7 @@ def _listing(
     return render(
         request,
         "papers/list.html",
+        shared=True,
         heading=heading,
         papers=papers,
         voted=voted,
@@ -214,6 +216,7 @@ def trending_page(request: Request) -> Response:
     return render(
         request,
         "papers/list.html",
+        shared=True,
         heading="Trending papers",
         papers=papers,
         scores={s.paper_id: s for _, s in ranked},
@@ -299,8 +302,12 @@ def similar(request: Request, paper_id: str, fragment: bool = False) -> Response
 
 
 @router.get("/papers/{paper_id:path}", name="papers.show")
-def show(request: Request, paper_id: str) -> Response:
+async def show(request: Request, paper_id: str) -> Response:
     """Everything about one paper."""
+    return await run_quick(request, _show, request, paper_id)
+
+
+def _show(request: Request, paper_id: str) -> Response:
     engine = engine_of(request)
     user = current_user(request)
     paper = request.app.state.data_cache.remember(
@@ -313,6 +320,7 @@ def show(request: Request, paper_id: str) -> Response:
     return render(
         request,
         "papers/show.html",
+        shared=True,
         paper=paper,
         bibtex=bibtex(paper),
         similar=_similar(request, paper.id, wait=False),
@@ -338,7 +346,7 @@ def categories(request: Request) -> Response:
     cats = listings.top_categories(engine_of(request), limit=200)
     if wants_json(request):
         return json_response({"categories": [{"category": c, "papers": n} for c, n in cats]})
-    return render(request, "papers/categories.html", categories=cats)
+    return render(request, "papers/categories.html", shared=True, categories=cats)
 
 
 @router.get("/categories/{category}", name="papers.category")

@@ -143,6 +143,7 @@ def results(request: Request) -> Response:
     return render(
         request,
         "search/results.html",
+        shared=True,
         params=params,
         query=params.q,
         sorts=SORTS,

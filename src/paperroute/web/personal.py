@@ -1,0 +1,182 @@
+"""Shared pages for signed-in readers: rendered once per URL, personalised on each request.
+
+A signed-in reader's daily, trending, paper and search pages differ from every other signed-in
+reader's in a few places only: the CSRF token, the name in the header, which papers they have
+upvoted and, on a paper page, their collections. A route that opts in (`render(...,
+shared=True)`) is rendered once per URL and role with markers in those places; each request
+then fills the markers in for its reader, which costs a small fraction of a render (measured:
+bench/web.py, docs/benchmarks.md). Shared renderings live as long as the anonymous page cache
+and are dropped with it after any local write; a reader's votes and collections are kept a
+few seconds like other shared data and dropped the same way.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+from dataclasses import dataclass
+from html import unescape
+from typing import Any
+
+import anyio.to_thread
+from markupsafe import escape
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from paperroute.store.collections import collection_memberships
+from paperroute.store.users import User, get_user
+from paperroute.store.votes import user_voted_ids
+from paperroute.web.cache import TTLCache
+
+CSRF_MARK = "\x00csrf\x00"
+LABEL_MARK = "\x00label\x00"
+SAVE_MARK = "\x00save:%s\x00"  # % the paper id (escaped)
+_SAVE_SLOT = re.compile("\x00save:([^\x00]*)\x00")
+SHARED_SCOPE_KEY = "paperroute.shared"  # set on a request whose page may be shared
+SHARED_HEADER = b"x-paperroute-shared"  # set by render() on a page rendered with markers
+_VOTE_BUTTON = re.compile(r'class="upvote" aria-pressed="false" data-vote="([^"]*)"')
+
+
+@dataclass(frozen=True)
+class Reader:
+    """What personalises a shared page: the user, their upvotes and their collections."""
+
+    user: User
+    voted: frozenset[str]
+    collections: list[tuple[int, str, frozenset[str]]]
+
+
+def load_reader(engine: Any, user_id: int) -> Reader | None:
+    """The reader's personal state from the store (None when the account is gone)."""
+    user = get_user(engine, user_id)
+    if user is None:
+        return None
+    return Reader(user, user_voted_ids(engine, user_id), collection_memberships(engine, user_id))
+
+
+@dataclass(frozen=True)
+class SkeletonUser:
+    """Stands in for the signed-in user while a shared page is rendered."""
+
+    is_admin: bool
+    label: str = LABEL_MARK
+
+
+@dataclass(frozen=True)
+class SharedPage:
+    """A page rendered with markers, and where its vote buttons are."""
+
+    headers: list[tuple[bytes, bytes]]
+    html: str
+    vote_ids: dict[str, str]  # paper id -> its escaped form in the HTML
+
+    @classmethod
+    def from_html(cls, headers: list[tuple[bytes, bytes]], html: str) -> SharedPage:
+        """Index the vote buttons of a marked-up page."""
+        found = {unescape(m): m for m in _VOTE_BUTTON.findall(html)}
+        kept = [(k, v) for k, v in headers if k not in (b"content-length", SHARED_HEADER)]
+        return cls(kept, html, found)
+
+    def personalise(self, reader: Reader, csrf: str, save_slot: Callable[[str], str]) -> bytes:
+        """The page as this reader sees it."""
+        html = self.html.replace(CSRF_MARK, csrf).replace(LABEL_MARK, escape(reader.user.label))
+        for paper_id in reader.voted.intersection(self.vote_ids):
+            mark = self.vote_ids[paper_id]
+            html = html.replace(
+                f'class="upvote" aria-pressed="false" data-vote="{mark}"',
+                f'class="upvote on" aria-pressed="true" data-vote="{mark}"',
+            )
+        if "\x00save:" in html:
+            html = _SAVE_SLOT.sub(lambda m: save_slot(unescape(m.group(1))), html)
+        return html.encode()
+
+
+class SharedPageMiddleware:
+    """Serves signed-in GETs of shareable pages from one marked-up rendering per URL and role.
+
+    Sits inside the session middleware (it needs the session) and outside routing. Requests
+    it cannot personalise (no session or CSRF token yet, API tokens, other methods) and pages
+    that do not opt in pass through untouched.
+    """
+
+    def __init__(self, app: ASGIApp, cache: TTLCache) -> None:
+        self.app = app
+        self.cache = cache
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        session = scope.get("session") if scope["type"] == "http" else None
+        if (
+            not session
+            or self.cache.ttl <= 0
+            or scope["method"] != "GET"
+            or not session.get("uid")
+            or not session.get("csrf")
+            or scope["path"].startswith(("/static", "/api/"))
+            or any(k == b"authorization" for k, _ in scope["headers"])
+        ):
+            await self.app(scope, receive, send)
+            return
+        state = scope["app"].state
+        reader = await _reader(state, session["uid"])
+        if reader is None:
+            await self.app(scope, receive, send)
+            return
+        accept = next((v for k, v in scope["headers"] if k == b"accept"), b"")
+        key = (scope["path"], scope["query_string"], b"html" in accept, reader.user.is_admin)
+        page = self.cache.get(key)
+        if page is not None:
+            await self._send(page, reader, session["csrf"], state, send)
+            return
+        await self._render(key, reader, scope, receive, send)
+
+    async def _render(self, key, reader: Reader, scope: Scope, receive: Receive, send: Send):
+        """Run the route with markers asked for; share the page if the route agreed."""
+        scope[SHARED_SCOPE_KEY] = True
+        start: dict = {}
+        chunks: list[bytes] = []
+
+        async def capture(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                headers = message.get("headers", [])
+                if message.get("status") == 200 and any(k == SHARED_HEADER for k, _ in headers):
+                    start.update(message)
+                    return
+                await send(message)
+            elif start and message["type"] == "http.response.body":
+                chunks.append(message.get("body", b""))
+                if not message.get("more_body"):
+                    html = b"".join(chunks).decode()
+                    page = SharedPage.from_html(list(start["headers"]), html)
+                    self.cache.put(key, page)
+                    csrf = scope["session"]["csrf"]
+                    await self._send(page, reader, csrf, scope["app"].state, send)
+            else:
+                await send(message)
+
+        await self.app(scope, receive, capture)
+
+    @staticmethod
+    async def _send(page: SharedPage, reader: Reader, csrf: str, state: Any, send: Send) -> None:
+        body = page.personalise(
+            reader, csrf, lambda paper_id: _save_slot(state, reader, csrf, paper_id)
+        )
+        headers = [*page.headers, (b"content-length", str(len(body)).encode())]
+        await send({"type": "http.response.start", "status": 200, "headers": headers})
+        await send({"type": "http.response.body", "body": body})
+
+
+async def _reader(state: Any, user_id: int) -> Reader | None:
+    """The reader's state, shared a few seconds; loaded off the event loop when missing."""
+    key = ("reader", user_id)
+    reader = state.data_cache.get(key)
+    if reader is None:
+        reader = await anyio.to_thread.run_sync(load_reader, state.engine, user_id)
+        if reader is not None:
+            state.data_cache.put(key, reader)
+    return reader
+
+
+def _save_slot(state: Any, reader: Reader, csrf: str, paper_id: str) -> str:
+    """The paper page's "Save" buttons for this reader's collections."""
+    choices = [(cid, name, paper_id in items) for cid, name, items in reader.collections]
+    template = state.templates.get_template("papers/_save.html")
+    return template.render(paper_id=paper_id, choices=choices, csrf_token=lambda: csrf)
