@@ -98,3 +98,45 @@ def test_shipped_demo_vectors_cover_the_whole_demo_corpus(sqlite_engine):
     vectors = demo_vectors_path()
     assert load_precomputed(sqlite_engine, vectors) == report.result.added
     assert count_pending(sqlite_engine, DEFAULT_MODEL) == 0
+
+
+def test_onnx_query_vectors_equal_torch_and_the_export_is_made_once(tmp_path):
+    from paperroute.search.embedder import Embedder
+
+    cache = tmp_path / "onnx"
+    fast = Embedder(cache_dir=cache)
+    slow = Embedder(query_backend="torch", cache_dir=cache)
+    queries = ["teach chatbots to fix their own mistakes", "LoRA", "", "résumé " * 600]
+    for q in queries:
+        assert float(fast.embed_query(q) @ slow.embed_query(q)) > 0.9999, q
+    (exported,) = cache.glob("*.onnx")
+    stamp = exported.stat().st_mtime_ns
+    again = Embedder(cache_dir=cache)  # a new process would reuse the file
+    assert float(again.embed_query("LoRA") @ slow.embed_query("LoRA")) > 0.9999
+    assert [p.stat().st_mtime_ns for p in cache.glob("*.onnx")] == [stamp]
+    assert fast._onnx.get(fast.model, fast.model_name, cache) is not None  # really on ONNX
+
+
+def test_query_backend_torch_never_exports(tmp_path):
+    from paperroute.search.embedder import Embedder
+
+    Embedder(query_backend="torch", cache_dir=tmp_path).embed_query("graph neural networks")
+    assert not list(tmp_path.glob("*.onnx"))
+
+
+def test_models_other_than_mean_pooling_stay_on_torch():
+    from paperroute.search.onnx_query import supported
+
+    model = real_embedder().model
+    assert supported(model)
+    assert not supported(list(model)[:1])  # e.g. a model without a pooling layer
+
+
+def test_vector_index_and_onnx_runtime_load_together():
+    import subprocess
+    import sys
+
+    # usearch loaded before onnxruntime crashed the process (search/vectors.py).
+    code = "import paperroute.search.vectors, onnxruntime, usearch.index; print('ok')"
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert done.returncode == 0 and done.stdout.strip() == "ok", done.stderr[-2000:]

@@ -85,6 +85,9 @@ class LazySearch:
             service = SearchService(self._settings, self._engine)
             for line in service.open():
                 log.info("search: %s", line)
+            # Load the model (and export its ONNX query encoder the first time) now, not
+            # on a reader's first search.
+            service.embed_query("warm up")
             return service
         except Exception:  # search is optional for every page but /search
             log.warning("search service unavailable", exc_info=True)

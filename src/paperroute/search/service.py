@@ -144,7 +144,10 @@ class SearchService:
         self.settings = settings
         self.engine = engine
         self.embedder = embedder or Embedder(
-            settings.embedding_model, batch_size=settings.embedding_batch_size
+            settings.embedding_model,
+            batch_size=settings.embedding_batch_size,
+            query_backend=settings.embedding_query_backend,
+            cache_dir=settings.data_dir / "cache" / "onnx",
         )
         self.model = self.embedder.model_name
         self.indexes = SearchIndexes(

@@ -16,6 +16,11 @@ from collections.abc import Sequence
 from pathlib import Path
 
 import numpy as np
+
+# onnxruntime (query embeddings, search/onnx_query.py) must be loaded before usearch: the other
+# order segfaults inside onnxruntime's import (usearch 2.26, onnxruntime 1.32; reproduced with
+# `python -c "import usearch.index, onnxruntime"`). Every usearch import goes through here.
+import onnxruntime  # noqa: F401, I001  (load order only)
 from usearch.index import Index
 
 # Measured with bench/search.py (docs/benchmarks.md): at 100k, M=32/efC=128 reaches recall@10
