@@ -8,6 +8,7 @@ never an exception.
 
 from __future__ import annotations
 
+import threading
 import time
 from collections import OrderedDict
 from collections.abc import Sequence
@@ -31,7 +32,6 @@ from paperroute.search.query import ParsedQuery, parse_query
 from paperroute.store.schema import papers
 
 Sort = Literal["relevance", "date", "upvotes"]
-_POOL = ThreadPoolExecutor(max_workers=2, thread_name_prefix="search-embed")
 _LIGHT_COLUMNS = (
     papers.c.id,
     papers.c.title,
@@ -154,6 +154,8 @@ class SearchService:
             engine, settings.data_dir / "index", self.model, lambda: self.embedder.dim
         )
         self._query_cache: OrderedDict[str, np.ndarray] = OrderedDict()
+        self._executor: ThreadPoolExecutor | None = None
+        self._executor_lock = threading.Lock()
 
     # --- index maintenance --------------------------------------------------------------------
 
@@ -308,9 +310,17 @@ class SearchService:
         """Lexical and vector candidate lists (best first) and the lexical match count."""
         lex_hits, total = [], 0
         want_vectors = bool(parsed.text) and len(self.indexes.vectors) > 0
-        # The query embedding (torch) and the lexical search (tantivy) both release the GIL:
-        # run them side by side on the two cores.
-        pending = _POOL.submit(self.embed_query, parsed.text) if want_vectors else None
+        # Phrases, authors and exclusions restrict results to lexical matches, which are then
+        # scored by exact cosine; other queries also take the nearest neighbours of the query.
+        ann_depth = 0 if parsed.structured or parsed.excluded else depth
+        ann_depth *= 10 if filters.active else 1
+        # The query embedding plus the vector search, and the lexical search, all release the
+        # GIL: they run side by side on two cores.
+        pending = (
+            self._pool.submit(self._embed_and_search, parsed.text, ann_depth)
+            if want_vectors
+            else None
+        )
         lex_query = self.indexes.lexical.build_query(parsed, filters)
         if lex_query is None and parsed.is_empty:
             lex_query = self.indexes.lexical.filter_only_query(filters)
@@ -323,19 +333,27 @@ class SearchService:
                 lex_hits, total = [], 0
         vec_hits: list[tuple[str, float]] = []
         if pending is not None:
-            qvec = pending.result()
-            lex_ids = [pid for pid, _ in lex_hits]
-            if parsed.structured or parsed.excluded:
-                vec_hits = self._rescore(qvec, lex_ids)
-            else:
-                over = depth * (10 if filters.active else 1)
-                vec_hits = self.indexes.vectors.search(qvec, over)
-                # Exact cosine for lexical candidates the ANN list did not reach, so fusion
-                # compares every candidate on both signals.
-                seen = {pid for pid, _ in vec_hits}
-                extra = self._rescore(qvec, [pid for pid in lex_ids if pid not in seen])
-                vec_hits = sorted(vec_hits + extra, key=lambda kv: -kv[1])
+            qvec, vec_hits = pending.result()
+            # Exact cosine for lexical candidates the ANN list did not reach, so fusion
+            # compares every candidate on both signals.
+            seen = {pid for pid, _ in vec_hits}
+            extra = self._rescore(qvec, [pid for pid, _ in lex_hits if pid not in seen])
+            vec_hits = sorted(vec_hits + extra, key=lambda kv: -kv[1])
         return lex_hits, vec_hits, total
+
+    def _embed_and_search(self, text: str, depth: int) -> tuple[np.ndarray, list]:
+        """The query vector and its `depth` nearest papers (none for depth 0)."""
+        qvec = self.embed_query(text)
+        return qvec, (self.indexes.vectors.search(qvec, depth) if depth else [])
+
+    @property
+    def _pool(self) -> ThreadPoolExecutor:
+        """Threads for the vector side of a query (made on first use)."""
+        if self._executor is None:
+            with self._executor_lock:
+                if self._executor is None:
+                    self._executor = ThreadPoolExecutor(2, thread_name_prefix="search-vectors")
+        return self._executor
 
     def _rescore(self, qvec: np.ndarray, ids: list[str]) -> list[tuple[str, float]]:
         """Exact cosine of the query against given papers (phrases/authors restrict the set)."""
