@@ -293,9 +293,9 @@ def speed(corpus: list[dict], n_papers: int, n_saved: int, repeat: int) -> dict:
     from paperroute.app import create_app
     from paperroute.config import load_settings
     from paperroute.models import Author, PaperRecord
-    from paperroute.search.embeddings import save_vectors
     from paperroute.store import collections as coll
     from paperroute.store.auth import create_api_token
+    from paperroute.store.embeddings import save_vectors
     from paperroute.store.engine import make_engine, migrate
     from paperroute.store.papers import upsert_records
     from paperroute.store.schema import papers

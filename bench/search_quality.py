@@ -27,9 +27,9 @@ from paperroute.config import load_settings  # noqa: E402
 from paperroute.models import Author, PaperRecord  # noqa: E402
 from paperroute.search import fusion  # noqa: E402
 from paperroute.search.embedder import DEFAULT_MODEL  # noqa: E402
-from paperroute.search.embeddings import save_vectors  # noqa: E402
 from paperroute.search.query import parse_query  # noqa: E402
 from paperroute.search.service import SearchFilters, SearchService  # noqa: E402
+from paperroute.store.embeddings import save_vectors  # noqa: E402
 from paperroute.store.engine import make_engine, migrate  # noqa: E402
 from paperroute.store.papers import count_papers, upsert_records  # noqa: E402
 

@@ -18,9 +18,9 @@ from pathlib import Path
 
 from paperroute.config import load_settings
 from paperroute.models import PaperRecord
-from paperroute.search.embeddings import export_vectors
 from paperroute.search.service import SearchService
 from paperroute.sources.files import read_file
+from paperroute.store.embeddings import export_vectors
 from paperroute.store.engine import make_engine, migrate
 from paperroute.store.papers import upsert_records
 

@@ -17,9 +17,9 @@ import pytest
 
 from paperroute.models import PaperRecord
 from paperroute.search.embedder import Embedder
-from paperroute.search.embeddings import load_precomputed
 from paperroute.search.service import SearchService
 from paperroute.sources.files import read_file
+from paperroute.store.embeddings import load_precomputed
 from paperroute.store.papers import upsert_records
 
 DATA = Path(__file__).parent / "data" / "search"

@@ -15,9 +15,9 @@ import numpy as np
 import pytest
 from sqlalchemy import select
 
-from paperroute.search.embeddings import save_vectors
 from paperroute.store import auth
 from paperroute.store import collections as coll
+from paperroute.store.embeddings import save_vectors
 from paperroute.store.papers import upsert_records
 from paperroute.store.schema import papers
 from webtools import client_for, csrf_from, doc, make_app, record, sign_in, texts

@@ -7,8 +7,8 @@ from sqlalchemy import select
 
 from paperroute.models import PaperRecord
 from paperroute.search.embedder import DEFAULT_MODEL, model_path, paper_text
-from paperroute.search.embeddings import count_pending, count_vectors
 from paperroute.search.service import SearchService
+from paperroute.store.embeddings import count_pending, count_vectors
 from paperroute.store.papers import get_papers, upsert_records
 from paperroute.store.schema import papers
 from search_support import VECTORS, HashEmbedder, fixture_records, load_fixture, real_embedder
@@ -89,10 +89,10 @@ def test_vectors_api_returns_unit_vectors_for_known_papers(settings, engine):
 def test_shipped_demo_vectors_cover_the_whole_demo_corpus(sqlite_engine):
     # Guards `make run`: when the demo corpus is rebuilt, the vectors must be rebuilt too
     # (python scripts/build_demo_vectors.py), or the first run would need an embedding pass.
-    from paperroute.search.embeddings import load_precomputed
     from paperroute.sources.demo import demo_corpus_path, demo_vectors_path
     from paperroute.sources.files import read_file
     from paperroute.sources.ingest import ingest_items
+    from paperroute.store.embeddings import load_precomputed
 
     report = ingest_items(sqlite_engine, read_file(demo_corpus_path()), progress=False)
     vectors = demo_vectors_path()

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import date
 
 from paperroute.models import Author, PaperRecord
-from paperroute.search.embeddings import count_vectors, load_precomputed
+from paperroute.store.embeddings import count_vectors, load_precomputed
 from paperroute.store.papers import upsert_records
 from search_support import VECTORS, load_fixture, make_service, search_fixture  # noqa: F401 - fixture
 

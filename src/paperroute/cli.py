@@ -128,8 +128,8 @@ def _after_ingest(settings: Settings, engine, report) -> None:
     changed = sorted(report.result.changed_ids)
     if not changed:
         return
-    from paperroute.search.embeddings import count_pending
     from paperroute.search.service import SearchService
+    from paperroute.store.embeddings import count_pending
 
     search = SearchService(settings, engine)
     indexed = search.index_papers(changed)
@@ -525,7 +525,7 @@ def load_demo_if_empty(settings: Settings, engine) -> None:
         return
     report = ingest_items(engine, read_file(demo_corpus_path()), progress=False, desc="demo")
     if demo_vectors_path().exists():  # precomputed: no 20-minute embedding pass on first run
-        from paperroute.search.embeddings import load_precomputed
+        from paperroute.store.embeddings import load_precomputed
 
         load_precomputed(engine, demo_vectors_path())
     _after_ingest(settings, engine, report)

@@ -2,9 +2,7 @@
 
 A job is `exclusive` (source syncs, embedding: one worker at a time, once per interval) or
 concurrent (digests: every worker may run it, because the delivery ledger already splits the work
-per digest). The exclusive lease is one conditional UPDATE on `job_runs`, which both SQLite and
-PostgreSQL apply atomically, so two workers never start the same run; a worker that dies holding
-a lease loses it when `lease_until` passes.
+per digest). The lease itself lives in the store (store/jobs.py).
 """
 
 from __future__ import annotations
@@ -14,14 +12,13 @@ import logging
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import datetime
 
-from sqlalchemy import Engine, or_, select, update
+from sqlalchemy import Engine
 
 from paperroute.config import Settings
 from paperroute.sources.base import SourceError
-from paperroute.store.engine import dialect_insert
-from paperroute.store.schema import job_runs
+from paperroute.store import jobs as lease_store
 
 log = logging.getLogger(__name__)
 
@@ -46,55 +43,16 @@ class Job:
 
 def try_lease(engine: Engine, job: Job, owner: str, now: datetime | None = None) -> bool:
     """Take the job's run for `owner` when it is due and nobody holds it; True if taken."""
-    now = now or datetime.now(UTC)
-    with engine.begin() as conn:
-        conn.execute(
-            dialect_insert(conn, job_runs)
-            .values(name=job.name, interval_seconds=job.interval_seconds)
-            .on_conflict_do_nothing(index_elements=["name"])
-        )
-        result = conn.execute(
-            update(job_runs)
-            .where(
-                job_runs.c.name == job.name,
-                or_(job_runs.c.lease_until.is_(None), job_runs.c.lease_until < now),
-                or_(
-                    job_runs.c.last_started_at.is_(None),
-                    job_runs.c.last_started_at <= now - timedelta(seconds=job.interval_seconds),
-                ),
-            )
-            .values(
-                lease_owner=owner,
-                lease_until=now + timedelta(seconds=job.lease_seconds),
-                last_started_at=now,
-                interval_seconds=job.interval_seconds,
-            )
-        )
-    return result.rowcount == 1
+    return lease_store.try_lease(
+        engine, job.name, job.interval_seconds, job.lease_seconds, owner, now
+    )
 
 
 def finish(engine: Engine, job: Job, owner: str, status: str, message: str | None) -> None:
     """Record how a run ended and release the lease (only if `owner` still holds it)."""
-    now = datetime.now(UTC)
-    values = {"last_finished_at": now, "last_status": status, "last_message": message}
-    with engine.begin() as conn:
-        if job.exclusive:
-            conn.execute(
-                update(job_runs)
-                .where(job_runs.c.name == job.name, job_runs.c.lease_owner == owner)
-                .values(lease_owner=None, lease_until=None, **values)
-            )
-        else:
-            conn.execute(
-                dialect_insert(conn, job_runs)
-                .values(name=job.name, interval_seconds=job.interval_seconds)
-                .on_conflict_do_nothing(index_elements=["name"])
-            )
-            conn.execute(
-                update(job_runs)
-                .where(job_runs.c.name == job.name)
-                .values(last_started_at=now, **values)
-            )
+    lease_store.finish_run(
+        engine, job.name, job.interval_seconds, job.exclusive, owner, status, message
+    )
 
 
 def run_job(settings: Settings, engine: Engine, job: Job, owner: str) -> tuple[str, str | None]:
@@ -144,9 +102,4 @@ def run_due_jobs(
     return ran
 
 
-def job_status(engine: Engine) -> list[dict]:
-    """Every job's last run, for `paperroute worker --status` and the admin page."""
-    with engine.connect() as conn:
-        return [
-            dict(r) for r in conn.execute(select(job_runs).order_by(job_runs.c.name)).mappings()
-        ]
+job_status = lease_store.job_status  # every job's last run (CLI and admin page)

@@ -279,7 +279,7 @@ def shared_recommender(state) -> Recommender:
             if search is not None:
                 found = Recommender.from_search(state.engine, search)
             else:
-                from paperroute.search.embeddings import load_vectors
+                from paperroute.store.embeddings import load_vectors
 
                 model = state.settings.embedding_model
                 found = Recommender(

@@ -18,9 +18,9 @@ from typing import Any
 
 from sqlalchemy import Engine, select
 
-from paperroute.search import embeddings as emb_store
 from paperroute.search.lexical import IndexDoc, LexicalIndex
 from paperroute.search.vectors import VectorIndex
+from paperroute.store import embeddings as emb_store
 from paperroute.store.schema import papers
 
 log = logging.getLogger(__name__)

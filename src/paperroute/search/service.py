@@ -22,13 +22,13 @@ from sqlalchemy import Engine, select
 
 from paperroute.config import Settings
 from paperroute.models import canonical_id, is_arxiv_id
-from paperroute.search import embeddings as emb_store
 from paperroute.search.embedder import Embedder, paper_text
 from paperroute.search.fusion import fuse
 from paperroute.search.highlight import author_matches, mark, query_terms, snippet
 from paperroute.search.indexes import DOC_COLUMNS, SearchIndexes, _as_date
 from paperroute.search.lexical import stem_tokens
 from paperroute.search.query import ParsedQuery, parse_query
+from paperroute.store import embeddings as emb_store
 from paperroute.store.schema import papers
 
 Sort = Literal["relevance", "date", "upvotes"]
