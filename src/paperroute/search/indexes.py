@@ -21,6 +21,7 @@ from sqlalchemy import Engine, select
 from paperroute.search.lexical import IndexDoc, LexicalIndex
 from paperroute.search.vectors import VectorIndex
 from paperroute.store import embeddings as emb_store
+from paperroute.store.pgvector_index import PgVectorIndex
 from paperroute.store.schema import papers
 
 log = logging.getLogger(__name__)
@@ -77,14 +78,23 @@ def _db_time(engine: Engine, when: datetime) -> datetime:
 class SearchIndexes:
     """The lexical and vector index of one node, opened lazily and kept in sync."""
 
-    def __init__(self, engine: Engine, index_dir: Path, model: str, dim: Callable[[], int]) -> None:
+    def __init__(
+        self,
+        engine: Engine,
+        index_dir: Path,
+        model: str,
+        dim: Callable[[], int],
+        vector_backend: str = "auto",
+    ) -> None:
         self.engine = engine
         self.index_dir = Path(index_dir)
         self.model = model
         self._dim = dim
+        # auto: pgvector inside PostgreSQL (shared by every node), a usearch file otherwise.
+        self.vector_backend = vector_backend
         self.lock = threading.RLock()
         self._lexical: LexicalIndex | None = None
-        self._vectors: VectorIndex | None = None
+        self._vectors: VectorIndex | PgVectorIndex | None = None
         self.messages: list[str] = []
         self._refreshed = time.monotonic()
 
@@ -112,11 +122,7 @@ class SearchIndexes:
         self._refreshed = now
         self._lexical.index.reload()
         vi = self._vectors
-        try:
-            changed = vi.path.stat().st_mtime_ns != vi.loaded_mtime
-        except OSError:
-            return
-        if changed:
+        if isinstance(vi, VectorIndex) and vi.changed_elsewhere():
             with self.lock:
                 fresh, problem = VectorIndex.open_checked(vi.path, vi.ndim, self.model)
                 if problem is None:
@@ -130,7 +136,7 @@ class SearchIndexes:
         return self._lexical  # type: ignore[return-value]
 
     @property
-    def vectors(self) -> VectorIndex:
+    def vectors(self) -> VectorIndex | PgVectorIndex:
         """The vector index (opened on first use)."""
         if self._vectors is None:
             self.open()
@@ -155,11 +161,33 @@ class SearchIndexes:
             ).scalar()
         return int(dim) if dim else self._dim()
 
+    def _use_pgvector(self) -> bool:
+        if self.vector_backend == "usearch":
+            return False
+        if self.engine.dialect.name != "postgresql":
+            if self.vector_backend == "pgvector":
+                raise ValueError("vector_backend pgvector needs a PostgreSQL database")
+            return False
+        return True
+
+    def _open_vector_index(self, dim: int, expected: int | None):
+        """The configured vector index, opened; pgvector falls back to usearch under `auto`."""
+        if self._use_pgvector():
+            meta = self.index_dir / "vectors.pgvector.json"
+            try:
+                return PgVectorIndex.open_checked(self.engine, meta, dim, self.model, expected)
+            except Exception as exc:  # no pgvector extension (or no right to create it)
+                if self.vector_backend == "pgvector":
+                    raise
+                log.warning("search: pgvector unavailable (%s); using a usearch index", exc)
+                self.vector_backend = "usearch"
+        path = self.index_dir / "vectors.usearch"
+        return VectorIndex.open_checked(path, dim, self.model, expected)
+
     def _open_vectors(self) -> list[str]:
         expected = emb_store.count_vectors(self.engine, self.model)
-        path = self.index_dir / "vectors.usearch"
         dim = self._vector_dim() if expected else 384
-        vi, problem = VectorIndex.open_checked(path, dim, self.model, expected)
+        vi, problem = self._open_vector_index(dim, expected)
         self._vectors = vi
         if problem is None or "holds" in problem:
             # Vectors saved by other processes (or after this node's last save) since the
@@ -229,9 +257,23 @@ class SearchIndexes:
         """Rebuild the vector index from the embeddings table."""
         with self.lock:
             started = datetime.now(UTC) - OVERLAP
-            vi = VectorIndex(self.index_dir / "vectors.usearch", self._vector_dim(), self.model)
+            dim = self._vector_dim()
+            batches = emb_store.iter_vectors(self.engine, self.model, batch=10_000)
+            if self._use_pgvector():
+                pvi, _ = self._open_vector_index(dim, None)
+            if self._use_pgvector():  # still: the open above may have fallen back
+                self._vectors = pvi
+                pvi.clear()
+                for ids, vecs, _ in batches:
+                    pvi.upsert(ids, vecs)
+                    if progress:
+                        progress(len(ids))
+                pvi.finish_bulk_load()  # one HNSW build over all rows: faster than per row
+                pvi.save({"synced_at": started.isoformat()})
+                return len(pvi)
+            vi = VectorIndex(self.index_dir / "vectors.usearch", dim, self.model)
             self._vectors = vi
-            for ids, vecs, _ in emb_store.iter_vectors(self.engine, self.model, batch=10_000):
+            for ids, vecs, _ in batches:
                 vi.index.add([_key(i, vi) for i in ids], vecs)
                 if progress:
                     progress(len(ids))

@@ -151,7 +151,11 @@ class SearchService:
         )
         self.model = self.embedder.model_name
         self.indexes = SearchIndexes(
-            engine, settings.data_dir / "index", self.model, lambda: self.embedder.dim
+            engine,
+            settings.data_dir / "index",
+            self.model,
+            lambda: self.embedder.dim,
+            vector_backend=settings.vector_backend,
         )
         self._query_cache: OrderedDict[str, np.ndarray] = OrderedDict()
         self._executor: ThreadPoolExecutor | None = None

@@ -95,6 +95,13 @@ class VectorIndex:
     def __len__(self) -> int:
         return len(self.index)
 
+    def changed_elsewhere(self) -> bool:
+        """True when another process saved the index file since this one loaded it."""
+        try:
+            return self.path.stat().st_mtime_ns != self.loaded_mtime
+        except OSError:
+            return False
+
     def read_meta(self) -> dict:
         """Bookkeeping saved beside the index."""
         try:
