@@ -87,3 +87,13 @@ def test_old_style_ids_are_stored_as_is(engine):
     record = PaperRecord(source="arxiv_api", id="hep-th/9901001", title="T", abstract="A")
     store_papers.upsert_records(engine, [record])
     assert store_papers.get_paper(engine, "hep-th/9901001").title == "T"
+
+
+def test_nul_characters_in_text_are_dropped_on_both_backends(engine):
+    record = _arxiv(1, "Null\x00 bytes in a title")
+    record.abstract = "An abstract with a \x00 NUL."
+    store_papers.upsert_records(engine, [record])
+    paper = store_papers.get_paper(engine, "2403.17377")
+    assert paper.title == "Null bytes in a title"
+    assert paper.abstract == "An abstract with a NUL."
+    assert "\x00" not in (paper.versions[0].title or "")

@@ -36,11 +36,16 @@ SIGNAL_FIELDS = ("github_stars", "code_url", "project_url")
 _PARAGRAPH = re.compile(r"\n[ \t\r\f\v]*\n\s*")
 
 
+def _no_nul(text: str) -> str:
+    # PostgreSQL refuses NUL in text, and the web layer uses NUL for its page markers.
+    return text.replace("\x00", "") if "\x00" in text else text
+
+
 def clean_title(text: str | None) -> str | None:
     """Collapse arXiv's hard line breaks and runs of spaces in a title."""
     if text is None:
         return None
-    cleaned = " ".join(text.split())
+    cleaned = " ".join(_no_nul(text).split())
     return cleaned or None
 
 
@@ -48,6 +53,7 @@ def clean_abstract(text: str | None) -> str | None:
     """Join hard-wrapped abstract lines, keeping paragraph breaks."""
     if text is None:
         return None
+    text = _no_nul(text)
     # str.split() is several times faster than a regex here, and this runs for every record.
     paragraphs = _PARAGRAPH.split(text) if "\n" in text else (text,)
     joined = "\n\n".join(" ".join(p.split()) for p in paragraphs)
