@@ -126,8 +126,11 @@ def variants(n: int = 64) -> None:
 
     texts = [paper_text(p.title, p.abstract) for p in load_corpus()[20_000 : 20_000 + n]]
 
+    from paperroute.search import embedder
+
     def run(name: str, emb: Embedder, threads: int, ref: np.ndarray | None) -> np.ndarray:
         torch.set_num_threads(threads)
+        embedder.BATCH_THREADS = threads  # what Embedder.embed sets for each batch
         emb.embed(texts[:8])  # warm-up
         start = time.perf_counter()
         vecs = emb.embed(texts)
@@ -146,7 +149,42 @@ def variants(n: int = 64) -> None:
     q = Embedder(precision="fp32")
     q._model = torch.ao.quantization.quantize_dynamic(q.model, {torch.nn.Linear}, dtype=torch.qint8)
     run("int8 dynamic quantisation", q, 2, ref)
-    print("onnxruntime: not installed (not in the project's dependencies); not measured")
+    onnx_variants(texts, ref)
+
+
+def onnx_variants(texts: list[str], ref: np.ndarray) -> None:
+    """ONNX Runtime (the product's exported query encoder) for batches and for single queries."""
+    import tempfile
+
+    from paperroute.search.embedder import Embedder
+    from paperroute.search.onnx_query import OnnxQueryEncoder
+
+    emb = Embedder(cache_dir=Path(tempfile.mkdtemp()))
+    enc = OnnxQueryEncoder.load(emb.model, emb.model_name, emb.cache_dir)
+    enc.session.run(None, _feeds(enc, texts[:8]))
+    start = time.perf_counter()
+    vecs = np.concatenate([enc.session.run(None, _feeds(enc, texts[i : i + 32]))[0]
+                           for i in range(0, len(texts), 32)])  # fmt: skip
+    rate = len(texts) / (time.perf_counter() - start)
+    agree = float((vecs * ref).sum(1).min())
+    print(f"{'onnxruntime fp32 (1 thread)':<28} threads=1 {rate:6.1f} texts/s "
+          f"cosine vs fp32 min {agree:.5f}")  # fmt: skip
+    queries = [" ".join(t.split()[:n]) for t in texts for n in (2, 5, 9)][:90]
+    torch_only = Embedder(query_backend="torch")
+    torch_only._model = emb.model
+    for name, encode in (("torch fp32", torch_only.embed_query), ("onnxruntime", enc.encode)):
+        times = []
+        for query in queries:
+            start = time.perf_counter()
+            encode(query)
+            times.append((time.perf_counter() - start) * 1000)
+        p50, p95 = np.percentile(times, [50, 95])
+        print(f"single query, {name:<16} p50 {p50:5.2f} ms  p95 {p95:5.2f} ms", flush=True)
+
+
+def _feeds(enc, batch: list[str]) -> dict:
+    tok = enc.tokenizer(batch, return_tensors="np", truncation=True, max_length=256, padding=True)
+    return {k: tok[k].astype(np.int64) for k in ("input_ids", "attention_mask")}
 
 
 if __name__ == "__main__":
