@@ -85,6 +85,13 @@ def client_key(request: Request) -> str:
     return f"ip:{request.client.host if request.client else 'unknown'}"
 
 
+def personal_parts_wanted(request: Request) -> User | None:
+    """The signed-in user when this render needs their votes and collections; None when
+    nobody is signed in or the page is rendered once for all readers (web/personal.py)."""
+    user = current_user(request)
+    return None if request.scope.get(personal.SHARED_SCOPE_KEY) else user
+
+
 def render(
     request: Request, template: str, status: int = 200, shared: bool = False, **context: Any
 ) -> HTMLResponse:

@@ -18,6 +18,7 @@ from paperroute.web.deps import (
     current_user,
     engine_of,
     json_response,
+    personal_parts_wanted,
     render,
     run_quick,
     search_service,
@@ -81,9 +82,9 @@ def _listing(
                 "papers": [paper_summary(x) for x in papers],
             }
         )
-    user = current_user(request)
+    reader = personal_parts_wanted(request)
     shown = [x.id for x in papers] + [x.id for x in extra.get("featured") or []]
-    voted = voted_ids(engine, user.id, shown) if user else set()
+    voted = voted_ids(engine, reader.id, shown) if reader else set()
     return render(
         request,
         "papers/list.html",
@@ -210,9 +211,9 @@ def trending_page(request: Request) -> Response:
                 ]
             }
         )
-    user = current_user(request)
+    reader = personal_parts_wanted(request)
     papers = [p for p, _ in ranked]
-    voted = voted_ids(engine_of(request), user.id, [p.id for p in papers]) if user else set()
+    voted = voted_ids(engine_of(request), reader.id, [p.id for p in papers]) if reader else set()
     return render(
         request,
         "papers/list.html",
@@ -317,6 +318,7 @@ def _show(request: Request, paper_id: str) -> Response:
         raise HTTPException(404, f"paper {paper_id}: not found")
     if wants_json(request):
         return json_response({**paper_summary(paper), "bibtex": bibtex(paper)})
+    reader = personal_parts_wanted(request)
     return render(
         request,
         "papers/show.html",
@@ -324,8 +326,8 @@ def _show(request: Request, paper_id: str) -> Response:
         paper=paper,
         bibtex=bibtex(paper),
         similar=_similar(request, paper.id, wait=False),
-        voted=voted_ids(engine, user.id, [paper.id]) if user else set(),
-        choices=collection_choices(engine, user.id, paper.id) if user else [],
+        voted=voted_ids(engine, reader.id, [paper.id]) if reader else set(),
+        choices=collection_choices(engine, reader.id, paper.id) if reader else [],
     )
 
 

@@ -15,9 +15,9 @@ from paperroute.store.collections import CollectionError, save_search
 from paperroute.store.listings import papers_by_ids
 from paperroute.store.votes import voted_ids
 from paperroute.web.deps import (
-    current_user,
     engine_of,
     json_response,
+    personal_parts_wanted,
     render,
     require_user,
     search_service,
@@ -139,7 +139,7 @@ def results(request: Request) -> Response:
                 "papers": [{**paper_summary(p), "why": why.get(p.id)} for p in papers],
             }
         )
-    user = current_user(request)
+    reader = personal_parts_wanted(request)
     return render(
         request,
         "search/results.html",
@@ -151,7 +151,7 @@ def results(request: Request) -> Response:
         total=total,
         message=message,
         why=why,
-        voted=voted_ids(engine_of(request), user.id, [p.id for p in papers]) if user else set(),
+        voted=voted_ids(engine_of(request), reader.id, [p.id for p in papers]) if reader else set(),
         offset=params.page * PAGE_SIZE,
         has_more=(params.page + 1) * PAGE_SIZE < total,
         query_string=params.query_string(),
