@@ -156,11 +156,13 @@ def onnx_variants(texts: list[str], ref: np.ndarray) -> None:
     """ONNX Runtime (the product's exported query encoder) for batches and for single queries."""
     import tempfile
 
-    from paperroute.search.embedder import Embedder
+    from paperroute.search.embedder import Embedder, model_path
     from paperroute.search.onnx_query import OnnxQueryEncoder
 
     emb = Embedder(cache_dir=Path(tempfile.mkdtemp()))
-    enc = OnnxQueryEncoder.load(emb.model, emb.model_name, emb.cache_dir)
+    enc = OnnxQueryEncoder.load(
+        emb.model, emb.model_name, model_path(emb.model_name), emb.cache_dir
+    )
     enc.session.run(None, _feeds(enc, texts[:8]))
     start = time.perf_counter()
     vecs = np.concatenate([enc.session.run(None, _feeds(enc, texts[i : i + 32]))[0]

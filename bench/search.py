@@ -324,9 +324,13 @@ def main() -> None:
     parser.add_argument("--ef", default="64,128,160,256", help="expansion_search values")
     parser.add_argument("--connectivity", type=int, help="HNSW M (default: the product's)")
     parser.add_argument("--expansion-add", type=int, help="HNSW efConstruction")
+    parser.add_argument(
+        "--search-ef", type=int, help="expansion_search of the hybrid queries (default: product's)"
+    )
     args = parser.parse_args()
     vecmod.CONNECTIVITY = args.connectivity or vecmod.CONNECTIVITY
     vecmod.EXPANSION_ADD = args.expansion_add or vecmod.EXPANSION_ADD
+    vecmod.EXPANSION_SEARCH = args.search_ef or vecmod.EXPANSION_SEARCH
     if args.phase == "build":
         build(args.papers)
     else:

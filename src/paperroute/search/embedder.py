@@ -108,7 +108,9 @@ class Embedder:
         thread contention dominate for a single short input).
         """
         if self.query_backend != "torch" and self.cache_dir is not None:
-            encoder = self._onnx.get(self.model, self.model_name, self.cache_dir)
+            encoder = self._onnx.get(
+                lambda: self.model, self.model_name, model_path(self.model_name), self.cache_dir
+            )
             if encoder is not None:
                 return encoder.encode(query)
         return self._with_threads(1, self._encode, [query], False)[0]

@@ -11,14 +11,14 @@ from __future__ import annotations
 import threading
 import time
 from collections import OrderedDict
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass, field
 from datetime import date
 from typing import Any, Literal
 
 import numpy as np
-from sqlalchemy import Engine, select
+from sqlalchemy import Engine
 
 from paperroute.config import Settings
 from paperroute.models import canonical_id, is_arxiv_id
@@ -29,6 +29,7 @@ from paperroute.search.indexes import DOC_COLUMNS, SearchIndexes, _as_date
 from paperroute.search.lexical import stem_tokens
 from paperroute.search.query import ParsedQuery, parse_query
 from paperroute.store import embeddings as emb_store
+from paperroute.store.papers import paper_rows
 from paperroute.store.schema import papers
 
 Sort = Literal["relevance", "date", "upvotes"]
@@ -309,9 +310,17 @@ class SearchService:
         return SearchResults(parsed.raw, [hit], 1, "id", jump_to=parsed.arxiv_id)
 
     def candidates(
-        self, parsed: ParsedQuery, filters: SearchFilters, depth: int = DEPTH
+        self,
+        parsed: ParsedQuery,
+        filters: SearchFilters,
+        depth: int = DEPTH,
+        while_waiting: Callable[[list[str]], None] | None = None,
     ) -> tuple[list[tuple[str, float]], list[tuple[str, float]], int]:
-        """Lexical and vector candidate lists (best first) and the lexical match count."""
+        """Lexical and vector candidate lists (best first) and the lexical match count.
+
+        `while_waiting` gets the lexical candidates' ids while the vector side may still run
+        (the caller loads their rows meanwhile).
+        """
         lex_hits, total = [], 0
         want_vectors = bool(parsed.text) and len(self.indexes.vectors) > 0
         # Phrases, authors and exclusions restrict results to lexical matches, which are then
@@ -335,6 +344,8 @@ class SearchService:
                 lex_hits, total = self.indexes.lexical.search(lex_query, depth, count=narrow)
             except ValueError:  # tantivy refuses a query: fall back to vector results only
                 lex_hits, total = [], 0
+        if while_waiting is not None:
+            while_waiting([pid for pid, _ in lex_hits])
         vec_hits: list[tuple[str, float]] = []
         if pending is not None:
             qvec, vec_hits = pending.result()
@@ -372,7 +383,6 @@ class SearchService:
         self, parsed: ParsedQuery, filters: SearchFilters, sort: Sort, limit: int, offset: int
     ) -> SearchResults:
         depth = max(DEPTH, offset + limit)
-        lex_hits, vec_hits, lex_total = self.candidates(parsed, filters, depth)
         # Light columns for every candidate (JSON columns only when a filter needs them);
         # the full rows only for the page shown.
         columns = list(_LIGHT_COLUMNS)
@@ -380,9 +390,13 @@ class SearchService:
             columns.append(papers.c.categories)
         if parsed.authors:
             columns.append(papers.c.authors)
-        rows = self._hydrate(
-            list(dict.fromkeys([p for p, _ in lex_hits] + [p for p, _ in vec_hits])), columns
+        rows: dict[str, dict] = {}
+        # The lexical candidates' rows load while the vector search still runs (at 1M papers
+        # with ef 1536 the ANN side is the longer one).
+        lex_hits, vec_hits, lex_total = self.candidates(
+            parsed, filters, depth, lambda ids: rows.update(self._hydrate(ids, columns))
         )
+        rows.update(self._hydrate([p for p, _ in vec_hits if p not in rows], columns))
         ok = {pid for pid, row in rows.items() if not row["hidden"] and filters.allows(row)}
         for name in parsed.authors:  # the index matched name parts; require one whole author
             ok = {pid for pid in ok if author_matches(_names(rows[pid]), [name])}
@@ -421,14 +435,7 @@ class SearchService:
         return SearchResults(parsed.raw, hits, total, parsed.kind, message=message)
 
     def _hydrate(self, ids: Sequence[str], columns: Sequence = DOC_COLUMNS) -> dict[str, dict]:
-        out: dict[str, dict] = {}
-        ids = list(ids)
-        names = [c.name for c in columns]
-        with self.engine.connect() as conn:
-            for start in range(0, len(ids), 500):
-                query = select(*columns).where(papers.c.id.in_(ids[start : start + 500]))
-                out.update({r[0]: dict(zip(names, r, strict=True)) for r in conn.execute(query)})
-        return out
+        return paper_rows(self.engine, ids, columns)
 
     def _hit(self, row: dict, score: float, terms: set[str], why: list[str]) -> SearchHit:
         title_html, in_title = mark(row["title"], terms)

@@ -27,7 +27,7 @@ from usearch.index import Index
 # 0.988 at expansion_search 512 (0.974 at 256). At 1M only M=16/efC=64 could be built in time.
 CONNECTIVITY = 32
 EXPANSION_ADD = 128
-EXPANSION_SEARCH = 512
+EXPANSION_SEARCH = 1408
 _NEW = re.compile(r"(\d{4})\.(\d{4,5})")
 _OLD_FLAG = 1 << 62
 

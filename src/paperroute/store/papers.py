@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from typing import Any
 
-from sqlalchemy import Connection, Engine, func, select
+from sqlalchemy import JSON, Connection, Engine, func, select
 
 from paperroute.models import Author, Paper, PaperRecord, Version
 from paperroute.store import merge
@@ -400,3 +400,33 @@ def set_sync_state(engine: Engine, key: str, value: Any) -> None:
             conn.execute(
                 sync_state.insert(), {"key": key, "value": value, "updated_at": datetime.now(UTC)}
             )
+
+
+def paper_rows(engine: Engine, ids: Sequence[str], columns: Sequence) -> dict[str, dict[str, Any]]:
+    """Some columns of papers by id (the first column must be `papers.c.id`), keyed by id.
+
+    Search loads ~200 candidate rows per query. When no column needs SQLAlchemy's result
+    processing (no JSON), the rows come straight from the driver: 1.7 ms per 200 rows at 1M
+    papers against 2.4 ms (bench/search.py). Values are then the driver's own: `announced` is
+    ISO text on SQLite and a date on PostgreSQL, flags are 0/1 on SQLite.
+    """
+    ids = list(dict.fromkeys(ids))
+    names = [c.name for c in columns]
+    out: dict[str, dict[str, Any]] = {}
+    if not ids:
+        return out
+    plain = not any(isinstance(c.type, JSON) for c in columns)
+    mark = "?" if engine.dialect.paramstyle == "qmark" else "%s"
+    with engine.connect() as conn:
+        for start in range(0, len(ids), 500):
+            chunk = ids[start : start + 500]
+            if plain:
+                sql = (
+                    f"SELECT {', '.join(names)} FROM papers "
+                    f"WHERE id IN ({', '.join([mark] * len(chunk))})"
+                )
+                result = conn.exec_driver_sql(sql, tuple(chunk))
+            else:
+                result = conn.execute(select(*columns).where(papers.c.id.in_(chunk)))
+            out.update({r[0]: dict(zip(names, r, strict=True)) for r in result})
+    return out
