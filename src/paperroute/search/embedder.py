@@ -64,6 +64,7 @@ class Embedder:
         self.precision = precision
         self.query_backend = query_backend  # auto/onnx: ONNX Runtime where possible; torch
         self.cache_dir = cache_dir  # where the ONNX export is kept (None: torch only)
+        self.batch_threads: int | None = None  # None: BATCH_THREADS (one core left free)
         self._model = None
         self._onnx = LazyOnnxQueryEncoder()
 
@@ -97,7 +98,8 @@ class Embedder:
         Batches leave one core free for the web server: on the 2 shared cores bf16 ran 15.6
         texts/s on one thread against 12.7 on two (docs/search.md).
         """
-        return self._with_threads(BATCH_THREADS, self._encode, texts, self._use_bf16())
+        threads = self.batch_threads or BATCH_THREADS
+        return self._with_threads(threads, self._encode, texts, self._use_bf16())
 
     def embed_query(self, query: str) -> np.ndarray:
         """One query vector, computed in fp32 on one thread.
