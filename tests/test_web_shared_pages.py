@@ -6,7 +6,7 @@ Runs with the page cache on, as `paperroute serve` does, and checks that what is
 
 from __future__ import annotations
 
-from tests.webtools import client_for, doc, make_app, page_csrf, seed, sign_in, texts
+from webtools import client_for, doc, make_app, page_csrf, seed, sign_in, texts
 
 VOTED = "2502.00005"
 
