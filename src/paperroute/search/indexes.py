@@ -259,18 +259,18 @@ class SearchIndexes:
             started = datetime.now(UTC) - OVERLAP
             dim = self._vector_dim()
             batches = emb_store.iter_vectors(self.engine, self.model, batch=10_000)
-            if self._use_pgvector():
-                pvi, _ = self._open_vector_index(dim, None)
-            if self._use_pgvector():  # still: the open above may have fallen back
-                self._vectors = pvi
-                pvi.clear()
+            # Opening pgvector may fall back to usearch (no extension): check what came back.
+            opened = self._open_vector_index(dim, None)[0] if self._use_pgvector() else None
+            if isinstance(opened, PgVectorIndex):
+                self._vectors = opened
+                opened.clear()
                 for ids, vecs, _ in batches:
-                    pvi.upsert(ids, vecs)
+                    opened.upsert(ids, vecs)
                     if progress:
                         progress(len(ids))
-                pvi.finish_bulk_load()  # one HNSW build over all rows: faster than per row
-                pvi.save({"synced_at": started.isoformat()})
-                return len(pvi)
+                opened.finish_bulk_load()  # one HNSW build over all rows: faster than per row
+                opened.save({"synced_at": started.isoformat()})
+                return len(opened)
             vi = VectorIndex(self.index_dir / "vectors.usearch", dim, self.model)
             self._vectors = vi
             for ids, vecs, _ in batches:
