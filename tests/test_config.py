@@ -42,3 +42,20 @@ def test_dump_masks_secrets_and_database_passwords():
     ).dump()
     assert "hunter2" not in str(dumped) and dumped["smtp_password"] == "********"
     assert dumped["database_url"] == "postgresql+psycopg://********@db/papers"
+
+
+def test_pgvector_backend_on_sqlite_is_refused_with_the_setting_named(tmp_path):
+    with pytest.raises(ValueError, match="vector_backend 'pgvector' needs a PostgreSQL"):
+        load_settings(data_dir=tmp_path, vector_backend="pgvector")
+    assert load_settings(data_dir=tmp_path, vector_backend="usearch").vector_backend == "usearch"
+
+
+def test_cli_reports_an_invalid_setting_without_a_traceback(tmp_path):
+    from typer.testing import CliRunner
+
+    from paperroute.cli import app
+
+    env = {"PAPERROUTE_DATA_DIR": str(tmp_path), "PAPERROUTE_VECTOR_BACKEND": "pgvector"}
+    result = CliRunner().invoke(app, ["stats"], env=env)
+    assert result.exit_code == 2
+    assert "needs a PostgreSQL" in result.output and "Traceback" not in result.output

@@ -11,7 +11,7 @@ import tomllib
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import Field, SecretStr, field_validator
+from pydantic import Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
 
 PLACEHOLDER_SECRETS = {"", "change-me", "changeme", "secret", "dev-secret-change-me"}
@@ -100,6 +100,15 @@ class Settings(BaseSettings):
         if value not in {"development", "production"}:
             raise ValueError("must be 'development' or 'production'")
         return value
+
+    @model_validator(mode="after")
+    def _pgvector_needs_postgres(self) -> Settings:
+        if self.vector_backend == "pgvector" and self.is_sqlite:
+            raise ValueError(
+                "vector_backend 'pgvector' needs a PostgreSQL database_url "
+                "(use 'auto' or 'usearch' with SQLite)"
+            )
+        return self
 
     @classmethod
     def settings_customise_sources(
