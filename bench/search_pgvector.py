@@ -33,6 +33,8 @@ def main() -> None:
     parser.add_argument("--papers", type=int, default=100_000)
     parser.add_argument("--ef", default="40,100,200,400")
     parser.add_argument("--usearch-only", action="store_true", help="Skip PostgreSQL.")
+    parser.add_argument("--m", type=int, default=16, help="HNSW m")
+    parser.add_argument("--ef-construction", type=int, default=64, help="HNSW ef_construction")
     args = parser.parse_args()
 
     vecs = np.load(OUT / f"speed-{args.papers}" / "truth_vectors.npy").astype(np.float32)
@@ -68,9 +70,15 @@ def pgvector(args, vecs: np.ndarray, queries: np.ndarray, exact: np.ndarray) -> 
             t = time.perf_counter()
             # The whole graph in memory (1M halfvecs need ~1.2 GB), else the build crawls.
             conn.execute("SET maintenance_work_mem = '3GB'")
-            conn.execute("CREATE INDEX ON v USING hnsw (e halfvec_cosine_ops)")
+            conn.execute(
+                "CREATE INDEX ON v USING hnsw (e halfvec_cosine_ops) "
+                f"WITH (m = {args.m}, ef_construction = {args.ef_construction})"
+            )
             build_s = time.perf_counter() - t
-            print(f"{args.papers} vectors: COPY {load_s:.0f} s, HNSW build {build_s:.0f} s")
+            print(
+                f"{args.papers} vectors: COPY {load_s:.0f} s, HNSW (m={args.m}, "
+                f"ef_construction={args.ef_construction}) build {build_s:.0f} s"
+            )
             for ef in [int(x) for x in args.ef.split(",")]:
                 conn.execute(f"SET hnsw.ef_search = {ef}")
                 hits, times = 0, []

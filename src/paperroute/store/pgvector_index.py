@@ -60,8 +60,13 @@ class PgVectorIndex:
         with engine.begin() as conn:
             conn.execute(text("CREATE EXTENSION IF NOT EXISTS vector"))
             exists = inspect(conn).has_table(vi.table.name)
-            if not exists:
-                vi.table.create(conn)
+            if not exists:  # IF NOT EXISTS: two nodes may start at once
+                conn.execute(
+                    text(
+                        f"CREATE TABLE IF NOT EXISTS {vi.table.name} "
+                        f"(paper_id text PRIMARY KEY, vec halfvec({ndim}) NOT NULL)"
+                    )
+                )
                 vi._create_hnsw(conn)
         if not exists:
             return vi, "vector index missing: rebuilding from the embeddings table"
