@@ -19,6 +19,7 @@ from pathlib import Path
 import tantivy
 
 from paperroute.search.query import ParsedQuery
+from paperroute.store.sidecar import read_json, write_json
 
 SCHEMA_VERSION = 2
 FIELD_BOOSTS = {"title": 3.0, "authors": 2.0, "abstract": 1.0}
@@ -139,15 +140,11 @@ class LexicalIndex:
 
     def read_meta(self) -> dict:
         """Bookkeeping saved beside the index (schema version, sync watermark)."""
-        try:
-            return json.loads(self._meta.read_text())
-        except (OSError, ValueError):
-            return {}
+        return read_json(self._meta)
 
     def write_meta(self, values: dict) -> None:
         """Save bookkeeping (merged with what is there)."""
-        meta = self.read_meta() | values | {"schema": SCHEMA_VERSION}
-        self._meta.write_text(json.dumps(meta))
+        write_json(self._meta, self.read_meta() | values | {"schema": SCHEMA_VERSION})
 
     @property
     def writer(self) -> tantivy.IndexWriter:

@@ -23,6 +23,8 @@ import numpy as np
 import onnxruntime  # noqa: F401, I001  (load order only)
 from usearch.index import Index
 
+from paperroute.store.sidecar import read_json, write_json
+
 # Measured with bench/search.py (docs/benchmarks.md): at 1M papers M=32/efC=128 reaches
 # recall@10 0.9805 at expansion_search 1408 (0.975 at 1024) with hybrid p95 29-31 ms; smaller
 # stores reach it sooner (100k: 0.988 at 512) and pay little for the larger ef.
@@ -105,10 +107,7 @@ class VectorIndex:
 
     def read_meta(self) -> dict:
         """Bookkeeping saved beside the index."""
-        try:
-            return json.loads(self.meta_path.read_text())
-        except (OSError, ValueError):
-            return {}
+        return read_json(self.meta_path)
 
     def save(self, extra: dict | None = None) -> None:
         """Write the index and its sidecar atomically (rename over the old files)."""
@@ -120,9 +119,7 @@ class VectorIndex:
         meta = self.read_meta() | (extra or {})
         meta |= {"model": self.model, "ndim": self.ndim, "count": len(self.index)}
         meta["old_ids"] = {str(k): v for k, v in self.old_ids.items()}
-        tmp_meta = self.meta_path.with_suffix(".json.tmp")
-        tmp_meta.write_text(json.dumps(meta))
-        os.replace(tmp_meta, self.meta_path)
+        write_json(self.meta_path, meta)
 
     def upsert(self, ids: Sequence[str], vectors: np.ndarray) -> None:
         """Add or replace vectors for papers."""

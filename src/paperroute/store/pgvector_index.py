@@ -11,8 +11,6 @@ ef_search 400 gave recall@10 0.982 at p95 11.3 ms on 100k papers.
 from __future__ import annotations
 
 import hashlib
-import json
-import os
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -20,6 +18,8 @@ import numpy as np
 from pgvector.sqlalchemy import HALFVEC
 from sqlalchemy import Column, Engine, MetaData, Table, Text, delete, func, inspect, select, text
 from sqlalchemy.dialects.postgresql import insert as pg_insert
+
+from paperroute.store.sidecar import read_json, write_json
 
 HNSW_M = 16
 HNSW_EF_CONSTRUCTION = 64
@@ -100,18 +100,12 @@ class PgVectorIndex:
 
     def read_meta(self) -> dict:
         """This node's sync bookkeeping (the watermark of the last catch-up)."""
-        try:
-            return json.loads(self.meta_path.read_text())
-        except (OSError, ValueError):
-            return {}
+        return read_json(self.meta_path)
 
     def save(self, extra: dict | None = None) -> None:
         """Write the bookkeeping (the vectors themselves are already committed)."""
         meta = self.read_meta() | (extra or {}) | {"model": self.model, "ndim": self.ndim}
-        self.meta_path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = self.meta_path.with_suffix(".json.tmp")
-        tmp.write_text(json.dumps(meta))
-        os.replace(tmp, self.meta_path)
+        write_json(self.meta_path, meta)
 
     def clear(self) -> None:
         """Empty the table and drop the HNSW index (a bulk load then builds it once)."""
