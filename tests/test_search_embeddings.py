@@ -104,11 +104,19 @@ def test_onnx_query_vectors_equal_torch_and_the_export_is_made_once(tmp_path):
     from paperroute.search.embedder import Embedder
 
     cache = tmp_path / "onnx"
+    cache.mkdir()
+    slug = "sentence-transformers_all-MiniLM-L6-v2"
+    stale = [cache / f"{slug}-0123456789abcdef.onnx", cache / f"{slug}-0123456789abcdef.json"]
+    other = cache / f"{slug}-finetuned-0123456789abcdef.onnx"  # another model: kept
+    for path in [*stale, other]:
+        path.write_bytes(b"old export")
     fast = Embedder(cache_dir=cache)
     slow = Embedder(query_backend="torch", cache_dir=cache)
     queries = ["teach chatbots to fix their own mistakes", "LoRA", "", "résumé " * 600]
     for q in queries:
         assert float(fast.embed_query(q) @ slow.embed_query(q)) > 0.9999, q
+    assert not any(p.exists() for p in stale) and other.exists()  # old exports cleaned up
+    other.unlink()
     (exported,) = cache.glob("*.onnx")
     stamp = exported.stat().st_mtime_ns
     again = Embedder(cache_dir=cache)  # a new process reuses the export...

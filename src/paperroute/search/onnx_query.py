@@ -20,6 +20,7 @@ import json
 import logging
 import os
 import re
+import shutil
 import threading
 import warnings
 from collections.abc import Callable
@@ -156,6 +157,7 @@ class OnnxQueryEncoder:
             if not path.exists():
                 log.info("exporting %s to ONNX for fast query embeddings: %s", name, path)
                 _export(model, path)
+                _drop_stale_exports(path)
             max_length = int(model.max_seq_length or 256)
             tokenizer_dir = Path(cache_dir) / f"{path.stem}-tokenizer"
             model.tokenizer.save_pretrained(str(tokenizer_dir))
@@ -177,6 +179,20 @@ class OnnxQueryEncoder:
             "attention_mask": enc["attention_mask"].astype(np.int64),
         }
         return self.session.run(None, feeds)[0][0].astype(np.float32)
+
+
+def _drop_stale_exports(current: Path) -> None:
+    """Remove this model's exports for older library versions or model files (~90 MB each)."""
+    slug, fingerprint = current.stem.rsplit("-", 1)
+    for old in current.parent.glob(f"{slug}-*"):
+        rest = old.name[len(slug) + 1 :]  # "<fingerprint>.onnx", ".json" or "-tokenizer"
+        own_kind = rest[16:] in (".onnx", ".json", "-tokenizer")
+        if not own_kind or rest[:16] == fingerprint:
+            continue  # another model's file, or this export's own
+        if old.is_dir():
+            shutil.rmtree(old, ignore_errors=True)
+        else:
+            old.unlink(missing_ok=True)
 
 
 def _paths(name: str, model_dir: str, cache_dir: Path) -> tuple[Path, Path]:
