@@ -150,3 +150,21 @@ def test_a_serving_process_sees_papers_another_process_indexed(settings, engine,
     monkeypatch.setattr(indexes, "REFRESH_S", 0.0)
     assert web.search("quokka").hits[0].id == "2611.00042"
     assert "2611.00042" in web.indexes.vectors.get(["2611.00042"])  # the new vector file
+
+
+def test_pgvector_count_follows_vectors_other_processes_add(engine, tmp_path, monkeypatch):
+    import numpy as np
+    import pytest
+
+    from paperroute.store import pgvector_index
+    from paperroute.store.pgvector_index import PgVectorIndex
+
+    if not _on_postgres(engine):
+        pytest.skip("pgvector is the PostgreSQL vector index")
+    web, _ = PgVectorIndex.open_checked(engine, tmp_path / "web.json", 4, "test/model")
+    worker, _ = PgVectorIndex.open_checked(engine, tmp_path / "worker.json", 4, "test/model")
+    assert len(web) == 0  # the web process starts on an empty index...
+    worker.upsert(["2601.00001"], np.array([[1.0, 0.0, 0.0, 0.0]], dtype=np.float32))
+    monkeypatch.setattr(pgvector_index, "COUNT_TTL_S", 0.0)
+    assert len(web) == 1  # ...and sees what the embedding worker added
+    assert web.search(np.array([1.0, 0.0, 0.0, 0.0]), 1)[0][0] == "2601.00001"

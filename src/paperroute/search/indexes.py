@@ -122,7 +122,7 @@ class SearchIndexes:
         self._refreshed = now
         self._lexical.index.reload()
         vi = self._vectors
-        if isinstance(vi, VectorIndex) and vi.changed_elsewhere():
+        if vi.changed_elsewhere():
             with self.lock:
                 fresh, problem = VectorIndex.open_checked(vi.path, vi.ndim, self.model)
                 if problem is None:

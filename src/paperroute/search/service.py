@@ -392,7 +392,7 @@ class SearchService:
             columns.append(papers.c.authors)
         rows: dict[str, dict] = {}
         # The lexical candidates' rows load while the vector search still runs (at 1M papers
-        # with ef 1536 the ANN side is the longer one).
+        # with the shipped ef the ANN side is the longer one).
         lex_hits, vec_hits, lex_total = self.candidates(
             parsed, filters, depth, lambda ids: rows.update(self._hydrate(ids, columns))
         )

@@ -418,8 +418,7 @@ def paper_rows(engine: Engine, ids: Sequence[str], columns: Sequence) -> dict[st
     plain = not any(isinstance(c.type, JSON) for c in columns)
     mark = "?" if engine.dialect.paramstyle == "qmark" else "%s"
     with engine.connect() as conn:
-        for start in range(0, len(ids), 500):
-            chunk = ids[start : start + 500]
+        for chunk in _chunks(ids):
             if plain:
                 sql = (
                     f"SELECT {', '.join(names)} FROM papers "

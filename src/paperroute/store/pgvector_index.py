@@ -11,6 +11,7 @@ ef_search 400 gave recall@10 0.982 at p95 11.3 ms on 100k papers.
 from __future__ import annotations
 
 import hashlib
+import time
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -25,6 +26,7 @@ HNSW_M = 16
 HNSW_EF_CONSTRUCTION = 64
 EF_SEARCH = 400
 _MAX_EF_SEARCH = 1000  # pgvector's limit
+COUNT_TTL_S = 10.0  # other processes add vectors too: count again after this long
 
 
 class PgVectorIndex:
@@ -43,6 +45,7 @@ class PgVectorIndex:
             Column("vec", HALFVEC(ndim), nullable=False),
         )
         self._count: int | None = None
+        self._counted_at = 0.0
 
     @property
     def _index_name(self) -> str:
@@ -87,11 +90,16 @@ class PgVectorIndex:
         )
 
     def __len__(self) -> int:
-        if self._count is None:  # searches ask every time; count again only after a change
+        # Searches ask every time: count again after a local change, or when the count is old
+        # enough that the embedding worker may have added vectors (a web process that started
+        # on an empty index would otherwise never use vectors).
+        stale = time.monotonic() - self._counted_at > COUNT_TTL_S
+        if self._count is None or stale:
             with self.engine.connect() as conn:
                 self._count = int(
                     conn.execute(select(func.count()).select_from(self.table)).scalar()
                 )
+            self._counted_at = time.monotonic()
         return self._count
 
     def changed_elsewhere(self) -> bool:
