@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from datetime import date
 
 from sqlalchemy import text
@@ -168,3 +169,27 @@ def test_pgvector_count_follows_vectors_other_processes_add(engine, tmp_path, mo
     monkeypatch.setattr(pgvector_index, "COUNT_TTL_S", 0.0)
     assert len(web) == 1  # ...and sees what the embedding worker added
     assert web.search(np.array([1.0, 0.0, 0.0, 0.0]), 1)[0][0] == "2601.00001"
+
+
+def test_node_b_finds_a_paper_ingested_through_node_a(settings, engine, tmp_path, monkeypatch):
+    """Two nodes (two data directories) on one database: what node A ingests and indexes, node
+    B's own local lexical index picks up from the database within ~15 s, with no restart."""
+    from paperroute.search import indexes
+
+    monkeypatch.setattr(indexes, "REFRESH_S", 0.5)  # the period is 10 s in production
+    load_fixture(engine)
+    node_a = make_service(settings, engine)
+    node_b = make_service(settings.model_copy(update={"data_dir": tmp_path / "node-b"}), engine)
+    assert node_b.indexes.index_dir != node_a.indexes.index_dir
+    assert all(h.id != "2611.00042" for h in node_b.search("quokka").hits)
+    upsert_records(engine, [NEW])
+    node_a.index_papers(["2611.00042"])
+    assert node_a.search("quokka").hits[0].id == "2611.00042"
+    deadline = time.monotonic() + 15
+    while time.monotonic() < deadline:
+        hits = node_b.search("quokka").hits
+        if hits and hits[0].id == "2611.00042":
+            break
+        time.sleep(0.2)
+    else:
+        raise AssertionError("node B never found node A's paper")

@@ -11,68 +11,44 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from collections.abc import Callable, Iterator, Sequence
-from datetime import UTC, date, datetime, timedelta
+from collections.abc import Callable, Sequence
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Any
 
-from sqlalchemy import Engine, select
+from sqlalchemy import Engine
 
 from paperroute.search.lexical import IndexDoc, LexicalIndex
 from paperroute.search.vectors import VectorIndex
 from paperroute.store import embeddings as emb_store
+from paperroute.store.papers import INDEX_COLUMNS as DOC_COLUMNS  # noqa: F401 (service.py)
+from paperroute.store.papers import as_date as _as_date  # noqa: F401 (service.py)
+from paperroute.store.papers import index_rows
 from paperroute.store.pgvector_index import PgVectorIndex
-from paperroute.store.schema import papers
 
 log = logging.getLogger(__name__)
 # Rows committed by a transaction that started before a sync began can carry an older timestamp;
 # re-reading a window before the watermark catches them (re-indexing is idempotent).
 OVERLAP = timedelta(minutes=2)
-REFRESH_S = 10.0  # how often a serving process looks for index changes made by others
-_BATCH = 2000
-DOC_COLUMNS = (
-    papers.c.id,
-    papers.c.title,
-    papers.c.abstract,
-    papers.c.authors,
-    papers.c.categories,
-    papers.c.announced,
-    papers.c.code_url,
-    papers.c.hf_upvotes,
-    papers.c.upvotes,
-    papers.c.hidden,
-)
-
-
-def _as_date(value: Any) -> date | None:
-    if isinstance(value, datetime):
-        return value.date()
-    if isinstance(value, str):
-        return date.fromisoformat(value[:10])
-    return value
+REFRESH_S = 10.0  # how often a serving process catches up on changes made by other processes
+CATCH_UP_OVERLAP = timedelta(seconds=3 * REFRESH_S)
 
 
 def row_to_doc(row: dict) -> IndexDoc:
-    """The lexical index document of a papers row."""
+    """The lexical index document of a paper (a row of `store.papers.index_rows`)."""
     return IndexDoc(
         id=row["id"],
-        title=row["title"] or "",
-        abstract=row["abstract"] or "",
-        authors=[a["name"] if isinstance(a, dict) else str(a) for a in row["authors"] or []],
-        categories=list(row["categories"] or []),
-        announced=_as_date(row["announced"]),
-        has_code=bool(row["code_url"]),
-        upvotes=int(row["hf_upvotes"] or 0) + int(row["upvotes"] or 0),
+        title=row["title"],
+        abstract=row["abstract"],
+        authors=row["authors"],
+        categories=row["categories"],
+        announced=row["announced"],
+        has_code=row["has_code"],
+        upvotes=row["upvotes"],
     )
 
 
 def _stamp(value: str | None) -> datetime | None:
     return datetime.fromisoformat(value) if value else None
-
-
-def _db_time(engine: Engine, when: datetime) -> datetime:
-    # SQLite stores naive UTC text; compare with a naive value there.
-    return when.replace(tzinfo=None) if engine.dialect.name == "sqlite" else when
 
 
 class SearchIndexes:
@@ -97,6 +73,8 @@ class SearchIndexes:
         self._vectors: VectorIndex | PgVectorIndex | None = None
         self.messages: list[str] = []
         self._refreshed = time.monotonic()
+        self._caught_up = datetime.now(UTC)  # opening catches up to here (minus OVERLAP)
+        self._catching_up = threading.Lock()
 
     # --- opening ---------------------------------------------------------------------------
 
@@ -114,19 +92,51 @@ class SearchIndexes:
             return messages
 
     def refresh(self) -> None:
-        """See what other processes committed: reload the lexical reader, and the vector file
-        when it was saved by someone else since it was loaded (checked at most every 10 s)."""
+        """Catch up on what other processes and nodes committed (at most every 10 s).
+
+        The reader reloads at once (another process on this machine may have committed to the
+        same lexical files); papers and vectors changed in the database since the last catch-up
+        are indexed by a background thread, so a node whose local indexes another node does not
+        write (several machines on one PostgreSQL) still finds every paper within ~REFRESH_S.
+        """
         now = time.monotonic()
         if self._lexical is None or self._vectors is None or now - self._refreshed < REFRESH_S:
             return
         self._refreshed = now
         self._lexical.index.reload()
         vi = self._vectors
-        if vi.changed_elsewhere():
+        # pgvector recounts its rows here; a usearch file saved by another process is reloaded.
+        if vi.changed_elsewhere() and isinstance(vi, VectorIndex):
             with self.lock:
                 fresh, problem = VectorIndex.open_checked(vi.path, vi.ndim, self.model)
                 if problem is None:
                     self._vectors = fresh
+        if self._catching_up.acquire(blocking=False):
+            threading.Thread(target=self._catch_up, name="search-catch-up", daemon=True).start()
+
+    def _catch_up(self) -> None:
+        """Index what the database changed since the last catch-up (re-reading a short overlap:
+        a transaction that started earlier may commit rows with an older timestamp)."""
+        try:
+            started = datetime.now(UTC)
+            since = self._caught_up - CATCH_UP_OVERLAP
+            with self.lock:
+                n = 0
+                for rows in index_rows(self.engine, since=since):
+                    n += self.lexical.add(row_to_doc(r) for r in rows)
+                if n:
+                    self.lexical.commit()
+                    self.lexical.index.reload()
+                if isinstance(self._vectors, VectorIndex):  # pgvector is shared: nothing to do
+                    for ids, vecs, _ in emb_store.iter_vectors(
+                        self.engine, self.model, since=since
+                    ):
+                        self._vectors.upsert(ids, vecs)
+            self._caught_up = started
+        except Exception:  # a busy writer lock or a lost connection: the next round retries
+            log.warning("search: catching up on database changes failed", exc_info=True)
+        finally:
+            self._catching_up.release()
 
     @property
     def lexical(self) -> LexicalIndex:
@@ -153,13 +163,7 @@ class SearchIndexes:
         return []
 
     def _vector_dim(self) -> int:
-        with self.engine.connect() as conn:
-            dim = conn.execute(
-                select(emb_store.embeddings.c.dim)
-                .where(emb_store.embeddings.c.model == self.model)
-                .limit(1)
-            ).scalar()
-        return int(dim) if dim else self._dim()
+        return emb_store.vector_dim(self.engine, self.model) or self._dim()
 
     def _use_pgvector(self) -> bool:
         if self.vector_backend == "usearch":
@@ -205,28 +209,6 @@ class SearchIndexes:
 
     # --- rebuilding and syncing --------------------------------------------------------------
 
-    def _iter_docs(
-        self, since: datetime | None = None, ids: Sequence[str] | None = None
-    ) -> Iterator[list[dict]]:
-        if ids is not None:
-            for start in range(0, len(ids), 500):
-                query = select(*DOC_COLUMNS).where(papers.c.id.in_(list(ids[start : start + 500])))
-                with self.engine.connect() as conn:
-                    yield [dict(r) for r in conn.execute(query).mappings()]
-            return
-        last = ""
-        while True:
-            query = select(*DOC_COLUMNS).where(papers.c.id > last)
-            if since is not None:
-                query = query.where(papers.c.last_changed >= _db_time(self.engine, since))
-            query = query.order_by(papers.c.id).limit(_BATCH)
-            with self.engine.connect() as conn:
-                rows = [dict(r) for r in conn.execute(query).mappings()]
-            if not rows:
-                return
-            yield rows
-            last = rows[-1]["id"]
-
     def rebuild_lexical(self, progress: Callable[[int], None] | None = None) -> int:
         """Re-index every paper from the database into an empty lexical index."""
         with self.lock:
@@ -235,7 +217,7 @@ class SearchIndexes:
             self._lexical = lex
             lex.clear()
             n = 0
-            for rows in self._iter_docs():
+            for rows in index_rows(self.engine):
                 n += lex.add((row_to_doc(r) for r in rows), replace=False)
                 if progress:
                     progress(len(rows))
@@ -246,7 +228,7 @@ class SearchIndexes:
     def _sync_lexical(self, since: datetime | None) -> int:
         started = datetime.now(UTC) - OVERLAP
         n = 0
-        for rows in self._iter_docs(since=since):
+        for rows in index_rows(self.engine, since=since):
             n += self._lexical.add(row_to_doc(r) for r in rows)  # type: ignore[union-attr]
         if n:
             self._lexical.commit()  # type: ignore[union-attr]
@@ -283,8 +265,7 @@ class SearchIndexes:
     def _sync_vectors(self, since: datetime | None) -> int:
         started = datetime.now(UTC) - OVERLAP
         n = 0
-        since_db = _db_time(self.engine, since) if since else None
-        for ids, vecs, _ in emb_store.iter_vectors(self.engine, self.model, since=since_db):
+        for ids, vecs, _ in emb_store.iter_vectors(self.engine, self.model, since=since):
             self._vectors.upsert(ids, vecs)  # type: ignore[union-attr]
             n += len(ids)
         if n:
@@ -297,7 +278,7 @@ class SearchIndexes:
         with self.lock:
             lex, vi = self.lexical, self.vectors
             found: set[str] = set()
-            for rows in self._iter_docs(ids=ids):
+            for rows in index_rows(self.engine, ids=ids):
                 lex.add(row_to_doc(r) for r in rows)
                 found.update(r["id"] for r in rows)
             gone = [i for i in ids if i not in found]

@@ -109,6 +109,14 @@ def load_vectors(engine: Engine, model: str, ids: Sequence[str]) -> dict[str, np
     return out
 
 
+def vector_dim(engine: Engine, model: str) -> int | None:
+    """The dimension of this model's stored vectors (None when none are stored)."""
+    query = select(embeddings.c.dim).where(embeddings.c.model == model).limit(1)
+    with engine.connect() as conn:
+        dim = conn.execute(query).scalar()
+    return int(dim) if dim else None
+
+
 def count_vectors(engine: Engine, model: str) -> int:
     """Vectors stored for this model."""
     query = select(func.count()).select_from(embeddings).where(embeddings.c.model == model)
@@ -125,8 +133,11 @@ def iter_vectors(
         query = select(embeddings.c.paper_id, embeddings.c.vector, embeddings.c.created_at).where(
             embeddings.c.model == model, embeddings.c.paper_id > last
         )
-        if since is not None:
-            query = query.where(embeddings.c.created_at >= since)
+        if since is not None:  # SQLite stores naive UTC text; compare with a naive value there
+            naive = engine.dialect.name == "sqlite" and since.tzinfo is not None
+            query = query.where(
+                embeddings.c.created_at >= (since.replace(tzinfo=None) if naive else since)
+            )
         query = query.order_by(embeddings.c.paper_id).limit(batch)
         with engine.connect() as conn:
             rows = conn.execute(query).all()

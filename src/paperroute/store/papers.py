@@ -429,3 +429,76 @@ def paper_rows(engine: Engine, ids: Sequence[str], columns: Sequence) -> dict[st
                 result = conn.execute(select(*columns).where(papers.c.id.in_(chunk)))
             out.update({r[0]: dict(zip(names, r, strict=True)) for r in result})
     return out
+
+
+INDEX_COLUMNS = (
+    papers.c.id,
+    papers.c.title,
+    papers.c.abstract,
+    papers.c.authors,
+    papers.c.categories,
+    papers.c.announced,
+    papers.c.code_url,
+    papers.c.hf_upvotes,
+    papers.c.upvotes,
+    papers.c.hidden,
+)
+
+
+def as_date(value: Any) -> date | None:
+    """A driver's `announced` value (ISO text on SQLite, a date on PostgreSQL) as a date."""
+    if isinstance(value, datetime):
+        return value.date()
+    if isinstance(value, str):
+        return date.fromisoformat(value[:10])
+    return value
+
+
+def db_time(engine: Engine, when: datetime) -> datetime:
+    """`when` as this dialect compares it: SQLite stores naive UTC text, PostgreSQL aware."""
+    return when.replace(tzinfo=None) if engine.dialect.name == "sqlite" else when
+
+
+def _index_row(row: Any) -> dict[str, Any]:
+    announced = as_date(row["announced"])
+    authors = row["authors"] or []
+    return {
+        "id": row["id"],
+        "title": row["title"] or "",
+        "abstract": row["abstract"] or "",
+        "authors": [a["name"] if isinstance(a, dict) else str(a) for a in authors],
+        "categories": list(row["categories"] or []),
+        "announced": announced,
+        "has_code": bool(row["code_url"]),
+        "upvotes": int(row["hf_upvotes"] or 0) + int(row["upvotes"] or 0),
+    }
+
+
+def index_rows(
+    engine: Engine,
+    since: datetime | None = None,
+    ids: Sequence[str] | None = None,
+    batch: int = 2000,
+) -> Iterator[list[dict[str, Any]]]:
+    """What the search indexes hold of each paper, as plain values, in batches: the papers
+    `ids`, or every paper (changed at or after `since`) in id order."""
+    if ids is not None:
+        for chunk in _chunks(list(ids)):
+            query = select(*INDEX_COLUMNS).where(papers.c.id.in_(list(chunk)))
+            with engine.connect() as conn:
+                yield [_index_row(r) for r in conn.execute(query).mappings()]
+        return
+    last = ""
+    while True:
+        query = select(*INDEX_COLUMNS).where(papers.c.id > last)
+        if since is not None:
+            query = query.where(papers.c.last_changed >= db_time(engine, since))
+        with engine.connect() as conn:
+            rows = [
+                _index_row(r)
+                for r in conn.execute(query.order_by(papers.c.id).limit(batch)).mappings()
+            ]
+        if not rows:
+            return
+        yield rows
+        last = rows[-1]["id"]
