@@ -14,7 +14,7 @@ from __future__ import annotations
 import hashlib
 import json
 import re
-from dataclasses import fields
+from dataclasses import fields, replace
 from datetime import UTC, date, datetime
 from typing import Any
 
@@ -39,6 +39,56 @@ _PARAGRAPH = re.compile(r"\n[ \t\r\f\v]*\n\s*")
 def _no_nul(text: str) -> str:
     # PostgreSQL refuses NUL in text, and the web layer uses NUL for its page markers.
     return text.replace("\x00", "") if "\x00" in text else text
+
+
+_TEXT_FIELDS = [f.name for f in fields(PaperRecord) if f.type in ("str", "str | None")]
+
+
+def _record_has_nul(record: PaperRecord) -> bool:
+    # Plain `in` tests over every text a record carries: this runs for every imported record,
+    # and a record almost never has a NUL, so the common case must not copy anything.
+    for name in _TEXT_FIELDS:
+        value = getattr(record, name)
+        if value and "\x00" in value:
+            return True
+    lists = (record.categories, record.keywords, *(a.affiliations for a in record.authors))
+    return (
+        any("\x00" in a.name for a in record.authors)
+        or any("\x00" in item for items in lists for item in items)
+        or any(
+            "\x00" in (v.title or "") + (v.abstract or "") + (v.size or "") for v in record.versions
+        )
+    )
+
+
+def scrub_record(record: PaperRecord) -> PaperRecord:
+    """The record with NUL removed from every text it carries (the record itself when clean).
+
+    Stored text must never hold NUL: PostgreSQL refuses it, and the web layer's page markers
+    are NUL-delimited (web/personal.py), so no field (URLs and author names included) may
+    carry one into a page.
+    """
+    if not _record_has_nul(record):
+        return record
+    texts = {name: _no_nul(v) for name in _TEXT_FIELDS if (v := getattr(record, name))}
+    return replace(
+        record,
+        **texts,
+        authors=[
+            Author(_no_nul(a.name), [_no_nul(x) for x in a.affiliations]) for a in record.authors
+        ],
+        categories=[_no_nul(c) for c in record.categories],
+        keywords=[_no_nul(k) for k in record.keywords],
+        versions=[
+            replace(
+                v,
+                title=v.title and _no_nul(v.title),
+                abstract=v.abstract and _no_nul(v.abstract),
+                size=v.size and _no_nul(v.size),
+            )
+            for v in record.versions
+        ],
+    )
 
 
 def clean_title(text: str | None) -> str | None:
