@@ -176,6 +176,7 @@ def create_collection(request: Request, body: CollectionIn, user: ApiUser) -> di
         )
     except coll_store.CollectionError as exc:
         raise HTTPException(422, str(exc)) from None
+    request.app.state.caches.changed("collection")
     return _collection_json(coll)
 
 
