@@ -8,7 +8,7 @@ import pytest
 from lxml import html
 
 from search_support import load_fixture, make_service
-from webtools import client_for, doc, make_app, page_csrf, sign_in, texts
+from webtools import client_for, csrf_from, doc, make_app, page_csrf, sign_in, texts
 
 
 @pytest.fixture
@@ -78,6 +78,27 @@ def test_paper_page_lists_similar_papers(client):
     as_json = client.get("/papers/2503.12271/similar?format=json").json()
     assert [f"/papers/{s['id']}" for s in as_json["similar"]] == links
     assert client.get("/papers/9999.99999/similar").status_code == 404
+
+
+def test_a_hidden_paper_leaves_other_papers_similar_lists_at_once(settings, engine, service):
+    app = make_app(settings, engine, search=service, page_cache_ttl=60)
+    admin, anon = client_for(app), client_for(app)
+    sign_in(admin, engine, "root@example.org", admin=True)
+
+    def similar_ids(client) -> list[str]:
+        return [
+            s["id"] for s in client.get("/papers/2503.12271/similar?format=json").json()["similar"]
+        ]
+
+    first = similar_ids(anon)[0]
+    assert first in similar_ids(admin)  # remembered for everyone now
+    page = admin.get(f"/papers/{first}")
+    hide = doc(page).cssselect(".admin-tools form")[0]  # the paper page's own Hide button
+    done = admin.post(hide.get("action"), data={"hidden": "1", "csrf_token": csrf_from(page)})
+    assert done.status_code == 303
+    assert first not in similar_ids(anon)
+    page = doc(anon.get("/papers/2503.12271"))
+    assert f"/papers/{first}" not in [a.get("href") for a in page.cssselect(".similar li a")]
 
 
 def test_saved_search_has_a_private_feed(client, engine):

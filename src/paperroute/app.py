@@ -23,10 +23,15 @@ from starlette.middleware.sessions import SessionMiddleware
 
 from paperroute.config import Settings
 from paperroute.store.engine import check_schema, make_engine, migrate
-from paperroute.web.cache import PageCache, PageCacheMiddleware, TTLCache
+from paperroute.web.cache import Caches, PageCacheMiddleware
 from paperroute.web.deps import render
 from paperroute.web.personal import SharedPageMiddleware
-from paperroute.web.security import RateLimiter, SecurityHeadersMiddleware, csrf_protect
+from paperroute.web.security import (
+    RateLimiter,
+    SecurityHeadersMiddleware,
+    ServerSessionMiddleware,
+    csrf_protect,
+)
 from paperroute.web.templating import STATIC, make_environment
 
 # Page routers (HTML forms, CSRF-protected); each module exposes `router`.
@@ -128,15 +133,12 @@ def create_app(
     app.state.engine = engine
     app.state.templates = make_environment(settings.site_name, settings.base_url)
     app.state.limiter = RateLimiter()
-    # Listing data (papers, totals, trending) for everyone, signed-in readers included.
-    app.state.data_cache = TTLCache(ttl=page_cache_ttl, size=2000)
-    cards = app.state.templates.globals["paper_card"].cache
-    # Signed-in readers' pages, rendered once per URL and role and personalised per request.
-    app.state.shared_pages = TTLCache(ttl=page_cache_ttl, size=4000)
-    app.state.page_cache = PageCache(
-        ttl=page_cache_ttl, also_clear=[app.state.data_cache, cards, app.state.shared_pages]
+    # Every cache, and which ones each kind of write makes stale (web/cache.Caches.changed).
+    caches = app.state.caches = Caches(
+        page_cache_ttl, app.state.templates.globals["paper_card"].cache
     )
-    app.state.similar_cache = TTLCache(ttl=600, size=20000)  # similar papers rarely change
+    app.state.data_cache, app.state.shared_pages = caches.data, caches.shared_pages
+    app.state.page_cache, app.state.similar_cache = caches.pages, caches.similar
     app.state.log = log
     lazy = LazySearch(settings, engine)
     if search is not None or not enable_search:
@@ -149,6 +151,7 @@ def create_app(
     app.add_middleware(SecurityHeadersMiddleware, hsts=https)
     # Inside the session middleware: it needs the session to know the reader.
     app.add_middleware(SharedPageMiddleware, cache=app.state.shared_pages)
+    app.add_middleware(ServerSessionMiddleware, cache=caches.sessions)  # sign-out ends it
     app.add_middleware(
         SessionMiddleware,
         secret_key=settings.secret_key.get_secret_value(),

@@ -117,7 +117,7 @@ def _vote(request: Request, user: User, paper_id: str, on: bool) -> VoteOut:
         voted, local, hf = set_vote(_engine(request), user.id, paper_id, on)
     except UnknownPaper:
         raise HTTPException(404, f"paper {paper_id}: not found") from None
-    request.app.state.page_cache.clear()
+    request.app.state.caches.changed("votes")
     return VoteOut(
         paper_id=paper_id, voted=voted, upvotes=local, hf_upvotes=hf, total_upvotes=local + hf
     )
@@ -176,6 +176,7 @@ def create_collection(request: Request, body: CollectionIn, user: ApiUser) -> di
         )
     except coll_store.CollectionError as exc:
         raise HTTPException(422, str(exc)) from None
+    request.app.state.caches.changed("collection")
     return _collection_json(coll)
 
 
@@ -208,7 +209,7 @@ def add_to_collection(
         added = coll_store.add_paper(_engine(request), user.id, collection_id, paper_id)
     except coll_store.CollectionError as exc:
         raise HTTPException(404, str(exc)) from None
-    request.app.state.page_cache.clear()
+    request.app.state.caches.changed("collection")
     return {"collection_id": collection_id, "paper_id": paper_id, "added": added}
 
 
@@ -224,7 +225,7 @@ def remove_from_collection(
         removed = coll_store.remove_paper(_engine(request), user.id, collection_id, paper_id)
     except coll_store.CollectionError as exc:
         raise HTTPException(404, str(exc)) from None
-    request.app.state.page_cache.clear()
+    request.app.state.caches.changed("collection")
     return {"collection_id": collection_id, "paper_id": paper_id, "removed": removed}
 
 

@@ -38,10 +38,16 @@ def _abs_url(paper: Paper) -> str:
     return paper.abs_url or f"https://arxiv.org/abs/{paper.id}"
 
 
+_ESCAPING = re.compile(r"\\+(?=[{}]|$)")
+
+
 def _bib_value(text: str) -> str:
-    # Braces must balance inside a BibTeX value; drop the ones that would not.
+    # A braced value ends at its balancing brace, so a title like `X}, note = {y` could close
+    # it and add fields or entries. Braces must balance: drop the ones that would not. A
+    # backslash before a brace escapes it for some readers (bibtexparser) and not for others
+    # (BibTeX), and one at the end escapes the closing brace: drop those backslashes too.
     out, depth = [], 0
-    for ch in " ".join((text or "").split()):
+    for ch in _ESCAPING.sub("", " ".join((text or "").split())):
         if ch == "{":
             depth += 1
         elif ch == "}":
@@ -89,23 +95,31 @@ def to_bibtex(papers: Sequence[Paper]) -> str:
     return "\n".join(blocks)
 
 
+def _ris_line(tag: str, value: str) -> str:
+    # One tag per line: a line break inside any value (a DOI, a category) would start a forged
+    # tag or record, so every value is folded onto its line.
+    return f"{tag}  - {' '.join(value.split())}"
+
+
 def to_ris(papers: Sequence[Paper]) -> str:
     """RIS records (type JOUR, journal "arXiv"), one per paper."""
     lines: list[str] = []
     for p in papers:
         lines.append("TY  - JOUR")
-        lines.append(f"TI  - {' '.join(p.title.split())}")
-        lines.extend(f"AU  - {', '.join(filter(None, _split_name(a.name)))}" for a in p.authors)
+        lines.append(_ris_line("TI", p.title))
+        lines.extend(
+            _ris_line("AU", ", ".join(filter(None, _split_name(a.name)))) for a in p.authors
+        )
         if _year(p):
-            lines.append(f"PY  - {_year(p)}")
+            lines.append(_ris_line("PY", str(_year(p))))
         lines.append("JO  - arXiv")
-        lines.append(f"M1  - arXiv:{p.id}")
+        lines.append(_ris_line("M1", f"arXiv:{p.id}"))
         if p.doi:
-            lines.append(f"DO  - {p.doi}")
-        lines.append(f"UR  - {_abs_url(p)}")
+            lines.append(_ris_line("DO", p.doi))
+        lines.append(_ris_line("UR", _abs_url(p)))
         if p.abstract:
-            lines.append(f"AB  - {' '.join(p.abstract.split())}")
-        lines.extend(f"KW  - {c}" for c in p.categories)
+            lines.append(_ris_line("AB", p.abstract))
+        lines.extend(_ris_line("KW", c) for c in p.categories)
         lines.append("ER  - ")
         lines.append("")
     return "\n".join(lines)

@@ -1,4 +1,7 @@
-"""Sign-in tokens (emailed magic links) and per-user API tokens, stored only as SHA-256 hashes."""
+"""Sign-in tokens (emailed magic links), browser sessions and per-user API tokens.
+
+Every secret is stored only as its SHA-256 hash.
+"""
 
 from __future__ import annotations
 
@@ -8,10 +11,11 @@ from datetime import UTC, datetime, timedelta
 
 from sqlalchemy import Engine, select
 
-from paperroute.store.schema import api_tokens, login_tokens, users
+from paperroute.store.schema import api_tokens, login_tokens, sessions, users
 from paperroute.store.users import normalise_email
 
 LOGIN_TOKEN_TTL = timedelta(minutes=15)
+SESSION_TTL = timedelta(days=30)  # as long as the session cookie lives
 
 
 def hash_token(raw: str) -> str:
@@ -57,6 +61,47 @@ def consume_login_token(engine: Engine, raw: str, now: datetime | None = None) -
         return conn.execute(
             select(login_tokens.c.email).where(login_tokens.c.token_hash == token_hash)
         ).scalar_one()
+
+
+def create_session(engine: Engine, user_id: int, now: datetime | None = None) -> str:
+    """A new session for the user (30 days); returns the raw id the cookie carries."""
+    raw = secrets.token_urlsafe(32)
+    now = now or datetime.now(UTC)
+    with engine.begin() as conn:
+        conn.execute(sessions.delete().where(sessions.c.expires_at < now))
+        conn.execute(
+            sessions.insert(),
+            {
+                "id_hash": hash_token(raw),
+                "user_id": user_id,
+                "created_at": now,
+                "expires_at": now + SESSION_TTL,
+            },
+        )
+    return raw
+
+
+def session_user_id(engine: Engine, raw: str, now: datetime | None = None) -> int | None:
+    """The user of a live session, or None when it was ended, revoked or has expired."""
+    now = now or datetime.now(UTC)
+    with engine.connect() as conn:
+        return conn.execute(
+            select(sessions.c.user_id).where(
+                sessions.c.id_hash == hash_token(raw or ""), sessions.c.expires_at > now
+            )
+        ).scalar_one_or_none()
+
+
+def end_session(engine: Engine, raw: str) -> None:
+    """Forget one session (sign-out)."""
+    with engine.begin() as conn:
+        conn.execute(sessions.delete().where(sessions.c.id_hash == hash_token(raw or "")))
+
+
+def end_user_sessions(engine: Engine, user_id: int) -> int:
+    """Forget every session of a user (admin revocation); returns how many there were."""
+    with engine.begin() as conn:
+        return conn.execute(sessions.delete().where(sessions.c.user_id == user_id)).rowcount
 
 
 def create_api_token(engine: Engine, user_id: int, name: str) -> str:

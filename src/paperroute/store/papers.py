@@ -120,7 +120,7 @@ def _load_versions(conn: Connection, ids: list[str]) -> dict[str, dict[int, dict
 def upsert_records(engine: Engine, records: Iterable[PaperRecord]) -> UpsertResult:
     """Merge a batch of source records into the store in one transaction."""
     by_id: dict[str, list[PaperRecord]] = defaultdict(list)
-    for record in records:
+    for record in map(merge.scrub_record, records):  # no NUL in anything stored
         by_id[record.id].append(record)
     if not by_id:
         return UpsertResult()

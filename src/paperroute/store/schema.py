@@ -167,6 +167,16 @@ api_tokens = Table(
     Column("last_used_at", TS),
 )
 
+sessions = Table(
+    "sessions",
+    metadata,
+    Column("id_hash", String(64), primary_key=True, comment="SHA-256 of the cookie's session id"),
+    Column("user_id", Integer, ForeignKey("users.id", ondelete="CASCADE"), nullable=False),
+    Column("created_at", TS, nullable=False),
+    Column("expires_at", TS, nullable=False),
+    Index("ix_sessions_user_id", "user_id"),
+)
+
 votes = Table(
     "votes",
     metadata,

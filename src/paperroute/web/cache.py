@@ -4,6 +4,10 @@ Anonymous responses hold nothing personal (no CSRF token, no votes), so every su
 the same bytes for a URL; they are kept `ttl` seconds (papers synced by another process appear
 within that time) and dropped at once after any local write (votes, saves, admin changes). A
 hit skips routing, dependencies and the thread pool, which is what keeps p95 low under load.
+
+`Caches` holds every cache of a web process and is the one place that knows which of them a
+change makes stale: write paths say what they changed (`caches.changed("paper")`), never which
+caches to clear.
 """
 
 from __future__ import annotations
@@ -11,7 +15,7 @@ from __future__ import annotations
 import threading
 import time
 from collections import OrderedDict
-from typing import Any
+from typing import Any, Literal
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
@@ -27,19 +31,21 @@ _CACHEABLE_TYPES = (
 class TTLCache:
     """key -> value for `ttl` seconds, least recently used out first; thread-safe."""
 
-    def __init__(self, ttl: float = 10.0, size: int = 4000, also_clear: list | None = None) -> None:
+    def __init__(self, ttl: float = 10.0, size: int = 4000) -> None:
         self.ttl = ttl
         self.size = size
-        self.also_clear = also_clear or []  # caches that go stale together with this one
         self._items: OrderedDict[Any, tuple[float, Any]] = OrderedDict()
         self._lock = threading.Lock()
 
     def clear(self) -> None:
-        """Forget everything (the page cache: after votes, saves and admin changes)."""
+        """Forget everything."""
         with self._lock:
             self._items.clear()
-        for other in self.also_clear:
-            other.clear()
+
+    def pop(self, key: Any) -> None:
+        """Forget one entry."""
+        with self._lock:
+            self._items.pop(key, None)
 
     def get(self, key: Any) -> Any | None:
         """The value of a fresh entry, or None."""
@@ -68,6 +74,41 @@ class TTLCache:
 
 
 PageCache = TTLCache  # URL key -> (response headers, body)
+
+# What a write changed: a paper's text or flags (hidden, featured) or a new paper; votes; a
+# collection (created, filled, emptied, made public or private, deleted); a user's name or role.
+Change = Literal["paper", "votes", "collection", "user"]
+
+
+class Caches:
+    """Every cache of a web process, and which of them each kind of change makes stale."""
+
+    def __init__(self, ttl: float, cards: TTLCache) -> None:
+        self.pages = PageCache(ttl=ttl)  # anonymous responses, by URL
+        self.data = TTLCache(ttl=ttl, size=2000)  # listing data, users and readers' state
+        self.shared_pages = TTLCache(ttl=ttl, size=4000)  # signed-in pages with markers
+        self.similar = TTLCache(ttl=600, size=20000)  # similar papers rarely change
+        self.sessions = TTLCache(ttl=ttl, size=20000)  # live session id -> user id
+        self.cards = cards  # keyed by the numbers a card shows, so only text changes stale it
+        self._stale: dict[str, tuple[TTLCache, ...]] = {
+            "paper": (self.pages, self.data, self.shared_pages, self.cards, self.similar),
+            "votes": (self.pages, self.data, self.shared_pages),
+            "collection": (self.pages, self.data, self.shared_pages),
+            "user": (self.pages, self.data, self.shared_pages),
+        }
+
+    def changed(self, what: Change) -> None:
+        """Drop every cache that a local write of this kind makes stale (another process's
+        writes show within the caches' TTL)."""
+        for cache in self._stale[what]:
+            cache.clear()
+
+    def session_ended(self, session_id: str | None = None) -> None:
+        """Forget a session at once (sign-out), or every session (a revocation)."""
+        if session_id is None:
+            self.sessions.clear()
+        else:
+            self.sessions.pop(session_id)
 
 
 def _anonymous_get(scope: Scope) -> bool:

@@ -13,6 +13,7 @@ few seconds like other shared data and dropped the same way.
 from __future__ import annotations
 
 import re
+import secrets
 from collections.abc import Callable
 from dataclasses import dataclass
 from html import unescape
@@ -27,10 +28,16 @@ from paperroute.store.users import User, get_user
 from paperroute.store.votes import user_voted_ids
 from paperroute.web.cache import TTLCache
 
-CSRF_MARK = "\x00csrf\x00"
-LABEL_MARK = "\x00label\x00"
-SAVE_MARK = "\x00save:%s\x00"  # % the paper id (escaped)
-_SAVE_SLOT = re.compile("\x00save:([^\x00]*)\x00")
+# The markers carry a secret made once per process and never sent to anyone, so no stored
+# text can spell one (ingest also strips NUL from every field: store/merge.scrub_record). A
+# constant marker let a paper's URL or author name pull a reader's CSRF token, email or name
+# into a link to another site. Fixed per process, because shared pages outlive a request.
+_SECRET = secrets.token_hex(16)
+CSRF_MARK = f"\x00{_SECRET}:csrf\x00"
+LABEL_MARK = f"\x00{_SECRET}:label\x00"
+_SAVE_PREFIX = f"\x00{_SECRET}:save:"
+SAVE_MARK = _SAVE_PREFIX + "%s\x00"  # % the paper id (escaped)
+_SAVE_SLOT = re.compile(re.escape(_SAVE_PREFIX) + "([^\x00]*)\x00")
 SHARED_SCOPE_KEY = "paperroute.shared"  # set on a request whose page may be shared
 SHARED_HEADER = b"x-paperroute-shared"  # set by render() on a page rendered with markers
 _VOTE_BUTTON = re.compile(r'class="upvote" aria-pressed="false" data-vote="([^"]*)"')
@@ -85,7 +92,7 @@ class SharedPage:
                 f'class="upvote" aria-pressed="false" data-vote="{mark}"',
                 f'class="upvote on" aria-pressed="true" data-vote="{mark}"',
             )
-        if "\x00save:" in html:
+        if _SAVE_PREFIX in html:
             html = _SAVE_SLOT.sub(lambda m: save_slot(unescape(m.group(1))), html)
         return html.encode()
 

@@ -1,4 +1,5 @@
-"""Security built into every response and form: headers (strict CSP), CSRF tokens, rate limits."""
+"""Security built into every response and form: headers (strict CSP), server-side sessions,
+CSRF tokens, rate limits."""
 
 from __future__ import annotations
 
@@ -8,8 +9,12 @@ import threading
 import time
 from collections import defaultdict, deque
 
+import anyio.to_thread
 from fastapi import HTTPException, Request
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from paperroute.store.auth import session_user_id
+from paperroute.web.cache import TTLCache
 
 CSP = (
     "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
@@ -27,6 +32,7 @@ _HEADERS = [
 UNSAFE_METHODS = {"POST", "PUT", "PATCH", "DELETE"}
 CSRF_FIELD = "csrf_token"
 CSRF_HEADER = "x-csrf-token"
+SESSION_ID = "sid"  # the session cookie's key for the server-side session id
 
 
 class SecurityHeadersMiddleware:
@@ -50,6 +56,38 @@ class SecurityHeadersMiddleware:
             await send(message)
 
         await self.app(scope, receive, send_with_headers)
+
+
+class ServerSessionMiddleware:
+    """Signs out a cookie whose server-side session is gone (sign-out, admin revocation, expiry).
+
+    The signed cookie alone would stay valid for its 30 days, so it also carries a random
+    session id, and the `sessions` table must still hold that id's hash. Sits just inside the
+    session middleware, so every later layer (shared pages, routes) sees only live sessions.
+    A live id is remembered `cache.ttl` seconds: this process forgets it at once on sign-out or
+    revocation (Caches.session_ended); other web processes within that TTL.
+    """
+
+    def __init__(self, app: ASGIApp, cache: TTLCache) -> None:
+        self.app = app
+        self.cache = cache
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        session = scope.get("session") if scope["type"] == "http" else None
+        if session and "uid" in session:
+            sid = session.get(SESSION_ID)
+            if not isinstance(sid, str) or await self._user_id(scope, sid) != session["uid"]:
+                session.clear()  # the response then drops the cookie's contents
+        await self.app(scope, receive, send)
+
+    async def _user_id(self, scope: Scope, sid: str) -> int | None:
+        user_id = self.cache.get(sid)
+        if user_id is None:
+            engine = scope["app"].state.engine
+            user_id = await anyio.to_thread.run_sync(session_user_id, engine, sid)
+            if user_id is not None:
+                self.cache.put(sid, user_id)
+        return user_id
 
 
 def csrf_token(request: Request) -> str:

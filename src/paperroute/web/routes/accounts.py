@@ -17,6 +17,7 @@ from paperroute.store import auth, users
 from paperroute.store.collections import delete_saved_search, list_collections, list_saved_searches
 from paperroute.web.deps import current_user, engine_of, render, require_user
 from paperroute.web.feedlinks import saved_search_feed_token
+from paperroute.web.security import SESSION_ID
 
 router = APIRouter()
 
@@ -93,13 +94,18 @@ def verify(request: Request, token: str = Form(...), next: str = Form("/")) -> R
         )
     user = users.record_login(engine, email)
     request.session.clear()  # a fresh session (and CSRF token) after sign-in
+    request.session[SESSION_ID] = auth.create_session(engine, user.id)
     request.session["uid"] = user.id
     return RedirectResponse(safe_next(next), status_code=303)
 
 
 @router.post("/signout", name="accounts.signout")
 def signout(request: Request) -> Response:
-    """End the session."""
+    """End the session, here and in the store, so a copy of the cookie no longer works."""
+    sid = request.session.get(SESSION_ID)
+    if isinstance(sid, str):
+        auth.end_session(engine_of(request), sid)
+        request.app.state.caches.session_ended(sid)
     request.session.clear()
     return RedirectResponse("/", status_code=303)
 
@@ -135,7 +141,7 @@ def update_profile(request: Request, display_name: str = Form("")) -> Response:
     """Change the name the site shows."""
     user = require_user(request)
     users.update_profile(engine_of(request), user.id, display_name)
-    request.app.state.page_cache.clear()  # the shared user record too
+    request.app.state.caches.changed("user")
     return RedirectResponse("/profile", status_code=303)
 
 

@@ -1,14 +1,18 @@
-"""Admin: hide or feature a paper, add a paper by arXiv id or URL. Everyone else gets 403."""
+"""Admin: hide or feature a paper, add a paper by arXiv id or URL, sign a member out everywhere.
+
+Everyone else gets 403.
+"""
 
 from __future__ import annotations
 
-from fastapi import APIRouter, Depends, Form, HTTPException, Request
+from fastapi import APIRouter, Depends, Form, HTTPException, Path, Request
 from fastapi.responses import RedirectResponse, Response
 
 from paperroute.models import InvalidPaperId, PaperRecord, canonical_id
+from paperroute.store.auth import end_user_sessions
 from paperroute.store.listings import PaperFilter, list_papers, set_flags
 from paperroute.store.papers import upsert_records
-from paperroute.store.users import list_users
+from paperroute.store.users import get_user, list_users
 from paperroute.web.deps import engine_of, render, require_admin
 
 router = APIRouter(prefix="/admin", dependencies=[Depends(require_admin)])
@@ -44,7 +48,7 @@ def flags(
     """Hide/unhide or feature/unfeature a paper."""
     if not set_flags(engine_of(request), paper_id, hidden=_flag(hidden), featured=_flag(featured)):
         raise HTTPException(404, f"paper {paper_id}: not found")
-    request.app.state.page_cache.clear()
+    request.app.state.caches.changed("paper")
     return RedirectResponse(f"/papers/{paper_id}", status_code=303)
 
 
@@ -70,5 +74,17 @@ def add_paper(request: Request, arxiv: str = Form(...)) -> Response:
     if not records:
         return index(request, error=f"arXiv API: no paper {paper_id}")
     upsert_records(engine_of(request), records)
-    request.app.state.page_cache.clear()
+    request.app.state.caches.changed("paper")
     return RedirectResponse(f"/papers/{paper_id}", status_code=303)
+
+
+@router.post("/users/{user_id}/signout", name="admin.revoke_sessions")
+def revoke_sessions(request: Request, user_id: int = Path(ge=1, le=2**31 - 1)) -> Response:
+    """End every session of a member: each of their browsers must sign in again."""
+    engine = engine_of(request)
+    user = get_user(engine, user_id)
+    if user is None:
+        raise HTTPException(404, f"user {user_id}: not found")
+    ended = end_user_sessions(engine, user_id)
+    request.app.state.caches.session_ended()
+    return index(request, message=f"{user.email}: {ended} session(s) ended")

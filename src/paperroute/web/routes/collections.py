@@ -92,7 +92,7 @@ def create(
             store.add_paper(engine, user.id, coll.id, paper_id)
     except store.CollectionError as exc:
         raise HTTPException(422, str(exc)) from None
-    request.app.state.page_cache.clear()
+    request.app.state.caches.changed("collection")
     target = f"/papers/{paper_id}" if paper_id else f"/collections/{coll.id}"
     return RedirectResponse(target, status_code=303)
 
@@ -104,7 +104,7 @@ def _change(request: Request, collection_id: int, paper_id: str, add: bool) -> R
         change(engine_of(request), user.id, collection_id, paper_id)
     except store.CollectionError as exc:
         raise HTTPException(404, str(exc)) from None
-    request.app.state.page_cache.clear()
+    request.app.state.caches.changed("collection")
     return RedirectResponse(back_to(request, f"/collections/{collection_id}"), status_code=303)
 
 
@@ -128,6 +128,7 @@ def visibility(request: Request, collection_id: int, is_public: bool = Form(Fals
         store.update_collection(engine_of(request), user.id, collection_id, is_public=is_public)
     except store.CollectionError as exc:
         raise HTTPException(404, str(exc)) from None
+    request.app.state.caches.changed("collection")
     return RedirectResponse(f"/collections/{collection_id}", status_code=303)
 
 
@@ -139,5 +140,5 @@ def delete(request: Request, collection_id: int) -> Response:
         store.delete_collection(engine_of(request), user.id, collection_id)
     except store.CollectionError as exc:
         raise HTTPException(404, str(exc)) from None
-    request.app.state.page_cache.clear()
+    request.app.state.caches.changed("collection")
     return RedirectResponse("/collections", status_code=303)

@@ -8,6 +8,7 @@ from urllib.parse import quote
 from fastapi import APIRouter, HTTPException, Request
 from fastapi.responses import RedirectResponse, Response
 
+from paperroute.library.export import to_bibtex
 from paperroute.models import Paper
 from paperroute.ranking import leaderboard, trending
 from paperroute.store import listings
@@ -244,23 +245,8 @@ def trending_about(request: Request) -> Response:
 
 
 def bibtex(paper: Paper) -> str:
-    """A BibTeX entry for the paper (arXiv's own style)."""
-    first = paper.authors[0].name.split()[-1] if paper.authors else "anon"
-    year = (paper.published or datetime.now(UTC)).year
-    key = "".join(ch for ch in f"{first}{year}{paper.id}" if ch.isalnum())
-    fields = [
-        ("title", paper.title),
-        ("author", " and ".join(paper.author_names)),
-        ("year", str(year)),
-        ("eprint", paper.id),
-        ("archivePrefix", "arXiv"),
-        ("primaryClass", paper.primary_category or ""),
-        ("url", f"https://arxiv.org/abs/{paper.id}"),
-    ]
-    if paper.doi:
-        fields.append(("doi", paper.doi))
-    body = ",\n".join(f"  {k} = {{{' '.join(v.split())}}}" for k, v in fields if v)
-    return f"@misc{{{key},\n{body}\n}}"
+    """The paper's BibTeX entry: the export's own writer, so the page and a file agree."""
+    return to_bibtex([paper]).strip()
 
 
 def _similar(request: Request, paper_id: str, wait: bool) -> list[tuple[str, str]] | None:
