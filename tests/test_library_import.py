@@ -11,6 +11,7 @@ from datetime import UTC, date, datetime
 from pathlib import Path
 
 import pytest
+from sqlalchemy import event
 
 from paperroute.library.export import export_papers
 from paperroute.library.importer import import_library
@@ -134,6 +135,27 @@ def test_importing_the_same_file_twice_adds_nothing(engine, fetch):
     assert len(coll.collection_paper_ids(engine, first.collection_id)) == 4
     assert len(coll.list_collections(engine, user.id)) == 1
     assert [p.saves for p in get_papers(engine, first.matched)] == [1, 1, 1, 1]  # counted once
+
+
+def test_an_import_that_dies_while_filling_leaves_no_empty_collection(engine):
+    _seed(engine)
+    user = add_user(engine, "reader@example.org")
+
+    def die_on_filling(conn, cursor, statement, *args):
+        # Stands in for SIGKILL between "collection created" and "papers saved".
+        if statement.lstrip().upper().startswith("INSERT INTO COLLECTION_ITEMS"):
+            raise KeyboardInterrupt("killed")
+
+    event.listen(engine, "before_cursor_execute", die_on_filling)
+    try:
+        with pytest.raises(KeyboardInterrupt):
+            import_library(engine, user.id, LIBRARY, collection="Zotero", filename="z.bib")
+    finally:
+        event.remove(engine, "before_cursor_execute", die_on_filling)
+    assert coll.list_collections(engine, user.id) == []
+    done = import_library(engine, user.id, LIBRARY, collection="Zotero", filename="z.bib")
+    assert [(c.name, c.size) for c in coll.list_collections(engine, user.id)] == [("Zotero", 3)]
+    assert done.added == 3
 
 
 @pytest.mark.parametrize("fmt", ["bibtex", "ris", "csl-json"])

@@ -24,6 +24,7 @@ from paperroute.library.formats import (
     parse_library,
 )
 from paperroute.models import PaperRecord
+from paperroute.store import collections as coll
 from paperroute.store import library as store
 from paperroute.store.papers import upsert_records
 
@@ -158,7 +159,7 @@ def import_entries(
         if n not in found
     ]
     if report.matched:
-        report.collection_id, report.added = store.save_into_collection(
+        report.collection_id, report.added = coll.save_into_collection(
             engine, user_id, collection, report.matched
         )
     return report
