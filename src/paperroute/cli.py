@@ -471,19 +471,19 @@ def worker(
     status: bool = typer.Option(False, "--status", help="Print each job's last run and exit."),
 ) -> None:
     """Run the periodic jobs (syncs, embedding, digests); several workers may share a database."""
-    import logging
     import signal
     import threading
 
     from paperroute.jobs.scheduler import job_status
     from paperroute.jobs.worker import run_worker
+    from paperroute.logs import configure_logging
 
     settings = get_settings()
     engine = open_engine(settings)
     if status:
         print_json(job_status(engine))
         return
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
+    configure_logging(settings)
     stop = threading.Event()
     for sig in (signal.SIGINT, signal.SIGTERM):
         signal.signal(sig, lambda *_: stop.set())
@@ -543,12 +543,20 @@ def serve(
     ),
     log_level: str = typer.Option("info", help="uvicorn log level."),
 ) -> None:
-    """Serve the site and the API (loads the demo corpus into an empty store)."""
+    """Serve the site and the API (loads the demo corpus into an empty store).
+
+    SIGTERM or Ctrl-C stops it gracefully: no new connections, open requests finish, then the
+    background jobs stop (within about 4 s) and the process exits (docs/operations.md).
+    """
+    import logging
     import os
 
     import uvicorn
 
+    from paperroute.logs import configure_logging, log_config
+
     settings = get_settings()
+    configure_logging(settings, log_level)
     engine = prepare_database(settings, migrate_schema)
     load_demo_if_empty(settings, engine)
     engine.dispose()
@@ -557,7 +565,7 @@ def serve(
         os.environ["PAPERROUTE_DATA_DIR"] = str(state.data_dir)
     if state.database_url:
         os.environ["PAPERROUTE_DATABASE_URL"] = state.database_url
-    err.print(f"serving on http://{host}:{port}", highlight=False)
+    logging.getLogger("paperroute.cli").info("serving on http://%s:%s", host, port)
     uvicorn.run(
         "paperroute.app:app_from_env",
         factory=True,
@@ -565,6 +573,7 @@ def serve(
         port=port,
         workers=workers,
         log_level=log_level,
+        log_config=log_config(settings, log_level),
         access_log=False,
         proxy_headers=True,
     )
