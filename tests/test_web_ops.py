@@ -19,6 +19,7 @@ from paperroute.search.service import SearchService
 from paperroute.store import embeddings as emb_store
 from paperroute.store.papers import upsert_records
 from paperroute.store.schema import job_runs
+from smtp_fixture import smtp_server  # noqa: F401  (pytest fixture)
 from webtools import DAY1, client_for, free_port, make_app, record, seed
 
 
@@ -169,3 +170,34 @@ def _value(body: str, series: str) -> float:
         if line.startswith(series + " "):
             return float(line.rsplit(" ", 1)[1])
     raise AssertionError(f"{series} not in /metrics")
+
+
+def test_metrics_count_mails_sent_retried_and_bounced(settings, smtp_server):  # noqa: F811
+    from email.message import EmailMessage
+
+    from paperroute.mail import MailError, send_email
+    from paperroute.metrics import MAILS
+
+    live = settings.model_copy(
+        update={"smtp_host": smtp_server.host, "smtp_port": smtp_server.port}
+    )
+
+    def counts():
+        return {o: MAILS.labels(o)._value.get() for o in ("sent", "retried", "bounced")}
+
+    def message(to: str) -> EmailMessage:
+        msg = EmailMessage()
+        msg["To"], msg["Subject"] = to, "hello"
+        msg.set_content("hi")
+        return msg
+
+    before = counts()
+    send_email(live, message("reader@example.org"))
+    smtp_server.handler.fail_next(["451 4.3.0 try later"])
+    with pytest.raises(MailError):
+        send_email(live, message("reader@example.org"))
+    smtp_server.handler.refuse.add("nobody@example.org")
+    with pytest.raises(MailError):
+        send_email(live, message("nobody@example.org"))
+    after = counts()
+    assert {o: after[o] - before[o] for o in after} == {"sent": 1, "retried": 1, "bounced": 1}

@@ -8,7 +8,13 @@ in one test process simply add up.
 
 from __future__ import annotations
 
+import functools
+from collections.abc import Callable
+from typing import TypeVar
+
 from prometheus_client import CONTENT_TYPE_LATEST, Counter, Gauge, Histogram, generate_latest
+
+F = TypeVar("F", bound=Callable)
 
 REQUESTS = Counter(
     "paperroute_http_requests_total",
@@ -39,6 +45,29 @@ INDEX_SIZE = Gauge(
 
 for _outcome in ("sent", "retried", "bounced"):  # present from the start, so rate() works
     MAILS.labels(_outcome)
+
+
+def counted_mail(retried: type[Exception], bounced: type[Exception]) -> Callable[[F], F]:
+    """Decorate the function that hands one message to SMTP, so MAILS counts each outcome:
+    returned (sent), raised `retried` (a temporary failure) or raised `bounced` (refused)."""
+
+    def wrap(send: F) -> F:
+        @functools.wraps(send)
+        def counted(*args, **kwargs):
+            try:
+                result = send(*args, **kwargs)
+            except retried:
+                MAILS.labels("retried").inc()
+                raise
+            except bounced:
+                MAILS.labels("bounced").inc()
+                raise
+            MAILS.labels("sent").inc()
+            return result
+
+        return counted  # type: ignore[return-value]
+
+    return wrap
 
 
 def exposition() -> tuple[bytes, str]:
