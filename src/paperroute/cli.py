@@ -579,6 +579,55 @@ def serve(
     )
 
 
+# --- operations: backup, restore (store/backup.py) ------------------------------------------
+
+
+@app.command()
+def backup(
+    dest: Path = typer.Argument(..., help="New directory to write the backup into."),
+) -> None:
+    """Back up the database while the server runs (SQLite online backup, or pg_dump)."""
+    from paperroute.store.backup import BackupError, backup_database
+
+    settings = get_settings()
+    try:
+        manifest = backup_database(settings.sqlalchemy_url, dest, settings.pg_bin_dir)
+    except BackupError as exc:
+        err.print(f"[red]{exc}[/red]", highlight=False)
+        raise typer.Exit(1) from exc
+    counts = ", ".join(f"{n} {name}" for name, n in manifest["counts"].items())
+    err.print(f"backed up {manifest['backend']} to {dest}: {counts}", highlight=False)
+
+
+@app.command()
+def restore(
+    src: Path = typer.Argument(..., help="A directory written by `paperroute backup`."),
+) -> None:
+    """Restore a backup into an empty database, then rebuild the search indexes from it."""
+    import shutil
+
+    from paperroute.search.service import SearchService
+    from paperroute.store.backup import BackupError, restore_database
+
+    settings = get_settings()
+    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    try:
+        manifest = restore_database(src, settings.sqlalchemy_url, settings.pg_bin_dir)
+    except BackupError as exc:
+        err.print(f"[red]{exc}[/red]", highlight=False)
+        raise typer.Exit(1) from exc
+    # The indexes are derived from the database: ones left in this data dir describe another.
+    shutil.rmtree(settings.data_dir / "index", ignore_errors=True)
+    service = SearchService(settings, open_engine(settings))  # migrates an older backup
+    service.open()
+    lexical, vectors = service.indexes.lexical.num_docs(), len(service.indexes.vectors)
+    err.print(
+        f"restored {manifest['counts']['papers']} papers from {src}; search indexes rebuilt "
+        f"({lexical} papers, {vectors} vectors)",
+        highlight=False,
+    )
+
+
 users_app = typer.Typer(help="Accounts: add users, grant admin, make API tokens.")
 app.add_typer(users_app, name="users")
 
