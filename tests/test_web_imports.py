@@ -4,12 +4,13 @@ is handled quietly."""
 
 from __future__ import annotations
 
+import socket
 import threading
 import time
 
 import httpx
 
-from paperroute.jobs.imports import run_import
+from paperroute.jobs.imports import ImportRunner, run_import
 from paperroute.store import collections as coll
 from paperroute.store import imports
 from test_library_web import LANGUAGE, VISION, _seed
@@ -114,3 +115,56 @@ def test_an_import_whose_row_or_file_is_gone_ends_quietly(settings, engine):
     assert job.status == "failed" and "upload it again" in job.error
     run_import(settings, engine, import_id)  # already finished: not run twice
     assert imports.get_import(engine, import_id).finished_at == job.finished_at
+
+
+def test_an_import_left_queued_by_a_stopped_server_runs_at_the_next_start(settings, engine):
+    _seed(engine, settings)
+    app = make_app(settings, engine)
+    user = sign_in(client_for(app), engine, "reader@example.org")
+    (settings.data_dir / "uploads").mkdir(parents=True)
+    (settings.data_dir / "uploads" / "left.upload").write_text(
+        f"@misc{{a, eprint = {{{VISION[1]}}}, archiveprefix = {{arXiv}}}}\n"
+    )
+    import_id = imports.create_import(
+        engine, user.id, "library", "left.bib", "uploads/left.upload", "Left"
+    )
+    with client_for(make_app(settings, engine)):  # the app's start-up resumes the queue
+        deadline = time.monotonic() + 30
+        while imports.get_import(engine, import_id).status != "done":
+            assert time.monotonic() < deadline, "the queued import did not run"
+            time.sleep(0.05)
+    assert coll.collection_paper_ids(
+        engine, imports.get_import(engine, import_id).report["collection_id"]
+    ) == [VISION[1]]
+
+
+def test_a_shutdown_puts_the_running_import_back_in_the_queue(settings, engine):
+    _seed(engine, settings)
+    with socket.socket() as silent:  # an "arXiv" that accepts and never answers
+        silent.bind(("127.0.0.1", 0))
+        silent.listen()
+        live = settings.model_copy(
+            update={
+                "arxiv_api_url": f"http://127.0.0.1:{silent.getsockname()[1]}/api/query",
+                "http_timeout": 3.0,
+                "http_retries": 0,
+            }
+        )
+        user = sign_in(client_for(make_app(live, engine)), engine, "reader@example.org")
+        (live.data_dir / "uploads").mkdir(parents=True)
+        (live.data_dir / "uploads" / "slow.upload").write_text(
+            "@misc{a, eprint = {2409.99999}, archiveprefix = {arXiv}}\n"
+        )
+        import_id = imports.create_import(
+            engine, user.id, "library", "slow.bib", "uploads/slow.upload", None
+        )
+        runner = ImportRunner(live, engine)
+        runner.submit(import_id)
+        deadline = time.monotonic() + 30
+        while (imports.get_import(engine, import_id).stage or "").find("fetching") < 0:
+            assert time.monotonic() < deadline, "the import did not reach the fetch"
+            time.sleep(0.02)
+        runner.close()
+        job = imports.get_import(engine, import_id)
+        assert job.status == "queued" and "restarted" in job.stage
+        assert (live.data_dir / "uploads" / "slow.upload").exists(), "kept for the next start"
