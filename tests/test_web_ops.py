@@ -116,7 +116,8 @@ def test_json_logs_and_probes_on_a_real_server(sqlite_settings):
 
 
 def test_readyz_says_why_it_is_not_ready(settings, engine):
-    client = client_for(make_app(settings, engine))
+    # With the production page cache: a probe must see a change at once, not 10 s later.
+    client = client_for(make_app(settings, engine, page_cache_ttl=10.0))
     assert client.get("/readyz").json() == {
         "ready": True,
         "database": "ok",

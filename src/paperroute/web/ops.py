@@ -25,14 +25,25 @@ from paperroute.store.papers import count_papers
 router = APIRouter(include_in_schema=False)
 
 
+class ProbeResponse(JSONResponse):
+    """A probe's answer, never from a cache: a stale "ready" would keep traffic on a node
+    whose database is gone. The health-check media type (draft-inadarei-api-health-check)
+    also keeps it out of the page cache, which stores only HTML and application/json."""
+
+    media_type = "application/health+json"
+
+    def __init__(self, content: Any, status_code: int = 200) -> None:
+        super().__init__(content, status_code, headers={"Cache-Control": "no-store"})
+
+
 @router.get("/healthz", name="ops.healthz")
-async def healthz() -> JSONResponse:
+async def healthz() -> ProbeResponse:
     """The process is up (no I/O: a liveness probe must not fail because the database did)."""
-    return JSONResponse({"status": "ok"})
+    return ProbeResponse({"status": "ok"})
 
 
 @router.get("/readyz", name="ops.readyz")
-def readyz(request: Request) -> JSONResponse:
+def readyz(request: Request) -> ProbeResponse:
     """Ready to serve: database reachable, schema current, search indexes open."""
     state = request.app.state
     try:
@@ -44,11 +55,11 @@ def readyz(request: Request) -> JSONResponse:
     search = state.search_status()
     if search not in {"ready", "disabled"}:
         return _not_ready(f"search indexes: {search}")
-    return JSONResponse({"ready": True, "database": "ok", "schema": "current", "search": search})
+    return ProbeResponse({"ready": True, "database": "ok", "schema": "current", "search": search})
 
 
-def _not_ready(reason: str) -> JSONResponse:
-    return JSONResponse({"ready": False, "reason": reason}, status_code=503)
+def _not_ready(reason: str) -> ProbeResponse:
+    return ProbeResponse({"ready": False, "reason": reason}, status_code=503)
 
 
 @router.get("/metrics", name="ops.metrics")
@@ -64,7 +75,7 @@ def metrics(request: Request) -> Response:
         )
     _measure_indexes(request.app.state)
     body, content_type = exposition()
-    return Response(body, media_type=content_type)
+    return Response(body, media_type=content_type, headers={"Cache-Control": "no-store"})
 
 
 def _measure_indexes(state: Any) -> None:
