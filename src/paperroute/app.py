@@ -247,7 +247,10 @@ def app_from_env() -> FastAPI:
     """uvicorn factory: settings from the environment (`paperroute serve` sets it up)."""
     from paperroute.config import load_settings
 
+    from paperroute.logs import quiet_progress_bars
+
     settings = load_settings()
+    quiet_progress_bars(settings)  # uvicorn's worker processes start afresh
     _one_torch_thread()
     app = create_app(settings, warm_search=True)
     _limit_threads(app, settings.web_threads or os.cpu_count() or 2)

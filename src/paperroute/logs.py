@@ -44,9 +44,14 @@ def configure_logging(settings: Settings, level: str = "INFO") -> None:
     """Set up this process's logging (warnings from libraries go through it too)."""
     logging.config.dictConfig(log_config(settings, level))
     logging.captureWarnings(True)
+    quiet_progress_bars(settings)
+
+
+def quiet_progress_bars(settings: Settings) -> None:
+    """With JSON logs, no progress bars on stderr (each process: uvicorn's workers too)."""
     if settings.log_format == "json":
-        # transformers draws a "Loading weights" progress bar on stderr, which would break
-        # one-object-per-line; it follows huggingface_hub's switch, read when it is imported.
+        # transformers draws a "Loading weights" bar, which would break one object per line;
+        # it follows huggingface_hub's switch, read when transformers is imported.
         from huggingface_hub.utils import disable_progress_bars
 
         disable_progress_bars()
