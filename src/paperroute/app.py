@@ -246,7 +246,6 @@ def _error(request: Request, status: int, detail: str, headers: dict | None = No
 def app_from_env() -> FastAPI:
     """uvicorn factory: settings from the environment (`paperroute serve` sets it up)."""
     from paperroute.config import load_settings
-
     from paperroute.logs import quiet_progress_bars
 
     settings = load_settings()
