@@ -21,7 +21,7 @@ from sqlalchemy import Engine
 
 from paperroute.config import Settings
 from paperroute.library.formats import LibraryFileError
-from paperroute.library.importer import arxiv_fetcher, import_library
+from paperroute.library.importer import arxiv_fetcher, import_ids, import_library
 from paperroute.metrics import JOB_RUNS
 from paperroute.store import imports
 from paperroute.store import library as account_store
@@ -92,6 +92,13 @@ def _import(
                 filename=job.filename,
                 fetch=arxiv_fetcher(settings),
                 progress=stage,
+            )
+            return report.to_dict(), None
+        if job.kind == "ids":
+            text = data.decode("utf-8", errors="replace")
+            fetch = arxiv_fetcher(settings)
+            report = import_ids(
+                engine, job.user_id, text, job.collection or "Starter", fetch, stage
             )
             return report.to_dict(), None
         stage(f"reading {len(data):,} bytes")

@@ -156,6 +156,7 @@ def import_ids(
     text: str,
     collection: str = "Starter",
     fetch: Fetcher | None = None,
+    progress: Progress = _quiet,
 ) -> ImportReport:
     """Save pasted arXiv ids or URLs (one per line, or separated by spaces/commas)."""
     parsed = Parsed("arxiv-ids")
@@ -168,7 +169,7 @@ def import_ids(
                 parsed.entries.append(Entry(line=number, arxiv_id=found, title=token))
             else:
                 parsed.errors.append(EntryError(number, f"not an arXiv id: {token!r}"))
-    return import_entries(engine, user_id, parsed, collection, fetch)
+    return import_entries(engine, user_id, parsed, collection, fetch, progress)
 
 
 def import_entries(

@@ -15,7 +15,7 @@ from sqlalchemy import Engine, select, update
 
 from paperroute.store.schema import import_jobs
 
-KINDS = ("library", "account")
+KINDS = ("library", "account", "ids")  # ids: arXiv ids pasted on the cold-start form
 
 
 @dataclass

@@ -300,7 +300,7 @@ import_jobs = Table(
     metadata,
     Column("id", Integer, primary_key=True, autoincrement=True),
     Column("user_id", Integer, ForeignKey("users.id", ondelete="CASCADE"), nullable=False),
-    Column("kind", String(16), nullable=False),  # library | account
+    Column("kind", String(16), nullable=False),  # library | account | ids
     Column("filename", String(255), nullable=False),
     Column("collection", String(255)),
     Column("path", Text, nullable=False),  # the stored upload, relative to the data dir

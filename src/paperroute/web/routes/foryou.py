@@ -3,9 +3,10 @@ library import/export (BibTeX, RIS, CSL-JSON) and whole-account export/import.""
 
 from __future__ import annotations
 
+import io
 import json
 from datetime import UTC, datetime
-from typing import Annotated
+from typing import Annotated, BinaryIO
 
 from fastapi import APIRouter, File, Form, HTTPException, Request, UploadFile
 from fastapi import Path as FastPath
@@ -14,7 +15,6 @@ from fastapi.responses import RedirectResponse, Response
 from paperroute.jobs.imports import UploadTooLarge, store_upload
 from paperroute.library.export import MEDIA_TYPES, export_papers
 from paperroute.library.formats import MAX_BYTES
-from paperroute.library.importer import arxiv_fetcher, import_ids
 from paperroute.library.recommendations import recommendation_json, shared_recommender
 from paperroute.ranking.recommend import WINDOWS
 from paperroute.store import collections as coll
@@ -130,12 +130,9 @@ def start(
     engine = engine_of(request)
     words = [t.strip() for t in topics.replace("\n", ",").split(",") if t.strip()]
     store.set_onboarding(engine, user.id, {"categories": categories or [], "topics": words})
-    report = None
-    if arxiv_ids.strip():
-        fetch = arxiv_fetcher(request.app.state.settings)
-        report = import_ids(engine, user.id, arxiv_ids, "Starter", fetch)
-    if report is not None and (report.errors or report.unmatched):
-        return render(request, "foryou/imported.html", report=report.to_dict(), what="pasted ids")
+    if arxiv_ids.strip():  # fetching unknown ones from arXiv takes seconds: in the background
+        pasted = io.BytesIO(arxiv_ids.encode())
+        return _start_import(request, "ids", pasted, "pasted arXiv ids", "Starter")
     return RedirectResponse("/for-you", status_code=303)
 
 
@@ -146,22 +143,21 @@ def import_file(
     collection: Annotated[str, Form()] = "Imported",
 ) -> Response:
     """Start importing a BibTeX / RIS / CSL-JSON file into a collection; answers at once."""
-    return _start_import(request, "library", library, collection.strip()[:255] or "Imported")
+    name = collection.strip()[:255] or "Imported"
+    return _start_import(request, "library", library.file, library.filename or "", name)
 
 
 def _start_import(
-    request: Request, kind: str, upload: UploadFile, collection: str | None
+    request: Request, kind: str, data: BinaryIO, filename: str, collection: str | None
 ) -> Response:
     """Store the upload, queue its import and send the reader to the page that follows it."""
     user = require_user(request)
     state = request.app.state
     try:
-        path = store_upload(state.settings, upload.file, MAX_BYTES)
+        path = store_upload(state.settings, data, MAX_BYTES)
     except UploadTooLarge as exc:
         raise HTTPException(413, f"{kind} file: {exc}; split it or export less") from None
-    import_id = imports.create_import(
-        engine_of(request), user.id, kind, upload.filename or "", path, collection
-    )
+    import_id = imports.create_import(engine_of(request), user.id, kind, filename, path, collection)
     state.imports.submit(import_id)
     url = str(request.url_for("foryou.import_status", import_id=import_id).path)
     if wants_json(request):
@@ -250,4 +246,4 @@ def account_export(request: Request) -> Response:
 @router.post("/account/import", name="foryou.account_import")
 def account_import(request: Request, account: Annotated[UploadFile, File()]) -> Response:
     """Start merging an account export into your account (importing it twice adds nothing)."""
-    return _start_import(request, "account", account, None)
+    return _start_import(request, "account", account.file, account.filename or "", None)
