@@ -202,3 +202,13 @@ def test_metrics_count_mails_sent_retried_and_bounced(settings, smtp_server):  #
         send_email(live, message("nobody@example.org"))
     after = counts()
     assert {o: after[o] - before[o] for o in after} == {"sent": 1, "retried": 1, "bounced": 1}
+
+
+def test_metrics_count_job_runs_by_outcome(settings, engine):
+    from paperroute.jobs.scheduler import Job, run_job
+    from paperroute.metrics import JOB_RUNS
+
+    job = Job("not-installed", 60.0, "paperroute.nowhere:job")
+    before = JOB_RUNS.labels("not-installed", "unavailable")._value.get()
+    assert run_job(settings, engine, job, "w1")[0] == "unavailable"
+    assert JOB_RUNS.labels("not-installed", "unavailable")._value.get() == before + 1

@@ -52,6 +52,7 @@ def readyz(request: Request) -> ProbeResponse:
         return _not_ready(f"schema: {exc}")
     except Exception as exc:  # any driver error means the same to a probe: not reachable
         return _not_ready(f"database: unreachable ({type(exc).__name__}: {exc})".split("\n")[0])
+    state.search_if_ready()  # starts opening the indexes if nothing asked for them yet
     search = state.search_status()
     if search not in {"ready", "disabled"}:
         return _not_ready(f"search indexes: {search}")
