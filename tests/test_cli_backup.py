@@ -4,8 +4,11 @@ SQLite (online-backup API) and PostgreSQL (pg_dump / pg_restore), and search wor
 
 from __future__ import annotations
 
+import threading
+import time
+
 import numpy as np
-from sqlalchemy import select
+from sqlalchemy import func, select
 from typer.testing import CliRunner
 
 from paperroute.cli import app
@@ -13,13 +16,13 @@ from paperroute.search.lexical import LexicalIndex
 from paperroute.store import collections as coll
 from paperroute.store import deliveries
 from paperroute.store import subscriptions as subs
-from paperroute.store.backup import table_counts
+from paperroute.store.backup import backup_database, restore_database, table_counts
 from paperroute.store.embeddings import save_vectors
 from paperroute.store.engine import make_engine
 from paperroute.store.library import export_account
-from paperroute.store.schema import papers
+from paperroute.store.schema import papers, votes
 from paperroute.store.users import add_user
-from paperroute.store.votes import set_vote
+from paperroute.store.votes import set_vote, toggle_vote
 from webtools import seed
 
 
@@ -90,3 +93,42 @@ def test_backup_then_restore_into_an_empty_data_dir_loses_nothing(
     taken = cli(settings.data_dir, settings.sqlalchemy_url, "backup", str(tmp_path / "backup"))
     assert taken.exit_code == 1 and "is not empty; give a new directory" in taken.output
     assert "Traceback" not in again.output + taken.output
+
+
+def test_a_backup_taken_while_readers_vote_restores_with_matching_counts(
+    settings, engine, second_database_url, tmp_path
+):
+    seed(engine)
+    readers = [add_user(engine, f"reader{i}@example.org") for i in range(20)]
+    stop = threading.Event()
+
+    def vote() -> None:
+        n = 0
+        while not stop.is_set():
+            toggle_vote(engine, readers[n % 20].id, f"2502.0000{1 + n % 7}")
+            n += 1
+
+    voters = [threading.Thread(target=vote) for _ in range(2)]
+    for v in voters:
+        v.start()
+    try:
+        time.sleep(0.2)
+        manifest = backup_database(settings.sqlalchemy_url, tmp_path / "backup")
+        time.sleep(0.2)
+    finally:
+        stop.set()
+        for v in voters:
+            v.join()
+    restored = restore_database(tmp_path / "backup", second_database_url)  # checks the counts
+    copy = make_engine(second_database_url)
+    try:
+        assert table_counts(copy) == manifest["counts"] == restored["counts"]
+        with copy.connect() as conn:  # every counter equals its vote rows, as in the snapshot
+            rows = conn.execute(
+                select(papers.c.id, papers.c.upvotes, func.count(votes.c.user_id))
+                .outerjoin(votes, votes.c.paper_id == papers.c.id)
+                .group_by(papers.c.id, papers.c.upvotes)
+            ).all()
+    finally:
+        copy.dispose()
+    assert all(counter == count for _, counter, count in rows)

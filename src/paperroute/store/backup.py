@@ -19,11 +19,12 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import Engine, func, inspect, select
+from alembic.runtime.migration import MigrationContext
+from sqlalchemy import Connection, Engine, func, inspect, select, text
 from sqlalchemy.engine import make_url
 
 from paperroute.store import schema
-from paperroute.store.engine import current_revision, head_revision, known_revision, make_engine
+from paperroute.store.engine import head_revision, known_revision, make_engine
 
 MANIFEST = "manifest.json"
 SQLITE_FILE = "paperroute.db"
@@ -38,29 +39,54 @@ class BackupError(RuntimeError):
 
 
 def backup_database(url: str, dest: Path, pg_bin_dir: Path | None = None) -> dict[str, Any]:
-    """Write a consistent copy of the database at `url` into the new directory `dest`."""
+    """Write a consistent copy of the database at `url` into the new directory `dest`.
+
+    The manifest's revision and row counts describe the copy itself (counted in it, or in
+    pg_dump's own snapshot), so writes going on meanwhile never make it disagree.
+    """
     if dest.exists() and any(dest.iterdir()):
         raise BackupError(f"backup: {dest} is not empty; give a new directory")
     dest.mkdir(parents=True, exist_ok=True)
     engine = make_engine(url)
     try:
-        manifest = {
-            "format": "paperroute-backup",
-            "backend": engine.dialect.name,
-            "revision": current_revision(engine),
-            "created_at": datetime.now(UTC).isoformat(),
-            "counts": table_counts(engine),
-        }
+        backend = engine.dialect.name
+        if backend == "sqlite":
+            file = SQLITE_FILE
+            _sqlite_copy(Path(make_url(url).database or ""), dest / file)
+            copy = make_engine(f"sqlite:///{dest / file}")
+            try:
+                with copy.connect() as conn:
+                    facts = _facts(conn)
+            finally:
+                copy.dispose()
+        else:
+            file = PG_FILE
+            facts = _pg_dump(engine, url, dest / file, pg_bin_dir)
     finally:
         engine.dispose()
-    if manifest["backend"] == "sqlite":
-        _sqlite_copy(Path(make_url(url).database or ""), dest / SQLITE_FILE)
-        manifest["file"] = SQLITE_FILE
-    else:
-        _pg_run("pg_dump", pg_bin_dir, url, ["--format=custom", "--file", str(dest / PG_FILE)])
-        manifest["file"] = PG_FILE
+    manifest = {"format": "paperroute-backup", "backend": backend, "file": file,
+                "created_at": datetime.now(UTC).isoformat(), **facts}  # fmt: skip
     (dest / MANIFEST).write_text(json.dumps(manifest, indent=2) + "\n")
     return manifest
+
+
+def _pg_dump(engine: Engine, url: str, target: Path, pg_bin_dir: Path | None) -> dict[str, Any]:
+    # pg_dump reads the snapshot this transaction exports, and the counts are taken in it.
+    with engine.connect() as conn:
+        conn = conn.execution_options(isolation_level="REPEATABLE READ")
+        with conn.begin():
+            snapshot = conn.execute(text("SELECT pg_export_snapshot()")).scalar_one()
+            facts = _facts(conn)
+            args = ["--format=custom", f"--snapshot={snapshot}", "--file", str(target)]
+            _pg_run("pg_dump", pg_bin_dir, url, args)
+    return facts
+
+
+def _facts(conn: Connection) -> dict[str, Any]:
+    return {
+        "revision": MigrationContext.configure(conn).get_current_revision(),
+        "counts": _counts(conn),
+    }
 
 
 def restore_database(src: Path, url: str, pg_bin_dir: Path | None = None) -> dict[str, Any]:
@@ -105,12 +131,15 @@ def read_manifest(src: Path) -> dict[str, Any]:
 def table_counts(engine: Engine) -> dict[str, int]:
     """Rows in the tables a backup must not lose."""
     with engine.connect() as conn:
-        return {
-            name: conn.execute(
-                select(func.count()).select_from(schema.metadata.tables[name])
-            ).scalar_one()
-            for name in COUNTED
-        }
+        return _counts(conn)
+
+
+def _counts(conn: Connection) -> dict[str, int]:
+    tables = schema.metadata.tables
+    return {
+        name: conn.execute(select(func.count()).select_from(tables[name])).scalar_one()
+        for name in COUNTED
+    }
 
 
 def _check_restored(url: str, manifest: dict[str, Any]) -> None:
