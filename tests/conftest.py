@@ -69,6 +69,14 @@ def database_url(request, tmp_path) -> str:
 
 
 @pytest.fixture
+def second_database_url(request, database_url, tmp_path) -> str:
+    """Another empty (unmigrated) database on the same backend as `database_url`."""
+    if database_url.startswith("sqlite"):
+        return f"sqlite:///{tmp_path / 'second' / 'paperroute.db'}"
+    return _fresh_pg_database(request.getfixturevalue("pg_server"))
+
+
+@pytest.fixture
 def engine(database_url) -> Iterator[Engine]:
     """A migrated engine on each backend."""
     eng = make_engine(database_url)

@@ -11,6 +11,7 @@ from datetime import UTC, date, datetime
 from pathlib import Path
 
 import pytest
+from sqlalchemy import event
 
 from paperroute.library.export import export_papers
 from paperroute.library.importer import import_library
@@ -136,6 +137,27 @@ def test_importing_the_same_file_twice_adds_nothing(engine, fetch):
     assert [p.saves for p in get_papers(engine, first.matched)] == [1, 1, 1, 1]  # counted once
 
 
+def test_an_import_that_dies_while_filling_leaves_no_empty_collection(engine):
+    _seed(engine)
+    user = add_user(engine, "reader@example.org")
+
+    def die_on_filling(conn, cursor, statement, *args):
+        # Stands in for SIGKILL between "collection created" and "papers saved".
+        if statement.lstrip().upper().startswith("INSERT INTO COLLECTION_ITEMS"):
+            raise KeyboardInterrupt("killed")
+
+    event.listen(engine, "before_cursor_execute", die_on_filling)
+    try:
+        with pytest.raises(KeyboardInterrupt):
+            import_library(engine, user.id, LIBRARY, collection="Zotero", filename="z.bib")
+    finally:
+        event.remove(engine, "before_cursor_execute", die_on_filling)
+    assert coll.list_collections(engine, user.id) == []
+    done = import_library(engine, user.id, LIBRARY, collection="Zotero", filename="z.bib")
+    assert [(c.name, c.size) for c in coll.list_collections(engine, user.id)] == [("Zotero", 3)]
+    assert done.added == 3
+
+
 @pytest.mark.parametrize("fmt", ["bibtex", "ris", "csl-json"])
 def test_exported_collection_imports_back_into_another_account(engine, fmt):
     _seed(engine)
@@ -196,3 +218,43 @@ def test_account_import_names_bad_fields_and_unknown_papers(engine):
         "collections[1].papers[2]: missing paper 'id'",
         "collections[2]: missing 'name'",
     ]
+
+
+def test_sigkill_at_random_points_of_a_library_import_never_leaves_a_partial_collection(
+    engine, tmp_path, database_url
+):
+    import os
+    import random
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    ids = [f"2607.{n:05d}" for n in range(1, 3001)]
+    upsert_records(
+        engine,
+        [
+            PaperRecord(source="arxiv-oai", id=pid, title=f"Paper {pid}", abstract="A study.",
+                        authors=[Author("Ada Lovelace")], categories=["cs.LG"],
+                        announced=date(2026, 7, 1))
+            for pid in ids
+        ],
+    )  # fmt: skip
+    user = add_user(engine, "reader@example.org")
+    bib = tmp_path / "big.bib"
+    bib.write_text("".join(f"@misc{{k{n}, eprint = {{{pid}}}}}\n" for n, pid in enumerate(ids)))
+    env = {**os.environ, "PAPERROUTE_DATABASE_URL": database_url,
+           "PAPERROUTE_DATA_DIR": str(tmp_path / "data")}  # fmt: skip
+    cmd = [sys.executable, "-m", "paperroute.cli", "library", "import", user.email, str(bib),
+           "--collection", "Zotero", "--offline"]  # fmt: skip
+    rng = random.Random(17)
+    for _ in range(6):
+        proc = subprocess.Popen(cmd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        time.sleep(rng.uniform(0.5, 4.0))
+        proc.send_signal(signal.SIGKILL)
+        proc.wait(30)
+        sizes = [(c.name, c.size) for c in coll.list_collections(engine, user.id)]
+        assert sizes in ([], [("Zotero", 3000)]), "all of the import or none of it"
+    subprocess.run(cmd, env=env, check=True, capture_output=True)
+    assert [(c.name, c.size) for c in coll.list_collections(engine, user.id)] == [("Zotero", 3000)]
+    assert {p.saves for p in get_papers(engine, ids[:50])} == {1}, "each save counted once"

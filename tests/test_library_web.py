@@ -9,6 +9,7 @@ real embeddings table: these tests are about pages, forms, CSRF and tokens, not 
 from __future__ import annotations
 
 import json
+import time
 from datetime import date
 
 import numpy as np
@@ -65,11 +66,23 @@ BIB = f"""@article{{v0, title = {{Vision paper 0}}, eprint = {{{VISION[0]}}},
 
 
 def _import(client, csrf, data=BIB, name="mine.bib"):
-    return client.post(
+    started = client.post(
         "/for-you/import",
         data={"csrf_token": csrf, "collection": "Zotero"},
         files={"library": (name, data.encode(), "application/x-bibtex")},
     )
+    return finished(client, started)
+
+
+def finished(client, started, timeout=60.0):
+    """The import page once the background import is over (it answers 303 to it at once)."""
+    assert started.status_code == 303, started.text
+    url = started.headers["location"]
+    deadline = time.monotonic() + timeout
+    while client.get(url + "?format=json").json()["status"] in {"queued", "running"}:
+        assert time.monotonic() < deadline, "the import did not finish"
+        time.sleep(0.05)
+    return client.get(url)
 
 
 def test_import_a_bibtex_file_then_see_recommendations_with_reasons_and_reject_one(client, engine):
@@ -157,6 +170,7 @@ def test_export_a_collection_and_move_a_whole_account(client, engine):
         data={"csrf_token": csrf},
         files={"account": ("account.json", json.dumps(data).encode(), "application/json")},
     )
+    moved = finished(other, moved)
     assert moved.status_code == 200
     assert "1 collections created, 2 papers saved" in texts(moved, ".account-import li")[0]
     broken = other.post(
@@ -164,7 +178,10 @@ def test_export_a_collection_and_move_a_whole_account(client, engine):
         data={"csrf_token": csrf},
         files={"account": ("account.json", b'{"format": ', "application/json")},
     )
-    assert broken.status_code == 422 and "not JSON (line 1" in broken.text
+    broken = finished(other, broken)
+    assert texts(broken, ".import-status")[0].startswith("The import failed")
+    assert "not JSON (line 1" in texts(broken, ".import-error")[0]
+    assert client.get(moved.url.path).status_code == 404  # only its owner sees an import
 
 
 def test_cold_start_picks_and_pasted_ids(client, engine):
@@ -174,7 +191,7 @@ def test_cold_start_picks_and_pasted_ids(client, engine):
         "/for-you/start",
         data={"csrf_token": csrf, "categories": ["cs.CL"], "topics": "", "arxiv_ids": "bogus"},
     )
-    assert response.status_code == 200
+    response = finished(client, response)  # pasted ids are imported in the background too
     assert "not an arXiv id: 'bogus'" in " ".join(texts(response, ".import-errors li"))
     page = client.get("/for-you?window=month")
     shown = [a.get("data-paper-id") for a in doc(page).cssselect(".recommendations .paper-card")]
@@ -183,8 +200,11 @@ def test_cold_start_picks_and_pasted_ids(client, engine):
     response = client.post(
         "/for-you/start", data={"csrf_token": csrf, "arxiv_ids": f"arXiv:{VISION[0]}"}
     )
-    assert response.status_code == 303
+    assert "1 matched (1 newly saved" in texts(finished(client, response), ".import-summary")[0]
     assert coll.list_collections(engine, user.id)[0].name == "Starter"
+    assert client.post("/for-you/start", data={"csrf_token": csrf}).headers["location"] == (
+        "/for-you"
+    )
 
 
 def test_a_library_file_over_50_mb_is_refused_with_a_clear_message(client, engine):

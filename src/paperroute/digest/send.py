@@ -14,6 +14,7 @@ import time
 from email.message import EmailMessage
 
 from paperroute.config import Settings
+from paperroute.metrics import counted_mail
 
 
 class MailError(Exception):
@@ -122,6 +123,7 @@ class Mailer:
         except (OSError, smtplib.SMTPException):
             conn.close()
 
+    @counted_mail(retried=TemporaryMailError, bounced=PermanentMailError)
     def send(self, msg: EmailMessage) -> None:
         """Hand one message to the server; raises TemporaryMailError or PermanentMailError."""
         self.limiter.wait()

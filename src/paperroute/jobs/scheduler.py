@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import importlib
 import logging
+import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -17,17 +18,20 @@ from datetime import datetime
 from sqlalchemy import Engine
 
 from paperroute.config import Settings
+from paperroute.metrics import JOB_RUNS
 from paperroute.sources.base import SourceError
 from paperroute.store import jobs as lease_store
 
 log = logging.getLogger(__name__)
 
-JobFn = Callable[[Settings, Engine], str | None]
+# (settings, engine, stop): a long job returns early once `stop` (the shutdown) is set.
+JobFn = Callable[[Settings, Engine, threading.Event | None], str | None]
 
 
 @dataclass
 class Job:
-    """A periodic job: `target` is "module:function" taking (settings, engine), returning a note."""
+    """A periodic job: `target` is "module:function" taking (settings, engine, stop), returning
+    a note."""
 
     name: str
     interval_seconds: float
@@ -55,7 +59,13 @@ def finish(engine: Engine, job: Job, owner: str, status: str, message: str | Non
     )
 
 
-def run_job(settings: Settings, engine: Engine, job: Job, owner: str) -> tuple[str, str | None]:
+def run_job(
+    settings: Settings,
+    engine: Engine,
+    job: Job,
+    owner: str,
+    stop: threading.Event | None = None,
+) -> tuple[str, str | None]:
     """Run one job now (lease already held, or concurrent); returns (status, message)."""
     started = time.monotonic()
     try:
@@ -64,7 +74,7 @@ def run_job(settings: Settings, engine: Engine, job: Job, owner: str) -> tuple[s
         status, message = "unavailable", f"{job.target}: {exc}"
     else:
         try:
-            message = fn(settings, engine)
+            message = fn(settings, engine, stop)
             status = "ok"
         except SourceError as exc:  # expected (source offline, error feed): a message, no traceback
             log.warning("job %s failed: %s", job.name, exc)
@@ -75,6 +85,7 @@ def run_job(settings: Settings, engine: Engine, job: Job, owner: str) -> tuple[s
     elapsed = time.monotonic() - started
     note = f"{message or ''} ({elapsed:.1f}s)".strip()
     finish(engine, job, owner, status, note)
+    JOB_RUNS.labels(job.name, status).inc()
     return status, note
 
 
@@ -84,11 +95,14 @@ def run_due_jobs(
     jobs: list[Job],
     owner: str,
     last_local: dict[str, float],
+    stop: threading.Event | None = None,
 ) -> list[tuple[str, str, str | None]]:
-    """Run every job that is due; `last_local` remembers when this process last ran concurrent
-    jobs. Returns (name, status, message) for each job run."""
+    """Run every job that is due, until `stop` is set; `last_local` remembers when this process
+    last ran concurrent jobs. Returns (name, status, message) for each job run."""
     ran = []
     for job in jobs:
+        if stop is not None and stop.is_set():
+            break
         if job.exclusive:
             if not try_lease(engine, job, owner):
                 continue
@@ -97,7 +111,7 @@ def run_due_jobs(
             if last is not None and time.monotonic() - last < job.interval_seconds:
                 continue
             last_local[job.name] = time.monotonic()
-        status, message = run_job(settings, engine, job, owner)
+        status, message = run_job(settings, engine, job, owner, stop)
         ran.append((job.name, status, message))
     return ran
 

@@ -1,9 +1,9 @@
 """The worker: a loop that asks the scheduler what is due and runs it, in its own process
 (`paperroute worker`) or in a thread of the web server (`start_background_jobs`).
 
-The jobs are listed once, in JOBS, by "module:function" (each function takes (settings, engine)
-and returns a short note); each is also a CLI command. A job whose module is not installed yet is
-recorded as `unavailable` instead of stopping the worker.
+The jobs are listed once, in JOBS, by "module:function" (each function takes (settings, engine,
+stop) and returns a short note; `stop` is set on shutdown); each is also a CLI command. A job
+whose module is not installed yet is recorded as `unavailable` instead of stopping the worker.
 """
 
 from __future__ import annotations
@@ -22,6 +22,11 @@ from paperroute.jobs.scheduler import Job, run_due_jobs
 
 log = logging.getLogger(__name__)
 
+# How long a shutdown waits for the running job. Jobs that run long check `stop` between small
+# steps (embedding: ~1 s); one that does not (a digest run) is then left to die with the
+# process, which is safe: the delivery ledger re-sends what was not recorded as sent.
+STOP_SECONDS = 4.0
+
 JOBS: list[Job] = [
     # Digests are concurrent: the delivery ledger gives each digest to exactly one worker.
     Job("digests", 60.0, "paperroute.jobs.worker:digest_job", exclusive=False),
@@ -35,7 +40,7 @@ JOBS: list[Job] = [
 ]
 
 
-def digest_job(settings: Settings, engine: Engine) -> str:
+def digest_job(settings: Settings, engine: Engine, stop: threading.Event | None = None) -> str:
     """Send every digest that is due now (the `paperroute digest send` command)."""
     report = send_due_digests(settings, engine)
     note = (
@@ -45,7 +50,9 @@ def digest_job(settings: Settings, engine: Engine) -> str:
     return f"{note}; stopped: {report.stopped}" if report.stopped else note
 
 
-def sync_hf_daily_job(settings: Settings, engine: Engine) -> str:
+def sync_hf_daily_job(
+    settings: Settings, engine: Engine, stop: threading.Event | None = None
+) -> str:
     """Fetch today's and yesterday's Hugging Face daily papers (`paperroute sync hf-daily`) and
     keyword-index what changed."""
     from paperroute.search.service import SearchService
@@ -61,13 +68,17 @@ def sync_hf_daily_job(settings: Settings, engine: Engine) -> str:
     return report.summary()
 
 
-def embed_job(settings: Settings, engine: Engine) -> str:
-    """Embed new or changed papers for semantic search (`paperroute embed`)."""
+def embed_job(settings: Settings, engine: Engine, stop: threading.Event | None = None) -> str:
+    """Embed new or changed papers for semantic search (`paperroute embed`); stops between
+    small batches once `stop` is set, keeping what it finished (the next run goes on)."""
     from paperroute.search.service import SearchService
 
     service = SearchService(settings, engine)
     service.open()
-    return f"embedded {service.embed_pending(progress=False)} papers"
+    n = service.embed_pending(progress=False, stop=stop)
+    if stop is not None and stop.is_set():
+        return f"stopped by shutdown after embedding {n} papers; the next run goes on"
+    return f"embedded {n} papers"
 
 
 def run_worker(
@@ -85,7 +96,8 @@ def run_worker(
     jobs = JOBS if jobs is None else jobs
     while not stop.is_set():
         try:
-            for name, status, message in run_due_jobs(settings, engine, jobs, owner, last_local):
+            ran = run_due_jobs(settings, engine, jobs, owner, last_local, stop)
+            for name, status, message in ran:
                 log.info("job %s: %s %s", name, status, message or "")
                 if on_run:
                     on_run(name, status, message)
@@ -106,7 +118,7 @@ def start_background_jobs(
     )
     thread.start()
 
-    def stop_jobs(timeout: float = 30.0) -> None:
+    def stop_jobs(timeout: float = STOP_SECONDS) -> None:
         stop.set()
         thread.join(timeout)
 

@@ -24,11 +24,18 @@ from paperroute.library.formats import (
     parse_library,
 )
 from paperroute.models import PaperRecord
+from paperroute.store import collections as coll
 from paperroute.store import library as store
 from paperroute.store.papers import upsert_records
 
 # Takes arXiv ids, returns what the source said (records and per-record errors).
 Fetcher = Callable[[Sequence[str]], list[Any]]
+# Told how far an import got, in words ("matching 3,000 entries"); the web shows it.
+Progress = Callable[[str], None]
+
+
+def _quiet(_stage: str) -> None:
+    """The default Progress: nobody is watching."""
 
 
 @dataclass
@@ -52,6 +59,20 @@ class ImportReport:
             f"{len(self.errors)} malformed"
         )
 
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-ready form (the web's import page and its JSON twin)."""
+        return {
+            "format": self.format,
+            "summary": self.summary(),
+            "collection_id": self.collection_id,
+            "entries": self.entries,
+            "matched": self.matched,
+            "added": self.added,
+            "fetched": self.fetched,
+            "unmatched": self.unmatched,
+            "errors": [str(e) for e in self.errors],
+        }
+
 
 def arxiv_fetcher(settings: Any) -> Fetcher:
     """A fetcher that asks the arXiv API (configured endpoint and politeness delay)."""
@@ -68,7 +89,10 @@ def arxiv_fetcher(settings: Any) -> Fetcher:
 
 
 def match_entries(
-    engine: Engine, entries: Sequence[Entry], fetch: Fetcher | None = None
+    engine: Engine,
+    entries: Sequence[Entry],
+    fetch: Fetcher | None = None,
+    progress: Progress = _quiet,
 ) -> tuple[dict[int, str], int, list[str]]:
     """Paper id per entry index, how many papers were fetched, and fetch problems."""
     arxiv_ids = sorted({e.arxiv_id for e in entries if e.arxiv_id})
@@ -76,6 +100,7 @@ def match_entries(
     fetched, problems = 0, []
     unknown = [i for i in arxiv_ids if i not in known]
     if unknown and fetch is not None:
+        progress(f"fetching {len(unknown):,} papers from arXiv")
         fetched, problems = _fetch_into_store(engine, unknown, fetch)
         known = store.known_paper_ids(engine, arxiv_ids)
     found: dict[int, str] = {}
@@ -116,10 +141,13 @@ def import_library(
     fmt: str | None = None,
     filename: str = "",
     fetch: Fetcher | None = None,
+    progress: Progress = _quiet,
 ) -> ImportReport:
     """Parse a library file, match its entries and save the matches into `collection`."""
+    progress(f"reading {len(data):,} characters")
     text = decode(data) if isinstance(data, bytes) else data
-    return import_entries(engine, user_id, parse_library(text, fmt, filename), collection, fetch)
+    parsed = parse_library(text, fmt, filename)
+    return import_entries(engine, user_id, parsed, collection, fetch, progress)
 
 
 def import_ids(
@@ -128,6 +156,7 @@ def import_ids(
     text: str,
     collection: str = "Starter",
     fetch: Fetcher | None = None,
+    progress: Progress = _quiet,
 ) -> ImportReport:
     """Save pasted arXiv ids or URLs (one per line, or separated by spaces/commas)."""
     parsed = Parsed("arxiv-ids")
@@ -140,16 +169,22 @@ def import_ids(
                 parsed.entries.append(Entry(line=number, arxiv_id=found, title=token))
             else:
                 parsed.errors.append(EntryError(number, f"not an arXiv id: {token!r}"))
-    return import_entries(engine, user_id, parsed, collection, fetch)
+    return import_entries(engine, user_id, parsed, collection, fetch, progress)
 
 
 def import_entries(
-    engine: Engine, user_id: int, parsed: Parsed, collection: str, fetch: Fetcher | None
+    engine: Engine,
+    user_id: int,
+    parsed: Parsed,
+    collection: str,
+    fetch: Fetcher | None,
+    progress: Progress = _quiet,
 ) -> ImportReport:
     """Match parsed entries to papers and save the matches into the user's collection."""
     report = ImportReport(format=parsed.format, entries=len(parsed.entries) + len(parsed.errors))
     report.errors = list(parsed.errors)
-    found, report.fetched, problems = match_entries(engine, parsed.entries, fetch)
+    progress(f"matching {len(parsed.entries):,} entries")
+    found, report.fetched, problems = match_entries(engine, parsed.entries, fetch, progress)
     report.errors.extend(EntryError(0, p) for p in problems)
     report.matched = list(dict.fromkeys(found[n] for n in sorted(found)))
     report.unmatched = [
@@ -158,7 +193,8 @@ def import_entries(
         if n not in found
     ]
     if report.matched:
-        report.collection_id, report.added = store.save_into_collection(
+        progress(f"saving {len(report.matched):,} papers into {collection!r}")
+        report.collection_id, report.added = coll.save_into_collection(
             engine, user_id, collection, report.matched
         )
     return report

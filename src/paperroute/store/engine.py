@@ -59,6 +59,14 @@ def head_revision() -> str:
     return script.get_current_head()
 
 
+def known_revision(revision: str | None) -> bool:
+    """True when this code's migrations include `revision` (None: an empty database)."""
+    if revision is None:
+        return True
+    script = ScriptDirectory.from_config(_alembic_config(None))  # type: ignore[arg-type]
+    return revision in {s.revision for s in script.walk_revisions()}
+
+
 def current_revision(engine: Engine) -> str | None:
     """The migration the database is at (None for an empty database)."""
     with engine.connect() as conn:

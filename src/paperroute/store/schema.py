@@ -302,3 +302,24 @@ job_runs = Table(
     Column("lease_until", TS),
     Column("interval_seconds", Float),
 )
+
+# Library and account imports started from the web: the upload is stored under the data dir
+# and a background job (jobs/imports.py) takes the row's id, so the request answers at once.
+import_jobs = Table(
+    "import_jobs",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("user_id", Integer, ForeignKey("users.id", ondelete="CASCADE"), nullable=False),
+    Column("kind", String(16), nullable=False),  # library | account | ids
+    Column("filename", String(255), nullable=False),
+    Column("collection", String(255)),
+    Column("path", Text, nullable=False),  # the stored upload, relative to the data dir
+    Column("status", String(16), nullable=False),  # queued | running | done | failed
+    Column("stage", Text),  # progress, in words
+    Column("report", JSON),
+    Column("error", Text),
+    Column("created_at", TS, nullable=False),
+    Column("started_at", TS),
+    Column("finished_at", TS),
+    Index("ix_import_jobs_status", "status"),
+)

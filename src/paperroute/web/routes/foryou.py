@@ -3,19 +3,22 @@ library import/export (BibTeX, RIS, CSL-JSON) and whole-account export/import.""
 
 from __future__ import annotations
 
+import io
 import json
 from datetime import UTC, datetime
-from typing import Annotated
+from typing import Annotated, BinaryIO
 
 from fastapi import APIRouter, File, Form, HTTPException, Request, UploadFile
+from fastapi import Path as FastPath
 from fastapi.responses import RedirectResponse, Response
 
+from paperroute.jobs.imports import UploadTooLarge, store_upload
 from paperroute.library.export import MEDIA_TYPES, export_papers
-from paperroute.library.formats import MAX_BYTES, LibraryFileError
-from paperroute.library.importer import arxiv_fetcher, import_ids, import_library
+from paperroute.library.formats import MAX_BYTES
 from paperroute.library.recommendations import recommendation_json, shared_recommender
 from paperroute.ranking.recommend import WINDOWS
 from paperroute.store import collections as coll
+from paperroute.store import imports
 from paperroute.store import library as store
 from paperroute.store.listings import papers_by_ids
 from paperroute.store.papers import author_key
@@ -127,54 +130,67 @@ def start(
     engine = engine_of(request)
     words = [t.strip() for t in topics.replace("\n", ",").split(",") if t.strip()]
     store.set_onboarding(engine, user.id, {"categories": categories or [], "topics": words})
-    report = None
-    if arxiv_ids.strip():
-        fetch = arxiv_fetcher(request.app.state.settings)
-        report = import_ids(engine, user.id, arxiv_ids, "Starter", fetch)
-    if report is not None and (report.errors or report.unmatched):
-        return render(request, "foryou/imported.html", report=report, what="pasted ids")
+    if arxiv_ids.strip():  # fetching unknown ones from arXiv takes seconds: in the background
+        pasted = io.BytesIO(arxiv_ids.encode())
+        return _start_import(request, "ids", pasted, "pasted arXiv ids", "Starter")
     return RedirectResponse("/for-you", status_code=303)
 
 
-async def _read_upload(upload: UploadFile) -> bytes:
-    data = await upload.read(MAX_BYTES + 1)
-    if len(data) > MAX_BYTES:
-        raise HTTPException(413, "library file: over the 50 MB limit; split it or export less")
-    return data
-
-
 @router.post("/for-you/import", name="foryou.import")
-async def import_file(
+def import_file(
     request: Request,
     library: Annotated[UploadFile, File()],
     collection: Annotated[str, Form()] = "Imported",
 ) -> Response:
-    """Import a BibTeX / RIS / CSL-JSON file into a collection; shows what matched and what not."""
+    """Start importing a BibTeX / RIS / CSL-JSON file into a collection; answers at once."""
+    name = collection.strip()[:255] or "Imported"
+    return _start_import(request, "library", library.file, library.filename or "", name)
+
+
+def _start_import(
+    request: Request, kind: str, data: BinaryIO, filename: str, collection: str | None
+) -> Response:
+    """Store the upload, queue its import and send the reader to the page that follows it."""
     user = require_user(request)
-    data = await _read_upload(library)
-    fetch = arxiv_fetcher(request.app.state.settings)
+    state = request.app.state
     try:
-        report = import_library(
-            engine_of(request),
-            user.id,
-            data,
-            collection=collection.strip() or "Imported",
-            filename=library.filename or "",
-            fetch=fetch,
-        )
-    except (LibraryFileError, coll.CollectionError) as exc:
-        raise HTTPException(422, str(exc)) from None
+        path = store_upload(state.settings, data, MAX_BYTES)
+    except UploadTooLarge as exc:
+        raise HTTPException(413, f"{kind} file: {exc}; split it or export less") from None
+    import_id = imports.create_import(engine_of(request), user.id, kind, filename, path, collection)
+    state.imports.submit(import_id)
+    url = str(request.url_for("foryou.import_status", import_id=import_id).path)
+    if wants_json(request):
+        return json_response({"id": import_id, "status": "queued", "url": url}, status=202)
+    return RedirectResponse(url, status_code=303)
+
+
+@router.get("/for-you/imports/{import_id}", name="foryou.import_status")
+def import_status(
+    request: Request, import_id: Annotated[int, FastPath(ge=1, lt=2**31)]
+) -> Response:
+    """How far an import got; once done, what matched and each line that did not."""
+    user = require_user(request)
+    job = imports.get_import(engine_of(request), import_id)
+    if job is None or job.user_id != user.id:
+        raise HTTPException(404, f"import {import_id}: not found")
     if wants_json(request):
         return json_response(
             {
-                "summary": report.summary(),
-                "collection_id": report.collection_id,
-                "matched": report.matched,
-                "unmatched": report.unmatched,
-                "errors": [str(e) for e in report.errors],
+                "id": job.id,
+                "kind": job.kind,
+                "filename": job.filename,
+                "status": job.status,
+                "stage": job.stage,
+                "error": job.error,
+                "report": job.report,
             }
         )
-    return render(request, "foryou/imported.html", report=report, what=library.filename)
+    response = render(request, "foryou/import_status.html", job=job)
+    response.headers["Link"] = (
+        f'<{request.url.path}?format=json>; rel="alternate"; type="application/json"'
+    )
+    return response
 
 
 def _export_ids(request: Request, collection: int | None, ids: str, q: str) -> tuple[list, str]:
@@ -228,16 +244,6 @@ def account_export(request: Request) -> Response:
 
 
 @router.post("/account/import", name="foryou.account_import")
-async def account_import(request: Request, account: Annotated[UploadFile, File()]) -> Response:
-    """Merge an account export into your account (importing it twice adds nothing)."""
-    user = require_user(request)
-    data = await _read_upload(account)
-    try:
-        result = store.import_account(engine_of(request), user.id, json.loads(data))
-    except json.JSONDecodeError as exc:
-        raise HTTPException(422, f"account file: not JSON (line {exc.lineno}: {exc.msg})") from None
-    except store.AccountFileError as exc:
-        raise HTTPException(422, str(exc)) from None
-    if wants_json(request):
-        return json_response(vars(result))
-    return render(request, "foryou/account_imported.html", result=result)
+def account_import(request: Request, account: Annotated[UploadFile, File()]) -> Response:
+    """Start merging an account export into your account (importing it twice adds nothing)."""
+    return _start_import(request, "account", account.file, account.filename or "", None)
