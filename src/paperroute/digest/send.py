@@ -86,6 +86,8 @@ class Mailer:
 
     def _connect(self) -> smtplib.SMTP:
         s = self.settings
+        if not s.smtp_configured:
+            raise TemporaryMailError("SMTP is not configured: set PAPERROUTE_SMTP_HOST")
         mode = (s.smtp_tls or "none").lower()
         if mode not in ("none", "starttls", "ssl"):
             raise PermanentMailError(f"settings.smtp_tls: {s.smtp_tls!r} is not none/starttls/ssl")

@@ -314,11 +314,13 @@ def export_account(engine: Engine, user_id: int) -> dict[str, Any]:
             .where(saved_searches.c.user_id == user_id)
             .order_by(saved_searches.c.id)
         ).all()
+        # By owner only: an address is not proof of ownership (anyone can type one into
+        # /subscribe), the confirmation that sets user_id is.
         sub_ids = list(
             conn.execute(
-                select(subscriptions.c.id).where(
-                    (subscriptions.c.user_id == user_id) | (subscriptions.c.email == user["email"])
-                )
+                select(subscriptions.c.id)
+                .where(subscriptions.c.user_id == user_id)
+                .order_by(subscriptions.c.id)
             ).scalars()
         )
     subscription = None
