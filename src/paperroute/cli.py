@@ -780,7 +780,9 @@ def library_import(
     user = _user_or_exit(engine, email)
     try:
         if account:
-            result = store.import_account(engine, user.id, json.loads(path.read_text("utf-8")))
+            result = store.import_account(
+                engine, user.id, store.load_account_file(path.read_bytes())
+            )
             print_json(vars(result))
             return
         report = import_library(

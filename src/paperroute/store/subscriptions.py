@@ -9,6 +9,7 @@ address that already has a row changes nothing until the owner of the address co
 
 from __future__ import annotations
 
+import contextlib
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
@@ -57,24 +58,24 @@ class Preferences:
 
     def validated(self) -> Preferences:
         """A cleaned copy; raises SubscriptionError naming the first bad field."""
-        if self.cadence not in CADENCES:
+        if not isinstance(self.cadence, str) or self.cadence not in CADENCES:
             raise SubscriptionError(f"cadence: must be one of {', '.join(CADENCES)}")
-        if not 0 <= int(self.weekday) <= 6:
-            raise SubscriptionError("weekday: must be 0 (Monday) .. 6 (Sunday)")
-        if not 0 <= int(self.send_hour) <= 23:
-            raise SubscriptionError("send_hour: must be 0 .. 23")
+        weekday = _bounded(self.weekday, "weekday", 6, "0 (Monday) .. 6 (Sunday)")
+        send_hour = _bounded(self.send_hour, "send_hour", 23)
+        if not isinstance(self.timezone, str):
+            raise SubscriptionError("timezone: must be an IANA time zone name")
         check_timezone(self.timezone)
+        if not isinstance(self.sections or {}, dict):
+            raise SubscriptionError("sections: must map section names to sizes")
         sections = dict(DEFAULT_SECTIONS)
         for name, size in (self.sections or {}).items():
             if name not in SECTION_NAMES:
                 raise SubscriptionError(f"sections: unknown section {name!r}")
-            if not 0 <= int(size) <= MAX_SECTION_SIZE:
-                raise SubscriptionError(f"sections.{name}: must be 0 .. {MAX_SECTION_SIZE}")
-            sections[name] = int(size)
+            sections[name] = _bounded(size, f"sections.{name}", MAX_SECTION_SIZE)
         return Preferences(
             cadence=self.cadence,
-            weekday=int(self.weekday),
-            send_hour=int(self.send_hour),
+            weekday=weekday,
+            send_hour=send_hour,
             timezone=self.timezone,
             sections=sections,
             topics=_clean_list(self.topics, "topics", 20, 200),
@@ -82,6 +83,17 @@ class Preferences:
             follow_categories=_clean_list(self.follow_categories, "follow_categories", 50, 32),
             send_empty=bool(self.send_empty),
         )
+
+
+def _bounded(value: Any, name: str, most: int, shown: str | None = None) -> int:
+    """An int in 0..most (an int, or digits from a form); SubscriptionError naming `name`."""
+    number = -1
+    if isinstance(value, int | str) and not isinstance(value, bool):
+        with contextlib.suppress(ValueError):  # e.g. "x", or more digits than int() takes
+            number = int(value)
+    if not 0 <= number <= most:
+        raise SubscriptionError(f"{name}: must be {shown or f'0 .. {most}'}")
+    return number
 
 
 @dataclass

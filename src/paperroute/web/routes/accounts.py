@@ -100,7 +100,11 @@ def verify(request: Request, token: str = Form(...), next: str = Form("/")) -> R
             error="That sign-in link has expired or was already used. Ask for a new one.",
             next=next,
         )
-    user = users.record_login(engine, email)
+    try:
+        user = users.record_login(engine, email)
+    except users.EmailError as exc:  # a token stored before addresses were checked
+        error = f"That sign-in link cannot be used: {exc}. Ask for a new one."
+        return _signin_error(request, 400, error, "", safe_next(next))
     request.session.clear()  # a fresh session (and CSRF token) after sign-in
     request.session["uid"] = user.id
     return RedirectResponse(safe_next(next), status_code=303)

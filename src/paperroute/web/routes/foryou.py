@@ -233,9 +233,7 @@ async def account_import(request: Request, account: Annotated[UploadFile, File()
     user = require_user(request)
     data = await _read_upload(account)
     try:
-        result = store.import_account(engine_of(request), user.id, json.loads(data))
-    except json.JSONDecodeError as exc:
-        raise HTTPException(422, f"account file: not JSON (line {exc.lineno}: {exc.msg})") from None
+        result = store.import_account(engine_of(request), user.id, store.load_account_file(data))
     except store.AccountFileError as exc:
         raise HTTPException(422, str(exc)) from None
     if wants_json(request):
