@@ -381,7 +381,7 @@ def digest_send(
     retries: int = typer.Option(3, help="Tries per message on temporary SMTP errors."),
     backoff: float = typer.Option(1.0, help="Seconds before the second try (doubles)."),
 ) -> None:
-    """Send every digest that is due now, exactly once (safe to run in several processes)."""
+    """Send every digest that is due now (none lost; a crash may repeat one, same Message-ID)."""
     from paperroute.digest.ledger import DeliveryOptions, due_subscriptions, send_due_digests
 
     settings = get_settings()
