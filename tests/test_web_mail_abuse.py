@@ -16,7 +16,7 @@ from sqlalchemy import func, select, update
 
 from paperroute.store import auth, library, users
 from paperroute.store import subscriptions as subs
-from paperroute.store.schema import login_tokens
+from paperroute.store.schema import login_tokens, subscriptions
 from paperroute.store.schema import users as users_table
 from smtp_fixture import SmtpServer
 from webtools import LiveServer, client_for, csrf_from, doc, link_in, make_app, sign_in, texts
@@ -108,7 +108,9 @@ def test_a_hostile_subscribe_address_is_a_422_at_the_field_and_sends_nothing(
 ):
     response = ask_digest(client, address)
     assert response.status_code == 422
-    assert "is not one email address" in texts(response, ".error")[0]
+    assert "is not one email address" in texts(response, "#email-error")[0]
+    if address.isprintable():
+        assert doc(response).xpath("//input[@name='email']/@value") == [address]
     assert subs.list_subscriptions(engine, None) == []
     assert smtp.messages == []
 
@@ -300,3 +302,40 @@ def test_slow_smtp_during_subscribe_does_not_hold_up_other_requests(mail_setting
         worker.join(10)
     assert done == [200]
     assert waited < 0.8, f"another request waited {waited:.2f} s behind the SMTP conversation"
+
+
+def test_the_migration_gives_taken_over_subscriptions_back_to_the_address_owner(database_url):
+    from datetime import UTC, datetime
+
+    from alembic import command
+
+    from paperroute.store.engine import _alembic_config, make_engine, migrate
+
+    engine = make_engine(database_url)
+    command.upgrade(_alembic_config(engine), "0001")  # a database from before the fix
+    now = datetime.now(UTC)
+    with engine.begin() as conn:
+        for email in ("attacker@example.org", "victim@example.org"):
+            conn.execute(users_table.insert().values(email=email, is_admin=False, created_at=now))
+        ids = dict(conn.execute(select(users_table.c.email, users_table.c.id)).all())
+        prefs = {"sections": {}, "topics": [], "follow_authors": [], "follow_categories": []}
+        for email, owner in [
+            ("victim@example.org", ids["attacker@example.org"]),  # taken over
+            ("nobody@example.org", ids["attacker@example.org"]),  # taken over, no account
+            ("attacker@example.org", ids["attacker@example.org"]),  # rightly theirs
+        ]:
+            conn.execute(
+                subscriptions.insert().values(
+                    email=email, user_id=owner, status="active", cadence="daily", weekday=0,
+                    send_hour=7, timezone="UTC", send_empty=False, hard_bounces=0,
+                    created_at=now, **prefs,
+                )
+            )  # fmt: skip
+    migrate(engine)
+    owners = {s.email: s.user_id for s in subs.list_subscriptions(engine, None)}
+    assert owners == {
+        "victim@example.org": ids["victim@example.org"],
+        "nobody@example.org": None,
+        "attacker@example.org": ids["attacker@example.org"],
+    }
+    engine.dispose()
