@@ -339,3 +339,21 @@ def test_the_migration_gives_taken_over_subscriptions_back_to_the_address_owner(
         "attacker@example.org": ids["attacker@example.org"],
     }
     engine.dispose()
+
+
+def test_requests_older_than_their_link_are_dropped_and_confirm_nothing(engine):
+    from datetime import timedelta
+
+    from paperroute.store.schema import subscription_requests
+
+    old = subs.subscribe(engine, "slow@example.org", subs.Preferences(topics=["old"]))
+    with engine.begin() as conn:
+        conn.execute(
+            update(subscription_requests).values(
+                created_at=subscription_requests.c.created_at - timedelta(days=8)
+            )
+        )
+    subs.subscribe(engine, "slow@example.org", subs.Preferences(topics=["new"]))
+    with engine.connect() as conn:
+        assert conn.execute(select(func.count()).select_from(subscription_requests)).scalar() == 1
+    assert subs.confirm_subscription(engine, old.id, old.request_id).status == "pending"

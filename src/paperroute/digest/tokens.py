@@ -12,9 +12,10 @@ from urllib.parse import urlencode
 from itsdangerous import BadSignature, SignatureExpired, URLSafeTimedSerializer
 
 from paperroute.config import Settings
+from paperroute.store.subscriptions import REQUEST_MAX_AGE
 
 MAX_AGE = {
-    "confirm": 7 * 24 * 3600,
+    "confirm": int(REQUEST_MAX_AGE.total_seconds()),  # the request it confirms lives as long
     "unsubscribe": 180 * 24 * 3600,  # old digests must still let a reader leave
     "preferences": 60 * 24 * 3600,
 }

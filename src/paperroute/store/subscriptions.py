@@ -13,7 +13,7 @@ import contextlib
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError, available_timezones
 
@@ -36,6 +36,7 @@ CADENCES = ("daily", "weekly")
 SECTION_NAMES = ("topics", "authors", "categories", "for_you", "trending")
 DEFAULT_SECTIONS = {"topics": 3, "authors": 5, "categories": 5, "for_you": 5, "trending": 5}
 MAX_SECTION_SIZE = 20
+REQUEST_MAX_AGE = timedelta(days=7)  # how long a confirmation link (and its request) works
 
 
 class SubscriptionError(ValueError):
@@ -243,6 +244,12 @@ def subscribe(
             row = _row_by_id(conn, new_id)
         if row["status"] not in ("pending", "unsubscribed"):
             return _row_to_subscription(row)
+        # Requests outlive their link by nothing: confirm links expire after 7 days.
+        conn.execute(
+            subscription_requests.delete().where(
+                subscription_requests.c.created_at < now - REQUEST_MAX_AGE
+            )
+        )
         request_id = conn.execute(
             subscription_requests.insert().values(
                 subscription_id=row["id"], preferences=vars(clean), created_at=now
