@@ -257,6 +257,8 @@ subscription_requests = Table(
     Column("preferences", JSON, nullable=False),
     Column("created_at", TS, nullable=False),
     Index("ix_subscription_requests_subscription", "subscription_id"),
+    # Ids are never reused (SQLite's AUTOINCREMENT): an old link must not name a newer request.
+    sqlite_autoincrement=True,
 )
 
 deliveries = Table(

@@ -32,6 +32,7 @@ def upgrade() -> None:
             ondelete="CASCADE",
         ),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_subscription_requests")),
+        sqlite_autoincrement=True,  # ids never reused: an old link must not name a newer request
     )
     with op.batch_alter_table("subscription_requests", schema=None) as batch_op:
         batch_op.create_index(
