@@ -122,15 +122,14 @@ def _subscribe(request: Request, form) -> Response:
         if user is not None and address == user.email:
             subs.subscribe_own_address(engine, user.id, address, prefs)
             return RedirectResponse("/settings/digest?saved=1", status_code=303)
-        if not request.app.state.limiter.allow(f"subscribe-email:{address}", 3, 3600):
-            raise SubscriptionError(
-                "email: this address was sent 3 confirmation emails in the last hour; "
-                "use one of them or try again later"
-            )
-        sub = subs.subscribe(engine, address, prefs)
+        if request.app.state.limiter.allow(f"subscribe-email:{address}", 3, 3600):
+            sub = subs.subscribe(engine, address, prefs)
+        else:
+            error = ("email: this address was sent 3 confirmation emails in the last hour; "
+                     "use one of them or try again later")  # fmt: skip
+            return _form_page(request, status=429, error=error, email=email)
     except SubscriptionError as exc:
-        status = 429 if "confirmation emails" in str(exc) else 422
-        return _form_page(request, status=status, error=str(exc), email=email)
+        return _form_page(request, status=422, error=str(exc), email=email)
     if not settings.smtp_configured:
         # Development without a mail server (production refuses to start without one): the
         # link goes on the page, marked as such, and never into a log.
