@@ -161,6 +161,31 @@ def test_a_digest_has_one_date_message_id_and_mime_version_as_received(
     assert b"\r\n" in raw and b"\n" not in raw.replace(b"\r\n", b"")  # policy.SMTP line ends
 
 
+def test_a_legacy_subscription_holding_an_address_list_is_not_fanned_out(
+    engine,
+    mail_settings,
+    smtp_server,  # noqa: F811
+):
+    from sqlalchemy import update
+
+    from paperroute.store.schema import subscriptions
+
+    load_demo(engine, 20)
+    bad = active(engine, "first@example.com", send_hour=0, send_empty=True)
+    with engine.begin() as conn:  # a row stored before addresses were checked
+        conn.execute(
+            update(subscriptions)
+            .where(subscriptions.c.id == bad.id)
+            .values(email="first@example.com,second@example.com")
+        )
+    active(engine, "fine@example.com", send_hour=0, send_empty=True)
+    report = send(mail_settings, engine)
+    assert report.sent == 1 and report.failed == 1
+    assert [m["To"] for m in smtp_server.messages] == ["fine@example.com"]
+    [failed] = [r for r in deliveries.list_deliveries(engine) if r["status"] == "failed"]
+    assert "not exactly one address" in failed["last_error"]
+
+
 def test_temporary_smtp_failures_then_recovery_send_each_digest_once(
     engine,
     mail_settings,
