@@ -32,6 +32,7 @@ class Recorder:
 
     def __init__(self):
         self.messages: list[EmailMessage] = []
+        self.raw: list[bytes] = []  # the accepted DATA exactly as received, for header checks
         self.replies: list[str] = []
         self.refuse: set[str] = set()
         self.on_data: Callable[[object], str | None] | None = None
@@ -61,6 +62,7 @@ class Recorder:
         msg = email.message_from_bytes(envelope.content, policy=email.policy.default)
         with self.lock:
             self.messages.append(msg)
+            self.raw.append(envelope.content)
         return "250 Message accepted for delivery"
 
     def to(self, address: str) -> list[EmailMessage]:

@@ -33,7 +33,25 @@ def test_production_refuses_the_placeholder_secret(monkeypatch):
     with pytest.raises(ValueError, match="SECRET_KEY"):
         load_settings()
     monkeypatch.setenv("PAPERROUTE_SECRET_KEY", "a-real-long-random-secret-value")
+    monkeypatch.setenv("PAPERROUTE_SMTP_HOST", "mail.example.org")
+    monkeypatch.setenv("PAPERROUTE_MAIL_FROM", "Papers <papers@example.org>")
     assert load_settings().environment == "production"
+
+
+@pytest.mark.parametrize(
+    "env",
+    [{}, {"PAPERROUTE_SMTP_HOST": "mail.example.org"}],
+    ids=["no smtp host", "no real From address"],
+)
+def test_production_refuses_to_start_without_mail_settings_and_names_them(monkeypatch, env):
+    monkeypatch.setenv("PAPERROUTE_ENVIRONMENT", "production")
+    monkeypatch.setenv("PAPERROUTE_SECRET_KEY", "a-real-long-random-secret-value")
+    for name, value in env.items():
+        monkeypatch.setenv(name, value)
+    with pytest.raises(ValueError) as refused:
+        load_settings()
+    assert "PAPERROUTE_SMTP_HOST" in str(refused.value)
+    assert "PAPERROUTE_MAIL_FROM" in str(refused.value)
 
 
 def test_dump_masks_secrets_and_database_passwords():

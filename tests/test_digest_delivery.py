@@ -1,11 +1,14 @@
 """Digest delivery end to end against a real aiosmtpd server on loopback, on SQLite and PostgreSQL.
 
 Messages are parsed back with the `email` package; the tests check what a reader's mail client
-would show (headers, both MIME parts, links) and that the ledger sends each digest exactly once.
+would show (headers, both MIME parts, links) and that the ledger loses no digest and repeats none
+without a crash (crashes: tests/test_jobs_worker.py).
 """
 
 from __future__ import annotations
 
+import email
+import email.policy
 import re
 from datetime import UTC, datetime, timedelta
 from itertools import islice
@@ -142,7 +145,48 @@ def test_digest_arrives_only_after_confirmation_with_headers_parts_and_links(
     assert row["status"] == "sent" and row["message_id"] == msg["Message-ID"]
 
 
-def test_temporary_smtp_failures_then_recovery_send_each_digest_exactly_once(
+def test_a_digest_has_one_date_message_id_and_mime_version_as_received(
+    engine,
+    mail_settings,
+    smtp_server,  # noqa: F811
+):
+    load_demo(engine, 20)
+    active(engine, "headers@example.com", send_hour=0, send_empty=True)
+    assert send(mail_settings, engine).sent == 1
+    [raw] = smtp_server.handler.raw
+    parsed = email.message_from_bytes(raw, policy=email.policy.default)  # the stdlib parser
+    for name in ("Date", "Message-ID", "MIME-Version", "Subject", "From", "To"):
+        assert len(parsed.get_all(name) or []) == 1, name
+    assert not [p for p in parsed.iter_parts() if p["MIME-Version"]]  # top level only
+    assert b"\r\n" in raw and b"\n" not in raw.replace(b"\r\n", b"")  # policy.SMTP line ends
+
+
+def test_a_legacy_subscription_holding_an_address_list_is_not_fanned_out(
+    engine,
+    mail_settings,
+    smtp_server,  # noqa: F811
+):
+    from sqlalchemy import update
+
+    from paperroute.store.schema import subscriptions
+
+    load_demo(engine, 20)
+    bad = active(engine, "first@example.com", send_hour=0, send_empty=True)
+    with engine.begin() as conn:  # a row stored before addresses were checked
+        conn.execute(
+            update(subscriptions)
+            .where(subscriptions.c.id == bad.id)
+            .values(email="first@example.com,second@example.com")
+        )
+    active(engine, "fine@example.com", send_hour=0, send_empty=True)
+    report = send(mail_settings, engine)
+    assert report.sent == 1 and report.failed == 1
+    assert [m["To"] for m in smtp_server.messages] == ["fine@example.com"]
+    [failed] = [r for r in deliveries.list_deliveries(engine) if r["status"] == "failed"]
+    assert "not exactly one address" in failed["last_error"]
+
+
+def test_temporary_smtp_failures_then_recovery_send_each_digest_once(
     engine,
     mail_settings,
     smtp_server,  # noqa: F811

@@ -46,14 +46,14 @@ def subscribers(engine, count):
     return [active(engine, f"reader{i:02d}@example.com", send_hour=0).email for i in range(count)]
 
 
-def assert_exactly_one_each(server, emails):
+def assert_one_each(server, emails):
     received = sorted(m["To"] for m in server.messages)
     assert received == sorted(emails), "every subscriber exactly one digest, none missing"
     ids = [m["Message-ID"] for m in server.messages]
     assert len(set(ids)) == len(ids)
 
 
-def test_worker_killed_mid_batch_and_restarted_sends_every_digest_exactly_once(
+def test_worker_killed_before_a_250_and_restarted_loses_no_digest_and_repeats_none(
     engine,
     settings,
     smtp_server,  # noqa: F811
@@ -89,7 +89,7 @@ def test_worker_killed_mid_batch_and_restarted_sends_every_digest_exactly_once(
     out, errors = third.communicate(timeout=60)
     assert third.returncode == 0, errors
     assert json.loads(out)["sent"] == 1
-    assert_exactly_one_each(smtp_server, emails)
+    assert_one_each(smtp_server, emails)
     assert {r["status"] for r in deliveries.list_deliveries(engine)} == {"sent"}
 
 
@@ -106,7 +106,7 @@ def test_two_workers_at_once_share_the_batch_without_duplicates(
         out, errors = proc.communicate(timeout=120)
         assert proc.returncode == 0, errors
         reports.append(json.loads(out))
-    assert_exactly_one_each(smtp_server, emails)
+    assert_one_each(smtp_server, emails)
     assert sum(r["sent"] for r in reports) == 40
     assert all(r["sent"] > 0 for r in reports), f"both workers should share the work: {reports}"
 
@@ -222,3 +222,70 @@ def test_an_unreachable_source_is_logged_as_a_message_without_a_traceback(
         status, note = scheduler.run_job(settings, engine, job, "w1")
     assert status == "error" and "unreachable" in note
     assert caplog.records and all(r.exc_info is None for r in caplog.records)
+
+
+class LedgerLock:
+    """Holds the delivery ledger's write lock from another connection, as a slow commit would."""
+
+    def __init__(self, engine):
+        self.engine = engine
+        self.conn = None
+
+    def take(self) -> None:
+        self.conn = self.engine.connect()
+        if self.engine.dialect.name == "sqlite":
+            self.conn.exec_driver_sql("BEGIN IMMEDIATE")  # the one SQLite writer is now us
+        else:
+            self.conn.begin()
+            self.conn.exec_driver_sql("LOCK TABLE deliveries IN EXCLUSIVE MODE")
+
+    def release(self) -> None:
+        self.conn.rollback()
+        self.conn.close()
+
+
+def test_a_kill_between_the_250_and_the_ledger_commit_resends_that_digest_once_with_its_message_id(
+    engine,
+    settings,
+    smtp_server,  # noqa: F811
+):
+    emails = subscribers(engine, 6)
+    env = worker_env(settings, smtp_server)
+    env["PAPERROUTE_MAIL_FROM"] = "Papers <digest@old.example.org>"
+    first = digest_send(env, "--lease-seconds", "2")
+    lock = LedgerLock(engine)
+
+    def kill_after_accepting_the_third(envelope):
+        # Accept the third digest (250) while the ledger cannot commit, then SIGKILL the worker:
+        # the worst moment, the message delivered and its `sent` row not yet written.
+        if len(smtp_server.messages) == 2 and lock.conn is None:
+            lock.take()
+
+            def kill():
+                os.kill(first.pid, signal.SIGKILL)
+                first.wait(10)
+                lock.release()
+
+            threading.Timer(1.0, kill).start()
+        return None
+
+    smtp_server.handler.on_data = kill_after_accepting_the_third
+    first.wait(60)
+    assert first.returncode == -signal.SIGKILL
+    assert len(smtp_server.messages) == 3
+    [claimed] = [r for r in deliveries.list_deliveries(engine) if r["status"] == "claimed"]
+    assert claimed["message_id"] == smtp_server.messages[2]["Message-ID"]  # stored before sending
+    # The operator fixes the From address before the restart: the re-send keeps its Message-ID.
+    env["PAPERROUTE_MAIL_FROM"] = "Papers <digest@new.example.org>"
+    smtp_server.handler.on_data = None
+    time.sleep(2.2)  # the crashed worker's lease runs out
+    second = digest_send(env, "--lease-seconds", "2")
+    out, errors = second.communicate(timeout=60)
+    assert second.returncode == 0, errors
+    assert json.loads(out)["sent"] == 4
+    received = sorted(m["To"] for m in smtp_server.messages)
+    twice = smtp_server.messages[2]["To"]
+    assert received == sorted([*emails, twice]), "none lost, exactly one duplicate"
+    copies = [m["Message-ID"] for m in smtp_server.messages if m["To"] == twice]
+    assert len(copies) == 2 and copies[0] == copies[1]
+    assert {r["status"] for r in deliveries.list_deliveries(engine)} == {"sent"}

@@ -42,7 +42,7 @@ def test_cli_token_works_as_a_bearer_token(settings, engine):
 def test_bad_email_is_refused_with_a_message(settings, engine):
     result = run(settings, "users", "add", "not-an-email")
     assert result.exit_code == 2
-    assert "not an email address" in result.output
+    assert "'not-an-email' is not one email address" in result.output
 
 
 def _make_stale(engine) -> None:

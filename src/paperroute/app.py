@@ -124,7 +124,7 @@ def create_app(
     `search` injects a ready SearchService; `enable_search=False` runs without one (pages that
     need it answer 503, paper pages omit similar papers).
     """
-    settings.check_secrets()
+    settings.check_production()
     engine = engine or make_engine(settings.sqlalchemy_url)
     if migrate_schema:
         migrate(engine)

@@ -381,7 +381,7 @@ def digest_send(
     retries: int = typer.Option(3, help="Tries per message on temporary SMTP errors."),
     backoff: float = typer.Option(1.0, help="Seconds before the second try (doubles)."),
 ) -> None:
-    """Send every digest that is due now, exactly once (safe to run in several processes)."""
+    """Send every digest that is due now (none lost; a crash may repeat one, same Message-ID)."""
     from paperroute.digest.ledger import DeliveryOptions, due_subscriptions, send_due_digests
 
     settings = get_settings()
@@ -838,7 +838,9 @@ def library_import(
     user = _user_or_exit(engine, email)
     try:
         if account:
-            result = store.import_account(engine, user.id, json.loads(path.read_text("utf-8")))
+            result = store.import_account(
+                engine, user.id, store.load_account_file(path.read_bytes())
+            )
             print_json(vars(result))
             return
         report = import_library(

@@ -71,7 +71,11 @@ class Settings(BaseSettings):
     )
     http_timeout: float = Field(30.0, description="Timeout in seconds for source HTTP requests.")
     http_retries: int = Field(5, description="Retries for 503/429/connection errors per request.")
-    smtp_host: str = Field("127.0.0.1", description="SMTP server host.")
+    smtp_host: str = Field(
+        "",
+        description="SMTP server host; empty means no mail server: in development the sign-in "
+        "and confirmation pages then show their links, production refuses to start.",
+    )
     smtp_port: int = Field(25, description="SMTP server port.")
     smtp_tls: str = Field("none", description="`none`, `starttls` or `ssl`.")
     smtp_user: str | None = Field(None, description="SMTP user name, if the server needs one.")
@@ -149,11 +153,25 @@ class Settings(BaseSettings):
         """True on the embedded default."""
         return self.sqlalchemy_url.startswith("sqlite")
 
-    def check_secrets(self) -> None:
-        """Refuse placeholder secrets outside development."""
-        placeholder = self.secret_key.get_secret_value() in PLACEHOLDER_SECRETS
-        if self.environment == "production" and placeholder:
+    @property
+    def smtp_configured(self) -> bool:
+        """True when a mail server is set (smtp_host)."""
+        return bool(self.smtp_host.strip())
+
+    def check_production(self) -> None:
+        """In production, refuse placeholder secrets and running without a mail server."""
+        if self.environment != "production":
+            return
+        if self.secret_key.get_secret_value() in PLACEHOLDER_SECRETS:
             raise ValueError("PAPERROUTE_SECRET_KEY must be set to a real secret in production")
+        if not self.smtp_configured or self.mail_from.rstrip("> ").endswith("@localhost"):
+            # Without mail nobody can sign in or confirm a digest in production (links are
+            # never logged there), so refuse to start rather than look broken.
+            raise ValueError(
+                "production needs a mail server: set PAPERROUTE_SMTP_HOST and "
+                "PAPERROUTE_MAIL_FROM (and PAPERROUTE_SMTP_PORT, PAPERROUTE_SMTP_TLS, "
+                "PAPERROUTE_SMTP_USER, PAPERROUTE_SMTP_PASSWORD as your server needs)"
+            )
 
     def dump(self) -> dict[str, Any]:
         """Effective values with secrets masked."""
@@ -187,7 +205,7 @@ class _TomlSource(PydanticBaseSettingsSource):
 def load_settings(**overrides: Any) -> Settings:
     """Build validated settings; `overrides` are CLI flags (None values are ignored)."""
     settings = Settings(**{k: v for k, v in overrides.items() if v is not None})
-    settings.check_secrets()
+    settings.check_production()
     return settings
 
 

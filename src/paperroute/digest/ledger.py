@@ -1,16 +1,18 @@
-"""Sending due digests exactly once: schedule, claim, compose, render, send, record.
+"""Sending due digests: schedule, claim, compose, render, send, record.
 
 For each active subscription whose local send time has come, the digest of the current period is
 claimed in the delivery ledger (store/deliveries.py) by one worker, composed, sent over one reused
 SMTP connection, and recorded as sent together with its papers in one transaction.
 
-Exactly once, and the residual window: a claim is a lease. If a worker dies before it sends, the
-lease expires and another worker sends the digest; nothing is lost. If it dies after the SMTP
-server accepted the message (`250` after DATA) but before the `sent` row commits (a window of one
-local database commit, milliseconds), the digest will be sent again after the lease expires. That
-second copy carries the same Message-ID, derived from (subscription, period), so mail clients and
-servers that de-duplicate by Message-ID show it once. SMTP offers no way to make that window
-vanish; keeping it to a single commit is what this module does.
+What is guaranteed (SMTP cannot give "exactly once"): no digest is lost, and a crash causes at
+most one duplicate, carrying the same Message-ID. A claim is a lease: if a worker dies before the
+SMTP server accepts a digest, the lease expires and another run sends it. The first claim stores
+the Message-ID in the ledger row, and every send of that row uses it. The one window left is
+between the server's `250` after DATA and the commit of the `sent` row, which follows it with
+nothing in between (one small local transaction per message, milliseconds): a crash there, or a
+connection lost after the server took the data but before its `250` arrived, sends that one
+digest again after the lease expires, with the same Message-ID, which mail clients and servers
+that de-duplicate by Message-ID show once.
 """
 
 from __future__ import annotations
@@ -28,7 +30,7 @@ from sqlalchemy import Engine
 
 from paperroute.config import Settings
 from paperroute.digest.compose import Digest, compose_digest, period_for, period_length
-from paperroute.digest.render import digest_message
+from paperroute.digest.render import digest_message, digest_message_id
 from paperroute.digest.send import (
     Mailer,
     PermanentMailError,
@@ -130,13 +132,17 @@ def send_due_digests(
     embed_factory: Callable[[], Embedder] | None = None,
     owner: str | None = None,
 ) -> SendReport:
-    """Send every due digest once; safe to run in several processes at the same time."""
+    """Send every due digest (none lost, at most one duplicate per crash); safe to run in several
+    processes at the same time."""
     moment = moment or datetime.now(UTC)
     options = options or DeliveryOptions()
     owner = owner or worker_id()
     embed_factory = embed_factory or (lambda: load_embedder(settings))
     due = due_subscriptions(engine, moment, only_email)
     report = SendReport(due=len(due))
+    if due and not settings.smtp_configured:  # claiming would only burn retry attempts
+        report.stopped = "SMTP is not configured: set PAPERROUTE_SMTP_HOST"
+        return report
     with Mailer(settings) as mailer:
         for start in range(0, len(due), options.batch_size):
             batch = due[start : start + options.batch_size]
@@ -163,7 +169,10 @@ def _deliver_one(
 ) -> bool:
     """Claim, compose, send and record one digest; False when the run should stop."""
     sub = reader.subscription
-    claim = ledger.claim_delivery(engine, sub.id, period, owner, options.lease_seconds)
+    message_id = digest_message_id(settings, sub.id, period)
+    claim = ledger.claim_delivery(
+        engine, sub.id, period, owner, options.lease_seconds, message_id=message_id
+    )
     if claim is None:
         report.busy += 1
         return True
@@ -172,7 +181,7 @@ def _deliver_one(
         ledger.mark_final(engine, claim, "skipped", "no new papers matched")
         report.skipped_empty += 1
         return True
-    msg = digest_message(settings, sub, digest)
+    msg = digest_message(settings, sub, digest, claim.message_id)
     try:
         send_with_retries(mailer, msg, options.attempts, options.backoff)
     except PermanentMailError as exc:
@@ -193,7 +202,7 @@ def _deliver_one(
             report.deferred += 1
         report.stopped = f"SMTP unavailable: {exc}"
         return False
-    ledger.mark_sent(engine, claim, msg["Message-ID"], digest.paper_ids)
+    ledger.mark_sent(engine, claim, digest.paper_ids)  # at once: the duplicate window ends here
     report.sent += 1
     return True
 

@@ -7,6 +7,7 @@ authentication come from settings: smtp_tls `none`, `starttls` or `ssl`, smtp_us
 
 from __future__ import annotations
 
+import email.utils
 import smtplib
 import ssl
 import threading
@@ -41,6 +42,18 @@ def _classify(code: int, text: bytes | str, what: str) -> MailError:
         if 500 <= code < 600
         else TemporaryMailError(message, code)
     )
+
+
+def one_recipient(msg: EmailMessage) -> str:
+    """The single address in To; PermanentMailError for anything else.
+
+    Every message paperroute sends has one reader. Rows stored before addresses were checked may
+    hold a list or control characters; they must not fan out to several mailboxes."""
+    found = email.utils.getaddresses([str(msg["To"] or "")])
+    addr = found[0][1] if len(found) == 1 else ""
+    if "@" not in addr or not addr.isprintable() or " " in addr:
+        raise PermanentMailError(f"To: {str(msg['To'])!r} is not exactly one address")
+    return addr
 
 
 class RateLimiter:
@@ -87,6 +100,8 @@ class Mailer:
 
     def _connect(self) -> smtplib.SMTP:
         s = self.settings
+        if not s.smtp_configured:
+            raise TemporaryMailError("SMTP is not configured: set PAPERROUTE_SMTP_HOST")
         mode = (s.smtp_tls or "none").lower()
         if mode not in ("none", "starttls", "ssl"):
             raise PermanentMailError(f"settings.smtp_tls: {s.smtp_tls!r} is not none/starttls/ssl")
@@ -126,11 +141,12 @@ class Mailer:
     @counted_mail(retried=TemporaryMailError, bounced=PermanentMailError)
     def send(self, msg: EmailMessage) -> None:
         """Hand one message to the server; raises TemporaryMailError or PermanentMailError."""
+        recipient = one_recipient(msg)
         self.limiter.wait()
         if self._conn is None:
             self._conn = self._connect()
         try:
-            refused = self._conn.send_message(msg)
+            refused = self._conn.send_message(msg, to_addrs=[recipient])
         except smtplib.SMTPRecipientsRefused as exc:
             self.close()
             code, text = next(iter(exc.recipients.values()))

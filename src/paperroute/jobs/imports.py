@@ -9,7 +9,6 @@ so a deleted account, a second web process or a resumed queue never imports twic
 
 from __future__ import annotations
 
-import json
 import logging
 import queue
 import secrets
@@ -102,10 +101,10 @@ def _import(
             )
             return report.to_dict(), None
         stage(f"reading {len(data):,} bytes")
-        result = account_store.import_account(engine, job.user_id, json.loads(data))
+        result = account_store.import_account(
+            engine, job.user_id, account_store.load_account_file(data)
+        )
         return vars(result), None
-    except json.JSONDecodeError as exc:
-        return None, f"account file: not JSON (line {exc.lineno}: {exc.msg})"
     except (LibraryFileError, CollectionError, account_store.AccountFileError) as exc:
         return None, str(exc)
 

@@ -16,7 +16,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
-from sqlalchemy import Engine, and_, or_, select, tuple_, update
+from sqlalchemy import Engine, and_, func, or_, select, tuple_, update
 
 from paperroute.store.engine import dialect_insert
 from paperroute.store.schema import deliveries, sent_papers, subscriptions
@@ -33,6 +33,7 @@ class Claim:
     period: str
     owner: str
     attempts: int
+    message_id: str | None = None  # fixed at the first claim: every (re)send carries it
 
 
 def claim_delivery(
@@ -42,9 +43,13 @@ def claim_delivery(
     owner: str,
     lease_seconds: float,
     now: datetime | None = None,
+    message_id: str | None = None,
 ) -> Claim | None:
     """Take the (subscription, period) digest for `owner`, or None when someone else has it or it is
-    already final."""
+    already final.
+
+    `message_id` is stored by the first claim and kept by later ones, so a digest re-sent after a
+    crash carries the Message-ID of the copy that may already have arrived."""
     now = now or datetime.now(UTC)
     until = now + timedelta(seconds=lease_seconds)
     with engine.begin() as conn:
@@ -58,6 +63,7 @@ def claim_delivery(
                 claimed_until=until,
                 attempts=1,
                 created_at=now,
+                message_id=message_id,
             )
             .on_conflict_do_nothing(index_elements=["subscription_id", "period"])
             .returning(deliveries.c.id)
@@ -78,16 +84,17 @@ def claim_delivery(
                     claimed_by=owner,
                     claimed_until=until,
                     attempts=deliveries.c.attempts + 1,
+                    message_id=func.coalesce(deliveries.c.message_id, message_id),
                 )
             )
             if taken.rowcount != 1:
                 return None
         row = conn.execute(
-            select(deliveries.c.id, deliveries.c.attempts).where(
+            select(deliveries.c.id, deliveries.c.attempts, deliveries.c.message_id).where(
                 deliveries.c.subscription_id == subscription_id, deliveries.c.period == period
             )
         ).one()
-    return Claim(row.id, subscription_id, period, owner, row.attempts)
+    return Claim(row.id, subscription_id, period, owner, row.attempts, row.message_id)
 
 
 def extend_claim(engine: Engine, claim: Claim, lease_seconds: float) -> bool:
@@ -109,11 +116,13 @@ def extend_claim(engine: Engine, claim: Claim, lease_seconds: float) -> bool:
 def mark_sent(
     engine: Engine,
     claim: Claim,
-    message_id: str,
     paper_ids: list[str],
     when: datetime | None = None,
 ) -> None:
-    """Record a digest the SMTP server accepted, and the papers it held, in one transaction."""
+    """Record a digest the SMTP server accepted, and the papers it held, in one transaction.
+
+    Called right after the server's 250 and before anything else: the time between the two is
+    the only window in which a crash makes the digest go out twice."""
     when = when or datetime.now(UTC)
     with engine.begin() as conn:
         conn.execute(
@@ -121,7 +130,6 @@ def mark_sent(
             .where(deliveries.c.id == claim.delivery_id)
             .values(
                 status="sent",
-                message_id=message_id,
                 paper_ids=paper_ids,
                 sent_at=when,
                 claimed_until=None,

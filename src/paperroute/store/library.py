@@ -8,6 +8,7 @@ preferences, cold-start picks); importing it again adds nothing twice.
 
 from __future__ import annotations
 
+import json
 import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -314,11 +315,13 @@ def export_account(engine: Engine, user_id: int) -> dict[str, Any]:
             .where(saved_searches.c.user_id == user_id)
             .order_by(saved_searches.c.id)
         ).all()
+        # By owner only: an address is not proof of ownership (anyone can type one into
+        # /subscribe), the confirmation that sets user_id is.
         sub_ids = list(
             conn.execute(
-                select(subscriptions.c.id).where(
-                    (subscriptions.c.user_id == user_id) | (subscriptions.c.email == user["email"])
-                )
+                select(subscriptions.c.id)
+                .where(subscriptions.c.user_id == user_id)
+                .order_by(subscriptions.c.id)
             ).scalars()
         )
     subscription = None
@@ -361,6 +364,31 @@ class AccountFileError(ValueError):
     """The account file is not a paperroute account export (message says why)."""
 
 
+def load_account_file(raw: bytes | str) -> dict[str, Any]:
+    """Parse and check an uploaded account file; raise AccountFileError saying what is wrong."""
+    try:
+        text = raw.decode("utf-8-sig") if isinstance(raw, bytes) else raw
+    except UnicodeDecodeError as exc:
+        raise AccountFileError(f"account file: not UTF-8 text (byte {exc.start})") from None
+    try:
+        data = json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise AccountFileError(f"account file: not JSON (line {exc.lineno}: {exc.msg})") from None
+    except RecursionError:
+        raise AccountFileError("account file: JSON nested too deeply") from None
+    return check_account_document(data)
+
+
+_SHAPES = {
+    "user": dict,
+    "collections": list,
+    "votes": list,
+    "not_interested": list,
+    "saved_searches": list,
+    "subscription": (dict, type(None)),
+}
+
+
 def check_account_document(data: Any) -> dict[str, Any]:
     """Validate the document's envelope; raise AccountFileError naming the bad field."""
     if not isinstance(data, dict):
@@ -369,10 +397,34 @@ def check_account_document(data: Any) -> dict[str, Any]:
         raise AccountFileError(f"account file: field 'format' must be {ACCOUNT_FORMAT!r}")
     if data.get("version") != ACCOUNT_VERSION:
         raise AccountFileError(f"account file: unsupported version {data.get('version')!r}")
-    for key in ("collections", "votes", "not_interested", "saved_searches"):
-        if not isinstance(data.get(key, []), list):
-            raise AccountFileError(f"account file: field {key!r} must be a list")
+    for key, shape in _SHAPES.items():
+        if key in data and not isinstance(data[key], shape):
+            kind = "a list" if shape is list else "an object"
+            raise AccountFileError(f"account file: field {key!r} must be {kind}")
+    for n, c in enumerate(data.get("collections", []), 1):
+        if isinstance(c, dict) and not isinstance(c.get("papers", []), list):
+            raise AccountFileError(f"account file: field 'collections[{n}].papers' must be a list")
+    for key, shape in (("onboarding", dict), ("preferences", dict)):
+        parent = data.get("user" if key == "onboarding" else "subscription") or {}
+        if parent.get(key) is not None and not isinstance(parent[key], shape):
+            where = "user" if key == "onboarding" else "subscription"
+            raise AccountFileError(f"account file: field '{where}.{key}' must be an object")
+    _refuse_nul(data)
     return data
+
+
+def _refuse_nul(data: Any) -> None:
+    """NUL cannot be stored in PostgreSQL text and has no place in a name; name where it is."""
+    stack: list[tuple[str, Any]] = [("", data)]
+    while stack:  # iterative: the document may be deep
+        where, value = stack.pop()
+        if isinstance(value, str) and "\x00" in value:
+            raise AccountFileError(f"account file: field {where.lstrip('.')!r} contains NUL")
+        if isinstance(value, dict):
+            stack.extend((f"{where}.{k}", v) for k, v in value.items())
+            stack.extend((f"{where}.{k}", k) for k in value)
+        elif isinstance(value, list):
+            stack.extend((f"{where}[{n}]", v) for n, v in enumerate(value, 1))
 
 
 def _paper_ids(entries: list, where: str, result: AccountImport) -> dict[str, datetime | None]:

@@ -252,6 +252,25 @@ subscriptions = Table(
     Column("confirmed_at", TS),
 )
 
+# A /subscribe request waiting for the address owner's click: its preferences take effect only
+# through the confirmation link that names this row, so nobody else can change a subscription.
+subscription_requests = Table(
+    "subscription_requests",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column(
+        "subscription_id",
+        Integer,
+        ForeignKey("subscriptions.id", ondelete="CASCADE"),
+        nullable=False,
+    ),
+    Column("preferences", JSON, nullable=False),
+    Column("created_at", TS, nullable=False),
+    Index("ix_subscription_requests_subscription", "subscription_id"),
+    # Ids are never reused (SQLite's AUTOINCREMENT): an old link must not name a newer request.
+    sqlite_autoincrement=True,
+)
+
 deliveries = Table(
     "deliveries",
     metadata,

@@ -1,17 +1,19 @@
 """Digest subscriptions: double opt-in, preferences, bounces, and what a reader has already seen.
 
 A subscription is created `pending`; only `confirm_subscription` (the click on the emailed link)
-makes it `active`, and only active subscriptions are ever sent a digest. Unsubscribing sets
+makes it `active`, and only active subscriptions are ever sent a digest. A /subscribe for an
+address that already has a row changes nothing until the owner of the address confirms it (see
+`subscribe`); the subscription then belongs to whoever confirmed. Unsubscribing sets
 `unsubscribed`; repeated hard bounces set `paused`.
 """
 
 from __future__ import annotations
 
-import re
+import contextlib
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError, available_timezones
 
@@ -22,16 +24,19 @@ from paperroute.store.schema import (
     collections,
     deliveries,
     sent_papers,
+    subscription_requests,
     subscriptions,
+    users,
     votes,
 )
+from paperroute.store.users import EmailError, normalise_email
 
 STATUSES = ("pending", "active", "unsubscribed", "paused")
 CADENCES = ("daily", "weekly")
 SECTION_NAMES = ("topics", "authors", "categories", "for_you", "trending")
 DEFAULT_SECTIONS = {"topics": 3, "authors": 5, "categories": 5, "for_you": 5, "trending": 5}
 MAX_SECTION_SIZE = 20
-_EMAIL = re.compile(r"^[^@\s<>,;]+@[^@\s<>,;]+\.[^@\s<>,;]+$")
+REQUEST_MAX_AGE = timedelta(days=7)  # how long a confirmation link (and its request) works
 
 
 class SubscriptionError(ValueError):
@@ -54,24 +59,24 @@ class Preferences:
 
     def validated(self) -> Preferences:
         """A cleaned copy; raises SubscriptionError naming the first bad field."""
-        if self.cadence not in CADENCES:
+        if not isinstance(self.cadence, str) or self.cadence not in CADENCES:
             raise SubscriptionError(f"cadence: must be one of {', '.join(CADENCES)}")
-        if not 0 <= int(self.weekday) <= 6:
-            raise SubscriptionError("weekday: must be 0 (Monday) .. 6 (Sunday)")
-        if not 0 <= int(self.send_hour) <= 23:
-            raise SubscriptionError("send_hour: must be 0 .. 23")
+        weekday = _bounded(self.weekday, "weekday", 6, "0 (Monday) .. 6 (Sunday)")
+        send_hour = _bounded(self.send_hour, "send_hour", 23)
+        if not isinstance(self.timezone, str):
+            raise SubscriptionError("timezone: must be an IANA time zone name")
         check_timezone(self.timezone)
+        if not isinstance(self.sections or {}, dict):
+            raise SubscriptionError("sections: must map section names to sizes")
         sections = dict(DEFAULT_SECTIONS)
         for name, size in (self.sections or {}).items():
             if name not in SECTION_NAMES:
                 raise SubscriptionError(f"sections: unknown section {name!r}")
-            if not 0 <= int(size) <= MAX_SECTION_SIZE:
-                raise SubscriptionError(f"sections.{name}: must be 0 .. {MAX_SECTION_SIZE}")
-            sections[name] = int(size)
+            sections[name] = _bounded(size, f"sections.{name}", MAX_SECTION_SIZE)
         return Preferences(
             cadence=self.cadence,
-            weekday=int(self.weekday),
-            send_hour=int(self.send_hour),
+            weekday=weekday,
+            send_hour=send_hour,
             timezone=self.timezone,
             sections=sections,
             topics=_clean_list(self.topics, "topics", 20, 200),
@@ -79,6 +84,17 @@ class Preferences:
             follow_categories=_clean_list(self.follow_categories, "follow_categories", 50, 32),
             send_empty=bool(self.send_empty),
         )
+
+
+def _bounded(value: Any, name: str, most: int, shown: str | None = None) -> int:
+    """An int in 0..most (an int, or digits from a form); SubscriptionError naming `name`."""
+    number = -1
+    if isinstance(value, int | str) and not isinstance(value, bool):
+        with contextlib.suppress(ValueError):  # e.g. "x", or more digits than int() takes
+            number = int(value)
+    if not 0 <= number <= most:
+        raise SubscriptionError(f"{name}: must be {shown or f'0 .. {most}'}")
+    return number
 
 
 @dataclass
@@ -93,6 +109,7 @@ class Subscription:
     hard_bounces: int = 0
     created_at: datetime | None = None
     confirmed_at: datetime | None = None
+    request_id: int | None = None  # set by `subscribe`: the request its confirmation link applies
 
     @property
     def is_active(self) -> bool:
@@ -101,12 +118,11 @@ class Subscription:
 
 
 def check_email(email: str) -> str:
-    """The normalised address; raises SubscriptionError when it is not an email address."""
-    value = (email or "").strip()
-    if not _EMAIL.match(value) or len(value) > 320:
-        raise SubscriptionError(f"email: {email!r} is not an email address")
-    local, domain = value.rsplit("@", 1)
-    return f"{local}@{domain.lower()}"
+    """The normalised address (users.normalise_email); raises SubscriptionError naming the field."""
+    try:
+        return normalise_email(email)
+    except EmailError as exc:
+        raise SubscriptionError(f"email: {exc}") from None
 
 
 def check_timezone(name: str) -> ZoneInfo:
@@ -192,57 +208,136 @@ def _prefs_row(prefs: Preferences) -> dict[str, Any]:
     }
 
 
+def _row_by_email(conn, address: str) -> Any:
+    query = select(subscriptions).where(subscriptions.c.email == address)
+    return conn.execute(query).mappings().first()
+
+
+def _row_by_id(conn, subscription_id: int) -> Any:
+    query = select(subscriptions).where(subscriptions.c.id == subscription_id)
+    return conn.execute(query).mappings().first()
+
+
 def subscribe(
     engine: Engine, email: str, prefs: Preferences | None = None, user_id: int | None = None
 ) -> Subscription:
-    """Create (or restart) a subscription awaiting confirmation.
+    """Ask for a digest; `.request_id` is the request to confirm (None: the address is active).
 
-    An address that is already active keeps its preferences: only the owner of the address may
-    change them, through the signed link in the email they are then sent.
+    Nothing the request carries changes an existing subscription: its preferences wait in a
+    request row that only the confirmation link sent to the address applies (a stranger cannot
+    overwrite or take over someone's subscription). A new address gets a `pending` row;
+    `user_id` is recorded only on that new row and only callers that know the reader owns the
+    address pass it. An active or paused address gets None: the caller mails a preferences link.
     """
     address = check_email(email)
     clean = (prefs or Preferences()).validated()
     now = datetime.now(UTC)
     with engine.begin() as conn:
-        row = (
-            conn.execute(select(subscriptions).where(subscriptions.c.email == address))
-            .mappings()
-            .first()
+        row = _row_by_email(conn, address)
+        if row is None:
+            values = {"email": address, "user_id": user_id, "status": "pending"}
+            new_id = conn.execute(
+                subscriptions.insert().values(
+                    **values, hard_bounces=0, created_at=now, **_prefs_row(clean)
+                )
+            ).inserted_primary_key[0]
+            row = _row_by_id(conn, new_id)
+        if row["status"] not in ("pending", "unsubscribed"):
+            return _row_to_subscription(row)
+        # Requests outlive their link by nothing: confirm links expire after 7 days.
+        conn.execute(
+            subscription_requests.delete().where(
+                subscription_requests.c.created_at < now - REQUEST_MAX_AGE
+            )
         )
+        request_id = conn.execute(
+            subscription_requests.insert().values(
+                subscription_id=row["id"], preferences=vars(clean), created_at=now
+            )
+        ).inserted_primary_key[0]
+    found = _row_to_subscription(row)
+    found.request_id = request_id
+    return found
+
+
+def subscribe_own_address(
+    engine: Engine, user_id: int, email: str, prefs: Preferences
+) -> Subscription:
+    """Subscribe a signed-in reader's account address at once (signing in proved they own it)."""
+    address = check_email(email)
+    clean = prefs.validated()
+    now = datetime.now(UTC)
+    with engine.begin() as conn:
+        row = _row_by_email(conn, address)
+        values = {"status": "active", "user_id": user_id, "hard_bounces": 0, **_prefs_row(clean)}
         if row is None:
             new_id = conn.execute(
                 subscriptions.insert().values(
-                    email=address,
-                    user_id=user_id,
-                    status="pending",
-                    hard_bounces=0,
-                    created_at=now,
-                    **_prefs_row(clean),
+                    email=address, created_at=now, confirmed_at=now, **values
                 )
             ).inserted_primary_key[0]
-        elif row["status"] in ("pending", "unsubscribed"):
-            new_id = row["id"]
-            values = {"status": "pending", **_prefs_row(clean)}
-            if user_id is not None:
-                values["user_id"] = user_id
-            conn.execute(update(subscriptions).where(subscriptions.c.id == new_id).values(values))
         else:
             new_id = row["id"]
-        row = (
-            conn.execute(select(subscriptions).where(subscriptions.c.id == new_id)).mappings().one()
-        )
-    return _row_to_subscription(row)
-
-
-def confirm_subscription(engine: Engine, subscription_id: int) -> Subscription | None:
-    """Activate a pending subscription (the double opt-in click); None if it no longer exists."""
-    with engine.begin() as conn:
+            values["confirmed_at"] = row["confirmed_at"] or now
+            conn.execute(update(subscriptions).where(subscriptions.c.id == new_id).values(values))
         conn.execute(
-            update(subscriptions)
-            .where(subscriptions.c.id == subscription_id, subscriptions.c.status == "pending")
-            .values(status="active", confirmed_at=datetime.now(UTC), hard_bounces=0)
+            subscription_requests.delete().where(subscription_requests.c.subscription_id == new_id)
         )
-    return get_subscription(engine, subscription_id)
+        return _row_to_subscription(_row_by_id(conn, new_id))
+
+
+def confirm_subscription(
+    engine: Engine,
+    subscription_id: int,
+    request_id: int | None = None,
+    confirmer_id: int | None = None,
+) -> Subscription | None:
+    """Activate a subscription (the double opt-in click); None if it no longer exists.
+
+    With `request_id` (links sent since requests were kept) the request's preferences take
+    effect, and every other waiting request of the address is dropped; a request already used
+    or dropped changes nothing. The owner becomes whoever confirmed: `confirmer_id` (the reader
+    signed in while clicking), else the account with this address, else nobody.
+    """
+    now = datetime.now(UTC)
+    with engine.begin() as conn:
+        row = _row_by_id(conn, subscription_id)
+        if row is None:
+            return None
+        values: dict[str, Any] = {"hard_bounces": 0}
+        if request_id is not None:
+            wanted = conn.execute(
+                select(subscription_requests.c.preferences).where(
+                    subscription_requests.c.id == request_id,
+                    subscription_requests.c.subscription_id == subscription_id,
+                )
+            ).scalar()
+            if wanted is None:
+                return _row_to_subscription(row)
+            values.update(_prefs_row(_prefs_from_json(wanted)), status="active")
+        elif row["status"] == "pending":
+            values["status"] = "active"
+        else:
+            return _row_to_subscription(row)
+        values["confirmed_at"] = now
+        values["user_id"] = (
+            confirmer_id
+            or conn.execute(select(users.c.id).where(users.c.email == row["email"])).scalar()
+        )
+        conn.execute(
+            update(subscriptions).where(subscriptions.c.id == subscription_id).values(values)
+        )
+        conn.execute(
+            subscription_requests.delete().where(
+                subscription_requests.c.subscription_id == subscription_id
+            )
+        )
+        return _row_to_subscription(_row_by_id(conn, subscription_id))
+
+
+def _prefs_from_json(data: dict[str, Any]) -> Preferences:
+    fields = {k: v for k, v in data.items() if k in Preferences.__dataclass_fields__}
+    return Preferences(**fields).validated()
 
 
 def unsubscribe(engine: Engine, subscription_id: int) -> Subscription | None:
@@ -304,6 +399,25 @@ def get_subscription_by_email(engine: Engine, email: str) -> Subscription | None
     with engine.connect() as conn:
         row = (
             conn.execute(select(subscriptions).where(subscriptions.c.email == address))
+            .mappings()
+            .first()
+        )
+    return _row_to_subscription(row) if row else None
+
+
+def subscription_of_user(engine: Engine, user_id: int, email: str) -> Subscription | None:
+    """A signed-in reader's subscription: the one of their account address (signing in proved
+    they own it), else one they confirmed for another address; None when neither exists."""
+    found = get_subscription_by_email(engine, email)
+    if found is not None:
+        return found
+    with engine.connect() as conn:
+        row = (
+            conn.execute(
+                select(subscriptions)
+                .where(subscriptions.c.user_id == user_id)
+                .order_by(subscriptions.c.id)
+            )
             .mappings()
             .first()
         )

@@ -5,9 +5,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
+from email_validator import EmailNotValidError, validate_email
 from sqlalchemy import Engine, func, select
 
-from paperroute.store.schema import users
+from paperroute.store.schema import subscriptions, users
 
 
 @dataclass
@@ -27,13 +28,33 @@ class User:
         return self.display_name or self.email
 
 
+class EmailError(ValueError):
+    """Not exactly one email address; the message says what is wrong with it."""
+
+
 def normalise_email(email: str) -> str:
-    """Trimmed, lower-cased email; raises ValueError when it is not an address."""
-    value = (email or "").strip().lower()
-    local, _, domain = value.partition("@")
-    if not local or not domain or " " in value or len(value) > 320:
-        raise ValueError(f"not an email address: {email!r}")
-    return value
+    """Exactly one address, lower-cased with an IDNA (ASCII) domain; raises EmailError otherwise.
+
+    The syntax check is email-validator's (RFC 5322/6531 with the unsafe characters it knows:
+    CR/LF, NUL, U+0085, U+2028 ...); it refuses lists, display names and trailing junk, so one
+    request can name one recipient only. The whole address is lower-cased because accounts, rate
+    limits and subscriptions are keyed on it: `Victim@x` and `victim@x` are one reader.
+    """
+    value = email.strip(" \t") if isinstance(email, str) else ""
+    if not value:
+        raise EmailError("enter an email address")
+    try:
+        checked = validate_email(value, check_deliverability=False)
+    except EmailNotValidError as exc:
+        raise EmailError(f"{_shown(value)} is not one email address: {exc}") from None
+    domain = checked.ascii_domain or checked.domain
+    return f"{checked.local_part}@{domain}".lower()
+
+
+def _shown(value: str) -> str:
+    # repr() makes control characters visible; long junk is cut so the message stays readable.
+    text = repr(value)
+    return text if len(text) <= 80 else text[:77] + "...'"
 
 
 def _row_to_user(row) -> User:
@@ -55,9 +76,13 @@ def get_user(engine: Engine, user_id: int) -> User | None:
 
 
 def get_user_by_email(engine: Engine, email: str) -> User | None:
-    """The user with this email, or None."""
+    """The user with this email, or None (an invalid address still finds a legacy row)."""
+    try:
+        address = normalise_email(email)
+    except EmailError:
+        address = (email or "").strip().lower()  # rows stored before addresses were checked
     with engine.connect() as conn:
-        row = conn.execute(select(users).where(users.c.email == normalise_email(email))).first()
+        row = conn.execute(select(users).where(users.c.email == address)).first()
     return _row_to_user(row) if row else None
 
 
@@ -78,11 +103,20 @@ def add_user(engine: Engine, email: str, *, is_admin: bool = False) -> User:
 
 
 def record_login(engine: Engine, email: str) -> User:
-    """Create the user on first sign-in and stamp the sign-in time."""
+    """Create the user on first sign-in and stamp the sign-in time.
+
+    Signing in proves the reader owns the address, so an unowned digest subscription of that
+    address becomes theirs (its For-you section then follows their library).
+    """
     user = add_user(engine, email)
     with engine.begin() as conn:
         conn.execute(
             users.update().where(users.c.id == user.id).values(last_login_at=datetime.now(UTC))
+        )
+        conn.execute(
+            subscriptions.update()
+            .where(subscriptions.c.email == user.email, subscriptions.c.user_id.is_(None))
+            .values(user_id=user.id)
         )
     return user
 

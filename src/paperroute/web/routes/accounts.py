@@ -6,13 +6,12 @@ scanners that pre-fetch links cannot burn the single-use token, and no GET chang
 
 from __future__ import annotations
 
-from email.message import EmailMessage
 from urllib.parse import urlencode
 
 from fastapi import APIRouter, Form, HTTPException, Request
 from fastapi.responses import RedirectResponse, Response
 
-from paperroute.mail import MailError, send_email
+from paperroute.mail import MailError, new_message, send_email
 from paperroute.store import auth, users
 from paperroute.store.collections import delete_saved_search, list_collections, list_saved_searches
 from paperroute.web.deps import current_user, engine_of, render, require_user
@@ -36,25 +35,34 @@ def signin_form(request: Request, next: str = "/") -> Response:
 
 
 @router.post("/signin", name="accounts.signin")
-def signin(request: Request, email: str = Form(...), next: str = Form("/")) -> Response:
-    """Email a single-use sign-in link (15 minutes)."""
+def signin(request: Request, email: str = Form(""), next: str = Form("/")) -> Response:
+    """Email a single-use sign-in link (15 minutes).
+
+    A plain `def`: FastAPI runs it in the thread pool, so the SMTP conversation never holds up
+    the event loop. Limits count per client IP and per normalised address, so `Victim@X` and
+    `victim@x` share one budget.
+    """
     limiter = request.app.state.limiter
     host = request.client.host if request.client else "unknown"
     limiter.check(f"signin-ip:{host}", 20, 900)
+    next = safe_next(next)
     try:
         address = users.normalise_email(email)
-    except ValueError as exc:
-        return render(request, "accounts/signin.html", status=422, error=str(exc), next=next)
-    limiter.check(f"signin-email:{address}", 5, 900)
+    except users.EmailError as exc:
+        return _signin_error(request, 422, f"Email: {exc}", email, next)
+    if not limiter.allow(f"signin-email:{address}", 5, 900):
+        error = "Email: too many sign-in links were sent to this address; wait 15 minutes."
+        return _signin_error(request, 429, error, email, next)
     settings = request.app.state.settings
     token = auth.create_login_token(engine_of(request), address)
-    query = urlencode({"token": token, "next": safe_next(next)})
-    link = f"{settings.base_url.rstrip('/')}/signin/verify?{query}"
-    if settings.environment == "development":
-        request.app.state.log.warning("sign-in link for %s: %s", address, link)
-    msg = EmailMessage()
-    msg["To"] = address
-    msg["Subject"] = f"Sign in to {settings.site_name}"
+    link = (
+        f"{settings.base_url.rstrip('/')}/signin/verify?{urlencode({'token': token, 'next': next})}"
+    )
+    if not settings.smtp_configured:
+        # Development without a mail server (production refuses to start without one): the
+        # link goes on the page, marked as such, and never into a log.
+        return render(request, "accounts/check_email.html", email=address, dev_link=link)
+    msg = new_message(settings, address, f"Sign in to {settings.site_name}")
     msg.set_content(
         f"Open this link to sign in to {settings.site_name}:\n\n{link}\n\n"
         "It works once, for 15 minutes. If you did not ask for it, ignore this email.\n"
@@ -63,14 +71,15 @@ def signin(request: Request, email: str = Form(...), next: str = Form("/")) -> R
         send_email(settings, msg)
     except MailError as exc:
         request.app.state.log.error("%s", exc)
-        return render(
-            request,
-            "accounts/signin.html",
-            status=503,
-            error="We could not send the email right now; try again in a few minutes.",
-            next=next,
-        )
-    return render(request, "accounts/check_email.html", email=address)
+        error = "We could not send the email right now; try again in a few minutes."
+        return _signin_error(request, 503, error, email, next)
+    return render(request, "accounts/check_email.html", email=address, dev_link=None)
+
+
+def _signin_error(request: Request, status: int, error: str, email: str, next: str) -> Response:
+    """The sign-in form again, with the error at the field and what was typed kept."""
+    return render(request, "accounts/signin.html", status=status, error=error, email=email,
+                  next=next)  # fmt: skip
 
 
 @router.get("/signin/verify", name="accounts.verify_form")
@@ -92,7 +101,11 @@ def verify(request: Request, token: str = Form(...), next: str = Form("/")) -> R
             error="That sign-in link has expired or was already used. Ask for a new one.",
             next=next,
         )
-    user = users.record_login(engine, email)
+    try:
+        user = users.record_login(engine, email)
+    except users.EmailError as exc:  # a token stored before addresses were checked
+        error = f"That sign-in link cannot be used: {exc}. Ask for a new one."
+        return _signin_error(request, 400, error, "", safe_next(next))
     request.session.clear()  # a fresh session (and CSRF token) after sign-in
     request.session[SESSION_ID] = auth.create_session(engine, user.id)
     request.session["uid"] = user.id

@@ -10,10 +10,11 @@ from __future__ import annotations
 
 from fastapi import APIRouter, HTTPException, Request
 from fastapi.responses import RedirectResponse, Response
+from starlette.concurrency import run_in_threadpool
 
 from paperroute.digest.ledger import preview_digest
 from paperroute.digest.render import author_line, excerpt, render_digest, subscription_message
-from paperroute.digest.tokens import TokenError, link, read_token
+from paperroute.digest.tokens import TokenError, link, read_token, read_token_request
 from paperroute.mail import MailError, send_email
 from paperroute.store import subscriptions as subs
 from paperroute.store.subscriptions import Preferences, Subscription, SubscriptionError
@@ -41,8 +42,8 @@ def _split(value: str, commas: bool = False) -> list[str]:
     return [line.strip() for line in text.splitlines() if line.strip()]
 
 
-async def _prefs_from_form(request: Request) -> Preferences:
-    form = await request.form()
+def _prefs_from_form(form) -> Preferences:
+    """The preferences a submitted form asks for (numbers checked; the rest by Preferences)."""
 
     def number(name: str, default: int) -> int:
         raw = str(form.get(name, default)).strip()
@@ -84,7 +85,7 @@ def _user_subscription(request: Request) -> Subscription | None:
     user = current_user(request)
     if user is None:
         return None
-    return subs.get_subscription_by_email(engine_of(request), user.email)
+    return subs.subscription_of_user(engine_of(request), user.id, user.email)
 
 
 @router.get("/subscribe", name="subscriptions.form")
@@ -98,40 +99,50 @@ def subscribe_form(request: Request) -> Response:
 
 @router.post("/subscribe", name="subscriptions.create")
 async def subscribe(request: Request) -> Response:
-    """Create a pending subscription and email its confirmation link.
+    """Ask for a digest: the address gets a confirmation link (and nothing else until clicked).
 
-    A signed-in reader subscribing their own account address has already proven they own it
-    (they signed in through a link sent there), so that subscription is active at once.
+    The store and SMTP work runs in the thread pool, off the event loop.
     """
     form = await request.form()
+    return await run_in_threadpool(_subscribe, request, form)
+
+
+def _subscribe(request: Request, form) -> Response:
+    """A signed-in reader subscribing their own account address has already proven they own it
+    (they signed in through a link sent there), so that subscription is active at once. Any
+    other address gets a confirmation mail, at most 3 an hour per address and 20 per 15
+    minutes per client IP, so /subscribe cannot be used to flood someone's inbox."""
     email = str(form.get("email", ""))
-    request.app.state.limiter.check(
-        f"subscribe:{request.client.host if request.client else ''}", 20, 900
-    )
+    host = request.client.host if request.client else "unknown"
+    request.app.state.limiter.check(f"subscribe-ip:{host}", 20, 900)
     engine, settings, user = engine_of(request), _settings(request), current_user(request)
     try:
-        prefs = await _prefs_from_form(request)
-        sub = subs.subscribe(engine, email, prefs, user_id=user.id if user else None)
+        address = subs.check_email(email)
+        prefs = _prefs_from_form(form)
+        if user is not None and address == user.email:
+            subs.subscribe_own_address(engine, user.id, address, prefs)
+            return RedirectResponse("/settings/digest?saved=1", status_code=303)
+        if request.app.state.limiter.allow(f"subscribe-email:{address}", 3, 3600):
+            sub = subs.subscribe(engine, address, prefs)
+        else:
+            error = ("email: this address was sent 3 confirmation emails in the last hour; "
+                     "use one of them or try again later")  # fmt: skip
+            return _form_page(request, status=429, error=error, email=email)
     except SubscriptionError as exc:
         return _form_page(request, status=422, error=str(exc), email=email)
-    if user is not None and sub.email == subs.check_email(user.email):
-        subs.confirm_subscription(engine, sub.id)
-        return RedirectResponse("/settings/digest?saved=1", status_code=303)
-    if settings.environment == "development":
-        # The development mail log: confirm from the server log without a mail server.
-        action = "confirm" if sub.status == "pending" else "preferences"
-        url = link(settings, sub.id, action)
-        request.app.state.log.warning("%s link for %s: %s", action, sub.email, url)
+    if not settings.smtp_configured:
+        # Development without a mail server (production refuses to start without one): the
+        # link goes on the page, marked as such, and never into a log.
+        url = (link(settings, sub.id, "confirm", sub.request_id) if sub.request_id
+               else link(settings, sub.id, "preferences"))  # fmt: skip
+        return render(request, "subscriptions/check_email.html", email=sub.email, dev_link=url)
     try:
         send_email(settings, subscription_message(settings, sub))
     except MailError as exc:
         request.app.state.log.warning("confirmation email failed: %s", exc)
-        if settings.environment != "development":
-            error = "We could not send the email now; try again in a few minutes."
-            return _form_page(request, status=503, error=error, email=email)
-        # Development without a mail server: the link is in the server log (logged above).
-        return render(request, "subscriptions/check_email.html", email=sub.email, dev_log=True)
-    return render(request, "subscriptions/check_email.html", email=sub.email, dev_log=False)
+        error = "We could not send the email now; try again in a few minutes."
+        return _form_page(request, status=503, error=error, email=email)
+    return render(request, "subscriptions/check_email.html", email=sub.email, dev_link=None)
 
 
 def _token_subscription(request: Request, token: str, action: str) -> Subscription:
@@ -154,11 +165,20 @@ def confirm_page(request: Request, token: str = "") -> Response:
 
 @router.post("/subscriptions/confirm", name="subscriptions.confirm")
 async def confirm(request: Request) -> Response:
-    """Activate the subscription (double opt-in complete)."""
+    """Activate the subscription (double opt-in complete) with the preferences of this request."""
     token = str((await request.form()).get("token", ""))
-    sub = _token_subscription(request, token, "confirm")
-    if sub.status in ("pending", "active"):
-        sub = subs.confirm_subscription(engine_of(request), sub.id)
+    return await run_in_threadpool(_confirm, request, token)
+
+
+def _confirm(request: Request, token: str) -> Response:
+    try:
+        sub_id, request_id = read_token_request(_settings(request), token, "confirm")
+    except TokenError as exc:
+        raise HTTPException(400, str(exc)) from exc
+    user = current_user(request)
+    sub = subs.confirm_subscription(engine_of(request), sub_id, request_id, user and user.id)
+    if sub is None:
+        raise HTTPException(404, "This subscription no longer exists")
     return render(request, "subscriptions/confirmed.html", subscription=sub)
 
 
@@ -174,20 +194,23 @@ def preferences_page(request: Request, token: str = "", format: str = "") -> Res
 @router.post("/subscriptions/preferences", name="subscriptions.save_preferences")
 async def save_preferences(request: Request) -> Response:
     """Save preferences changed through an emailed link."""
-    token = str((await request.form()).get("token", ""))
-    sub = _token_subscription(request, token, "preferences")
-    return await _save(request, sub, token)
+    form = await request.form()
+
+    def save() -> Response:
+        token = str(form.get("token", ""))
+        return _save(request, form, _token_subscription(request, token, "preferences"), token)
+
+    return await run_in_threadpool(save)
 
 
-async def _save(request: Request, sub: Subscription, token: str | None) -> Response:
+def _save(request: Request, form, sub: Subscription, token: str | None) -> Response:
     engine = engine_of(request)
     try:
-        prefs = await _prefs_from_form(request)
+        prefs = _prefs_from_form(form)
         sub = subs.update_preferences(engine, sub.id, prefs)
     except SubscriptionError as exc:
         return _form_page(request, status=422, error=str(exc), subscription=sub, prefs=sub.prefs,
                           token=token, email=sub.email)  # fmt: skip
-    form = await request.form()
     if form.get("resume") == "on" and sub.status in ("paused", "unsubscribed"):
         sub = subs.resume_subscription(engine, sub.id)
     return _form_page(request, subscription=sub, prefs=sub.prefs, token=token, email=sub.email,
@@ -208,11 +231,16 @@ def settings_page(request: Request) -> Response:
 @router.post("/settings/digest", name="subscriptions.save_settings")
 async def save_settings(request: Request) -> Response:
     """Save a signed-in reader's digest preferences."""
-    require_user(request)
-    sub = _user_subscription(request)
-    if sub is None:
-        raise HTTPException(404, "You have no digest subscription yet")
-    return await _save(request, sub, None)
+    form = await request.form()
+
+    def save() -> Response:
+        require_user(request)
+        sub = _user_subscription(request)
+        if sub is None:
+            raise HTTPException(404, "You have no digest subscription yet")
+        return _save(request, form, sub, None)
+
+    return await run_in_threadpool(save)
 
 
 @router.get("/subscriptions/unsubscribe", name="subscriptions.unsubscribe_page")
