@@ -149,16 +149,6 @@ def arxiv_id_or_error(
         )
 
 
-def parse_xml(content: bytes, source: str) -> etree._Element:
-    """Parse an XML response, or raise SourceError saying it was not XML."""
-    parser = etree.XMLParser(resolve_entities=False, no_network=True, huge_tree=True)
-    try:
-        return etree.fromstring(content, parser)
-    except etree.XMLSyntaxError as exc:
-        start = " ".join(content[:120].decode("utf-8", "replace").split())
-        raise SourceError(f"{source}: response is not valid XML ({exc}): {start!r}") from None
-
-
 def xml_text(element: etree._Element | None, path: str, ns: dict[str, str]) -> str | None:
     """Stripped text of the first match of `path`, or None."""
     if element is None:
