@@ -148,9 +148,9 @@ def _disk_full_is_an_error(settings: Settings):
         if not (full or "disk is full" in text or "No space left" in text):
             raise
         err.print(
-            f"[red]disk full: cannot write to {escape(str(settings.data_dir))}; free some space and run the "
-            "import again (batches already stored are kept, and a re-import adds only what is "
-            "missing)[/red]",
+            f"[red]disk full: cannot write to {escape(str(settings.data_dir))}; free some space "
+            "and run the import again (batches already stored are kept, and a re-import adds "
+            "only what is missing)[/red]",
             highlight=False,
         )
         raise typer.Exit(1) from None
