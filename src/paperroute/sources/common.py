@@ -239,7 +239,8 @@ class XmlStream:
         self.source = source
         self.record = first_record - 1  # records seen so far, for messages
         self.head = ""
-        self._fh = fh
+        # read1: the bytes before a cut gzip are handed over before its EOFError, not dropped
+        self._read = getattr(fh, "read1", fh.read)
         self._parser = etree.XMLPullParser(
             events=("start", "end"),
             resolve_entities=False,
@@ -262,7 +263,7 @@ class XmlStream:
                 self._syntax_error(self._error)
             if self._done:
                 return None
-            chunk = self._fh.read(1 << 16)
+            chunk = self._read(1 << 16)
             if not self.head:
                 self.head = " ".join(chunk[:120].decode("utf-8", "replace").split())
             try:
