@@ -179,6 +179,8 @@ def parse_daily_response(
         document = json.loads(content)
     except ValueError as exc:
         raise SourceError(f"{source}: response is not JSON: {exc}") from None
+    except RecursionError:
+        raise SourceError(f"{source}: response is not usable JSON: nested too deeply") from None
     entries, wrapped_day = entries_of(document, source)
     day = wrapped_day or day
     return [
