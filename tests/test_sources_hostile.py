@@ -77,6 +77,7 @@ WRONG_TYPES = [
     _line("2401.00013", hf_upvotes=True),
     _line("2401.00014", versions=[{"version": 1, "title": 7}]),
 ]
+OUT_OF_RANGE_DATES = ["9999-12-31T23:59:59-05:00", "Fri, 31 Dec 9999 23:59:59 -0500"]
 
 
 def test_each_wrong_type_rejects_only_its_own_line(tmp_path):
@@ -88,6 +89,16 @@ def test_each_wrong_type_rejects_only_its_own_line(tmp_path):
     assert [e.record_id for e in errors] == [f"2401.{n:05d}" for n in range(1, 15)]
     assert errors[0].reason == "affiliations is not a list"
     assert "out of range" in errors[1].reason
+
+
+def test_a_date_past_year_9999_in_utc_rejects_only_its_line(tmp_path):
+    lines = [_line("2401.00001", published=d) for d in OUT_OF_RANGE_DATES] + [_line("2401.00002")]
+    records, errors = _split(read_file(_write(tmp_path, lines)))
+    assert [r.id for r in records] == ["2401.00002"]
+    assert [(e.record, e.reason.split(":")[0]) for e in errors] == [
+        (1, "published is not a date"),
+        (2, "published is not a date"),
+    ]
 
 
 def test_json_nested_200000_deep_is_one_rejected_line(tmp_path):
@@ -209,17 +220,16 @@ def _oai_record(pid: str, extra: str = "") -> str:
     )
 
 
-def test_an_xml_record_with_too_many_elements_is_rejected_and_its_neighbours_kept(tmp_path):
+def test_an_xml_record_with_too_many_elements_ends_the_read_naming_it(tmp_path):
     bomb = _oai_record("2401.00002", "<comments>" + "<b/>" * 200_000 + "</comments>")
     path = tmp_path / "oai.xml.gz"
     path.write_bytes(
         gzip.compress(_oai([_oai_record("2401.00001"), bomb, _oai_record("2401.00003")]))
     )
-    records, errors = _split(read_file(path))
-    assert [r.id for r in records] == ["2401.00001", "2401.00003"]
-    assert [str(e) for e in errors] == [
-        "arxiv-oai: record 2 (oai:arXiv.org:2401.00002): record is too large"
-    ]
+    seen = []
+    with pytest.raises(SourceError, match=r"arxiv-oai: record 2: too large \(over 100,000 elem"):
+        seen.extend(read_file(path))
+    assert [r.id for r in seen] == ["2401.00001"]
 
 
 def test_invalid_xml_half_way_names_the_record_and_keeps_the_ones_before(tmp_path):

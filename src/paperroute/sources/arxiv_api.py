@@ -72,7 +72,7 @@ def stream_api(
         )
     observed = None
     number = first_record
-    for elem, too_big in stream.children(1, f"{{{ATOM}}}entry"):
+    for elem in stream.children(1, f"{{{ATOM}}}entry"):
         if elem.tag == f"{{{ATOM}}}updated":
             observed = feed_datetime(clean_text(elem.text))
         elif elem.tag == f"{{{NS['os']}}}totalResults":
@@ -85,10 +85,7 @@ def stream_api(
                 message = xml_text(elem, "a:summary", NS) or entry_id
                 raise SourceError(f"{source}: arXiv API error: {message}")
             page.entries += 1
-            if too_big:
-                yield RecordError(source, "entry is too large", number, entry_id or None)
-            else:
-                yield _parse_entry(elem, number, observed, source)
+            yield _parse_entry(elem, number, observed, source)
             number += 1
 
 

@@ -71,7 +71,7 @@ def stream_oai(
         )
     observed = None
     number = first_record
-    for elem, too_big in stream.children(2, f"{{{OAI}}}record"):
+    for elem in stream.children(2, f"{{{OAI}}}record"):
         if elem.tag == f"{{{OAI}}}responseDate":
             observed = feed_datetime(clean_text(elem.text))
         elif elem.tag == f"{{{OAI}}}error":
@@ -80,15 +80,14 @@ def stream_oai(
         elif elem.tag == f"{{{OAI}}}resumptionToken":
             page.token = clean_text(elem.text)
             size = elem.get("completeListSize")
-            page.complete_list_size = int(size) if size and size.isdigit() else None
+            page.complete_list_size = (
+                int(size) if size and size.isascii() and size.isdigit() else None
+            )
         elif elem.tag == f"{{{OAI}}}record":
             page.records += 1
             header = elem.find("o:header", _O)
             if header is not None and header.get("status") == "deleted":
                 page.deleted += 1
-            elif too_big:
-                oai_id = xml_text(elem, "o:header/o:identifier", _O)
-                yield RecordError(source, "record is too large", number, oai_id)
             else:
                 yield _parse_record(elem, number, observed, source)
             number += 1

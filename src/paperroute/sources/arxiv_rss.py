@@ -122,7 +122,7 @@ def _stream(
 ) -> Iterator[Item]:
     head: dict[str, str | None] = {}
     observed = None
-    for elem, too_big in stream.children(shape.depth, shape.item):
+    for elem in stream.children(shape.depth, shape.item):
         if elem.tag != shape.item:  # feed-level fields come before the items
             head.setdefault(str(elem.tag), clean_text("".join(elem.itertext())))
             continue
@@ -132,13 +132,10 @@ def _stream(
             if shape.announced:
                 page.announced = _feed_date(head.get(shape.announced))
             observed = feed_datetime(head.get(shape.observed))
-        if too_big:
-            yield RecordError(source, "item is too large", number)
-        else:
-            item = _make_record(elem, shape.fields(elem), number, page.announced, observed, source)
-            if shape.depth == 1 and page.announced is None and isinstance(item, PaperRecord):
-                page.announced = item.announced
-            yield item
+        item = _make_record(elem, shape.fields(elem), number, page.announced, observed, source)
+        if shape.depth == 1 and page.announced is None and isinstance(item, PaperRecord):
+            page.announced = item.announced
+        yield item
         number += 1
     if not head.get("checked"):
         _check_error(head.get(shape.title), head.get(shape.message), source)

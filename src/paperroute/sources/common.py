@@ -81,7 +81,10 @@ def parse_datetime(value: str | None) -> datetime | None:
             raise ValueError(f"not a date: {value!r}") from None
     if parsed.tzinfo is None:
         return parsed.replace(tzinfo=UTC)
-    return parsed.astimezone(UTC)
+    try:
+        return parsed.astimezone(UTC)
+    except OverflowError:  # 9999-12-31T23:59-05:00 is past the last representable moment
+        raise ValueError(f"date out of range: {value!r}") from None
 
 
 def feed_datetime(value: str | None) -> datetime | None:
@@ -219,8 +222,7 @@ def checked(item: Item, number: int | None, record_id: str | None = None) -> Ite
     return RecordError(item.source, problem, number, record_id or item.id)
 
 
-# Bounds for one record of a streamed XML file: past them the record is rejected and its
-# elements are freed as they are read, so a gzip bomb cannot grow memory.
+# Bounds for one record of a streamed XML file, so that a gzip bomb cannot grow memory.
 MAX_RECORD_ELEMENTS = 100_000
 MAX_RECORD_CHARS = 20_000_000
 
@@ -229,10 +231,10 @@ class XmlStream:
     """Incremental parse of an XML file (lxml's pull parser): elements are freed once handled.
 
     `root()` is the document element; `children(depth, record_tag)` yields each element from depth
-    1 down to `depth` (the root is 0) when it ends, with whether it broke the per-record bounds,
-    then removes it from the tree. Entities are never resolved and nothing is fetched; libxml2's
-    default limits (10 MB text nodes, depth 256) stay on. `head` is the document's start, for
-    messages about documents that are not what they should be.
+    1 down to `depth` (the root is 0) when it ends, then removes it from the tree. Entities are
+    never resolved and nothing is fetched; libxml2's default limits (10 MB text nodes, depth 256)
+    stay on. `head` is the document's start, for messages about documents that are not what they
+    should be.
     """
 
     def __init__(self, fh: IO[bytes], source: str, first_record: int = 1) -> None:
@@ -295,8 +297,13 @@ class XmlStream:
             self._root = found[1]
         return self._root
 
-    def children(self, depth: int, record_tag: str) -> Iterator[tuple[etree._Element, bool]]:
-        """Each element down to `depth` as it ends, with `too_big`; freed after the caller."""
+    def children(self, depth: int, record_tag: str) -> Iterator[etree._Element]:
+        """Each element down to `depth` as it ends, freed after the caller has handled it.
+
+        A record over MAX_RECORD_ELEMENTS elements or MAX_RECORD_CHARS characters ends the
+        read with a SourceError naming it: skipping it would still cost a Python step per
+        element, which for a gzip bomb of empty elements means an hour, not a second.
+        """
         self.root()
         level = count = chars = 0  # depth of the innermost open element; size of this record
         while (found := self._next()) is not None:
@@ -307,18 +314,21 @@ class XmlStream:
                     count = chars = 0
                 continue
             level -= 1
-            if level + 1 > depth:  # inside a record: kept for the caller unless over the bounds
+            if level + 1 > depth:  # inside a record: kept for the caller, within bounds
                 count += 1
                 chars += len(elem.text or "") + len(elem.tail or "")
                 if count > MAX_RECORD_ELEMENTS or chars > MAX_RECORD_CHARS:
-                    _free(elem)
+                    raise SourceError(
+                        f"{self.source}: record {self.record + 1}: too large (over "
+                        f"{MAX_RECORD_ELEMENTS:,} elements or {MAX_RECORD_CHARS:,} characters); "
+                        "the records before it were read, the rest of the file was not"
+                    )
                 continue
             if level < 0:
                 return  # the root ended
             if elem.tag == record_tag:
                 self.record += 1
-            yield elem, count > MAX_RECORD_ELEMENTS or chars > MAX_RECORD_CHARS
-            count = chars = 0
+            yield elem
             _free(elem)
 
 

@@ -37,7 +37,7 @@ _LINE_CONVERTERS = {
     "arxiv-snapshot": jsonl.record_from_snapshot,
 }
 _SNIFF_BYTES = 1 << 16
-MAX_DOCUMENT_BYTES = 50 * 1024 * 1024
+MAX_DOCUMENT_BYTES = 10 * 1024 * 1024  # JSON objects take up to ~9x their text in memory
 _CHUNK = 1 << 16
 _KEY = re.compile(rb'"([A-Za-z_][\w-]{0,40})"\s*:\s*(\{)?')
 
@@ -148,7 +148,8 @@ def _detect_json_lines(head: bytes) -> str | None:
     """The format of the first JSON-object line that tells; a first line longer than the sniffed
     head is judged by the key names in it (its start is enough)."""
     lines = head.split(b"\n")
-    for line in lines[:-1][:5]:
+    complete = lines if len(head) < _SNIFF_BYTES else lines[:-1]  # the head may end mid-line
+    for line in complete[:5]:
         try:
             obj = json.loads(line)
         except (ValueError, RecursionError):
