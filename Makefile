@@ -4,7 +4,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-$(shell cksum < pyproject.toml | cut -d' ' -f1)
 
-.PHONY: run test lint format browser bench clean
+.PHONY: run test fuzz lint format browser bench clean
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -30,6 +30,11 @@ test: $(STAMP) browser
 	$(BIN)/ruff check src tests bench scripts
 	$(BIN)/ruff format --check src tests bench scripts
 	HF_HUB_OFFLINE=1 $(BIN)/pytest
+
+## fuzz: the property-based parser tests with 2,000 examples each (make test runs 50)
+fuzz: $(STAMP)
+	HF_HUB_OFFLINE=1 HYPOTHESIS_PROFILE=fuzz $(BIN)/pytest tests/test_fuzz_parsers.py -q \
+	  --hypothesis-show-statistics
 
 lint: $(STAMP)
 	$(BIN)/ruff check src tests bench scripts

@@ -12,6 +12,8 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from hypothesis import HealthCheck
+from hypothesis import settings as settings_profiles
 from sqlalchemy import Engine, create_engine, text
 
 from paperroute.config import Settings, load_settings
@@ -111,3 +113,15 @@ def browser():
         chromium = pw.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
         yield chromium
         chromium.close()
+
+
+# Property-based tests (tests/test_fuzz_parsers.py): a bounded example count in `make test`, a
+# longer run in `make fuzz` (HYPOTHESIS_PROFILE=fuzz). The deadline is the "never hangs" check,
+# generous because this 2-core machine is shared.
+settings_profiles.register_profile(
+    "paperroute", max_examples=50, deadline=5000, suppress_health_check=[HealthCheck.too_slow]
+)
+settings_profiles.register_profile(
+    "fuzz", max_examples=2000, deadline=5000, suppress_health_check=[HealthCheck.too_slow]
+)
+settings_profiles.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "paperroute"))

@@ -169,5 +169,7 @@ def test_a_record_without_title_is_reported_and_the_others_kept():
 
 
 def test_html_instead_of_xml_is_a_clear_error():
-    with pytest.raises(SourceError, match="arxiv-oai: response is not valid XML"):
+    with pytest.raises(SourceError, match="arxiv-oai: not an OAI-PMH response .*Retry after 10"):
         parse_oai_response(b"<html><body><h1>Retry after 10 seconds</h1>")
+    with pytest.raises(SourceError, match="arxiv-oai: response is not valid XML .*Retry after"):
+        parse_oai_response(b"Retry after 10 seconds")

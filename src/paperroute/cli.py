@@ -86,17 +86,25 @@ def import_(
     quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress bar."),
 ) -> None:
     """Import papers from files; the format is detected unless --format is given."""
+    settings = get_settings()
+    with _disk_full_is_an_error(settings):
+        _import_files(settings, files, format, batch_size, quiet)
+
+
+def _import_files(
+    settings: Settings, files: list[Path], format: str | None, batch_size: int, quiet: bool
+) -> None:
+    from rich.markup import escape
+
     from paperroute.sources.base import SourceError
     from paperroute.sources.files import read_file
     from paperroute.sources.ingest import ingest_items
 
-    settings = get_settings()
     engine = open_engine(settings)
     total_records = total_errors = 0
-    interrupted = False
     for path in files:
         if not path.exists():
-            err.print(f"[red]{path}: no such file[/red]")
+            err.print(f"[red]{escape(str(path))}: no such file[/red]")
             raise typer.Exit(1)
         try:
             report = ingest_items(
@@ -105,23 +113,47 @@ def import_(
                 batch_size=batch_size,
                 progress=not quiet,
                 desc=path.name,
-                on_error=lambda e: err.print(f"[yellow]rejected[/yellow] {e}", highlight=False),
+                on_error=lambda e: err.print(f"[yellow]rejected[/yellow] {escape(str(e))}"),
             )
         except SourceError as exc:
-            err.print(f"[red]{exc}[/red]", highlight=False)  # the message names the file
+            err.print(f"[red]{escape(str(exc))}[/red]", highlight=False)  # names the file
             raise typer.Exit(1) from exc
         _after_ingest(settings, engine, report)
-        err.print(f"{path}: {report.summary()}", highlight=False)
+        err.print(f"{path}: {report.summary()}", highlight=False, markup=False)
         total_records += report.records
         total_errors += report.error_count
-        interrupted = interrupted or report.interrupted
-        if interrupted:
-            break
-    if interrupted:
-        raise typer.Exit(130)
+        if report.failure:
+            err.print(f"[red]{escape(report.failure)}[/red]", highlight=False)
+            raise typer.Exit(1)
+        if report.interrupted:
+            raise typer.Exit(130)
     if total_records == 0 and total_errors > 0:
         err.print("[red]nothing could be imported[/red]")
         raise typer.Exit(1)
+
+
+@contextlib.contextmanager
+def _disk_full_is_an_error(settings: Settings):
+    """A full disk (or quota) while importing: one clear line and exit 1, not a traceback."""
+    import errno
+
+    from rich.markup import escape
+    from sqlalchemy.exc import OperationalError
+
+    try:
+        yield
+    except (OSError, OperationalError, ValueError) as exc:
+        text = str(exc)
+        full = isinstance(exc, OSError) and exc.errno in (errno.ENOSPC, errno.EDQUOT)
+        if not (full or "disk is full" in text or "No space left" in text):
+            raise
+        err.print(
+            f"[red]disk full: cannot write to {escape(str(settings.data_dir))}; free some space "
+            "and run the import again (batches already stored are kept, and a re-import adds "
+            "only what is missing)[/red]",
+            highlight=False,
+        )
+        raise typer.Exit(1) from None
 
 
 def _after_ingest(settings: Settings, engine, report) -> None:

@@ -11,13 +11,13 @@ from dataclasses import asdict, dataclass, field
 from datetime import date, datetime
 
 # New-style ids (0704.0001 .. 2403.17377) and old-style ids (hep-th/9901001, math.AG/0601001).
-_NEW_ID = re.compile(r"(?P<id>\d{4}\.\d{4,5})(?:v(?P<v>\d+))?")
-_OLD_ID = re.compile(r"(?P<id>[a-z][a-z\-]*(?:\.[A-Z]{2})?/\d{7})(?:v(?P<v>\d+))?")
-_ID_IN_TEXT = re.compile(
-    r"(?:arxiv\.org/(?:abs|pdf|html)/|arxiv:|oai:arxiv\.org:|^)\s*"
-    r"(?P<full>(?:\d{4}\.\d{4,5}|[a-z][a-z\-]*(?:\.[A-Z]{2})?/\d{7})(?:v\d+)?)",
-    re.IGNORECASE,
-)
+_ID = r"(?P<id>\d{4}\.\d{4,5}|[a-z][a-z\-]*(?:\.[A-Z]{2})?/\d{7})(?:v(?P<v>\d{1,6}))?"
+_PREFIX = r"(?:https?://)?(?:www\.|export\.)?arxiv\.org/(?:abs|pdf|html)/|arxiv:|oai:arxiv\.org:"
+# A whole string that is an id, an `arXiv:` id or an arXiv URL (".pdf", "/", "?query" allowed).
+_WHOLE_ID = re.compile(rf"(?:{_PREFIX})?\s*{_ID}(?:\.pdf)?/?(?:[?#]\S*)?", re.IGNORECASE)
+# An id inside free text (a BibTeX note): only after an arXiv prefix, and never followed by more
+# id characters, so "2501.100000" or "2501.10000v2x" is not read as 2501.10000.
+_ID_IN_TEXT = re.compile(rf"(?:{_PREFIX})\s*{_ID}(?![\w\-]|\.\d)", re.IGNORECASE)
 
 
 class InvalidPaperId(ValueError):
@@ -25,17 +25,26 @@ class InvalidPaperId(ValueError):
 
 
 def split_arxiv_id(raw: str) -> tuple[str, int | None]:
-    """Return (canonical id without version, version or None) for an id, URL or `arXiv:` form."""
+    """Return (canonical id without version, version or None) for an id, URL or `arXiv:` form.
+
+    The whole string must be the id (or an arXiv URL of it); inside longer text only an id after
+    an arXiv prefix counts. Anything else raises InvalidPaperId.
+    """
     text = (raw or "").strip()
-    match = _ID_IN_TEXT.search(text)
-    candidate = match.group("full") if match else text
-    candidate = candidate.removesuffix(".pdf")
-    for pattern in (_NEW_ID, _OLD_ID):
-        m = pattern.fullmatch(candidate)
-        if m:
-            version = int(m.group("v")) if m.group("v") else None
-            return m.group("id"), version
-    raise InvalidPaperId(f"not an arXiv id: {raw!r}")
+    match = _WHOLE_ID.fullmatch(text) or _ID_IN_TEXT.search(text)
+    if not match or not _case_ok(match.group("id")):
+        raise InvalidPaperId(f"not an arXiv id: {raw!r}")
+    version = int(match.group("v")) if match.group("v") else None
+    return match.group("id"), version
+
+
+def _case_ok(paper_id: str) -> bool:
+    """Old-style archive names are lower case and subject classes upper case (math.AG/0601001)."""
+    if "/" not in paper_id:
+        return True
+    archive = paper_id.split("/", 1)[0]
+    name, _, subject = archive.partition(".")
+    return name.islower() and (not subject or subject.isupper())
 
 
 def canonical_id(raw: str) -> str:

@@ -6,6 +6,7 @@ malformed, and each error names the line the bad entry starts on and what is wro
 
 from __future__ import annotations
 
+import codecs
 import json
 import logging
 import re
@@ -116,19 +117,43 @@ def detect_format(text: str, filename: str = "") -> str:
     )
 
 
+_BOMS = (  # longest first: the UTF-32 LE mark starts with the UTF-16 LE one
+    (codecs.BOM_UTF32_LE, "utf-32-le"),
+    (codecs.BOM_UTF32_BE, "utf-32-be"),
+    (codecs.BOM_UTF8, "utf-8"),
+    (codecs.BOM_UTF16_LE, "utf-16-le"),
+    (codecs.BOM_UTF16_BE, "utf-16-be"),
+)
+
+
+def _encoding(data: bytes) -> tuple[str, int]:
+    """(encoding, length of its byte-order mark) from a BOM, or from the NULs of BOM-less UTF-16."""
+    for bom, encoding in _BOMS:
+        if data.startswith(bom):
+            return encoding, len(bom)
+    sample = data[:4096]
+    if len(sample) >= 4 and sample.count(0) * 3 > len(sample):  # ASCII as UTF-16: every 2nd a NUL
+        even_nuls = sample[0::2].count(0)
+        return ("utf-16-be" if even_nuls > sample[1::2].count(0) else "utf-16-le"), 0
+    return "utf-8", 0
+
+
 def decode(data: bytes) -> str:
-    """File bytes as text; refuses files over 50 MB with a clear message."""
+    """File bytes as text (UTF-8, UTF-16/32 by BOM, else Latin-1); refuses files over 50 MB."""
     if len(data) > MAX_BYTES:
         raise LibraryFileError(
             f"library file: {len(data) / 1e6:.0f} MB is over the 50 MB limit; "
             "export a smaller collection or split the file"
         )
-    for encoding in ("utf-8-sig", "latin-1"):
-        try:
-            return data.decode(encoding)
-        except UnicodeDecodeError:
-            continue
-    raise LibraryFileError("library file: not text")  # pragma: no cover - latin-1 decodes all
+    encoding, skip = _encoding(data)
+    try:
+        return data[skip:].decode(encoding)
+    except UnicodeDecodeError as exc:
+        if encoding != "utf-8":
+            raise LibraryFileError(
+                f"library file: not valid {encoding.upper()} text (byte {exc.start + skip})"
+            ) from None
+    return data.decode("latin-1")  # Latin-1 decodes any bytes: old BibTeX files use it
 
 
 def parse_library(text: str, fmt: str | None = None, filename: str = "") -> Parsed:
@@ -275,6 +300,9 @@ def _ris_record(rispy, start: int, lines: list[str], parsed: Parsed) -> None:
 # --- CSL-JSON -------------------------------------------------------------------------------
 
 
+_CSL_NEXT_ITEM = re.compile(r"\}\s*,\s*(?=\{)")
+
+
 def parse_csl_json(text: str) -> Parsed:
     """A CSL-JSON list of items; a syntax error skips to the next item."""
     parsed = Parsed("csl-json")
@@ -290,9 +318,12 @@ def parse_csl_json(text: str) -> Parsed:
         line = _line(text, pos)
         try:
             item, pos = decoder.raw_decode(text, pos)
-        except json.JSONDecodeError as exc:
-            parsed.errors.append(EntryError(exc.lineno, f"invalid JSON: {exc.msg}"))
-            nxt = re.compile(r"\}\s*,\s*(?=\{)").search(text, exc.pos)
+        except (json.JSONDecodeError, RecursionError) as exc:
+            if isinstance(exc, RecursionError):
+                parsed.errors.append(EntryError(line, "invalid JSON: nested too deeply"))
+            else:
+                parsed.errors.append(EntryError(exc.lineno, f"invalid JSON: {exc.msg}"))
+            nxt = _CSL_NEXT_ITEM.search(text, getattr(exc, "pos", pos))
             if not nxt:
                 break
             pos = nxt.end()
@@ -314,36 +345,95 @@ def _line(text: str, pos: int) -> int:
     return text.count("\n", 0, pos) + 1
 
 
+class _BadField(ValueError):
+    """A CSL-JSON field of the wrong type; the message names the field."""
+
+
+def _csl_text(item: dict, key: str, numbers: bool = False) -> str | None:
+    """A text field (a number too where CSL allows one, e.g. `id`, `number`)."""
+    value = item.get(key)
+    if value is None or isinstance(value, str):
+        return value
+    if numbers and isinstance(value, int | float) and not isinstance(value, bool):
+        return str(value)
+    raise _BadField(f"field {key!r} must be text, not {_json_type(value)}")
+
+
+def _json_type(value) -> str:
+    names = {dict: "an object", list: "a list", bool: "true/false", int: "a number"}
+    return names.get(type(value), "a number" if isinstance(value, float) else type(value).__name__)
+
+
+def _csl_authors(item: dict) -> list[str]:
+    people = item.get("author")
+    if people is None:
+        return []
+    if not isinstance(people, list):
+        raise _BadField(f"field 'author' must be a list of names, not {_json_type(people)}")
+    authors = []
+    for n, person in enumerate(people, 1):
+        if not isinstance(person, dict):
+            raise _BadField(f"author {n} must be an object, not {_json_type(person)}")
+        parts = [_csl_text(person, k) for k in ("literal", "given", "family")]
+        name = parts[0] or " ".join(p for p in parts[1:] if p)
+        if name:
+            authors.append(name)
+    return authors
+
+
+def _csl_year(item: dict) -> str | None:
+    issued = item.get("issued")
+    if issued is None:
+        return None
+    if not isinstance(issued, dict):
+        raise _BadField(f"field 'issued' must be an object, not {_json_type(issued)}")
+    parts = issued.get("date-parts")
+    if parts is None or parts == [] or parts == [[]]:
+        return _csl_text(issued, "raw", numbers=True)
+    if not isinstance(parts, list) or not isinstance(parts[0], list):
+        raise _BadField("field 'issued.date-parts' must be a list of [year, month, day] lists")
+    year = parts[0][0] if parts[0] else None
+    if year is None:
+        return None
+    if isinstance(year, bool) or not isinstance(year, int | str) or len(str(year)) > 8:
+        raise _BadField(f"field 'issued.date-parts' has a bad year: {str(year)[:20]!r}")
+    return str(year)
+
+
 def _csl_item(item, line: int, parsed: Parsed) -> None:
     if not isinstance(item, dict):
         parsed.errors.append(EntryError(line, f"item is a {type(item).__name__}, not an object"))
         return
-    authors = []
-    for a in item.get("author") or []:
-        if isinstance(a, dict):
-            name = a.get("literal") or " ".join(p for p in (a.get("given"), a.get("family")) if p)
-            if name:
-                authors.append(name)
-    issued = (item.get("issued") or {}) if isinstance(item.get("issued"), dict) else {}
-    parts = issued.get("date-parts") or [[None]]
-    year = str(parts[0][0]) if parts and parts[0] and parts[0][0] else None
-    url = item.get("URL")
-    entry = Entry(
+    try:
+        key = _csl_text(item, "id", numbers=True)
+    except _BadField as exc:
+        parsed.errors.append(EntryError(line, str(exc)))
+        return
+    try:
+        entry = _csl_entry(item, line, key)
+    except _BadField as exc:
+        parsed.errors.append(EntryError(line, str(exc), key))
+        return
+    _usable(entry, parsed)
+
+
+def _csl_entry(item: dict, line: int, key: str | None) -> Entry:
+    url, doi = _csl_text(item, "URL"), _csl_text(item, "DOI")
+    return Entry(
         line=line,
-        key=str(item["id"]) if item.get("id") is not None else None,
-        title=_clean(item.get("title")) if isinstance(item.get("title"), str) else None,
-        authors=authors,
-        year=year,
-        doi=clean_doi(item.get("DOI")),
+        key=key,
+        title=_clean(_csl_text(item, "title")),
+        authors=_csl_authors(item),
+        year=_csl_year(item),
+        doi=clean_doi(doi),
         arxiv_id=find_arxiv_id(
-            item.get("arxiv"),
+            _csl_text(item, "arxiv"),
             url,
-            item.get("DOI"),
-            item.get("number"),
-            item.get("note"),
-            str(item.get("id") or ""),
+            doi,
+            _csl_text(item, "number", numbers=True),
+            _csl_text(item, "note"),
+            key,
         ),
         url=url,
-        abstract=_clean(item.get("abstract")) if isinstance(item.get("abstract"), str) else None,
+        abstract=_clean(_csl_text(item, "abstract")),
     )
-    _usable(entry, parsed)

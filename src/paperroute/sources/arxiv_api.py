@@ -7,23 +7,26 @@ arXiv's own message; an empty result (`id_list=0000.0000`) yields no records.
 
 from __future__ import annotations
 
+import io
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any
+from typing import IO, Any
 
 from lxml import etree
 
 from paperroute.models import Author, PaperRecord, Version
 from paperroute.sources.base import Item, Page, RecordError, SourceError
 from paperroute.sources.common import (
+    XmlStream,
     abs_url,
     arxiv_categories,
     arxiv_id_or_error,
+    checked,
     clean_text,
+    feed_datetime,
     one_line,
     parse_datetime,
-    parse_xml,
     pdf_url,
     xml_text,
 )
@@ -50,26 +53,45 @@ class ApiPage:
 
 def parse_api_response(content: bytes, *, first_record: int = 1, source: str = NAME) -> ApiPage:
     """Parse one Atom response of /api/query; raise SourceError for arXiv's error feeds."""
-    root = parse_xml(content, source)
-    if root.tag != f"{{{ATOM}}}feed":
-        raise SourceError(f"{source}: not an Atom feed (root element {root.tag!r})")
-    entries = root.findall("a:entry", NS)
-    for entry in entries:
-        entry_id = xml_text(entry, "a:id", NS) or ""
-        if "/api/errors" in entry_id:
-            message = xml_text(entry, "a:summary", NS) or entry_id
-            raise SourceError(f"{source}: arXiv API error: {message}")
-    total = xml_text(root, "os:totalResults", NS)
-    start = xml_text(root, "os:startIndex", NS)
-    observed = parse_datetime(xml_text(root, "a:updated", NS))
-    page = ApiPage(
-        total_results=int(total) if total and total.isdigit() else None,
-        start_index=int(start) if start and start.isdigit() else 0,
-        entries=len(entries),
+    page = ApiPage()
+    page.items = list(
+        stream_api(io.BytesIO(content), page, first_record=first_record, source=source)
     )
-    for number, entry in enumerate(entries, start=first_record):
-        page.items.append(_parse_entry(entry, number, observed, source))
     return page
+
+
+def stream_api(
+    fh: IO[bytes], page: ApiPage, *, first_record: int = 1, source: str = NAME
+) -> Iterator[Item]:
+    """Yield the entries of an API Atom file as they are read, filling `page`'s counts."""
+    stream = XmlStream(fh, source, first_record)
+    root = stream.root()
+    if root.tag != f"{{{ATOM}}}feed":
+        raise SourceError(
+            f"{source}: not an Atom feed (root element {root.tag!r}): {stream.head!r}"
+        )
+    observed = None
+    number = first_record
+    for elem in stream.children(1, f"{{{ATOM}}}entry"):
+        if elem.tag == f"{{{ATOM}}}updated":
+            observed = feed_datetime(clean_text(elem.text))
+        elif elem.tag == f"{{{NS['os']}}}totalResults":
+            page.total_results = _whole(elem.text)
+        elif elem.tag == f"{{{NS['os']}}}startIndex":
+            page.start_index = _whole(elem.text) or 0
+        elif elem.tag == f"{{{ATOM}}}entry":
+            entry_id = xml_text(elem, "a:id", NS) or ""
+            if "/api/errors" in entry_id:
+                message = xml_text(elem, "a:summary", NS) or entry_id
+                raise SourceError(f"{source}: arXiv API error: {message}")
+            page.entries += 1
+            yield _parse_entry(elem, number, observed, source)
+            number += 1
+
+
+def _whole(text: str | None) -> int | None:
+    text = (text or "").strip()
+    return int(text) if text.isascii() and text.isdigit() and len(text) < 19 else None
 
 
 def _parse_entry(
@@ -97,7 +119,7 @@ def _parse_entry(
         versions.append(Version(version, submitted=published if version == 1 else updated))
         if version > 1 and published:
             versions.insert(0, Version(1, submitted=published))
-    return PaperRecord(
+    record = PaperRecord(
         source=source,
         id=paper_id,
         version=version,
@@ -116,6 +138,7 @@ def _parse_entry(
         versions=versions,
         observed_at=observed,
     )
+    return checked(record, number, raw_id)
 
 
 def _author(element: etree._Element) -> Author:

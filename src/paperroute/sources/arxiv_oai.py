@@ -8,22 +8,25 @@ skipped and counted (`deleted`), not reported as errors. `noRecordsMatch` is an 
 
 from __future__ import annotations
 
+import io
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import date, datetime
-from typing import Any
+from typing import IO, Any
 
 from lxml import etree
 
 from paperroute.models import Author, PaperRecord, Version
 from paperroute.sources.base import Item, Page, RecordError, SourceError
 from paperroute.sources.common import (
+    XmlStream,
     abs_url,
     arxiv_categories,
     arxiv_id_or_error,
+    checked,
     clean_text,
+    feed_datetime,
     parse_datetime,
-    parse_xml,
     pdf_url,
     split_author_string,
     xml_text,
@@ -49,34 +52,55 @@ class OaiPage:
 
 def parse_oai_response(content: bytes, *, first_record: int = 1, source: str = NAME) -> OaiPage:
     """Parse ListRecords/GetRecord; OAI errors raise SourceError (noRecordsMatch is empty)."""
-    root = parse_xml(content, source)
-    if root.tag != f"{{{OAI}}}OAI-PMH":
-        raise SourceError(f"{source}: not an OAI-PMH response (root element {root.tag!r})")
-    error = root.find("o:error", _O)
-    if error is not None:
-        code = error.get("code", "unknown")
-        if code == "noRecordsMatch":
-            return OaiPage()
-        message = " ".join("".join(error.itertext()).split())
-        hint = (
-            " (the saved checkpoint expired; sync again from the start)" if "Token" in code else ""
-        )
-        raise SourceError(f"{source}: OAI-PMH error {code}: {message}{hint}")
-    observed = parse_datetime(xml_text(root, "o:responseDate", _O))
     page = OaiPage()
-    for number, record in enumerate(root.iter(f"{{{OAI}}}record"), start=first_record):
-        page.records += 1
-        header = record.find("o:header", _O)
-        if header is not None and header.get("status") == "deleted":
-            page.deleted += 1
-            continue
-        page.items.append(_parse_record(record, number, observed, source))
-    token = root.find(".//o:resumptionToken", _O)
-    if token is not None:
-        page.token = clean_text(token.text)
-        size = token.get("completeListSize")
-        page.complete_list_size = int(size) if size and size.isdigit() else None
+    page.items = list(
+        stream_oai(io.BytesIO(content), page, first_record=first_record, source=source)
+    )
     return page
+
+
+def stream_oai(
+    fh: IO[bytes], page: OaiPage, *, first_record: int = 1, source: str = NAME
+) -> Iterator[Item]:
+    """Yield the records of an OAI-PMH file as they are read, filling `page`'s counts and token."""
+    stream = XmlStream(fh, source, first_record)
+    root = stream.root()
+    if root.tag != f"{{{OAI}}}OAI-PMH":
+        raise SourceError(
+            f"{source}: not an OAI-PMH response (root element {root.tag!r}): {stream.head!r}"
+        )
+    observed = None
+    number = first_record
+    for elem in stream.children(2, f"{{{OAI}}}record"):
+        if elem.tag == f"{{{OAI}}}responseDate":
+            observed = feed_datetime(clean_text(elem.text))
+        elif elem.tag == f"{{{OAI}}}error":
+            _raise_error(elem, source)
+            return
+        elif elem.tag == f"{{{OAI}}}resumptionToken":
+            page.token = clean_text(elem.text)
+            size = elem.get("completeListSize")
+            page.complete_list_size = (
+                int(size) if size and size.isascii() and size.isdigit() else None
+            )
+        elif elem.tag == f"{{{OAI}}}record":
+            page.records += 1
+            header = elem.find("o:header", _O)
+            if header is not None and header.get("status") == "deleted":
+                page.deleted += 1
+            else:
+                yield _parse_record(elem, number, observed, source)
+            number += 1
+
+
+def _raise_error(error: etree._Element, source: str) -> None:
+    """An OAI-PMH <error>: noRecordsMatch is an empty harvest, anything else a SourceError."""
+    code = error.get("code", "unknown")
+    if code == "noRecordsMatch":
+        return
+    message = " ".join("".join(error.itertext()).split())
+    hint = " (the saved checkpoint expired; sync again from the start)" if "Token" in code else ""
+    raise SourceError(f"{source}: OAI-PMH error {code}: {message}{hint}")
 
 
 def _parse_record(
@@ -123,7 +147,7 @@ def _parse_record(
             _fill_arxiv_raw(rec, body, ns)
     except ValueError as exc:
         return RecordError(source, str(exc), number, oai_id or paper_id)
-    return rec
+    return checked(rec, number, oai_id or paper_id)
 
 
 def _fill_arxiv(rec: PaperRecord, body: etree._Element, ns: dict[str, str]) -> None:

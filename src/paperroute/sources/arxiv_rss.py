@@ -7,24 +7,27 @@ error. arXiv's error feed (e.g. for an unknown archive) becomes a SourceError wi
 
 from __future__ import annotations
 
+import io
 import re
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime
-from typing import Any
+from typing import IO, Any
 
 from lxml import etree
 
 from paperroute.models import Author, PaperRecord
 from paperroute.sources.base import Item, Page, RecordError, SourceError
 from paperroute.sources.common import (
+    XmlStream,
     abs_url,
     arxiv_categories,
     arxiv_id_or_error,
+    checked,
+    clean_text,
+    feed_datetime,
     one_line,
     parse_date,
-    parse_datetime,
-    parse_xml,
     pdf_url,
     split_author_string,
     xml_text,
@@ -54,55 +57,102 @@ class FeedPage:
 
 def parse_feed(content: bytes, *, first_record: int = 1, source: str = NAME) -> FeedPage:
     """Parse an rss.arxiv.org RSS 2.0 or Atom feed; raise SourceError for the error feed."""
-    root = parse_xml(content, source)
+    page = FeedPage()
+    page.items = list(
+        stream_feed(io.BytesIO(content), page, first_record=first_record, source=source)
+    )
+    return page
+
+
+def stream_feed(
+    fh: IO[bytes], page: FeedPage, *, first_record: int = 1, source: str = NAME
+) -> Iterator[Item]:
+    """Yield the items of an RSS 2.0 or Atom feed as they are read, filling `page.announced`."""
+    stream = XmlStream(fh, source, first_record)
+    root = stream.root()
     if root.tag == "rss":
-        channel = root.find("channel")
-        if channel is None:
-            raise SourceError(f"{source}: RSS feed without a <channel>")
-        return _parse_rss(channel, first_record, source)
+        return _stream(stream, page, first_record, source, _RSS)
     if root.tag == f"{{{NS['atom']}}}feed":
-        return _parse_atom(root, first_record, source)
-    raise SourceError(f"{source}: not an RSS or Atom feed (root element {root.tag!r})")
+        return _stream(stream, page, first_record, source, _ATOM)
+    raise SourceError(
+        f"{source}: not an RSS or Atom feed (root element {root.tag!r}): {stream.head!r}"
+    )
+
+
+@dataclass(frozen=True)
+class _Shape:
+    """Where an RSS 2.0 or an Atom feed keeps its parts."""
+
+    depth: int  # of the items (rss/channel/item or feed/entry)
+    item: str
+    title: str  # feed-level tags
+    message: str
+    announced: str | None
+    observed: str
+    fields: Callable[[etree._Element], dict[str, Any]]
+
+
+def _rss_fields(item: etree._Element) -> dict[str, Any]:
+    return {
+        "id": xml_text(item, "guid", {}) or xml_text(item, "link", {}),
+        "title": xml_text(item, "title", {}),
+        "description": xml_text(item, "description", {}),
+        "categories": [c.text or "" for c in item.iterfind("category")],
+        "date": xml_text(item, "pubDate", {}),
+    }
+
+
+def _atom_fields(entry: etree._Element) -> dict[str, Any]:
+    return {
+        "id": xml_text(entry, "atom:id", NS),
+        "title": xml_text(entry, "atom:title", NS),
+        "description": xml_text(entry, "atom:summary", NS),
+        "categories": [c.get("term", "") for c in entry.iterfind("atom:category", NS)],
+        "date": xml_text(entry, "atom:published", NS),
+    }
+
+
+_A = "{" + NS["atom"] + "}"
+_RSS = _Shape(2, "item", "title", "description", "pubDate", "lastBuildDate", _rss_fields)
+_ATOM = _Shape(1, _A + "entry", _A + "title", _A + "subtitle", None, _A + "updated", _atom_fields)
+
+
+def _stream(
+    stream: XmlStream, page: FeedPage, number: int, source: str, shape: _Shape
+) -> Iterator[Item]:
+    head: dict[str, str | None] = {}
+    observed = None
+    for elem in stream.children(shape.depth, shape.item):
+        if elem.tag != shape.item:  # feed-level fields come before the items
+            head.setdefault(str(elem.tag), clean_text("".join(elem.itertext())))
+            continue
+        if not head.get("checked"):
+            _check_error(head.get(shape.title), head.get(shape.message), source)
+            head["checked"] = "yes"
+            if shape.announced:
+                page.announced = _feed_date(head.get(shape.announced))
+            observed = feed_datetime(head.get(shape.observed))
+        item = _make_record(elem, shape.fields(elem), number, page.announced, observed, source)
+        if shape.depth == 1 and page.announced is None and isinstance(item, PaperRecord):
+            page.announced = item.announced
+        yield item
+        number += 1
+    if not head.get("checked"):
+        _check_error(head.get(shape.title), head.get(shape.message), source)
+        if shape.announced:
+            page.announced = _feed_date(head.get(shape.announced))
+
+
+def _feed_date(value: str | None) -> date | None:
+    try:
+        return parse_date(value)
+    except ValueError:
+        return None
 
 
 def _check_error(title: str | None, message: str | None, source: str) -> None:
     if title and title.lower().startswith("feed error"):
         raise SourceError(f"{source}: arXiv feed error: {message or title}")
-
-
-def _parse_rss(channel: etree._Element, first: int, source: str) -> FeedPage:
-    _check_error(xml_text(channel, "title", {}), xml_text(channel, "description", {}), source)
-    announced = parse_date(xml_text(channel, "pubDate", {}))
-    observed = parse_datetime(xml_text(channel, "lastBuildDate", {}))
-    page = FeedPage(announced=announced)
-    for number, item in enumerate(channel.iterfind("item"), start=first):
-        fields = {
-            "id": xml_text(item, "guid", {}) or xml_text(item, "link", {}),
-            "title": xml_text(item, "title", {}),
-            "description": xml_text(item, "description", {}),
-            "categories": [c.text or "" for c in item.iterfind("category")],
-            "date": xml_text(item, "pubDate", {}),
-        }
-        page.items.append(_make_record(item, fields, number, announced, observed, source))
-    return page
-
-
-def _parse_atom(root: etree._Element, first: int, source: str) -> FeedPage:
-    _check_error(xml_text(root, "atom:title", NS), xml_text(root, "atom:subtitle", NS), source)
-    observed = parse_datetime(xml_text(root, "atom:updated", NS))
-    page = FeedPage()
-    for number, entry in enumerate(root.iterfind("atom:entry", NS), start=first):
-        fields = {
-            "id": xml_text(entry, "atom:id", NS),
-            "title": xml_text(entry, "atom:title", NS),
-            "description": xml_text(entry, "atom:summary", NS),
-            "categories": [c.get("term", "") for c in entry.iterfind("atom:category", NS)],
-            "date": xml_text(entry, "atom:published", NS),
-        }
-        page.items.append(_make_record(entry, fields, number, None, observed, source))
-        if page.announced is None and isinstance(page.items[-1], PaperRecord):
-            page.announced = page.items[-1].announced
-    return page
 
 
 def _make_record(
@@ -130,7 +180,7 @@ def _make_record(
     except ValueError as exc:
         return RecordError(source, str(exc), number, fields["id"])
     categories = arxiv_categories(fields["categories"])
-    return PaperRecord(
+    record = PaperRecord(
         source=source,
         id=paper_id,
         version=version,
@@ -148,6 +198,7 @@ def _make_record(
         announce_type=announce_type,
         observed_at=observed,
     )
+    return checked(record, number, fields["id"])
 
 
 class ArxivRSSSource:

@@ -1,14 +1,19 @@
 """Reading saved files: format detection and one streaming reader for every importable format.
 
 `read_file(path, fmt)` yields PaperRecords and RecordErrors in file order (records numbered from 1),
-in constant memory for JSON lines (`.gz` accepted, detected by content, not name). Re-reading a file
-yields identical records: every `observed_at` comes from the data, never from the clock.
+in bounded memory whatever the input (`.gz` accepted, detected by content, not name): JSON lines
+are read at most jsonl.MAX_LINE_BYTES at a time (a longer line is rejected by number, not loaded),
+XML is parsed incrementally and each record freed once read, and a single JSON document (a saved
+HF response) may be at most MAX_DOCUMENT_BYTES. Re-reading a file yields identical records: every
+`observed_at` comes from the data, never from the clock.
 """
 
 from __future__ import annotations
 
-import gzip
+import contextlib
+import io
 import json
+import re
 import zlib
 from collections.abc import Iterator
 from pathlib import Path
@@ -32,6 +37,9 @@ _LINE_CONVERTERS = {
     "arxiv-snapshot": jsonl.record_from_snapshot,
 }
 _SNIFF_BYTES = 1 << 16
+MAX_DOCUMENT_BYTES = 10 * 1024 * 1024  # JSON objects take up to ~9x their text in memory
+_CHUNK = 1 << 16
+_KEY = re.compile(rb'"([A-Za-z_][\w-]{0,40})"\s*:\s*(\{)?')
 
 
 def known_formats() -> str:
@@ -39,21 +47,61 @@ def known_formats() -> str:
     return ", ".join(FORMATS)
 
 
+class _Gunzip(io.RawIOBase):
+    """Streaming gunzip that hands out every byte decoded before a cut, then raises EOFError.
+
+    Written by hand because the gzip module raises EOFError from the read that reaches a
+    truncation and drops what that read had decoded: a small cut file then looked empty. Output is
+    produced at most one buffer at a time, so a gzip bomb never inflates in memory.
+    """
+
+    def __init__(self, raw: IO[bytes]) -> None:
+        self.raw = raw
+        self.inflate = zlib.decompressobj(wbits=31)
+        self.input = b""
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, buffer) -> int:
+        """Decompress into `buffer`; 0 at the clean end of the last gzip member."""
+        while True:
+            if not self.input:
+                self.input = self.raw.read(_CHUNK)
+                if not self.input:
+                    if self.inflate.eof:
+                        return 0
+                    raise EOFError("compressed file ended before the end-of-stream marker")
+            if self.inflate.eof:  # concatenated gzip members, as `cat a.gz b.gz` makes
+                self.inflate = zlib.decompressobj(wbits=31)
+            out = self.inflate.decompress(self.input, len(buffer))
+            tail = self.inflate.unused_data if self.inflate.eof else self.inflate.unconsumed_tail
+            self.input = tail
+            if out:
+                buffer[: len(out)] = out
+                return len(out)
+
+    def close(self) -> None:
+        """Close the compressed file too."""
+        self.raw.close()
+        super().close()
+
+
 def open_binary(path: str | Path) -> IO[bytes]:
     """Open a file for reading bytes, decompressing gzip (recognised by its magic number)."""
     path = Path(path)
     try:
-        with path.open("rb") as probe:
-            magic = probe.read(2)
+        raw = path.open("rb")
     except FileNotFoundError:
         raise SourceError(f"{path}: file not found") from None
     except IsADirectoryError:
         raise SourceError(f"{path}: is a directory, not a file") from None
     except OSError as exc:
         raise SourceError(f"{path}: cannot read: {exc.strerror or exc}") from None
-    if magic == b"\x1f\x8b":
-        return gzip.open(path, "rb")
-    return path.open("rb")
+    reader = io.BufferedReader(raw, _CHUNK)
+    if reader.peek(2)[:2] == b"\x1f\x8b":
+        return io.BufferedReader(_Gunzip(reader), _CHUNK)
+    return reader
 
 
 def _head(path: str | Path) -> bytes:
@@ -62,7 +110,7 @@ def _head(path: str | Path) -> bytes:
     with open_binary(path) as fh:
         while size < _SNIFF_BYTES:
             try:
-                chunk = fh.read(4096)
+                chunk = fh.read1(_SNIFF_BYTES - size)
             except EOFError:  # a truncated gzip: sniff what there is, reading reports the cut
                 break
             except (OSError, zlib.error) as exc:
@@ -84,20 +132,36 @@ def detect_format(path: str | Path) -> str:
     if head.startswith(b"["):
         return "hf-daily"
     if head.startswith(b"{"):
-        first = head.split(b"\n", 1)[0]
-        try:
-            obj = json.loads(first)
-        except ValueError:
-            obj = None  # a pretty-printed single document (the HF wrapper), or a bad first line
-        if isinstance(obj, dict):
-            found = _detect_line(obj)
-            if found:
-                return found
+        found = _detect_json_lines(head)
+        if found:
+            return found
         if b'"data"' in head and b'"status"' in head:
             return "hf-daily"
+    if head.startswith((b"\xff\xfe", b"\xfe\xff")) or head[1:2] == b"\x00":
+        raise SourceError(f"{path}: the file is UTF-16; save it as UTF-8 and import it again")
     raise SourceError(
         f"{path}: cannot tell which format this is; use --format with one of: {known_formats()}"
     )
+
+
+def _detect_json_lines(head: bytes) -> str | None:
+    """The format of the first JSON-object line that tells; a first line longer than the sniffed
+    head is judged by the key names in it (its start is enough)."""
+    lines = head.split(b"\n")
+    complete = lines if len(head) < _SNIFF_BYTES else lines[:-1]  # the head may end mid-line
+    for line in complete[:5]:
+        try:
+            obj = json.loads(line)
+        except (ValueError, RecursionError):
+            continue  # a pretty-printed document (the HF wrapper), or a bad line
+        if isinstance(obj, dict):
+            found = _detect_keys(set(obj), isinstance(obj.get("paper"), dict))
+            if found:
+                return found
+    if len(lines) == 1 and len(head) >= _SNIFF_BYTES:
+        keys = {m.group(1).decode(): bool(m.group(2)) for m in _KEY.finditer(head)}
+        return _detect_keys(set(keys), keys.get("paper", False))
+    return None
 
 
 def _detect_xml(path: str | Path, head: bytes) -> str:
@@ -110,9 +174,8 @@ def _detect_xml(path: str | Path, head: bytes) -> str:
     raise SourceError(f"{path}: unknown XML document; use --format with one of: {known_formats()}")
 
 
-def _detect_line(obj: dict) -> str | None:
-    keys = obj.keys()
-    if "_archive_date" in keys or isinstance(obj.get("paper"), dict):
+def _detect_keys(keys: set[str], paper_object: bool) -> str | None:
+    if "_archive_date" in keys or paper_object:
         return "hf-daily"
     if "hf_upvotes" in keys or "latest_version" in keys:
         return "paperroute"
@@ -142,42 +205,56 @@ def _read(path: str | Path, fmt: str) -> Iterator[Item]:
 
 
 def _lines(path: str | Path, fmt: str, convert, objects_only: bool = True) -> Iterator[Item]:
-    with open_binary(path) as fh:
-        try:
-            yield from jsonl.read_json_lines(fh, convert, fmt, objects_only=objects_only)
-        except (OSError, EOFError, zlib.error) as exc:
-            raise SourceError(f"{path}: truncated or corrupt compressed file: {exc}") from None
+    with open_binary(path) as fh, _read_errors(path):
+        lines = jsonl.bounded_lines(fh, jsonl.MAX_LINE_BYTES)
+        yield from jsonl.read_json_lines(lines, convert, fmt, objects_only=objects_only)
+
+
+@contextlib.contextmanager
+def _read_errors(path: str | Path) -> Iterator[None]:
+    """A cut or corrupt gzip, or a failing disk, as a SourceError naming the file."""
+    try:
+        yield
+    except (EOFError, zlib.error) as exc:
+        raise SourceError(
+            f"{path}: truncated or corrupt compressed file ({exc}); the records before the cut "
+            "were read"
+        ) from None
+    except OSError as exc:
+        raise SourceError(f"{path}: cannot read: {exc.strerror or exc}") from None
 
 
 def _read_hf(path: str | Path) -> Iterator[Item]:
-    head = _head(path).lstrip()
-    if head.startswith(b"[") or not _is_json_lines(head):
-        with open_binary(path) as fh:
-            content = fh.read()
-        day = hf_daily.date_from_name(Path(path).name)
-        yield from hf_daily.parse_daily_response(content, day=day, observed=hf_daily.midnight(day))
+    head = _head(path).lstrip(b"\xef\xbb\xbf \t\r\n")
+    if head.startswith(b"{") and (_is_json_lines(head) or b"\n" not in head):
+        yield from _lines(path, "hf-daily", hf_daily.record_from_entry, objects_only=False)
         return
-
-    def convert(obj, number):
-        return hf_daily.record_from_entry(obj, number)
-
-    yield from _lines(path, "hf-daily", convert, objects_only=False)
+    with open_binary(path) as fh, _read_errors(path):
+        content = fh.read(MAX_DOCUMENT_BYTES + 1)
+    if len(content) > MAX_DOCUMENT_BYTES:
+        raise SourceError(
+            f"{path}: a single JSON document over {MAX_DOCUMENT_BYTES >> 20} MB; "
+            "split it into JSON lines (one entry per line)"
+        )
+    day = hf_daily.date_from_name(Path(path).name)
+    yield from hf_daily.parse_daily_response(content, day=day, observed=hf_daily.midnight(day))
 
 
 def _is_json_lines(head: bytes) -> bool:
     try:
         json.loads(head.split(b"\n", 1)[0])
-    except ValueError:
+    except (ValueError, RecursionError):
         return False
     return True
 
 
+_XML_STREAMS = {
+    "arxiv-oai": lambda fh: arxiv_oai.stream_oai(fh, arxiv_oai.OaiPage()),
+    "arxiv-api": lambda fh: arxiv_api.stream_api(fh, arxiv_api.ApiPage()),
+    "arxiv-rss": lambda fh: arxiv_rss.stream_feed(fh, arxiv_rss.FeedPage()),
+}
+
+
 def _read_xml(path: str | Path, fmt: str) -> Iterator[Item]:
-    with open_binary(path) as fh:
-        content = fh.read()
-    if fmt == "arxiv-oai":
-        yield from arxiv_oai.parse_oai_response(content).items
-    elif fmt == "arxiv-api":
-        yield from arxiv_api.parse_api_response(content).items
-    else:
-        yield from arxiv_rss.parse_feed(content).items
+    with open_binary(path) as fh, _read_errors(path):
+        yield from _XML_STREAMS[fmt](fh)

@@ -21,6 +21,7 @@ from paperroute.sources.base import Item, Page, RecordError, SourceError
 from paperroute.sources.common import (
     abs_url,
     arxiv_id_or_error,
+    checked,
     one_line,
     parse_date,
     parse_datetime,
@@ -40,6 +41,8 @@ def midnight(day: date | None) -> datetime | None:
 def decode_entry(raw: Any) -> dict:
     """An API entry as a dict; Python-repr strings are read safely with ast.literal_eval."""
     if isinstance(raw, str):
+        if len(raw) > 1_000_000:  # literal_eval builds an AST many times the text's size
+            raise ValueError(f"Python literal of {len(raw):,} characters is over 1,000,000")
         try:
             raw = ast.literal_eval(raw)
         except (ValueError, SyntaxError, MemoryError, RecursionError) as exc:
@@ -79,10 +82,10 @@ def record_from_entry(
         authors = [Author(n) for n in _author_names(paper.get("authors"))]
         upvotes = _int(paper.get("upvotes"), "upvotes")
         stars = _int(paper.get("githubStars"), "githubStars")
+        keywords = _strings(paper.get("ai_keywords"), "ai_keywords")
     except ValueError as exc:
         return RecordError(source, str(exc), number, paper_id)
-    keywords = paper.get("ai_keywords") or []
-    return PaperRecord(
+    record = PaperRecord(
         source=source,
         id=paper_id,
         title=title,
@@ -96,9 +99,10 @@ def record_from_entry(
         project_url=_str(paper.get("projectPage")) or None,
         github_stars=stars,
         upvotes=upvotes,
-        keywords=[k.strip() for k in keywords if isinstance(k, str) and k.strip()],
+        keywords=keywords,
         observed_at=midnight(day) if day else observed,
     )
+    return checked(record, number, paper_id)
 
 
 def _str(value: Any) -> str | None:
@@ -108,9 +112,19 @@ def _str(value: Any) -> str | None:
 def _int(value: Any, name: str) -> int | None:
     if value is None:
         return None
-    if isinstance(value, bool) or not isinstance(value, int | float):
-        raise ValueError(f"{name} is not a number: {value!r}")
+    if isinstance(value, bool) or not isinstance(value, int | float) or value != value:
+        raise ValueError(f"{name} is not a number: {value!r}"[:120])
+    if isinstance(value, float) and not -1e15 < value < 1e15:  # inf, or beyond any count
+        raise ValueError(f"{name} is out of range: {value!r}")
     return int(value)
+
+
+def _strings(values: Any, name: str) -> list[str]:
+    if values is None:
+        return []
+    if not isinstance(values, list):
+        raise ValueError(f"{name} is not a list")
+    return [v.strip() for v in values if isinstance(v, str) and v.strip()]
 
 
 def _author_names(authors: Any) -> list[str]:
@@ -120,7 +134,7 @@ def _author_names(authors: Any) -> list[str]:
         raise ValueError("authors is not a list")
     names = []
     for author in authors:
-        name = one_line(author.get("name") if isinstance(author, dict) else _str(author))
+        name = one_line(_str(author.get("name")) if isinstance(author, dict) else _str(author))
         if name:
             names.append(name)
     return names
@@ -165,6 +179,8 @@ def parse_daily_response(
         document = json.loads(content)
     except ValueError as exc:
         raise SourceError(f"{source}: response is not JSON: {exc}") from None
+    except RecursionError:
+        raise SourceError(f"{source}: response is not usable JSON: nested too deeply") from None
     entries, wrapped_day = entries_of(document, source)
     day = wrapped_day or day
     return [

@@ -17,7 +17,7 @@ from sqlalchemy import Engine
 from tqdm import tqdm
 
 from paperroute.models import PaperRecord
-from paperroute.sources.base import Item, Page, RecordError, Source
+from paperroute.sources.base import Item, Page, RecordError, Source, SourceError
 from paperroute.store.papers import UpsertResult, get_sync_state, set_sync_state, upsert_records
 
 DEFAULT_BATCH = 2000
@@ -33,6 +33,7 @@ class IngestReport:
     errors: list[RecordError] = field(default_factory=list)
     error_count: int = 0
     interrupted: bool = False
+    failure: str | None = None  # why reading stopped early (a cut file); what came before is kept
 
     @property
     def imported_nothing(self) -> bool:
@@ -102,7 +103,11 @@ def ingest_items(
     desc: str = "import",
     on_error: Callable[[RecordError], None] | None = None,
 ) -> IngestReport:
-    """Store the records of `items` in batches, collect RecordErrors, stop cleanly on Ctrl-C."""
+    """Store the records of `items` in batches, collect RecordErrors, stop cleanly on Ctrl-C.
+
+    A SourceError while reading (the file broke off) stores the records read before it and is
+    reported in `report.failure`; a SourceError before the first item (read_file) still raises.
+    """
     report = IngestReport()
     batch: list[PaperRecord] = []
     with _fewer_gc_pauses(), _progress(None, desc, progress) as bar:
@@ -122,6 +127,10 @@ def ingest_items(
         except KeyboardInterrupt:
             # The batch in flight was rolled back by its transaction; earlier batches are whole.
             report.interrupted = True
+        except SourceError as exc:  # the file broke off (a cut gzip, bad XML): keep what was read
+            report.failure = str(exc)
+            if batch:
+                _store_batch(engine, batch, report, bar)
     return report
 
 

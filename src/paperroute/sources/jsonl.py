@@ -8,8 +8,10 @@
   ACM/MSC codes such as "I.2.7" are dropped from categories).
 - `record_from_snapshot`: the widely used arXiv metadata snapshot (Kaggle), one paper per line.
 
-Each converter raises `BadRecord` with a reason a user can act on; `read_json_lines` streams lines,
-numbers them from 1 and turns every problem into a RecordError while good lines keep coming.
+Each converter checks the type of every field it reads and raises `BadRecord` with a reason a user
+can act on; `read_json_lines` streams lines, numbers them from 1 and turns every problem (bad JSON,
+nesting too deep, a line over the length limit, a wrong type, a value out of range) into a
+RecordError while good lines keep coming.
 """
 
 from __future__ import annotations
@@ -17,15 +19,16 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Callable, Iterable, Iterator
-from dataclasses import asdict
+from dataclasses import asdict, dataclass
 from datetime import date, datetime
-from typing import Any
+from typing import IO, Any
 
 from paperroute.models import Author, InvalidPaperId, Paper, PaperRecord, Version, split_arxiv_id
 from paperroute.sources.base import Item, RecordError
 from paperroute.sources.common import (
     abs_url,
     arxiv_categories,
+    checked,
     one_line,
     parse_date,
     parse_datetime,
@@ -35,6 +38,7 @@ from paperroute.sources.common import (
 from paperroute.sources.hf_daily import midnight
 
 _ID_IN_LINE = re.compile(rb'"id"\s*:\s*"([^"]{1,64})"')
+MAX_LINE_BYTES = 10 * 1024 * 1024  # a longer line is rejected by number without being loaded
 
 
 class BadRecord(ValueError):
@@ -99,6 +103,30 @@ def _list(obj: dict, key: str) -> list:
     return value
 
 
+def _texts(obj: dict, key: str) -> list[str]:
+    """A list of strings (empty ones dropped); any other element is an error naming the field."""
+    values = _list(obj, key)
+    for value in values:
+        if not isinstance(value, str):
+            raise BadRecord(f"{key} must be a list of text, not contain {type(value).__name__}")
+    return [v for v in values if v.strip()]
+
+
+def _count(obj: dict, key: str) -> int | None:
+    value = obj.get(key)
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise BadRecord(f"{key} is not a whole number: {value!r}"[:120])
+    return value
+
+
+def _object(value: Any, what: str) -> dict:
+    if not isinstance(value, dict):
+        raise BadRecord(f"bad {what} entry: {value!r}"[:120])
+    return value
+
+
 def _when(obj: dict, key: str, parse: Callable[[str | None], Any]) -> Any:
     try:
         return parse(_text(obj, key))
@@ -111,27 +139,27 @@ def record_from_paperroute(obj: dict) -> PaperRecord:
     paper_id, version = _paper_id(obj)
     versions = []
     for v in _list(obj, "versions"):
-        if not isinstance(v, dict) or not isinstance(v.get("version"), int):
+        number = _count(_object(v, "version"), "version")
+        if number is None:
             raise BadRecord(f"bad version entry: {v!r}"[:120])
         versions.append(
             Version(
-                version=v["version"],
+                version=number,
                 submitted=_when(v, "submitted", parse_datetime),
                 title=_text(v, "title"),
                 abstract=_text(v, "abstract"),
                 size=_text(v, "size"),
             )
         )
-    latest = obj.get("latest_version")
-    if not versions and isinstance(latest, int):
+    latest = _count(obj, "latest_version")
+    if not versions and latest is not None:
         version = latest
     authors = []
     for a in _list(obj, "authors"):
-        if not isinstance(a, dict) or not isinstance(a.get("name"), str):
+        if not isinstance(_object(a, "author").get("name"), str):
             raise BadRecord(f"bad author entry: {a!r}"[:120])
-        authors.append(Author(a["name"], [x for x in a.get("affiliations") or [] if x]))
-    stars = obj.get("github_stars")
-    hf_upvotes = obj.get("hf_upvotes")
+        authors.append(Author(a["name"], _texts(a, "affiliations")))
+    hf_upvotes = _count(obj, "hf_upvotes")
     return PaperRecord(
         source="paperroute",
         id=paper_id,
@@ -140,7 +168,7 @@ def record_from_paperroute(obj: dict) -> PaperRecord:
         abstract=_text(obj, "abstract"),
         authors=authors,
         primary_category=_text(obj, "primary_category"),
-        categories=[c for c in _list(obj, "categories") if isinstance(c, str) and c],
+        categories=_texts(obj, "categories"),
         published=_when(obj, "published", parse_datetime),
         updated=_when(obj, "updated", parse_datetime),
         announced=_when(obj, "announced", parse_date),
@@ -152,9 +180,9 @@ def record_from_paperroute(obj: dict) -> PaperRecord:
         pdf_url=_text(obj, "pdf_url"),
         code_url=_text(obj, "code_url"),
         project_url=_text(obj, "project_url"),
-        github_stars=stars if isinstance(stars, int) else None,
-        upvotes=hf_upvotes if isinstance(hf_upvotes, int) and hf_upvotes else None,
-        keywords=[k for k in _list(obj, "keywords") if isinstance(k, str) and k],
+        github_stars=_count(obj, "github_stars"),
+        upvotes=hf_upvotes or None,
+        keywords=_texts(obj, "keywords"),
         submitter=_text(obj, "submitter"),
         versions=versions,
         observed_at=_when(obj, "exported_at", parse_datetime),
@@ -164,18 +192,14 @@ def record_from_paperroute(obj: dict) -> PaperRecord:
 def record_from_listing(obj: dict) -> PaperRecord:
     """A line of the arXiv listing crawl -> record (first_seen = announced)."""
     paper_id, version = _paper_id(obj)
-    categories = arxiv_categories([c for c in _list(obj, "categories") if isinstance(c, str)])
+    categories = arxiv_categories(_texts(obj, "categories"))
     return PaperRecord(
         source="arxiv-listing",
         id=paper_id,
         version=version,
         title=_title(obj),
         abstract=_text(obj, "summary"),
-        authors=[
-            Author(" ".join(n.split()))
-            for n in _list(obj, "authors")
-            if isinstance(n, str) and n.strip()
-        ],
+        authors=[Author(" ".join(n.split())) for n in _texts(obj, "authors")],
         primary_category=categories[0] if categories else None,
         categories=categories,
         announced=_when(obj, "first_seen", parse_date),
@@ -206,8 +230,8 @@ def record_from_snapshot(obj: dict) -> PaperRecord:
     paper_id, _ = _paper_id(obj)
     versions = []
     for v in _list(obj, "versions"):
-        label = str(v.get("version", "")).lstrip("v") if isinstance(v, dict) else ""
-        if not label.isdigit():
+        label = str(v.get("version", ""))[:12].lstrip("v") if isinstance(v, dict) else ""
+        if not (label.isascii() and label.isdigit()):
             raise BadRecord(f"bad version entry: {v!r}"[:120], paper_id)
         versions.append(Version(int(label), submitted=_when(v, "created", parse_datetime)))
     versions.sort(key=lambda v: v.version)
@@ -235,6 +259,30 @@ def record_from_snapshot(obj: dict) -> PaperRecord:
     )
 
 
+@dataclass
+class LongLine:
+    """A line over the length limit: its start (for the id) and its length; the rest was skipped."""
+
+    start: bytes
+    size: int
+    limit: int
+
+
+def bounded_lines(fh: IO[bytes], limit: int) -> Iterator[bytes | LongLine]:
+    """The lines of a binary file, each read into memory only when it is at most `limit` bytes."""
+    while line := fh.readline(limit + 1):
+        if len(line) <= limit or line.endswith(b"\n"):
+            yield line
+            continue
+        start, size = line[:4096], len(line)
+        del line
+        while chunk := fh.readline(1 << 20):  # skip the rest of the line, 1 MB at a time
+            size += len(chunk)
+            if chunk.endswith(b"\n"):
+                break
+        yield LongLine(start, size, limit)
+
+
 def _json_problem(line: bytes) -> ValueError | None:
     try:
         json.loads(line.rstrip(b"\r\n"))
@@ -243,8 +291,30 @@ def _json_problem(line: bytes) -> ValueError | None:
     return None
 
 
+def _line_id(start: bytes) -> str | None:
+    found = _ID_IN_LINE.search(start)
+    return found.group(1).decode("utf-8", "replace") if found else None
+
+
+def _parse_line(line: bytes | LongLine, source: str, number: int) -> Any:
+    """The JSON value of a line, or the RecordError that explains why there is none."""
+    if isinstance(line, LongLine):
+        reason = f"line is {line.size:,} bytes, over the {line.limit:,}-byte limit; skipped"
+        return RecordError(source, reason, number, _line_id(line.start))
+    try:
+        return json.loads(line)
+    except RecursionError:
+        return RecordError(source, "invalid JSON: nested too deeply", number, _line_id(line))
+    except ValueError as exc:
+        exc = _json_problem(line) or exc  # explain the line without its newline
+        reason = f"invalid JSON: {getattr(exc, 'msg', exc)}"
+        if hasattr(exc, "colno"):
+            reason += f" (column {exc.colno})"
+        return RecordError(source, reason, number, _line_id(line))
+
+
 def read_json_lines(
-    lines: Iterable[bytes],
+    lines: Iterable[bytes | LongLine],
     convert: Callable[[Any, int], Item],
     source: str,
     *,
@@ -252,27 +322,23 @@ def read_json_lines(
 ) -> Iterator[Item]:
     """Stream records from JSON lines; each bad line becomes a RecordError numbered by its line.
 
-    `convert(value, line_number)` returns a record or RecordError, or raises BadRecord.
+    `convert(value, line_number)` returns a record or RecordError, or raises BadRecord; every
+    record is then held to `common.record_problem` (types, ranges, lengths).
     """
     for number, line in enumerate(lines, start=1):
-        if not line.strip():
+        if isinstance(line, bytes) and not line.strip():
             continue
-        try:
-            obj = json.loads(line)
-        except ValueError as exc:
-            exc = _json_problem(line) or exc  # explain the line without its newline
-            reason = f"invalid JSON: {getattr(exc, 'msg', exc)}"
-            if hasattr(exc, "colno"):
-                reason += f" (column {exc.colno})"
-            found = _ID_IN_LINE.search(line)
-            record_id = found.group(1).decode("utf-8", "replace") if found else None
-            yield RecordError(source, reason, number, record_id)
+        obj = _parse_line(line, source, number)
+        if isinstance(obj, RecordError):
+            yield obj
             continue
         if objects_only and not isinstance(obj, dict):
             yield RecordError(source, f"expected a JSON object, got {type(obj).__name__}", number)
             continue
+        record_id = (
+            obj.get("id") if isinstance(obj, dict) and isinstance(obj.get("id"), str) else None
+        )
         try:
-            yield convert(obj, number)
+            yield checked(convert(obj, number), number, record_id)
         except BadRecord as exc:
-            record_id = exc.record_id or (obj.get("id") if isinstance(obj.get("id"), str) else None)
-            yield RecordError(source, exc.reason, number, record_id)
+            yield RecordError(source, exc.reason, number, exc.record_id or record_id)
