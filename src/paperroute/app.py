@@ -25,6 +25,7 @@ from paperroute.config import Settings
 from paperroute.store.engine import check_schema, make_engine, migrate
 from paperroute.web.cache import PageCache, PageCacheMiddleware, TTLCache
 from paperroute.web.deps import render
+from paperroute.web.head import HeadAsGetMiddleware
 from paperroute.web.personal import SharedPageMiddleware
 from paperroute.web.security import RateLimiter, SecurityHeadersMiddleware, csrf_protect
 from paperroute.web.templating import STATIC, make_environment
@@ -157,8 +158,10 @@ def create_app(
         same_site="lax",
         https_only=https,
     )
-    # Outermost: a cached anonymous page is answered before sessions, routing and threads.
+    # A cached anonymous page is answered before sessions, routing and threads.
     app.add_middleware(PageCacheMiddleware, cache=app.state.page_cache)
+    # Outermost: everything inside sees a HEAD as a GET, the page cache included.
+    app.add_middleware(HeadAsGetMiddleware)
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
     for name in API_ROUTERS:
         app.include_router(importlib.import_module(name).router)
@@ -184,13 +187,17 @@ def _install_error_pages(app: FastAPI) -> None:
 
     @app.exception_handler(RequestValidationError)
     async def bad_request(request: Request, exc: RequestValidationError) -> Response:
+        errors = exc.errors()
         parts = []
-        for err in exc.errors():
+        for err in errors:
             where = ".".join(
                 str(x) for x in err.get("loc", ()) if x not in {"query", "body", "path"}
             )
             parts.append(f"{where}: {err.get('msg')}")
-        return _error(request, 422, "; ".join(parts) or "invalid request")
+        # A path that names no possible row (/collections/abc, an id past the column's range)
+        # is a page that does not exist; a bad query or form field is invalid input.
+        in_path = bool(errors) and all(err.get("loc", ("",))[0] == "path" for err in errors)
+        return _error(request, 404 if in_path else 422, "; ".join(parts) or "invalid request")
 
 
 _TITLES = {400: "Bad request", 401: "Sign in needed", 403: "Forbidden", 404: "Not found",

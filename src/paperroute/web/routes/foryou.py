@@ -14,6 +14,7 @@ from paperroute.library.export import MEDIA_TYPES, export_papers
 from paperroute.library.formats import MAX_BYTES, LibraryFileError
 from paperroute.library.importer import arxiv_fetcher, import_ids, import_library
 from paperroute.library.recommendations import recommendation_json, shared_recommender
+from paperroute.params import OptionalRowId
 from paperroute.ranking.recommend import WINDOWS
 from paperroute.store import collections as coll
 from paperroute.store import library as store
@@ -197,7 +198,7 @@ def _export_ids(request: Request, collection: int | None, ids: str, q: str) -> t
 def export(
     request: Request,
     format: str = "bibtex",  # noqa: A002 - the query parameter users type
-    collection: int | None = None,
+    collection: OptionalRowId = None,
     ids: str = "",
     q: str = "",
 ) -> Response:
