@@ -103,3 +103,32 @@ def browser():
         chromium = pw.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
         yield chromium
         chromium.close()
+
+
+SURFACE_COUNTS = pytest.StashKey[dict]()
+
+
+@pytest.fixture
+def site(settings, engine):
+    """The whole web surface on a populated store with the real search service (web tests that
+    walk every route: the crawler and schemathesis)."""
+    from search_support import load_fixture, make_service
+    from webtools import populated_site
+
+    load_fixture(engine)
+    return populated_site(settings, engine, make_service(settings, engine))
+
+
+@pytest.fixture
+def surface_counts(request) -> dict:
+    """Counts a hostile-input test reports (requests sent, inputs generated), printed at the end."""
+    return request.config.stash.setdefault(SURFACE_COUNTS, {})
+
+
+def pytest_terminal_summary(terminalreporter, exitstatus, config):
+    """Print how many hostile inputs the crawler and schemathesis sent."""
+    counts = config.stash.get(SURFACE_COUNTS, {})
+    if counts:
+        terminalreporter.section("hostile input sent to the web surface")
+        for name, line in sorted(counts.items()):
+            terminalreporter.write_line(f"{name}: {line}")

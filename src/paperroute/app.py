@@ -25,8 +25,8 @@ from paperroute.config import Settings
 from paperroute.store.engine import check_schema, make_engine, migrate
 from paperroute.web.cache import PageCache, PageCacheMiddleware, TTLCache
 from paperroute.web.deps import render
-from paperroute.web.head import HeadAsGetMiddleware
 from paperroute.web.personal import SharedPageMiddleware
+from paperroute.web.protocol import HeadAsGetMiddleware, refuse_nul
 from paperroute.web.security import RateLimiter, SecurityHeadersMiddleware, csrf_protect
 from paperroute.web.templating import STATIC, make_environment
 
@@ -124,6 +124,7 @@ def create_app(
         docs_url=None,  # /docs is our own page: Swagger UI would load scripts from a CDN
         redoc_url=None,
         openapi_url="/openapi.json",
+        dependencies=[Depends(refuse_nul)],
     )
     app.state.settings = settings
     app.state.engine = engine
