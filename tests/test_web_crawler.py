@@ -5,7 +5,7 @@ Routes come from the app itself (path and query parameters included), so a new r
 without editing this file. The store is the search fixture plus the seeded web papers, with the
 real search service, so search, feeds and listings run for real. To stay near half a minute per
 backend, each (route, parameter, value) is sent once, signed out and signed in by turns, and
-`format`, which every route is given, gets only the values that differ for it.
+the parameters every route is given without declaring them get only a few values.
 """
 
 from __future__ import annotations
@@ -13,6 +13,7 @@ from __future__ import annotations
 import re
 import time
 from collections import Counter
+from typing import NamedTuple
 from urllib.parse import quote
 
 from fastapi import routing
@@ -35,10 +36,13 @@ HOSTILE = [
 # Written into the URL as they are: bytes an attacker types past the client's own encoding.
 RAW = ["%00", "%0d%0aSet-Cookie:%20pwned=1", "%FF%FE", "%ED%A0%80", "..%2F..%2F"]
 VALUES = [quote(v, safe="") for v in HOSTILE] + RAW
-FORMAT_VALUES = ["json", quote("x" * 10_240), "%00", "%FF%FE"]
-# Read from request.query_params by the pages themselves rather than declared: `format` by
-# every page with a JSON twin, the search form's fields by search_params.
-UNDECLARED = ["format"]
+# Sent to every route where they are not declared, since a page may read them from
+# request.query_params itself: `format` selects every page's JSON twin, `p` pages listings.
+UNDECLARED = {
+    "format": ["json", quote("x" * 10_240), "%00", "%FF%FE"],
+    "p": ["99999999999999999999", "-1", "%00"],
+}
+# The search form's fields, read by search_params.
 EXTRA_QUERY = {"/search": ["q", "from", "to", "cat", "has_code", "min_upvotes", "sort"]}
 # Query values the hostile one is added to, so the route does its real work around it.
 BASE_QUERY = {"/search": {"q": "diffusion"}, "/api/papers/search": {"q": "diffusion"}}
@@ -52,16 +56,24 @@ def _query_names(dependant) -> set[str]:
     return names
 
 
-def get_routes(app) -> list[tuple[str, list[str], list[str]]]:
-    """(path template, path parameter names, query parameter names) of every GET route."""
-    found = [("/static/{path}", ["path"], [])]  # the static files mount
+class Route(NamedTuple):
+    """A GET route's path template and the names of its parameters."""
+
+    template: str
+    path_names: list[str]
+    query_names: list[str]
+
+
+def get_routes(app) -> list[Route]:
+    """Every GET route, with its path parameters and its declared query parameters."""
+    found = [Route("/static/{path}", ["path"], [])]  # the static files mount
     for rc in routing.iter_route_contexts(app.routes):
         if "GET" not in (rc.methods or ()):
             continue
         dependant = getattr(rc, "dependant", None)
         query = _query_names(dependant) if dependant else set()
-        query |= {*UNDECLARED, *EXTRA_QUERY.get(rc.path, ())}
-        found.append((rc.path, PATH_PARAM.findall(rc.path), sorted(query)))
+        query |= set(EXTRA_QUERY.get(rc.path, ()))
+        found.append(Route(rc.path, PATH_PARAM.findall(rc.path), sorted(query)))
     return found
 
 
@@ -77,18 +89,18 @@ def _url(template: str, values: dict[str, str], hostile: str = "", raw: str = ""
     return path + ("?" + "&".join(f"{k}={v}" for k, v in query.items()) if query else "")
 
 
-def hostile_urls(routes, values: dict[str, str]) -> list[str]:
-    """Each route plain, then with one parameter at a time set to each hostile value."""
+def hostile_urls(routes: list[Route], values: dict[str, str]) -> list[str]:
+    """Each route with one parameter at a time set to each hostile value, the rest real."""
     urls = []
-    for template, path_names, query_names in routes:
-        urls.append(_url(template, values))
-        for name in path_names + query_names:
-            if name == "format":
-                urls += [_url(template, values, name, raw) for raw in FORMAT_VALUES]
-                continue
-            urls += [_url(template, values, name, raw) for raw in VALUES]
-            url = _url(template, values, name, VALUES[0])  # the JSON twin too
-            urls.append(url + ("&" if "?" in url else "?") + "format=json")
+    for route in routes:
+        for name in route.path_names + route.query_names:
+            urls += [_url(route.template, values, name, raw) for raw in VALUES]
+            if name != "format":  # the JSON twin too
+                url = _url(route.template, values, name, VALUES[0])
+                urls.append(url + ("&" if "?" in url else "?") + "format=json")
+        for name, few in UNDECLARED.items():
+            if name not in route.query_names:
+                urls += [_url(route.template, values, name, raw) for raw in few]
     return urls
 
 
@@ -108,7 +120,9 @@ def test_every_get_route_survives_hostile_parameters(site, surface_counts):
     routes = get_routes(site.app)
     urls = hostile_urls(routes, site.values)
     clients = [("signed out", site.anonymous), ("signed in", site.member)]
-    plain = [(who, client, _url(t, site.values)) for who, client in clients for t, *_ in routes]
+    plain = [
+        (who, client, _url(r.template, site.values)) for who, client in clients for r in routes
+    ]
     turns = [(*clients[i % 2], url) for i, url in enumerate(urls)]
     problems, statuses, started = [], Counter(), time.monotonic()
     for who, client, url in plain + turns:
