@@ -110,13 +110,19 @@ SURFACE_COUNTS = pytest.StashKey[dict]()
 
 @pytest.fixture
 def site(settings, engine):
-    """The whole web surface on a populated store with the real search service (web tests that
-    walk every route: the crawler and schemathesis)."""
+    """The whole web surface on a populated store with the real search service and a real SMTP
+    server on loopback (web tests that walk every route: the crawler and schemathesis)."""
     from search_support import load_fixture, make_service
+    from smtp_fixture import SmtpServer
     from webtools import populated_site
 
+    smtp = SmtpServer().start()
+    mail = settings.model_copy(update={"smtp_host": smtp.host, "smtp_port": smtp.port})
     load_fixture(engine)
-    return populated_site(settings, engine, make_service(settings, engine))
+    service = make_service(mail, engine)
+    service.embed_query("warm up")  # the model loads now, not inside the first request's timeout
+    yield populated_site(mail, engine, service)
+    smtp.stop()
 
 
 @pytest.fixture
