@@ -125,3 +125,38 @@ settings_profiles.register_profile(
     "fuzz", max_examples=2000, deadline=5000, suppress_health_check=[HealthCheck.too_slow]
 )
 settings_profiles.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "paperroute"))
+
+
+SURFACE_COUNTS = pytest.StashKey[dict]()
+
+
+@pytest.fixture
+def site(settings, engine):
+    """The whole web surface on a populated store with the real search service and a real SMTP
+    server on loopback (web tests that walk every route: the crawler and schemathesis)."""
+    from search_support import load_fixture, make_service
+    from smtp_fixture import SmtpServer
+    from webtools import populated_site
+
+    smtp = SmtpServer().start()
+    mail = settings.model_copy(update={"smtp_host": smtp.host, "smtp_port": smtp.port})
+    load_fixture(engine)
+    service = make_service(mail, engine)
+    service.embed_query("warm up")  # the model loads now, not inside the first request's timeout
+    yield populated_site(mail, engine, service)
+    smtp.stop()
+
+
+@pytest.fixture
+def surface_counts(request) -> dict:
+    """Counts a hostile-input test reports (requests sent, inputs generated), printed at the end."""
+    return request.config.stash.setdefault(SURFACE_COUNTS, {})
+
+
+def pytest_terminal_summary(terminalreporter, exitstatus, config):
+    """Print how many hostile inputs the crawler and schemathesis sent."""
+    counts = config.stash.get(SURFACE_COUNTS, {})
+    if counts:
+        terminalreporter.section("hostile input sent to the web surface")
+        for name, line in sorted(counts.items()):
+            terminalreporter.write_line(f"{name}: {line}")

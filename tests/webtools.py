@@ -11,6 +11,7 @@ import re
 import socket
 import threading
 import time
+from dataclasses import dataclass
 from datetime import UTC, date, datetime
 
 import uvicorn
@@ -20,8 +21,11 @@ from lxml import html as lxml_html
 from paperroute.app import create_app
 from paperroute.models import Author, PaperRecord
 from paperroute.store import auth
+from paperroute.store import collections as coll_store
 from paperroute.store.papers import upsert_records
 from paperroute.store.users import add_user
+from paperroute.store.votes import set_vote
+from paperroute.web.feedlinks import saved_search_feed_token
 
 DAY1, DAY2, DAY3 = date(2025, 2, 3), date(2025, 2, 4), date(2025, 2, 5)
 SCRIPT_ID = "2502.00666"
@@ -119,6 +123,50 @@ def sign_in(client: TestClient, engine, email: str, *, admin: bool = False):
     )
     assert response.status_code == 303, response.text
     return user
+
+
+@dataclass
+class Site:
+    """A populated app, a signed-out and a signed-in (admin) client, and real values for every
+    path parameter name, for tests that walk the whole web surface."""
+
+    app: object
+    anonymous: TestClient
+    member: TestClient
+    api_token: str
+    values: dict[str, str]
+
+
+def populated_site(settings, engine, search) -> Site:
+    """The seeded papers plus an admin with a vote, a public and a private collection, a saved
+    search and an API token: every page has something real to show."""
+    seed(engine)
+    app = make_app(settings, engine, search=search)
+    browser = dict(headers={"accept": "text/html"}, follow_redirects=False)
+    anonymous = TestClient(app, raise_server_exceptions=False, **browser)
+    member = TestClient(app, raise_server_exceptions=False, **browser)
+    user = sign_in(member, engine, "crawler@example.org", admin=True)
+    set_vote(engine, user.id, MATH_ID, True)
+    public = coll_store.create_collection(engine, user.id, "Reading list", is_public=True)
+    coll_store.add_paper(engine, user.id, public.id, MATH_ID)
+    private = coll_store.create_collection(engine, user.id, "Private")
+    coll_store.add_paper(engine, user.id, private.id, SCRIPT_ID)
+    search_id = coll_store.save_search(engine, user.id, "mine", "q=diffusion&min_upvotes=1")
+    secret = settings.secret_key.get_secret_value()
+    values = {
+        "paper_id": MATH_ID,
+        "name": "Ada Lovelace",
+        "category": "cs.LG",
+        "day": DAY3.isoformat(),
+        "week": "2025-W06",
+        "month": "2025-02",
+        "fmt": "atom",
+        "collection_id": str(public.id),
+        "token": saved_search_feed_token(secret, search_id),
+        "path": "app.css",
+    }
+    token = auth.create_api_token(engine, user.id, "crawler")
+    return Site(app, anonymous, member, token, values)
 
 
 def page_csrf(client: TestClient, path: str = "/profile") -> str:

@@ -29,6 +29,7 @@ from paperroute.web.cache import Caches, PageCacheMiddleware
 from paperroute.web.deps import render
 from paperroute.web.ops import RequestMetricsMiddleware
 from paperroute.web.personal import SharedPageMiddleware
+from paperroute.web.protocol import HeadAsGetMiddleware, refuse_nul
 from paperroute.web.security import (
     RateLimiter,
     SecurityHeadersMiddleware,
@@ -138,6 +139,7 @@ def create_app(
         redoc_url=None,
         openapi_url="/openapi.json",
         lifespan=_lifespan,
+        dependencies=[Depends(refuse_nul)],
     )
     app.state.settings = settings
     app.state.engine = engine
@@ -173,10 +175,12 @@ def create_app(
         same_site="lax",
         https_only=https,
     )
-    # Outermost: a cached anonymous page is answered before sessions, routing and threads.
+    # A cached anonymous page is answered before sessions, routing and threads.
     app.add_middleware(PageCacheMiddleware, cache=app.state.page_cache)
     # Outside the page cache, so cached answers are counted too.
     app.add_middleware(RequestMetricsMiddleware, routes=app.router.routes)
+    # Outermost: everything inside sees a HEAD as a GET, the page cache included.
+    app.add_middleware(HeadAsGetMiddleware)
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
     app.include_router(ops.router)
     for name in API_ROUTERS:
@@ -213,13 +217,17 @@ def _install_error_pages(app: FastAPI) -> None:
 
     @app.exception_handler(RequestValidationError)
     async def bad_request(request: Request, exc: RequestValidationError) -> Response:
+        errors = exc.errors()
         parts = []
-        for err in exc.errors():
+        for err in errors:
             where = ".".join(
                 str(x) for x in err.get("loc", ()) if x not in {"query", "body", "path"}
             )
             parts.append(f"{where}: {err.get('msg')}")
-        return _error(request, 422, "; ".join(parts) or "invalid request")
+        # A path that names no possible row (/collections/abc, an id past the column's range)
+        # is a page that does not exist; a bad query or form field is invalid input.
+        in_path = bool(errors) and all(err.get("loc", ("",))[0] == "path" for err in errors)
+        return _error(request, 404 if in_path else 422, "; ".join(parts) or "invalid request")
 
 
 _TITLES = {400: "Bad request", 401: "Sign in needed", 403: "Forbidden", 404: "Not found",

@@ -12,6 +12,7 @@ from pydantic import BaseModel, Field
 from paperroute.api.auth import api_user
 from paperroute.api.hf import daily_entry, paper_object
 from paperroute.models import Paper
+from paperroute.params import Page, RowId
 from paperroute.ranking import leaderboard
 from paperroute.store import collections as coll_store
 from paperroute.store import listings
@@ -49,7 +50,7 @@ def daily_papers(
     month: str | None = Query(None, description="YYYY-MM"),
     submitter: str | None = Query(None, description="Hugging Face user name of the submitter"),
     sort: Literal["publishedAt", "trending"] = Query("publishedAt"),
-    p: int = Query(0, ge=0, description="Page number, from 0"),
+    p: Page = 0,
     limit: int = Query(50, ge=1, le=100),
 ) -> list[dict]:
     """Papers of a day/week/month (default: newest first across days), in HF's entry shape."""
@@ -75,7 +76,9 @@ def _search_papers(request: Request, q: str, limit: int) -> list[Paper]:
 
 @router.get("/papers/search", summary="Search papers (Hugging Face-compatible)")
 def search_papers(
-    request: Request, q: str = Query(..., min_length=1), limit: int = Query(20, ge=1, le=100)
+    request: Request,
+    q: str = Query(..., min_length=1, max_length=500),
+    limit: int = Query(20, ge=1, le=100),
 ) -> list[dict]:
     """Hybrid search; HF's entry shape."""
     return [daily_entry(p) for p in _search_papers(request, q, limit)]
@@ -181,7 +184,7 @@ def create_collection(request: Request, body: CollectionIn, user: ApiUser) -> di
 
 
 @router.get("/collections/{collection_id}", summary="A collection and its papers")
-def collection(request: Request, collection_id: int) -> dict:
+def collection(request: Request, collection_id: RowId) -> dict:
     """A public collection (or your own, with your token)."""
     engine = _engine(request)
     coll = coll_store.get_collection(engine, collection_id)
@@ -200,7 +203,7 @@ def collection(request: Request, collection_id: int) -> dict:
 @router.post("/collections/{collection_id}/papers", summary="Save a paper into a collection")
 def add_to_collection(
     request: Request,
-    collection_id: int,
+    collection_id: RowId,
     user: ApiUser,
     paper_id: str = Body(..., embed=True),
 ) -> dict:
@@ -218,7 +221,7 @@ def add_to_collection(
     summary="Remove a paper from a collection",
 )
 def remove_from_collection(
-    request: Request, collection_id: int, paper_id: str, user: ApiUser
+    request: Request, collection_id: RowId, paper_id: str, user: ApiUser
 ) -> dict:
     """Take a paper out of your collection."""
     try:

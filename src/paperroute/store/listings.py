@@ -170,12 +170,23 @@ def data_version(engine: Engine) -> tuple:
     return tuple(row)
 
 
+# Pages link to the period before and after; inside these years those are real dates too.
+FIRST_DAY, LAST_DAY = date(1000, 1, 1), date(9998, 12, 31)
+
+
+def _in_range(field: str, value: str, start: date) -> None:
+    if not FIRST_DAY <= start <= LAST_DAY:
+        raise ValueError(f"{field}: {value!r} is outside {FIRST_DAY.year}–{LAST_DAY.year}")
+
+
 def parse_day(value: str) -> date:
     """`YYYY-MM-DD` to a date; ValueError naming the field otherwise."""
     try:
-        return date.fromisoformat(value)
+        day = date.fromisoformat(value)
     except (TypeError, ValueError):
         raise ValueError(f"date: {value!r} is not YYYY-MM-DD") from None
+    _in_range("date", value, day)
+    return day
 
 
 def week_range(value: str) -> tuple[date, date]:
@@ -183,8 +194,9 @@ def week_range(value: str) -> tuple[date, date]:
     try:
         year, week = value.upper().split("-W")
         start = date.fromisocalendar(int(year), int(week), 1)
-    except (AttributeError, TypeError, ValueError):
+    except (AttributeError, TypeError, ValueError, OverflowError):
         raise ValueError(f"week: {value!r} is not YYYY-Www (e.g. 2025-W09)") from None
+    _in_range("week", value, start)
     return start, start + timedelta(days=6)
 
 
@@ -193,8 +205,9 @@ def month_range(value: str) -> tuple[date, date]:
     try:
         year, month = (int(x) for x in value.split("-"))
         start = date(year, month, 1)
-    except (AttributeError, TypeError, ValueError):
+    except (AttributeError, TypeError, ValueError, OverflowError):
         raise ValueError(f"month: {value!r} is not YYYY-MM (e.g. 2025-02)") from None
+    _in_range("month", value, start)
     nxt = date(year + (month == 12), month % 12 + 1, 1)
     return start, nxt - timedelta(days=1)
 

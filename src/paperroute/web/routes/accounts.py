@@ -12,6 +12,7 @@ from fastapi import APIRouter, Form, HTTPException, Request
 from fastapi.responses import RedirectResponse, Response
 
 from paperroute.mail import MailError, new_message, send_email
+from paperroute.params import RowId
 from paperroute.store import auth, users
 from paperroute.store.collections import delete_saved_search, list_collections, list_saved_searches
 from paperroute.web.deps import current_user, engine_of, render, require_user
@@ -167,7 +168,7 @@ def create_token(request: Request, name: str = Form("API token")) -> Response:
 
 
 @router.post("/profile/tokens/{token_id}/delete", name="accounts.token_delete")
-def delete_token(request: Request, token_id: int) -> Response:
+def delete_token(request: Request, token_id: RowId) -> Response:
     """Revoke an API token."""
     user = require_user(request)
     if not auth.delete_api_token(engine_of(request), user.id, token_id):
@@ -176,7 +177,7 @@ def delete_token(request: Request, token_id: int) -> Response:
 
 
 @router.post("/profile/searches/{search_id}/delete", name="accounts.search_delete")
-def delete_search(request: Request, search_id: int) -> Response:
+def delete_search(request: Request, search_id: RowId) -> Response:
     """Forget a saved search."""
     user = require_user(request)
     delete_saved_search(engine_of(request), user.id, search_id)

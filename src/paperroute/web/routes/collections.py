@@ -5,6 +5,7 @@ from __future__ import annotations
 from fastapi import APIRouter, Form, HTTPException, Request
 from fastapi.responses import RedirectResponse, Response
 
+from paperroute.params import RowId
 from paperroute.store import collections as store
 from paperroute.store.listings import papers_by_ids
 from paperroute.store.votes import voted_ids
@@ -55,7 +56,7 @@ def visible_collection(request: Request, collection_id: int) -> store.Collection
 
 
 @router.get("/collections/{collection_id}", name="collections.show")
-def show(request: Request, collection_id: int) -> Response:
+def show(request: Request, collection_id: RowId) -> Response:
     """One collection's papers."""
     engine = engine_of(request)
     coll = visible_collection(request, collection_id)
@@ -109,19 +110,19 @@ def _change(request: Request, collection_id: int, paper_id: str, add: bool) -> R
 
 
 @router.post("/collections/{collection_id}/add", name="collections.add")
-def add(request: Request, collection_id: int, paper_id: str = Form(...)) -> Response:
+def add(request: Request, collection_id: RowId, paper_id: str = Form(...)) -> Response:
     """Save a paper into your collection."""
     return _change(request, collection_id, paper_id, add=True)
 
 
 @router.post("/collections/{collection_id}/remove", name="collections.remove")
-def remove(request: Request, collection_id: int, paper_id: str = Form(...)) -> Response:
+def remove(request: Request, collection_id: RowId, paper_id: str = Form(...)) -> Response:
     """Take a paper out of your collection."""
     return _change(request, collection_id, paper_id, add=False)
 
 
 @router.post("/collections/{collection_id}/visibility", name="collections.visibility")
-def visibility(request: Request, collection_id: int, is_public: bool = Form(False)) -> Response:
+def visibility(request: Request, collection_id: RowId, is_public: bool = Form(False)) -> Response:
     """Make your collection public or private."""
     user = require_user(request)
     try:
@@ -133,7 +134,7 @@ def visibility(request: Request, collection_id: int, is_public: bool = Form(Fals
 
 
 @router.post("/collections/{collection_id}/delete", name="collections.delete")
-def delete(request: Request, collection_id: int) -> Response:
+def delete(request: Request, collection_id: RowId) -> Response:
     """Delete your collection."""
     user = require_user(request)
     try:

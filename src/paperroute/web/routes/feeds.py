@@ -12,6 +12,7 @@ from fastapi import APIRouter, HTTPException, Request
 from fastapi.responses import JSONResponse, Response
 
 from paperroute.models import Paper
+from paperroute.params import RowId
 from paperroute.store import collections as coll_store
 from paperroute.store import listings
 from paperroute.web.deps import engine_of, render
@@ -122,7 +123,7 @@ def category(request: Request, category: str, fmt: str) -> Response:
 
 
 @router.get("/collections/{collection_id}.{fmt}", name="feeds.collection")
-def collection(request: Request, collection_id: int, fmt: str) -> Response:
+def collection(request: Request, collection_id: RowId, fmt: str) -> Response:
     """A public collection's papers."""
     engine = engine_of(request)
     coll = coll_store.get_collection(engine, collection_id)

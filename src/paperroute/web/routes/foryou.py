@@ -16,6 +16,7 @@ from paperroute.jobs.imports import UploadTooLarge, store_upload
 from paperroute.library.export import MEDIA_TYPES, export_papers
 from paperroute.library.formats import MAX_BYTES
 from paperroute.library.recommendations import recommendation_json, shared_recommender
+from paperroute.params import OptionalRowId
 from paperroute.ranking.recommend import WINDOWS
 from paperroute.store import collections as coll
 from paperroute.store import imports
@@ -213,7 +214,7 @@ def _export_ids(request: Request, collection: int | None, ids: str, q: str) -> t
 def export(
     request: Request,
     format: str = "bibtex",  # noqa: A002 - the query parameter users type
-    collection: int | None = None,
+    collection: OptionalRowId = None,
     ids: str = "",
     q: str = "",
 ) -> Response:

@@ -10,6 +10,7 @@ from fastapi.responses import RedirectResponse, Response
 
 from paperroute.library.export import to_bibtex
 from paperroute.models import Paper
+from paperroute.params import Page
 from paperroute.ranking import leaderboard, trending
 from paperroute.store import listings
 from paperroute.store.collections import collection_choices
@@ -51,23 +52,16 @@ def paper_summary(paper: Paper) -> dict:
     }
 
 
-def _page_number(request: Request) -> int:
-    try:
-        return max(0, int(request.query_params.get("p", "0")))
-    except ValueError:
-        return 0
-
-
 def _listing(
     request: Request,
     flt: listings.PaperFilter,
     heading: str,
+    p: int,
     order: listings.Order = "votes",
     **extra,
 ) -> Response:
-    """Render a ranked, paginated listing (or its JSON twin)."""
+    """Render page `p` of a ranked listing (or its JSON twin)."""
     engine = engine_of(request)
-    p = _page_number(request)
     papers, total = request.app.state.data_cache.remember(
         ("list", repr(flt), order, p),
         lambda: listings.list_papers(
@@ -102,19 +96,19 @@ def _listing(
 
 
 @router.get("/", name="papers.home")
-def home(request: Request) -> Response:
+def home(request: Request, p: Page = 0) -> Response:
     """The latest day that has papers."""
-    return _daily(request, None)
+    return _daily(request, None, p)
 
 
 @router.get("/date/{day}", name="papers.daily")
-def daily(request: Request, day: str) -> Response:
+def daily(request: Request, day: str, p: Page = 0) -> Response:
     """Papers announced on one day, most upvoted first."""
     try:
         parsed = listings.parse_day(day)
     except ValueError as exc:
         raise HTTPException(404, str(exc)) from None
-    return _daily(request, parsed)
+    return _daily(request, parsed, p)
 
 
 def _day_context(engine, day: date | None) -> tuple | None:
@@ -129,18 +123,19 @@ def _day_context(engine, day: date | None) -> tuple | None:
     return day, prev_day, next_day, featured
 
 
-def _daily(request: Request, day: date | None) -> Response:
+def _daily(request: Request, day: date | None, p: int) -> Response:
     engine = engine_of(request)
     context = request.app.state.data_cache.remember(("day", day), lambda: _day_context(engine, day))
     if context is None:
         return render(request, "papers/empty.html")
     day, prev_day, next_day, featured = context
-    if _page_number(request) > 0 or wants_json(request):
+    if p > 0 or wants_json(request):
         featured = []
     return _listing(
         request,
         listings.PaperFilter(start=day, end=day),
         f"Daily papers · {day.strftime('%A %d %B %Y')}",
+        p,
         period="day",
         day=day,
         featured=featured,
@@ -153,7 +148,7 @@ def _daily(request: Request, day: date | None) -> Response:
 
 
 @router.get("/week/{week}", name="papers.weekly")
-def weekly(request: Request, week: str) -> Response:
+def weekly(request: Request, week: str, p: Page = 0) -> Response:
     """Papers announced in one ISO week, most upvoted first."""
     try:
         start, end = listings.week_range(week)
@@ -163,6 +158,7 @@ def weekly(request: Request, week: str) -> Response:
         request,
         listings.PaperFilter(start=start, end=end),
         f"Weekly papers · {listings.iso_week(start)} ({start:%d %b} – {end:%d %b %Y})",
+        p,
         period="week",
         prev_url=f"/week/{listings.iso_week(start - timedelta(days=7))}",
         next_url=f"/week/{listings.iso_week(start + timedelta(days=7))}",
@@ -170,7 +166,7 @@ def weekly(request: Request, week: str) -> Response:
 
 
 @router.get("/month/{month}", name="papers.monthly")
-def monthly(request: Request, month: str) -> Response:
+def monthly(request: Request, month: str, p: Page = 0) -> Response:
     """Papers announced in one month, most upvoted first."""
     try:
         start, end = listings.month_range(month)
@@ -182,6 +178,7 @@ def monthly(request: Request, month: str) -> Response:
         request,
         listings.PaperFilter(start=start, end=end),
         f"Monthly papers · {start:%B %Y}",
+        p,
         period="month",
         prev_url=f"/month/{prev_month}",
         next_url=f"/month/{next_month}",
@@ -318,12 +315,13 @@ def _show(request: Request, paper_id: str) -> Response:
 
 
 @router.get("/authors/{name:path}", name="papers.author")
-def author(request: Request, name: str) -> Response:
+def author(request: Request, name: str, p: Page = 0) -> Response:
     """Every paper by one author."""
     return _listing(
         request,
         listings.PaperFilter(author=name),
         f"Papers by {name}",
+        p,
         order="published",
     )
 
@@ -338,12 +336,13 @@ def categories(request: Request) -> Response:
 
 
 @router.get("/categories/{category}", name="papers.category")
-def category(request: Request, category: str) -> Response:
+def category(request: Request, category: str, p: Page = 0) -> Response:
     """Papers in one arXiv category, newest first."""
     return _listing(
         request,
         listings.PaperFilter(category=category),
         f"Papers in {category}",
+        p,
         order="published",
         feed_url=f"/feeds/categories/{quote(category)}",
     )

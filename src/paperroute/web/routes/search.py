@@ -11,6 +11,7 @@ from fastapi import APIRouter, Form, HTTPException, Request
 from fastapi.responses import RedirectResponse, Response
 
 from paperroute.models import Paper
+from paperroute.params import Page, bounded_count
 from paperroute.store.collections import CollectionError, save_search
 from paperroute.store.listings import papers_by_ids
 from paperroute.store.votes import voted_ids
@@ -74,9 +75,9 @@ def search_params(raw: dict[str, str]) -> SearchParams:
     params.categories = [c.strip() for c in (raw.get("cat") or "").split(",") if c.strip()]
     params.has_code = raw.get("has_code") in {"1", "true", "on"}
     try:
-        params.min_upvotes = max(0, int(raw.get("min_upvotes") or 0))
-    except ValueError:
-        params.errors.append(f"min_upvotes: {raw.get('min_upvotes')!r} is not a number")
+        params.min_upvotes = bounded_count("min_upvotes", raw.get("min_upvotes"))
+    except ValueError as exc:
+        params.errors.append(str(exc))
     sort = raw.get("sort") or "relevance"
     if sort not in SORTS:
         params.errors.append(f"sort: {sort!r} is not one of {', '.join(SORTS)}")
@@ -116,8 +117,9 @@ def run_search(request: Request, params: SearchParams, limit: int, offset: int =
 
 
 @router.get("/search", name="search.results")
-def results(request: Request) -> Response:
+def results(request: Request, p: Page = 0) -> Response:
     """Search results with filters and sorts (the empty query shows the form)."""
+    # `p` is declared for its bound (a 422 naming it); search_params reads the whole query.
     params = search_params(dict(request.query_params))
     papers: list[Paper] = []
     total, message, why = 0, None, {}

@@ -1,7 +1,7 @@
 """subscription requests; subscriptions owned only by a proven address
 
 Revision ID: 0003
-Revises: 0001
+Revises: 0002
 
 A /subscribe request no longer writes preferences into an existing subscription: it is kept in
 `subscription_requests` until the address owner clicks its confirmation link. Rows whose
@@ -13,7 +13,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = "0003"
-down_revision = "0001"
+down_revision = "0002"
 branch_labels = None
 depends_on = None
 
