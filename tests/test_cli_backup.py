@@ -38,7 +38,7 @@ def populate(engine, settings) -> int:
     sub = subs.subscribe(engine, "reader@example.org", user_id=user.id)
     subs.confirm_subscription(engine, sub.id)
     claim = deliveries.claim_delivery(engine, sub.id, "2025-02-06", "worker-1", 60)
-    deliveries.mark_sent(engine, claim, "<digest-1@example.org>", ["2502.00001"])
+    deliveries.mark_sent(engine, claim, ["2502.00001"])
     with engine.connect() as conn:
         hashes = dict(conn.execute(select(papers.c.id, papers.c.content_hash)).all())
     ids = sorted(hashes)

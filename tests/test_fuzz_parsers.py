@@ -442,12 +442,6 @@ account_documents = st.one_of(
 )
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="store/library.import_account (owned by the accounts work of issue 15 item 13) raises "
-    "TypeError/AttributeError for e.g. collections[n].papers = 5 or user = [1]; drop this mark "
-    "once that fix is merged",
-)
 @given(account_documents)
 def test_account_import_merges_or_raises_an_account_file_error(account_engine, document):
     engine, user_id = account_engine

@@ -102,7 +102,7 @@ def test_the_import_page_shows_progress_then_the_per_line_report(settings, engin
     twin = client.get(f"/for-you/imports/{import_id}?format=json").json()
     assert twin["status"] == "done" and twin["report"]["matched"] == [VISION[0]]
     assert not (settings.data_dir / path).exists(), "the stored upload is removed when done"
-    assert client.get("/for-you/imports/99999999999999999999").status_code == 422
+    assert client.get("/for-you/imports/99999999999999999999").status_code == 404
 
 
 def test_an_import_whose_row_or_file_is_gone_ends_quietly(settings, engine):

@@ -20,7 +20,7 @@ from lxml import html as lxml_html
 
 from paperroute.app import create_app
 from paperroute.models import Author, PaperRecord
-from paperroute.store import auth
+from paperroute.store import auth, imports
 from paperroute.store import collections as coll_store
 from paperroute.store.papers import upsert_records
 from paperroute.store.users import add_user
@@ -165,6 +165,9 @@ def populated_site(settings, engine, search) -> Site:
         "token": saved_search_feed_token(secret, search_id),
         "path": "app.css",
     }
+    values["import_id"] = str(
+        imports.create_import(engine, user.id, "library", "crawl.bib", "uploads/none", "Crawl")
+    )
     token = auth.create_api_token(engine, user.id, "crawler")
     return Site(app, anonymous, member, token, values)
 

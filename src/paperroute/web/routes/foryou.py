@@ -9,14 +9,13 @@ from datetime import UTC, datetime
 from typing import Annotated, BinaryIO
 
 from fastapi import APIRouter, File, Form, HTTPException, Request, UploadFile
-from fastapi import Path as FastPath
 from fastapi.responses import RedirectResponse, Response
 
 from paperroute.jobs.imports import UploadTooLarge, store_upload
 from paperroute.library.export import MEDIA_TYPES, export_papers
 from paperroute.library.formats import MAX_BYTES
 from paperroute.library.recommendations import recommendation_json, shared_recommender
-from paperroute.params import OptionalRowId
+from paperroute.params import OptionalRowId, RowId
 from paperroute.ranking.recommend import WINDOWS
 from paperroute.store import collections as coll
 from paperroute.store import imports
@@ -167,9 +166,7 @@ def _start_import(
 
 
 @router.get("/for-you/imports/{import_id}", name="foryou.import_status")
-def import_status(
-    request: Request, import_id: Annotated[int, FastPath(ge=1, lt=2**31)]
-) -> Response:
+def import_status(request: Request, import_id: RowId) -> Response:
     """How far an import got; once done, what matched and each line that did not."""
     user = require_user(request)
     job = imports.get_import(engine_of(request), import_id)
