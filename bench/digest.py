@@ -42,10 +42,10 @@ from sqlalchemy import insert, update
 
 import paperroute
 from paperroute.config import load_settings
-from paperroute.digest.ledger import DeliveryOptions, compose_for, reader_since, send_due_digests
+from paperroute.digest.delivery import DeliveryOptions, compose_for, reader_since, send_due_digests
 from paperroute.digest.render import digest_message
-from paperroute.digest.send import Mailer
 from paperroute.digest.signals import gather_inputs, load_embedder, load_pool, topic_vectors
+from paperroute.mail.smtp import Mailer
 from paperroute.search.embedder import paper_text
 from paperroute.sources.files import read_file
 from paperroute.sources.jsonl import record_from_listing

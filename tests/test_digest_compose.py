@@ -9,7 +9,7 @@ import pytest
 
 from paperroute.config import Settings
 from paperroute.digest.compose import Signals, compose_digest, period_for, period_label
-from paperroute.digest.ledger import is_due
+from paperroute.digest.delivery import is_due
 from paperroute.digest.render import digest_message, excerpt, render_digest
 from paperroute.digest.signals import Pool, match_topics, topic_vectors
 from paperroute.models import Author, Paper

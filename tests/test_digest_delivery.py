@@ -18,7 +18,7 @@ from urllib.parse import parse_qs, urlparse
 import pytest
 
 import paperroute
-from paperroute.digest.ledger import DeliveryOptions, send_due_digests
+from paperroute.digest.delivery import DeliveryOptions, send_due_digests
 from paperroute.digest.signals import load_embedder
 from paperroute.digest.tokens import read_token
 from paperroute.search.embedder import paper_text
@@ -261,7 +261,7 @@ def test_smtp_authentication_from_settings(settings):
     from pydantic import SecretStr
 
     from paperroute.digest.render import subscription_message
-    from paperroute.digest.send import Mailer
+    from paperroute.mail.smtp import Mailer
     from paperroute.store.subscriptions import Subscription
     from smtp_fixture import Recorder, free_port
 
@@ -291,7 +291,7 @@ def test_send_rate_limit_spaces_messages(smtp_server):  # noqa: F811
 
     from paperroute.config import Settings
     from paperroute.digest.render import subscription_message
-    from paperroute.digest.send import Mailer
+    from paperroute.mail.smtp import Mailer
     from paperroute.store.subscriptions import Subscription
 
     settings = Settings(smtp_host=smtp_server.host, smtp_port=smtp_server.port,
@@ -342,7 +342,7 @@ def test_smtp_over_starttls_and_implicit_tls(settings, tmp_path, mode):
     from aiosmtpd.controller import Controller
 
     from paperroute.digest.render import subscription_message
-    from paperroute.digest.send import Mailer
+    from paperroute.mail.smtp import Mailer
     from paperroute.store.subscriptions import Subscription
     from smtp_fixture import Recorder, free_port
 

@@ -27,7 +27,7 @@ def active(engine, email, user_id=None, **prefs):
 
 
 def deliver(settings, engine):
-    from paperroute.digest.ledger import send_due_digests
+    from paperroute.digest.delivery import send_due_digests
 
     return send_due_digests(settings, engine)
 

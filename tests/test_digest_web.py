@@ -12,7 +12,7 @@ import pytest
 from fastapi.testclient import TestClient
 from pydantic import SecretStr
 
-from paperroute.digest.ledger import send_due_digests
+from paperroute.digest.delivery import send_due_digests
 from paperroute.digest.tokens import link
 from paperroute.store import subscriptions as subs
 from paperroute.store.votes import set_vote

@@ -414,12 +414,12 @@ def digest_send(
     backoff: float = typer.Option(1.0, help="Seconds before the second try (doubles)."),
 ) -> None:
     """Send every digest that is due now (none lost; a crash may repeat one, same Message-ID)."""
-    from paperroute.digest.ledger import DeliveryOptions, due_subscriptions, send_due_digests
+    from paperroute.digest.delivery import DeliveryOptions, due_subscriptions, send_due_digests
 
     settings = get_settings()
     engine = open_engine(settings)
     if dry_run:
-        from paperroute.digest.ledger import preview_digest
+        from paperroute.digest.delivery import preview_digest
 
         for sub, period in due_subscriptions(engine, _now(), to):
             digest = preview_digest(settings, engine, sub)
@@ -446,7 +446,7 @@ def digest_preview(
     html: bool = typer.Option(False, "--html", help="Print the HTML part instead of the text."),
 ) -> None:
     """Print the digest this address would get now (nothing is sent or recorded)."""
-    from paperroute.digest.ledger import preview_digest
+    from paperroute.digest.delivery import preview_digest
     from paperroute.digest.render import render_digest
     from paperroute.store.subscriptions import get_subscription_by_email
 

@@ -1,7 +1,7 @@
 """Composing a digest: a pure function from (subscription, candidate papers, signals) to a Digest.
 
-No I/O. The caller (digest/ledger.py, the preview page, the benchmark) gathers the papers new since
-the reader's last digest and the signals (topic matches, "for you" picks, trending order), and
+No I/O. The caller (digest/delivery.py, the preview page, the benchmark) gathers the papers new
+since the reader's last digest and the signals (topic matches, "for you" picks, trending order), and
 this module decides which papers go in which section and why. Papers the reader marked "not
 interested" never appear in any section. Sections are filled from the most
 personal to the least (topics, followed authors, followed categories, for you, trending), so a paper

@@ -21,11 +21,11 @@ from collections import Counter, defaultdict
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import datetime
 from pathlib import Path
 
 import numpy as np
-from sqlalchemy import Engine, select
+from sqlalchemy import Engine
 
 from paperroute.config import Settings
 from paperroute.digest.compose import PaperIndex, Signals
@@ -35,8 +35,9 @@ from paperroute.ranking.trending import TrendingInput, announced_at, rank_trendi
 from paperroute.search.embedder import Embedder as SearchEmbedder
 from paperroute.search.embedder import paper_text
 from paperroute.search.lexical import stem_tokens
-from paperroute.store.papers import author_key, get_papers
-from paperroute.store.schema import embeddings, not_interested, papers
+from paperroute.store.embeddings import load_vectors
+from paperroute.store.library import not_interested_by_user
+from paperroute.store.papers import author_key, first_seen_since, get_papers
 from paperroute.store.subscriptions import Subscription, reader_libraries, sent_paper_ids
 
 Embedder = Callable[[list[str]], np.ndarray]
@@ -159,35 +160,17 @@ class Pool:
         return Pool(papers, {p.id: self.first_seen[p.id] for p in papers}, vectors)
 
 
-def _utc(value: datetime) -> datetime:
-    return value.replace(tzinfo=UTC) if value.tzinfo is None else value
-
-
 def load_pool(engine: Engine, since: datetime) -> Pool:
     """Visible papers first seen at or after `since`."""
-    query = select(papers.c.id, papers.c.first_seen).where(
-        papers.c.first_seen >= since, papers.c.hidden.is_(False)
-    )
-    with engine.connect() as conn:
-        seen = {pid: _utc(when) for pid, when in conn.execute(query)}
+    seen = first_seen_since(engine, since)
     found = get_papers(engine, sorted(seen), with_versions=False)
     return Pool(found, {p.id: seen[p.id] for p in found})
 
 
 def stored_vectors(engine: Engine, model: str, ids: Sequence[str]) -> dict[str, np.ndarray]:
-    """Vectors the search side stored for these papers and this model."""
-    found: dict[str, np.ndarray] = {}
-    with engine.connect() as conn:
-        for start in range(0, len(ids), 500):
-            chunk = list(ids[start : start + 500])
-            query = select(embeddings.c.paper_id, embeddings.c.vector).where(
-                embeddings.c.model == model, embeddings.c.paper_id.in_(chunk)
-            )
-            for pid, blob in conn.execute(query):
-                vec = np.frombuffer(blob, dtype="<f4")
-                norm = float(np.linalg.norm(vec)) or 1.0
-                found[pid] = vec / norm
-    return found
+    """Vectors the search side stored for these papers and this model, L2-normalised."""
+    found = load_vectors(engine, model, ids)
+    return {pid: vec / (float(np.linalg.norm(vec)) or 1.0) for pid, vec in found.items()}
 
 
 def paper_vectors(
@@ -301,7 +284,7 @@ def gather_inputs(
     topic_embed = topic_vectors(settings, embed) if embed is not None else None
     topic_hits: dict[int, dict[str, list[str]]] = {}
     picks: dict[int, list[ForYouPick]] = {}
-    negatives = not_interested_ids(engine, [s.user_id for s in subs if s.user_id])
+    negatives = not_interested_by_user(engine, [s.user_id for s in subs if s.user_id])
     for start, members in groups.items():
         part = pool.newer(start)
         if embed is None or not part.papers:
@@ -335,22 +318,6 @@ def trending_order(found: Sequence[Paper], moment: datetime) -> list[str]:
         for p in found
     ]
     return [s.paper_id for s in rank_trending(inputs, moment) if s.points > 0]
-
-
-def not_interested_ids(engine: Engine, user_ids: Sequence[int]) -> dict[int, list[str]]:
-    """Papers each user marked "not interested", newest mark first."""
-    found: dict[int, list[str]] = defaultdict(list)
-    ids = sorted({u for u in user_ids if u is not None})
-    with engine.connect() as conn:
-        for start in range(0, len(ids), 500):
-            query = (
-                select(not_interested.c.user_id, not_interested.c.paper_id)
-                .where(not_interested.c.user_id.in_(ids[start : start + 500]))
-                .order_by(not_interested.c.created_at.desc())
-            )
-            for uid, pid in conn.execute(query):
-                found[uid].append(pid)
-    return dict(found)
 
 
 @dataclass

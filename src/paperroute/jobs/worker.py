@@ -17,7 +17,7 @@ from datetime import UTC, datetime, timedelta
 from sqlalchemy import Engine
 
 from paperroute.config import Settings
-from paperroute.digest.ledger import send_due_digests, worker_id
+from paperroute.digest.delivery import send_due_digests, worker_id
 from paperroute.jobs.scheduler import Job, run_due_jobs
 
 log = logging.getLogger(__name__)

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import re
+from collections import defaultdict
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
@@ -121,6 +122,23 @@ def unmark_not_interested(engine: Engine, user_id: int, paper_id: str) -> bool:
             not_interested.c.user_id == user_id, not_interested.c.paper_id == paper_id
         )
         return conn.execute(stmt).rowcount == 1
+
+
+def not_interested_by_user(engine: Engine, user_ids: Sequence[int]) -> dict[int, list[str]]:
+    """Papers each of these users marked "not interested", newest mark first (one batched read
+    for a whole digest run)."""
+    found: dict[int, list[str]] = defaultdict(list)
+    ids = sorted({u for u in user_ids if u is not None})
+    with engine.connect() as conn:
+        for start in range(0, len(ids), 500):
+            query = (
+                select(not_interested.c.user_id, not_interested.c.paper_id)
+                .where(not_interested.c.user_id.in_(ids[start : start + 500]))
+                .order_by(not_interested.c.created_at.desc())
+            )
+            for uid, pid in conn.execute(query):
+                found[uid].append(pid)
+    return dict(found)
 
 
 def set_onboarding(engine: Engine, user_id: int, picks: dict[str, Any]) -> None:

@@ -502,3 +502,13 @@ def index_rows(
             return
         yield rows
         last = rows[-1]["id"]
+
+
+def first_seen_since(engine: Engine, since: datetime) -> dict[str, datetime]:
+    """Visible papers first seen at or after `since`, with that moment (aware UTC)."""
+    query = select(papers.c.id, papers.c.first_seen).where(
+        papers.c.first_seen >= db_time(engine, since), papers.c.hidden.is_(False)
+    )
+    with engine.connect() as conn:
+        rows = conn.execute(query).all()
+    return {pid: when if when.tzinfo else when.replace(tzinfo=UTC) for pid, when in rows}

@@ -12,7 +12,7 @@ from fastapi import APIRouter, HTTPException, Request
 from fastapi.responses import RedirectResponse, Response
 from starlette.concurrency import run_in_threadpool
 
-from paperroute.digest.ledger import preview_digest
+from paperroute.digest.delivery import preview_digest
 from paperroute.digest.render import author_line, excerpt, render_digest, subscription_message
 from paperroute.digest.tokens import TokenError, link, read_token, read_token_request
 from paperroute.mail import MailError, send_email

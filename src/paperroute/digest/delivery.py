@@ -31,13 +31,13 @@ from sqlalchemy import Engine
 from paperroute.config import Settings
 from paperroute.digest.compose import Digest, compose_digest, period_for, period_length
 from paperroute.digest.render import digest_message, digest_message_id
-from paperroute.digest.send import (
+from paperroute.digest.signals import Embedder, ReaderInputs, gather_inputs, load_embedder
+from paperroute.mail.smtp import (
     Mailer,
     PermanentMailError,
     TemporaryMailError,
     send_with_retries,
 )
-from paperroute.digest.signals import Embedder, ReaderInputs, gather_inputs, load_embedder
 from paperroute.store import deliveries as ledger
 from paperroute.store.subscriptions import (
     Subscription,

@@ -1,9 +1,10 @@
-"""One-off emails (sign-in links, subscription confirmations): `new_message` and `send_email`.
+"""Messages: `new_message` for every mail, and `send_email` for one-off ones (sign-in links,
+subscription confirmations).
 
 Every message paperroute sends starts from `new_message`: an `EmailMessage` under
 `email.policy.SMTP` (CRLF line ends, RFC 2047 headers), with exactly one Date, Message-ID and
 (once content is set) MIME-Version. The SMTP conversation itself (TLS modes, login, error
-classes) is digest.send.Mailer's, so that sign-in mail and digests reach the server the same way.
+classes) is `mail.smtp.Mailer`'s, so that sign-in mail and digests reach the server the same way.
 """
 
 from __future__ import annotations
@@ -14,12 +15,7 @@ from email.message import EmailMessage
 from functools import lru_cache
 
 from paperroute.config import Settings
-from paperroute.digest.send import Mailer
-from paperroute.digest.send import MailError as _SmtpError
-
-
-class MailError(RuntimeError):
-    """The SMTP server could not take the message (message names the server and reason)."""
+from paperroute.mail.smtp import Mailer, MailError
 
 
 @lru_cache(maxsize=16)
@@ -49,11 +45,14 @@ def new_message(
 
 
 def send_email(settings: Settings, msg: EmailMessage) -> str:
-    """Send one message through the configured SMTP server; returns its Message-ID."""
+    """Send one message through the configured SMTP server; returns its Message-ID.
+
+    Raises MailError (its temporary or permanent kind) naming the server and the reason."""
     where = f"{settings.smtp_host}:{settings.smtp_port}"
     try:
         with Mailer(settings, rate=0) as mailer:  # one message: no rate limit to wait for
             mailer.send(msg)
-    except _SmtpError as exc:
-        raise MailError(f"mail: SMTP server {where} refused or unreachable: {exc}") from exc
+    except MailError as exc:
+        message = f"mail: SMTP server {where} refused or unreachable: {exc}"
+        raise type(exc)(message, exc.code) from exc
     return msg["Message-ID"]
