@@ -97,6 +97,15 @@ class SearchIndexes:
         self._vectors: VectorIndex | PgVectorIndex | None = None
         self.messages: list[str] = []
         self._refreshed = time.monotonic()
+        self._generation = 0  # bumped by every change made through this object
+
+    def version(self) -> tuple[int, ...]:
+        """A value that changes when either index may have changed (cached rankings key on it):
+        this object's own writes, plus what a reload shows of other processes' writes."""
+        if self._lexical is None or self._vectors is None:
+            return (self._generation,)
+        searcher = self._lexical.searcher
+        return (self._generation, searcher.num_docs, searcher.num_segments, len(self._vectors))
 
     # --- opening ---------------------------------------------------------------------------
 
@@ -108,6 +117,7 @@ class SearchIndexes:
                 messages += self._open_lexical()
             if self._vectors is None:
                 messages += self._open_vectors()
+            self._generation += 1
             for msg in messages:
                 log.warning("search: %s", msg)
             self.messages += messages
@@ -120,13 +130,14 @@ class SearchIndexes:
         if self._lexical is None or self._vectors is None or now - self._refreshed < REFRESH_S:
             return
         self._refreshed = now
-        self._lexical.index.reload()
+        self._lexical.reload()
         vi = self._vectors
         if vi.changed_elsewhere():
             with self.lock:
                 fresh, problem = VectorIndex.open_checked(vi.path, vi.ndim, self.model)
                 if problem is None:
                     self._vectors = fresh
+                    self._generation += 1
 
     @property
     def lexical(self) -> LexicalIndex:
@@ -234,6 +245,7 @@ class SearchIndexes:
             lex = self.lexical if self._lexical else LexicalIndex(self.index_dir / "lexical")
             self._lexical = lex
             lex.clear()
+            self._generation += 1
             n = 0
             for rows in self._iter_docs():
                 n += lex.add((row_to_doc(r) for r in rows), replace=False)
@@ -257,6 +269,7 @@ class SearchIndexes:
         """Rebuild the vector index from the embeddings table."""
         with self.lock:
             started = datetime.now(UTC) - OVERLAP
+            self._generation += 1
             dim = self._vector_dim()
             batches = emb_store.iter_vectors(self.engine, self.model, batch=10_000)
             # Opening pgvector may fall back to usearch (no extension): check what came back.
@@ -295,6 +308,7 @@ class SearchIndexes:
         """Update both indexes for these papers (after an ingest or an embedding pass)."""
         ids = list(dict.fromkeys(ids))
         with self.lock:
+            self._generation += 1
             lex, vi = self.lexical, self.vectors
             found: set[str] = set()
             for rows in self._iter_docs(ids=ids):
@@ -315,6 +329,7 @@ class SearchIndexes:
     def add_vectors(self, ids: Sequence[str], vectors) -> None:
         """Put freshly computed vectors into the vector index (saved by `save_vectors`)."""
         with self.lock:
+            self._generation += 1
             self.vectors.upsert(ids, vectors)
 
     def save_vectors(self) -> None:

@@ -424,7 +424,8 @@ def paper_rows(engine: Engine, ids: Sequence[str], columns: Sequence) -> dict[st
                     f"SELECT {', '.join(names)} FROM papers "
                     f"WHERE id IN ({', '.join([mark] * len(chunk))})"
                 )
-                result = conn.exec_driver_sql(sql, tuple(chunk))
+                # The driver's own rows: iterating SQLAlchemy's result costs ~2 us per row.
+                result = conn.exec_driver_sql(sql, tuple(chunk)).cursor.fetchall()
             else:
                 result = conn.execute(select(*columns).where(papers.c.id.in_(chunk)))
             out.update({r[0]: dict(zip(names, r, strict=True)) for r in result})
