@@ -419,6 +419,8 @@ class SearchService:
         page = ranking.order[offset : offset + limit]
         rows = self._hydrate([pid for pid, _ in page])
         terms = query_terms(parsed.content_words + parsed.phrases)
+        if ranking.suggestion:  # misspelt words matched fuzzily: mark what they matched
+            terms |= query_terms(parse_query(ranking.suggestion).content_words)
         hits = []
         for pid, score in page:
             row = rows.get(pid)
