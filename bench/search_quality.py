@@ -1,12 +1,18 @@
 """Search quality on the real corpus: Recall@10 and MRR@10 of lexical, vector and hybrid search.
 
     python bench/search_quality.py [--papers N] [--tune]
+    python bench/search_quality.py --demo [--floors 0.2,0.3,0.4]
 
 Corpus: the HF daily papers (9.9k) then the arXiv cs crawl (74.7k), restricted to the prefix
 that bench/embed.py has embedded (see docs/search.md for the size used). Queries:
 bench/queries/labelled.jsonl, hand-written, three kinds: keyword, known-item (misremembered or
 misspelled title) and plain-language paraphrase; each names the paper the reader wants.
 The store is built once in bench/out/quality/ and reused while the corpus size is unchanged.
+
+`--demo` needs no embedding pass: the bundled demo corpus (3,010 papers, shipped vectors) plus
+the labelled queries' target papers (embedded on the spot), in bench/out/quality-demo/.
+`--floors` also runs the shipped `SearchService.search` at each relevance floor, and counts the
+results of nonsense queries (which should be none).
 """
 
 from __future__ import annotations
@@ -83,6 +89,51 @@ def build_store(n: int | None) -> SearchService:
     return service
 
 
+def build_demo_store() -> SearchService:
+    """The demo corpus plus every labelled target paper, with vectors."""
+    from paperroute.sources.demo import demo_corpus_path, demo_vectors_path
+    from paperroute.sources.files import read_file
+    from paperroute.sources.ingest import ingest_items
+    from paperroute.store.embeddings import load_precomputed
+
+    data_dir = OUT / "quality-demo"
+    settings = load_settings(data_dir=data_dir, database_url=None, load_demo=False)
+    fresh = not data_dir.exists()
+    engine = make_engine(settings.sqlalchemy_url)
+    migrate(engine)
+    service = SearchService(settings, engine)
+    if fresh:
+        ingest_items(engine, read_file(demo_corpus_path()), progress=False, desc="demo")
+        load_precomputed(engine, demo_vectors_path())
+        wanted = {pid for q in load_queries() for pid in q["relevant"]}
+        upsert_records(engine, [_record(p) for p in load_corpus() if p.id in wanted])
+        service.embed_pending()
+    service.open()
+    return service
+
+
+NONSENSE = ["zzzzqqqxx", "asdfghjkl", "qwertyuiop zxcvb", "xkcd zzyzx frobnicate", "blorptang"]
+
+
+def run_floors(service: SearchService, queries: list[dict], floors: list[float]) -> None:
+    """The shipped search() at each relevance floor: quality table and nonsense result counts."""
+    from paperroute.search import service as service_module
+
+    shipped = service_module.FLOOR
+    for floor in floors:
+        service_module.FLOOR = floor
+        service._rankings.clear()
+        out: dict[str, dict[str, list]] = defaultdict(lambda: defaultdict(list))
+        for q in queries:
+            ranked = [h.id for h in service.search(q["query"], limit=10).hits]
+            out[f"search(), floor {floor}"][q["type"]].append(metrics(ranked, set(q["relevant"])))
+            out[f"search(), floor {floor}"]["all"].append(metrics(ranked, set(q["relevant"])))
+        print_table(summarise(out))
+        counts = {q: service.search(q, limit=10).total for q in NONSENSE}
+        print(f"floor {floor}: nonsense query result counts {counts}")
+    service_module.FLOOR = shipped
+
+
 def _record(p) -> PaperRecord:
     return PaperRecord(
         source="bench",
@@ -118,9 +169,9 @@ def run_methods(service: SearchService, queries: list[dict], weights=None) -> di
         lex, vec, _ = service.candidates(parsed, SearchFilters())
         relevant = set(q["relevant"])
         rows = service._hydrate(list(dict.fromkeys([p for p, _ in lex + vec])))
-        from paperroute.search.service import VECTOR_MIN_SIM, _title_overlap
+        from paperroute.search.service import FLOOR, _title_overlap
 
-        vec = [h for h in vec if h[1] >= VECTOR_MIN_SIM]
+        vec = [h for h in vec if h[1] >= FLOOR or h[0] in {p for p, _ in lex}]
         overlap = _title_overlap(parsed, rows, set(rows))
         runs = {
             "lexical": [p for p, _ in lex],
@@ -187,15 +238,20 @@ def main() -> None:
     parser = argparse.ArgumentParser(description="search quality on the real corpus")
     parser.add_argument("--papers", type=int, default=None, help="Use the first N papers.")
     parser.add_argument("--tune", action="store_true", help="Grid-search the fusion weights.")
+    parser.add_argument("--demo", action="store_true", help="Demo corpus + targets (no pass).")
+    parser.add_argument("--floors", default="", help="Relevance floors to compare, e.g. 0.2,0.3")
     args = parser.parse_args()
-    service = build_store(args.papers)
+    service = build_demo_store() if args.demo else build_store(args.papers)
     queries = load_queries()
     print(f"corpus: {service.indexes.lexical.num_docs()} papers; queries: {len(queries)}")
     if args.tune:
         tune(service, queries)
     table = summarise(run_methods(service, queries))
     print_table(table)
-    (OUT / "search_quality.json").write_text(json.dumps(table, indent=2))
+    if args.floors:
+        run_floors(service, queries, [float(f) for f in args.floors.split(",")])
+    name = "search_quality-demo.json" if args.demo else "search_quality.json"
+    (OUT / name).write_text(json.dumps(table, indent=2))
 
 
 if __name__ == "__main__":

@@ -140,3 +140,57 @@ def test_bad_queries_give_results_or_a_message_never_an_error(search, query):
 def test_huge_query_is_shortened_with_a_message(search):
     results = search.search("video generation " * 1000)
     assert results.hits and "shortened" in results.message
+
+
+def test_pages_one_to_five_of_a_broad_query_share_one_ranking_and_one_total(search):
+    pages = [search.search("language models", limit=25, offset=25 * p) for p in range(5)]
+    ids = [h.id for page in pages for h in page.hits]
+    assert len(ids) == 125
+    assert len(set(ids)) == len(ids), "a paper appeared on two pages"
+    assert {page.total for page in pages} == {pages[0].total}
+    # Each page is that slice of the whole ranking, as one big request would give it.
+    assert ids == [h.id for h in search.search("language models", limit=125).hits]
+
+
+def test_a_ranking_is_recomputed_when_the_index_changes(search):
+    before = search.search("quantum annealing of protein folding", limit=50)
+    record = PaperRecord(
+        source="test",
+        id="2601.88888",
+        title="Quantum annealing of protein folding landscapes",
+        abstract="We fold proteins on a quantum annealer.",
+        authors=[Author("Ada Lovelace")],
+        categories=["quant-ph"],
+        announced=date(2026, 1, 3),
+    )
+    upsert_records(search.engine, [record])
+    search.index_papers(["2601.88888"])
+    after = search.search("quantum annealing of protein folding", limit=50)
+    assert "2601.88888" not in [h.id for h in before.hits]
+    assert "2601.88888" in [h.id for h in after.hits[:5]]
+
+
+@pytest.mark.parametrize("query", ["zzzzqqqxx", "asdfghjkl", "qwertyuiop zxcvb"])
+def test_nonsense_finds_nothing_and_says_how_to_fix_the_query(search, query):
+    results = search.search(query)
+    assert results.total == 0 and results.hits == []
+    assert "Check the spelling" in results.message
+
+
+def test_a_misspelt_word_gets_a_did_you_mean_from_the_titles(search):
+    results = search.search("difusion transformer")
+    assert results.suggestion == "diffusion transformer"
+    assert search.search("diffusion transformer").suggestion is None
+
+
+def test_an_authors_name_shows_that_authors_papers_first_and_only_relevant_others(search):
+    theirs = {h.id for h in search.search('author:"Ziwei Liu"', limit=50).hits}
+    results = search.search("Ziwei Liu", limit=50)
+    assert results.author == "Ziwei Liu"
+    ids = [h.id for h in results.hits]
+    assert set(ids[: len(theirs)]) == theirs
+    assert all("author: Ziwei Liu" in h.why for h in results.hits[: len(theirs)])
+    # Papers of other Lius or Ziweis, and vector hits for a bare name, are not results.
+    assert results.total == len(theirs)
+    assert search.search("ziwei liu").author == "Ziwei Liu"
+    assert search.search("video generation").author is None

@@ -130,3 +130,48 @@ def test_huggingface_hub_client_searches_paperroute(settings, engine, service, m
         found = list(hf_api(live.url, monkeypatch).list_papers(query="diffusion", limit=5))
     assert 1 <= len(found) <= 5
     assert all(p.id and p.title for p in found)
+
+
+def test_search_pages_and_their_json_twin_are_slices_of_one_ranking(client):
+    seen, totals = [], set()
+    for p in range(5):
+        page = client.get(f"/search?q=language models&p={p}")
+        seen += result_ids(page)
+        totals.add(texts(page, ".count-line")[0].split(" result")[0])
+        twin = client.get(f"/search?q=language models&p={p}&format=json").json()
+        assert [x["id"] for x in twin["papers"]] == result_ids(page)
+        totals.add(f"{twin['total']:,}")
+    assert len(seen) == 125 and len(set(seen)) == 125
+    assert len(totals) == 1, totals
+
+
+def test_matched_words_are_marked_inside_each_card_and_the_page_has_one_search_box(client):
+    response = client.get("/search?q=diffusion")
+    page = doc(response)
+    cards = page.cssselect(".search-results > article.paper-card")
+    assert cards and not page.cssselect(".search-results > .why")
+    first = cards[0]
+    assert [m.text.lower() for m in first.cssselect(".paper-title mark")] == ["diffusion"]
+    assert first.cssselect(".abstract-snippet mark")
+    assert first.cssselect(".why")[0].text_content().startswith("Matched: title: diffusion")
+    assert len(page.cssselect("input[name=q]")) == 1
+
+
+def test_a_nonsense_query_says_no_results_and_a_misspelling_gets_a_did_you_mean(client):
+    nonsense = client.get("/search?q=zzzzqqqxx")
+    assert result_ids(nonsense) == []
+    assert texts(nonsense, ".count-line")[0].startswith("No results for")
+    assert "Check the spelling" in texts(nonsense, ".search-message")[0]
+    typo = doc(client.get("/search?q=difusion transformer"))
+    link = typo.cssselect(".did-you-mean a")[0]
+    assert link.text == "diffusion transformer"
+    assert link.get("href") == "/search?q=diffusion%20transformer"
+
+
+def test_an_author_name_query_says_so_and_links_to_the_author_search(client):
+    response = client.get("/search?q=Ziwei Liu")
+    notice = doc(response).cssselect(".author-notice")[0]
+    assert "papers by Ziwei Liu come first" in notice.text_content()
+    assert notice.cssselect("a")[0].get("href") == "/search?q=author%3A%22Ziwei%20Liu%22"
+    only = client.get(notice.cssselect("a")[0].get("href"))
+    assert set(result_ids(only)) == set(result_ids(response))

@@ -78,3 +78,22 @@ def page(browser, request):
         SCREENSHOTS.mkdir(exist_ok=True)
         tab.screenshot(path=str(SCREENSHOTS / f"{request.node.name}.png"), full_page=True)
     context.close()
+
+
+@pytest.fixture(scope="module")
+def search_site(tmp_path_factory):
+    """The app on uvicorn over the 300 real search-fixture papers (real vectors and model)."""
+    from search_support import load_fixture, make_service
+
+    data = tmp_path_factory.mktemp("e2e-search")
+    settings = load_settings(
+        data_dir=data, database_url=f"sqlite:///{data / 'paperroute.db'}", load_demo=False
+    )
+    engine = make_engine(settings.sqlalchemy_url)
+    migrate(engine)
+    load_fixture(engine)
+    search = make_service(settings, engine)
+    search.search("warm up the query encoder")
+    with LiveServer(make_app(settings, engine, search=search)) as live:
+        yield live
+    engine.dispose()

@@ -37,17 +37,33 @@ def _matches(word: str, terms: set[str]) -> bool:
     return stem in terms
 
 
-def mark(text: str, terms: set[str]) -> tuple[str, list[str]]:
-    """Escaped HTML of text with matching words in <mark>, and the matched words."""
-    out, found, pos = [], [], 0
-    for m in _WORD.finditer(text):
-        if terms and _matches(m.group(), terms):
-            out.append(html.escape(text[pos : m.start()]))
-            out.append(f"<mark>{html.escape(m.group())}</mark>")
-            found.append(m.group())
-            pos = m.end()
-    out.append(html.escape(text[pos:]))
+# Pieces of escaped HTML that are not words to mark: formulas, tags and character references.
+_NOT_TEXT = re.compile(r"(<math\b.*?</math>|<[^>]*>|&#?\w+;)", re.DOTALL)
+
+
+def mark_html(safe_html: str, terms: set[str]) -> tuple[str, list[str]]:
+    """Already-escaped HTML with matching words in <mark> (tags, entities and MathML untouched),
+    and the matched words."""
+    out, found = [], []
+    for i, piece in enumerate(_NOT_TEXT.split(safe_html)):
+        if i % 2 or not terms:
+            out.append(piece)
+            continue
+        pos = 0
+        for m in _WORD.finditer(piece):
+            if _matches(m.group(), terms):
+                out.append(piece[pos : m.start()] + f"<mark>{m.group()}</mark>")
+                found.append(m.group())
+                pos = m.end()
+        out.append(piece[pos:])
     return "".join(out), found
+
+
+def mark(text: str, terms: set[str]) -> tuple[str, list[str]]:
+    """Escaped HTML of text with matching words in <mark>, and the matched words.
+
+    Escaping comes first, so nothing from the text can become markup; then words are marked."""
+    return mark_html(html.escape(text), terms)
 
 
 def snippet(text: str, terms: set[str], size: int = SNIPPET_CHARS) -> tuple[str, list[str]]:

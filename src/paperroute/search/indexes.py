@@ -20,8 +20,6 @@ from sqlalchemy import Engine
 from paperroute.search.lexical import IndexDoc, LexicalIndex
 from paperroute.search.vectors import VectorIndex
 from paperroute.store import embeddings as emb_store
-from paperroute.store.papers import INDEX_COLUMNS as DOC_COLUMNS  # noqa: F401 (service.py)
-from paperroute.store.papers import as_date as _as_date  # noqa: F401 (service.py)
 from paperroute.store.papers import index_rows
 from paperroute.store.pgvector_index import PgVectorIndex
 
@@ -75,6 +73,15 @@ class SearchIndexes:
         self._refreshed = time.monotonic()
         self._caught_up = datetime.now(UTC)  # opening catches up to here (minus OVERLAP)
         self._catching_up = threading.Lock()
+        self._generation = 0  # bumped by every change made through this object
+
+    def version(self) -> tuple[int, ...]:
+        """A value that changes when either index may have changed (cached rankings key on it):
+        this object's own writes, plus what a reload shows of other processes' writes."""
+        if self._lexical is None or self._vectors is None:
+            return (self._generation,)
+        searcher = self._lexical.searcher
+        return (self._generation, searcher.num_docs, searcher.num_segments, len(self._vectors))
 
     # --- opening ---------------------------------------------------------------------------
 
@@ -86,6 +93,7 @@ class SearchIndexes:
                 messages += self._open_lexical()
             if self._vectors is None:
                 messages += self._open_vectors()
+            self._generation += 1
             for msg in messages:
                 log.warning("search: %s", msg)
             self.messages += messages
@@ -103,7 +111,7 @@ class SearchIndexes:
         if self._lexical is None or self._vectors is None or now - self._refreshed < REFRESH_S:
             return
         self._refreshed = now
-        self._lexical.index.reload()
+        self._lexical.reload()
         vi = self._vectors
         # pgvector recounts its rows here; a usearch file saved by another process is reloaded.
         if vi.changed_elsewhere() and isinstance(vi, VectorIndex):
@@ -111,6 +119,7 @@ class SearchIndexes:
                 fresh, problem = VectorIndex.open_checked(vi.path, vi.ndim, self.model)
                 if problem is None:
                     self._vectors = fresh
+                    self._generation += 1
         if self._catching_up.acquire(blocking=False):
             threading.Thread(target=self._catch_up, name="search-catch-up", daemon=True).start()
 
@@ -121,17 +130,21 @@ class SearchIndexes:
             started = datetime.now(UTC)
             since = self._caught_up - CATCH_UP_OVERLAP
             with self.lock:
-                n = 0
+                n = changed = 0
                 for rows in index_rows(self.engine, since=since):
                     n += self.lexical.add(row_to_doc(r) for r in rows)
+                changed += n
                 if n:
                     self.lexical.commit()
-                    self.lexical.index.reload()
+                    self.lexical.reload()
                 if isinstance(self._vectors, VectorIndex):  # pgvector is shared: nothing to do
                     for ids, vecs, _ in emb_store.iter_vectors(
                         self.engine, self.model, since=since
                     ):
                         self._vectors.upsert(ids, vecs)
+                        changed += len(ids)
+            if changed:
+                self._generation += 1
             self._caught_up = started
         except Exception:  # a busy writer lock or a lost connection: the next round retries
             log.warning("search: catching up on database changes failed", exc_info=True)
@@ -216,6 +229,7 @@ class SearchIndexes:
             lex = self.lexical if self._lexical else LexicalIndex(self.index_dir / "lexical")
             self._lexical = lex
             lex.clear()
+            self._generation += 1
             n = 0
             for rows in index_rows(self.engine):
                 n += lex.add((row_to_doc(r) for r in rows), replace=False)
@@ -239,6 +253,7 @@ class SearchIndexes:
         """Rebuild the vector index from the embeddings table."""
         with self.lock:
             started = datetime.now(UTC) - OVERLAP
+            self._generation += 1
             dim = self._vector_dim()
             batches = emb_store.iter_vectors(self.engine, self.model, batch=10_000)
             # Opening pgvector may fall back to usearch (no extension): check what came back.
@@ -276,6 +291,7 @@ class SearchIndexes:
         """Update both indexes for these papers (after an ingest or an embedding pass)."""
         ids = list(dict.fromkeys(ids))
         with self.lock:
+            self._generation += 1
             lex, vi = self.lexical, self.vectors
             found: set[str] = set()
             for rows in index_rows(self.engine, ids=ids):
@@ -296,6 +312,7 @@ class SearchIndexes:
     def add_vectors(self, ids: Sequence[str], vectors) -> None:
         """Put freshly computed vectors into the vector index (saved by `save_vectors`)."""
         with self.lock:
+            self._generation += 1
             self.vectors.upsert(ids, vectors)
 
     def save_vectors(self) -> None:

@@ -8,16 +8,18 @@ never an exception.
 
 from __future__ import annotations
 
+import re
 import threading
 import time
 from collections import OrderedDict
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass, field
 from datetime import date
 from typing import Any, Literal
 
 import numpy as np
+from cachetools import TTLCache
 from sqlalchemy import Engine
 
 from paperroute.config import Settings
@@ -25,32 +27,40 @@ from paperroute.models import canonical_id, is_arxiv_id
 from paperroute.search.embedder import Embedder, paper_text
 from paperroute.search.fusion import fuse
 from paperroute.search.highlight import author_matches, mark, query_terms, snippet
-from paperroute.search.indexes import DOC_COLUMNS, SearchIndexes, _as_date
+from paperroute.search.indexes import SearchIndexes
 from paperroute.search.lexical import stem_tokens
-from paperroute.search.query import ParsedQuery, parse_query
+from paperroute.search.query import STOP_WORDS, ParsedQuery, parse_query
+from paperroute.search.spelling import closest_word
 from paperroute.store import embeddings as emb_store
-from paperroute.store.papers import paper_rows
-from paperroute.store.schema import papers
+from paperroute.store.papers import INDEX_COLUMNS, as_date, paper_rows
 
 Sort = Literal["relevance", "date", "upvotes"]
 _LIGHT_COLUMNS = (
-    papers.c.id,
-    papers.c.title,
-    papers.c.announced,
-    papers.c.code_url,
-    papers.c.hf_upvotes,
-    papers.c.upvotes,
-    papers.c.hidden,
+    "id",
+    "title",
+    "announced",
+    "code_url",
+    "hf_upvotes",
+    "upvotes",
+    "hidden",
 )
-DEPTH = 100  # candidates taken from each method before fusion
+# A query is ranked once over this many lexical candidates and VECTOR_DEPTH nearest neighbours
+# (x5 with filters); every page is a slice of that ranking, so pages never overlap and every
+# page shows the same total.
+LEXICAL_DEPTH = 500
+VECTOR_DEPTH = 200
 MAX_LIMIT = 200
 # Texts per embedding batch when the job can be stopped: about 1 s on 2 busy cores (15.6 texts/s,
 # docs/search.md), so SIGTERM stops the server's background embedding well within 5 s.
 STOPPABLE_BATCH = 16
-# MiniLM cosine below which a vector-only candidate is noise (random text scores ~0.1).
-VECTOR_MIN_SIM = 0.2
-# For date/upvote sorting only candidates this similar (or lexical matches) count as relevant.
-VECTOR_RELEVANT_SIM = 0.35
+# The relevance floor: MiniLM cosine below which a candidate that matched no query word is
+# dropped (also used for date/upvote sorting). Chosen on bench/queries/labelled.jsonl over the
+# demo corpus: nonsense strings and bare names reach 0.22-0.30 against their nearest paper, the
+# labelled paraphrases' targets 0.39 and up; recall@10 is the same at every floor 0.2-0.45.
+FLOOR = 0.35
+RANKINGS_KEPT = 256  # rankings cached per process (a few KB each)
+RANKING_TTL_S = 60.0  # bounded staleness: changes made by other processes show within this
+SUGGEST_DOCS = 20  # titles read to find a misspelt word's closest title word
 
 
 @dataclass
@@ -72,7 +82,7 @@ class SearchFilters:
 
     def allows(self, row: dict) -> bool:
         """Whether a hydrated papers row passes every filter."""
-        announced = _as_date(row["announced"])
+        announced = as_date(row["announced"])
         if self.date_from and (announced is None or announced < self.date_from):
             return False
         if self.date_to and (announced is None or announced > self.date_to):
@@ -121,6 +131,9 @@ class SearchResults:
     message: str | None = None
     jump_to: str | None = None
     took_ms: float = 0.0
+    author: str | None = None  # the words were this author's name: their papers come first
+    suggestion: str | None = None  # "did you mean": the query with misspelt words corrected
+    terms: list[str] = field(default_factory=list)  # index terms of the query, for highlighting
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready dict."""
@@ -129,10 +142,25 @@ class SearchResults:
             "total": self.total,
             "kind": self.kind,
             "message": self.message,
+            "author": self.author,
+            "suggestion": self.suggestion,
             "jump_to": self.jump_to,
             "took_ms": round(self.took_ms, 2),
             "hits": [h.to_dict() for h in self.hits],
         }
+
+
+@dataclass(frozen=True)
+class Ranking:
+    """A query's whole ranking (best first), computed once and paged by slicing."""
+
+    order: list[tuple[str, float]]
+    sims: dict[str, float]
+    lex_ids: frozenset[str]
+    author: str | None
+    author_ids: frozenset[str]
+    message: str | None
+    suggestion: str | None
 
 
 def _upvotes(row: dict) -> int:
@@ -162,6 +190,8 @@ class SearchService:
             vector_backend=settings.vector_backend,
         )
         self._query_cache: OrderedDict[str, np.ndarray] = OrderedDict()
+        self._rankings: TTLCache = TTLCache(RANKINGS_KEPT, RANKING_TTL_S)
+        self._rankings_lock = threading.Lock()  # cachetools caches are not thread-safe
         self._executor: ThreadPoolExecutor | None = None
         self._executor_lock = threading.Lock()
 
@@ -324,7 +354,7 @@ class SearchService:
         self,
         parsed: ParsedQuery,
         filters: SearchFilters,
-        depth: int = DEPTH,
+        depth: int = LEXICAL_DEPTH,
         while_waiting: Callable[[list[str]], None] | None = None,
     ) -> tuple[list[tuple[str, float]], list[tuple[str, float]], int]:
         """Lexical and vector candidate lists (best first) and the lexical match count.
@@ -336,8 +366,8 @@ class SearchService:
         want_vectors = bool(parsed.text) and len(self.indexes.vectors) > 0
         # Phrases, authors and exclusions restrict results to lexical matches, which are then
         # scored by exact cosine; other queries also take the nearest neighbours of the query.
-        ann_depth = 0 if parsed.structured or parsed.excluded else depth
-        ann_depth *= 10 if filters.active else 1
+        ann_depth = 0 if parsed.structured or parsed.excluded else VECTOR_DEPTH
+        ann_depth *= 5 if filters.active else 1
         # The query embedding plus the vector search, and the lexical search, all release the
         # GIL: they run side by side on two cores.
         pending = (
@@ -384,68 +414,142 @@ class SearchService:
     def _rescore(self, qvec: np.ndarray, ids: list[str]) -> list[tuple[str, float]]:
         """Exact cosine of the query against given papers (phrases/authors restrict the set)."""
         stored = self.indexes.vectors.get(ids)
-        scored = [
-            (pid, float(np.dot(qvec, v) / max(np.linalg.norm(v), 1e-12)))
-            for pid, v in stored.items()
-        ]
-        return sorted(scored, key=lambda kv: -kv[1])
+        if not stored:
+            return []
+        # One matrix product: a per-vector loop cost ~10 us a candidate.
+        mat = np.stack(list(stored.values()))
+        sims = mat @ qvec / np.maximum(np.linalg.norm(mat, axis=1), 1e-12)
+        return sorted(zip(stored, sims.tolist(), strict=True), key=lambda kv: -kv[1])
 
     def _search(
         self, parsed: ParsedQuery, filters: SearchFilters, sort: Sort, limit: int, offset: int
     ) -> SearchResults:
-        depth = max(DEPTH, offset + limit)
-        # Light columns for every candidate (JSON columns only when a filter needs them);
-        # the full rows only for the page shown.
+        """One page: a slice of the query's ranking, so every page agrees on order and total."""
+        ranking = self._ranking(parsed, filters, sort)
+        page = ranking.order[offset : offset + limit]
+        rows = self._hydrate([pid for pid, _ in page])
+        terms = query_terms(parsed.content_words + parsed.phrases)
+        if ranking.suggestion:  # misspelt words matched fuzzily: mark what they matched
+            terms |= query_terms(parse_query(ranking.suggestion).content_words)
+        hits = []
+        for pid, score in page:
+            row = rows.get(pid)
+            if row is None:  # deleted since the ranking was made (it lives a minute at most)
+                continue
+            why = []
+            if ranking.author_ids and pid in ranking.author_ids:
+                why.append(f"author: {ranking.author}")
+            elif parsed.authors:
+                why += [f"author: {a}" for a in author_matches(_names(row), parsed.authors)]
+            sim = ranking.sims.get(pid)
+            if sim is not None and (pid not in ranking.lex_ids or sim > 0.3):
+                why.append(f"similar meaning (cosine {sim:.2f})")
+            hits.append(self._hit(row, score, terms, why))
+        return SearchResults(
+            parsed.raw,
+            hits,
+            len(ranking.order),
+            parsed.kind,
+            message=ranking.message,
+            author=ranking.author,
+            suggestion=ranking.suggestion,
+            terms=sorted(terms),
+        )
+
+    def _ranking(self, parsed: ParsedQuery, filters: SearchFilters, sort: Sort) -> Ranking:
+        """The query's whole ranking, from the cache while the indexes are unchanged."""
+        key = (parsed.raw, repr(asdict(filters)), sort, self.indexes.version())
+        with self._rankings_lock:
+            ranking = self._rankings.get(key)
+        if ranking is None:
+            ranking = self._rank(parsed, filters, sort)
+            with self._rankings_lock:
+                self._rankings[key] = ranking
+        return ranking
+
+    def _rank(self, parsed: ParsedQuery, filters: SearchFilters, sort: Sort) -> Ranking:
+        """Rank a fixed number of candidates once: fusion, relevance floor, author, sorting."""
+        name = _name_like(parsed)
+        # Light columns for every candidate (JSON columns only when a filter or name needs
+        # them); the full rows are loaded for the page shown only.
         columns = list(_LIGHT_COLUMNS)
         if filters.categories:
-            columns.append(papers.c.categories)
+            columns.append("categories")
         if parsed.authors:
-            columns.append(papers.c.authors)
+            columns.append("authors")
         rows: dict[str, dict] = {}
         # The lexical candidates' rows load while the vector search still runs (at 1M papers
         # with the shipped ef the ANN side is the longer one).
         lex_hits, vec_hits, lex_total = self.candidates(
-            parsed, filters, depth, lambda ids: rows.update(self._hydrate(ids, columns))
+            parsed, filters, LEXICAL_DEPTH, lambda ids: rows.update(self._hydrate(ids, columns))
         )
+        author, author_ids = self._author_papers(name, filters, rows, columns) if name else ("", [])
         rows.update(self._hydrate([p for p, _ in vec_hits if p not in rows], columns))
-        ok = {pid for pid, row in rows.items() if not row["hidden"] and filters.allows(row)}
-        for name in parsed.authors:  # the index matched name parts; require one whole author
-            ok = {pid for pid in ok if author_matches(_names(rows[pid]), [name])}
+        allows = filters.allows if filters.active else lambda row: True
+        ok = {pid for pid, row in rows.items() if not row["hidden"] and allows(row)}
+        for wanted in parsed.authors:  # the index matched name parts; require one whole author
+            ok = {pid for pid in ok if author_matches(_names(rows[pid]), [wanted])}
+        sims = dict(vec_hits)
+        if author_ids:
+            # The words were a name: other papers sharing a part of it are no better matches
+            # than any vector hit, so they must clear the same floor.
+            lex_hits = [h for h in lex_hits if h[0] in author_ids or sims.get(h[0], 0) >= FLOOR]
         lex_hits = [h for h in lex_hits if h[0] in ok]
         lex_ids = {pid for pid, _ in lex_hits}
-        vec_hits = [
-            h for h in vec_hits if h[0] in ok and (h[0] in lex_ids or h[1] >= VECTOR_MIN_SIM)
-        ]
-        overlap = _title_overlap(parsed, rows, ok)
-        fused = fuse(lex_hits, vec_hits, parsed.kind, overlap)
-        if sort != "relevance":
-            near = {pid for pid, sim in vec_hits if sim >= VECTOR_RELEVANT_SIM}
-            fused = [kv for kv in fused if kv[0] in lex_ids or kv[0] in near]
-        if sort == "date":
-            fused.sort(
-                key=lambda kv: (_as_date(rows[kv[0]]["announced"]) or date.min, kv[1]), reverse=True
-            )
-        elif sort == "upvotes":
-            fused.sort(key=lambda kv: (_upvotes(rows[kv[0]]), kv[1]), reverse=True)
-        terms = query_terms(parsed.content_words + parsed.phrases)
-        sims = dict(vec_hits)
-        hits = []
-        page = fused[offset : offset + limit]
-        rows.update(self._hydrate([pid for pid, _ in page]))
-        for pid, score in page:
-            why = []
-            if parsed.authors:
-                why += [f"author: {a}" for a in author_matches(_names(rows[pid]), parsed.authors)]
-            if pid in sims and (pid not in lex_ids or sims[pid] > 0.3):
-                why.append(f"similar meaning (cosine {sims[pid]:.2f})")
-            hits.append(self._hit(rows[pid], score, terms, why))
-        total = max(lex_total, len(fused)) if lex_hits else len(fused)
-        message = parsed.message
-        if not fused and message is None:
-            message = "No papers match. Try fewer words or remove a filter."
-        return SearchResults(parsed.raw, hits, total, parsed.kind, message=message)
+        vec_hits = [h for h in vec_hits if h[0] in ok and (h[0] in lex_ids or h[1] >= FLOOR)]
+        # Only lexical matches can hold most query words in their title.
+        fused = fuse(lex_hits, vec_hits, parsed.kind, _title_overlap(parsed, rows, lex_ids))
+        if author_ids:
+            fused = _author_first(fused, [a for a in author_ids if a in ok])
+        fused = _sorted(fused, sort, rows)
+        return Ranking(
+            order=fused,
+            sims=dict(vec_hits),
+            lex_ids=frozenset(lex_ids),
+            author=author if author_ids else None,
+            author_ids=frozenset(author_ids),
+            message=_message(parsed, fused, lex_total),
+            suggestion=None if author_ids else self._suggestion(parsed),
+        )
 
-    def _hydrate(self, ids: Sequence[str], columns: Sequence = DOC_COLUMNS) -> dict[str, dict]:
+    def _author_papers(
+        self, name: str, filters: SearchFilters, rows: dict[str, dict], columns: list
+    ) -> tuple[str, list[str]]:
+        """When the words are an author's whole name: that name as written, and their papers."""
+        found = self.indexes.lexical.author_ids(name, filters, LEXICAL_DEPTH)
+        if not found:
+            return "", []
+        # Author lists are JSON (slow to load): read them for these papers only.
+        theirs = self._hydrate(found, [*columns, "authors"])
+        rows.update(theirs)
+        shown, ids = "", []
+        for pid in found:
+            matched = author_matches(_names(theirs[pid]), [name]) if pid in theirs else []
+            if matched:
+                shown = shown or matched[0]
+                ids.append(pid)
+        return shown, ids
+
+    def _suggestion(self, parsed: ParsedQuery) -> str | None:
+        """The query with each word that occurs in no paper replaced by the closest title word
+        (found among titles that match it fuzzily), or None when no word needs it."""
+        lexical = self.indexes.lexical
+        text = parsed.raw
+        changed = False
+        for word in dict.fromkeys(parsed.content_words):
+            if not lexical.unknown_word(word):
+                continue
+            ids = lexical.fuzzy_title_ids(word, SUGGEST_DOCS)
+            titles = [r["title"] for r in self._hydrate(ids, ("id", "title")).values()]
+            better = closest_word(word, titles)
+            if better:
+                text = re.sub(rf"(?<!\S){re.escape(word)}(?!\S)", better, text, count=1)
+                changed = True
+        return text if changed else None
+
+    def _hydrate(
+        self, ids: Sequence[str], columns: Sequence[str] = INDEX_COLUMNS
+    ) -> dict[str, dict]:
         return paper_rows(self.engine, ids, columns)
 
     def _hit(self, row: dict, score: float, terms: set[str], why: list[str]) -> SearchHit:
@@ -464,7 +568,7 @@ class SearchService:
             abstract_html=abstract_html,
             authors=_names(row),
             categories=list(row["categories"] or []),
-            announced=_as_date(row["announced"]),
+            announced=as_date(row["announced"]),
             upvotes=_upvotes(row),
             has_code=bool(row["code_url"]),
             why=matched + why,
@@ -481,9 +585,57 @@ def _merge_filters(filters: SearchFilters | None, parsed: ParsedQuery) -> Search
     return merged
 
 
-def _title_overlap(parsed: ParsedQuery, rows: dict[str, dict], ok: set[str]) -> dict[str, float]:
+def _title_overlap(
+    parsed: ParsedQuery, rows: dict[str, dict], ids: Iterable[str]
+) -> dict[str, float]:
     """Share of the query's distinct terms found in each candidate's title."""
     q = set(stem_tokens(parsed.text))
     if len(q) < 3:
         return {}
-    return {pid: len(q & set(stem_tokens(rows[pid]["title"]))) / len(q) for pid in ok}
+    return {pid: len(q.intersection(stem_tokens(rows[pid]["title"]))) / len(q) for pid in ids}
+
+
+def _name_like(parsed: ParsedQuery) -> str:
+    """The words, when they could be a person's name (2-4 plain words, no syntax), else ''."""
+    if parsed.phrases or parsed.authors or parsed.excluded or not 2 <= len(parsed.words) <= 4:
+        return ""
+    if any(w.lower() in STOP_WORDS or not _NAME_PART.fullmatch(w) for w in parsed.words):
+        return ""
+    return " ".join(parsed.words)
+
+
+_NAME_PART = re.compile(r"[^\W\d_]+(?:[-'.][^\W\d_]+)*\.?")
+
+
+def _author_first(fused: list[tuple[str, float]], author_ids: list[str]) -> list[tuple[str, float]]:
+    """The author's papers first (in fused order, then any the candidates missed), then the rest."""
+    theirs = set(author_ids)
+    first = [kv for kv in fused if kv[0] in theirs]
+    missing = [(pid, 0.0) for pid in author_ids if pid not in {p for p, _ in first}]
+    return first + missing + [kv for kv in fused if kv[0] not in theirs]
+
+
+def _sorted(
+    fused: list[tuple[str, float]], sort: Sort, rows: dict[str, dict]
+) -> list[tuple[str, float]]:
+    """Relevance order as is, or the same candidates (all past the floor) by date or upvotes."""
+    if sort == "relevance":
+        return fused
+    if sort == "date":
+        return sorted(
+            fused,
+            key=lambda kv: (as_date(rows[kv[0]]["announced"]) or date.min, kv[1]),
+            reverse=True,
+        )
+    return sorted(fused, key=lambda kv: (_upvotes(rows[kv[0]]), kv[1]), reverse=True)
+
+
+def _message(parsed: ParsedQuery, fused: list, lex_total: int) -> str | None:
+    """What the user should know: the parser's note, no results, or a capped match count."""
+    if parsed.message:
+        return parsed.message
+    if not fused:
+        return "No papers match. Check the spelling, try fewer words or remove a filter."
+    if lex_total > len(fused):
+        return f"Showing the best {len(fused):,} of {lex_total:,} matching papers."
+    return None

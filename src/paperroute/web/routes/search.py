@@ -9,9 +9,11 @@ from urllib.parse import urlencode
 
 from fastapi import APIRouter, Form, HTTPException, Request
 from fastapi.responses import RedirectResponse, Response
+from markupsafe import Markup
 
 from paperroute.models import Paper
 from paperroute.params import Page, bounded_count
+from paperroute.search.highlight import mark_html
 from paperroute.store.collections import CollectionError, save_search
 from paperroute.store.listings import papers_by_ids
 from paperroute.store.votes import voted_ids
@@ -24,6 +26,7 @@ from paperroute.web.deps import (
     search_service,
     wants_json,
 )
+from paperroute.web.mathtext import render_text
 from paperroute.web.routes.papers import paper_summary
 
 router = APIRouter()
@@ -116,29 +119,49 @@ def run_search(request: Request, params: SearchParams, limit: int, offset: int =
     return request.app.state.data_cache.remember(key, compute)
 
 
+def card_parts(result, papers: list[Paper]) -> dict[str, dict]:
+    """Per paper: the title (formulas rendered) and snippet with matched words marked, and why
+    it matched; the search page's cards show them."""
+    terms = set(result.terms)
+    hits = {h.id: h for h in result.hits}
+    return {
+        p.id: {
+            "title": Markup(mark_html(str(render_text(p.title)), terms)[0]),
+            "snippet": Markup(hits[p.id].abstract_html),
+            "why": "; ".join(hits[p.id].why),
+        }
+        for p in papers
+        if p.id in hits
+    }
+
+
 @router.get("/search", name="search.results")
 def results(request: Request, p: Page = 0) -> Response:
     """Search results with filters and sorts (the empty query shows the form)."""
     # `p` is declared for its bound (a 422 naming it); search_params reads the whole query.
     params = search_params(dict(request.query_params))
     papers: list[Paper] = []
-    total, message, why = 0, None, {}
+    result = None
     if params.q:
         result, papers = run_search(
             request, params, limit=PAGE_SIZE, offset=params.page * PAGE_SIZE
         )
         if result.jump_to and not wants_json(request):
             return RedirectResponse(f"/papers/{result.jump_to}", status_code=302)
-        total, message = result.total, result.message
-        why = {h.id: "; ".join(h.why) for h in result.hits}
+    parts = card_parts(result, papers) if result else {}
+    total = result.total if result else 0
     if wants_json(request):
         return json_response(
             {
                 "query": params.q,
                 "total": total,
                 "errors": params.errors,
-                "message": message,
-                "papers": [{**paper_summary(p), "why": why.get(p.id)} for p in papers],
+                "message": result and result.message,
+                "author": result and result.author,
+                "suggestion": result and result.suggestion,
+                "papers": [
+                    {**paper_summary(p), "why": parts.get(p.id, {}).get("why")} for p in papers
+                ],
             }
         )
     reader = personal_parts_wanted(request)
@@ -151,8 +174,8 @@ def results(request: Request, p: Page = 0) -> Response:
         sorts=SORTS,
         papers=papers,
         total=total,
-        message=message,
-        why=why,
+        result=result,
+        hits=parts,
         voted=voted_ids(engine_of(request), reader.id, [p.id for p in papers]) if reader else set(),
         offset=params.page * PAGE_SIZE,
         has_more=(params.page + 1) * PAGE_SIZE < total,
