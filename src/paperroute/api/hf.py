@@ -36,6 +36,7 @@ def paper_object(paper: Paper) -> dict:
         "summary": paper.abstract,
         "upvotes": paper.total_upvotes,
         "ai_keywords": paper.keywords,
+        "ai_summary": paper.ai_summary,
         "paperroute": {
             "hf_upvotes": paper.hf_upvotes,
             "local_upvotes": paper.upvotes,

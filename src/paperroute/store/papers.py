@@ -285,6 +285,8 @@ def row_to_paper(row: dict[str, Any], versions: list[dict] | None = None) -> Pap
         upvotes=row["upvotes"] or 0,
         saves=row["saves"] or 0,
         keywords=list(row["keywords"] or []),
+        ai_summary=row["ai_summary"],
+        organization=row["organization"],
         submitter=row["submitter"],
         versions=[
             Version(
