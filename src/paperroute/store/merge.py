@@ -4,7 +4,8 @@ Rules, chosen so that re-importing changes nothing and import order matters as l
 - versioned metadata (title, abstract, authors, categories, comments, journal-ref, DOI, licence)
   comes from the record with the highest arXiv version; a record of an older or unknown version only
   fills fields that are still empty;
-- Hugging Face signals (upvotes, GitHub stars, links, AI summary, organisation) come from the newest observation;
+- Hugging Face signals (upvotes, GitHub stars, links, AI summary, organisation) come from the
+  newest observation;
 - announced is the earliest announcement seen, published the earliest, updated the latest;
 - versions are the union of every version seen.
 """
