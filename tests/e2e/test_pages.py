@@ -18,7 +18,7 @@ def _sign_in(site, page, email: str) -> None:
     token = create_login_token(site.engine, email)
     page.goto(f"{site.url}/signin/verify?token={token}")
     page.click("#finish-signin")
-    page.wait_for_selector("a.who", state="attached")
+    page.wait_for_selector("a.who, a.menu-who", state="attached")
 
 
 def test_digest_settings_are_reached_from_the_home_page_by_clicking(site, page):
