@@ -37,6 +37,7 @@ LABEL_MARK = f"\x00{_SECRET}:label\x00"
 _SAVE_PREFIX = f"\x00{_SECRET}:save:"
 SAVE_MARK = _SAVE_PREFIX + "%s\x00"  # % the paper id (escaped)
 _SAVE_SLOT = re.compile(re.escape(_SAVE_PREFIX) + "([^\x00]*)\x00")
+_ID_SLOT = f"\x00{_SECRET}:paper-id\x00"  # where a rendered Save slot takes its paper id
 DEMO_DISMISSED = "demo_dismissed"  # session key: this reader closed the demo banner
 SHARED_SCOPE_KEY = "paperroute.shared"  # set on a request whose page may be shared
 SHARED_HEADER = b"x-paperroute-shared"  # set by render() on a page rendered with markers
@@ -61,7 +62,19 @@ def fill_save_slots(html: str, state: Any, reader: Reader, csrf: str) -> str:
     """Put this reader's "Save" buttons into every save slot of a page."""
     if _SAVE_PREFIX not in html:
         return html
-    return _SAVE_SLOT.sub(lambda m: _save_slot(state, reader, csrf, unescape(m.group(1))), html)
+    # A list page has a slot per card, and most cards differ only in their paper id: render
+    # once per distinct set of ticked collections and put the id in (measured on the demo's
+    # trending page, 50 cards: 2.4 ms a request for a render per card).
+    rendered: dict[tuple, str] = {}
+
+    def slot(match: re.Match) -> str:
+        paper_id = unescape(match.group(1))
+        holds = tuple(paper_id in items for _, _, items in reader.collections)
+        if holds not in rendered:
+            rendered[holds] = _save_slot(state, reader, csrf, _ID_SLOT, holds)
+        return rendered[holds].replace(_ID_SLOT, str(escape(paper_id)))
+
+    return _SAVE_SLOT.sub(slot, html)
 
 
 def reader_of(state: Any, user_id: int) -> Reader | None:
@@ -202,8 +215,10 @@ async def _reader(state: Any, user_id: int) -> Reader | None:
     return reader or await anyio.to_thread.run_sync(reader_of, state, user_id)
 
 
-def _save_slot(state: Any, reader: Reader, csrf: str, paper_id: str) -> str:
+def _save_slot(state: Any, reader: Reader, csrf: str, paper_id: str, holds: tuple) -> str:
     """A paper's "Save" buttons for this reader's collections (paper page and cards)."""
-    choices = [(cid, name, paper_id in items) for cid, name, items in reader.collections]
+    choices = [
+        (cid, name, on) for (cid, name, _), on in zip(reader.collections, holds, strict=True)
+    ]
     template = state.templates.get_template("papers/_save.html")
     return template.render(paper_id=paper_id, choices=choices, csrf_token=lambda: csrf)
