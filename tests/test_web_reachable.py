@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from paperroute.store.papers import mark_demo_loaded
 from webtools import client_for, doc, make_app, page_csrf, seed, sign_in, texts
+from webtools import csrf_from as csrf_of
 
 PAPER = "2502.00002"
 
@@ -90,3 +91,19 @@ def test_paper_markdown_view_and_counts_in_words(settings, engine):
     assert "1 save" in texts(client.get(f"/papers/{PAPER}"), ".votes-line")[0]
     assert "1 saves" not in client.get(f"/papers/{PAPER}").text
     assert texts(client.get("/collections"), ".my-collections .muted") == ["1 paper · private"]
+
+
+def test_digest_settings_offer_an_unsubscribe_button_behind_a_second_step(settings, engine):
+    from paperroute.store import subscriptions as subs
+
+    seed(engine)
+    client = client_for(make_app(settings, engine))
+    sign_in(client, engine, "stop@example.org")
+    page = client.get("/settings/digest")
+    client.post("/subscribe", data={"csrf_token": csrf_of(page), "email": "stop@example.org"})
+    assert subs.get_subscription_by_email(engine, "stop@example.org").status == "active"
+    page = client.get("/settings/digest")
+    (form,) = doc(page).cssselect("details.confirm.unsubscribe form")
+    assert client.post(form.get("action")).status_code == 200
+    assert subs.get_subscription_by_email(engine, "stop@example.org").status == "unsubscribed"
+    assert not doc(client.get("/settings/digest")).cssselect("details.unsubscribe")
