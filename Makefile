@@ -29,6 +29,7 @@ browser:
 test: $(STAMP) browser
 	$(BIN)/ruff check src tests bench scripts
 	$(BIN)/ruff format --check src tests bench scripts
+	$(BIN)/lint-imports  # the layer contracts in pyproject.toml
 	HF_HUB_OFFLINE=1 $(BIN)/pytest
 
 ## fuzz: the property-based parser tests with 2,000 examples each (make test runs 50)

@@ -57,7 +57,7 @@ def test_openapi_document_and_docs_page(server):
     spec = httpx.get(f"{server.url}/openapi.json").json()
     assert "/api/daily_papers" in spec["paths"] and "/api/papers/search" in spec["paths"]
     page = httpx.get(f"{server.url}/docs")
-    assert page.status_code == 200 and "GET /api/daily_papers" in page.text
+    assert page.status_code == 200 and '<span class="path">/api/daily_papers</span>' in page.text
     assert "cdn" not in page.text.lower()
 
 

@@ -192,6 +192,8 @@ def test_export_then_import_round_trips_every_paper_field(engine, tmp_path):
     assert rich.latest_version == 2 and rich.announced == date(2011, 2, 3)
     assert rich.submitter == "Ricardo Weder" and [v.size for v in rich.versions] == ["12kb"] * 2
     assert get_paper(engine, "2606.11176").hf_upvotes == 82
+    hf = get_paper(second, "2608.19880")  # the HF-only fields survive the round trip
+    assert hf.organization == "Google" and hf.ai_summary.startswith("EnvHarness")
 
     again = upsert_records(second, list(read_file(exported)))
     assert not again.changed_any  # importing the same export twice changes nothing

@@ -47,6 +47,18 @@ def test_live_day_brings_paper_fields_upvotes_code_and_keywords(httpserver):
     assert paper.submitter is None
 
 
+def test_ai_summary_and_organisation_are_kept_and_stored(engine):
+    records = parse_daily_response((DATA / "2026-08-21.json").read_text())
+    upsert_records(engine, records)
+    paper = get_paper(engine, "2608.19880")
+    assert paper.organization == "Google"
+    assert paper.ai_summary.startswith("EnvHarness and EnvRigger dynamically reshape")
+    # the organisation's name is collapsed to one line, like every other name
+    assert get_paper(engine, "2608.18580").organization == (
+        "university of science and technology of china"
+    )
+
+
 def test_no_submitter_profile_or_avatar_reaches_a_record():
     raw = (DATA / "2026-08-21.json").read_text()
     assert "avatarUrl" in raw and "submittedOnDailyBy" in raw  # they are in the response

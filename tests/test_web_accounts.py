@@ -207,7 +207,12 @@ def test_admin_adds_a_paper_by_arxiv_url_through_the_arxiv_api(mail_settings, en
 def test_profile_makes_and_revokes_api_tokens(client, engine):
     user = sign_in(client, engine, "tok@example.org")
     response = client.post("/profile/tokens", data={"name": "bot", "csrf_token": page_csrf(client)})
-    token = texts(response, ".new-token")[0]
+    # post/redirect/get: the browser leaves the POST URL, and the next page shows the token once
+    assert response.status_code == 303 and response.headers["location"] == "/profile#tokens"
+    shown = client.get("/profile")
+    token = texts(shown, ".new-token")[0]
+    assert shown.headers["cache-control"] == "no-store"
+    assert not texts(client.get("/profile"), ".new-token")  # a reload shows it no more
     assert auth.user_id_for_api_token(engine, token) == user.id
     token_id = auth.list_api_tokens(engine, user.id)[0]["id"]
     client.post(f"/profile/tokens/{token_id}/delete", data={"csrf_token": page_csrf(client)})

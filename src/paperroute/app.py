@@ -21,15 +21,18 @@ from fastapi.staticfiles import StaticFiles
 from sqlalchemy import Engine
 from starlette.middleware.sessions import SessionMiddleware
 
+from paperroute.api.routes import OPENAPI_TAGS
 from paperroute.config import Settings
 from paperroute.jobs.imports import ImportRunner
 from paperroute.store.engine import check_schema, make_engine, migrate
+from paperroute.store.papers import demo_days
 from paperroute.web import ops
 from paperroute.web.cache import Caches, PageCacheMiddleware
 from paperroute.web.deps import render
 from paperroute.web.ops import RequestMetricsMiddleware
 from paperroute.web.personal import SharedPageMiddleware
 from paperroute.web.protocol import HeadAsGetMiddleware, refuse_nul
+from paperroute.web.routes.site import api_console_assets
 from paperroute.web.security import (
     RateLimiter,
     SecurityHeadersMiddleware,
@@ -50,10 +53,14 @@ ROUTERS = [
     "paperroute.web.routes.docs",
     "paperroute.web.routes.subscriptions",
     "paperroute.web.routes.foryou",
+    "paperroute.web.routes.site",
 ]
 # RFC 8058 one-click unsubscribe: mail clients POST without a session, so no CSRF token;
 # the signed token in the URL authorises it.
-NO_CSRF_ROUTERS = ["paperroute.web.routes.subscriptions:oneclick_router"]
+NO_CSRF_ROUTERS = [
+    "paperroute.web.routes.subscriptions:oneclick_router",
+    "paperroute.web.routes.site:nocsrf_router",  # dismissing the demo banner
+]
 # JSON API routers (bearer tokens or CSRF header for writes); each module exposes `router`.
 API_ROUTERS = [
     "paperroute.api.routes",
@@ -135,14 +142,18 @@ def create_app(
         title=f"{settings.site_name} API",
         description="Hugging Face-compatible daily papers API plus paperroute's own endpoints.",
         version="1",
-        docs_url=None,  # /docs is our own page: Swagger UI would load scripts from a CDN
+        # /docs is our own page; /docs/console is Swagger UI from the fastapi-offline wheel
+        # (FastAPI's built-in one loads scripts from a CDN and runs an inline script).
+        docs_url=None,
         redoc_url=None,
         openapi_url="/openapi.json",
         lifespan=_lifespan,
         dependencies=[Depends(refuse_nul)],
+        openapi_tags=OPENAPI_TAGS,
     )
     app.state.settings = settings
     app.state.engine = engine
+    app.state.demo_days = demo_days(engine)  # the demo banner's days, once per process
     app.state.templates = make_environment(settings.site_name, settings.base_url)
     app.state.limiter = RateLimiter()
     # Every cache, and which ones each kind of write makes stale (web/cache.Caches.changed).
@@ -183,15 +194,18 @@ def create_app(
     app.add_middleware(HeadAsGetMiddleware)
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
     app.include_router(ops.router)
+    app.mount("/static-apidocs", StaticFiles(directory=api_console_assets()), name="apidocs")
     for name in API_ROUTERS:
         app.include_router(importlib.import_module(name).router)
     for name in ROUTERS:
-        app.include_router(
-            importlib.import_module(name).router, dependencies=[Depends(csrf_protect)]
+        app.include_router(  # pages are not the API: /help/pages lists them, not /openapi.json
+            importlib.import_module(name).router,
+            dependencies=[Depends(csrf_protect)],
+            include_in_schema=False,
         )
     for spec in NO_CSRF_ROUTERS:
         module, _, attr = spec.partition(":")
-        app.include_router(getattr(importlib.import_module(module), attr))
+        app.include_router(getattr(importlib.import_module(module), attr), include_in_schema=False)
     _install_error_pages(app)
     return app
 

@@ -552,7 +552,7 @@ def load_demo_if_empty(settings: Settings, engine) -> None:
     from paperroute.sources.demo import demo_corpus_path, demo_vectors_path
     from paperroute.sources.files import read_file
     from paperroute.sources.ingest import ingest_items
-    from paperroute.store.papers import count_papers
+    from paperroute.store.papers import count_papers, mark_demo_loaded
 
     if not settings.load_demo or count_papers(engine) > 0 or not demo_corpus_path().exists():
         return
@@ -561,6 +561,7 @@ def load_demo_if_empty(settings: Settings, engine) -> None:
         from paperroute.store.embeddings import load_precomputed
 
         load_precomputed(engine, demo_vectors_path())
+    mark_demo_loaded(engine)  # the site then says it is demo data (web/deps.demo_banner)
     _after_ingest(settings, engine, report)
     err.print(f"empty store: loaded the demo corpus ({report.summary()})", highlight=False)
 

@@ -106,6 +106,8 @@ class PaperRecord:
     github_stars: int | None = None
     upvotes: int | None = None
     keywords: list[str] = field(default_factory=list)
+    ai_summary: str | None = None  # the source's machine-written summary (Hugging Face)
+    organization: str | None = None  # the organisation a source credits (HF's display name)
     submitter: str | None = None
     versions: list[Version] = field(default_factory=list)
     announce_type: str | None = None
@@ -143,6 +145,8 @@ class Paper:
     upvotes: int = 0
     saves: int = 0
     keywords: list[str] = field(default_factory=list)
+    ai_summary: str | None = None
+    organization: str | None = None
     submitter: str | None = None
     versions: list[Version] = field(default_factory=list)
     hidden: bool = False

@@ -3,14 +3,22 @@
 from __future__ import annotations
 
 import hmac
+from typing import Annotated
 
-from fastapi import HTTPException, Request
+from fastapi import HTTPException, Request, Security
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
 from paperroute.store.auth import user_id_for_api_token
 from paperroute.store.users import User, get_user
 
+# Declares the bearer scheme in /openapi.json (Swagger UI's "Authorize"); the header is read below.
+BEARER = HTTPBearer(auto_error=False, description="An API token from your profile page")
 
-def api_user(request: Request) -> User:
+
+def api_user(
+    request: Request,
+    _credentials: Annotated[HTTPAuthorizationCredentials | None, Security(BEARER)] = None,
+) -> User:
     """The caller of a write endpoint; 401 without credentials, 403 on a missing CSRF header.
 
     Bearer tokens are not sent by browsers on their own, so they need no CSRF check; a browser

@@ -44,6 +44,8 @@ def paper_object(paper: Paper) -> dict:
             "announced": paper.announced.isoformat() if paper.announced else None,
         },
     }
+    if paper.ai_summary:
+        out["ai_summary"] = paper.ai_summary
     if paper.project_url:
         out["projectPage"] = paper.project_url
     if paper.code_url:

@@ -8,16 +8,23 @@ from fastapi import APIRouter, Depends, HTTPException, Query, Request
 
 from paperroute.api.auth import api_user
 from paperroute.api.hf import paper_object
+from paperroute.api.schemas import AUTH_ERRORS, RecommendationsOut, answers
 from paperroute.library.recommendations import recommendation_json, shared_recommender
 from paperroute.ranking.recommend import WINDOWS
 from paperroute.store.listings import papers_by_ids
 from paperroute.store.users import User
 
-router = APIRouter(prefix="/api", tags=["api"])
+router = APIRouter(prefix="/api")
 ApiUser = Annotated[User, Depends(api_user)]
 
 
-@router.get("/recommendations", summary="Your recommendations, with reasons")
+@router.get(
+    "/recommendations",
+    summary="Your recommendations, with reasons",
+    tags=["Recommendations"],
+    response_model=None,
+    responses=answers(RecommendationsOut, AUTH_ERRORS),
+)
 def recommendations(
     request: Request,
     user: ApiUser,

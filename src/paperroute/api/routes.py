@@ -6,11 +6,26 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Annotated, Literal
 
-from fastapi import APIRouter, Body, Depends, HTTPException, Query, Request
+from fastapi import APIRouter, Body, Depends, HTTPException, Path, Query, Request
 from pydantic import BaseModel, Field
 
 from paperroute.api.auth import api_user
 from paperroute.api.hf import daily_entry, paper_object
+from paperroute.api.schemas import (
+    AUTH_ERRORS,
+    DEMO_DAY,
+    DEMO_MONTH,
+    DEMO_PAPER,
+    DEMO_QUERY,
+    DEMO_WEEK,
+    CollectionOut,
+    DailyEntry,
+    PaperOut,
+    RemovedOut,
+    SavedOut,
+    TrendingEntry,
+    answers,
+)
 from paperroute.models import Paper
 from paperroute.params import Page, RowId
 from paperroute.ranking import leaderboard
@@ -20,7 +35,17 @@ from paperroute.store.papers import get_paper
 from paperroute.store.users import User
 from paperroute.store.votes import UnknownPaper, set_vote
 
-router = APIRouter(prefix="/api", tags=["api"])
+router = APIRouter(prefix="/api")
+# The areas of /docs and /openapi.json, in this order.
+OPENAPI_TAGS = [
+    {"name": "Daily papers", "description": "Hugging Face-compatible lists of papers by day."},
+    {"name": "Papers", "description": "One paper, and papers similar to it."},
+    {"name": "Search", "description": "Full-text and semantic search."},
+    {"name": "Trending", "description": "Papers ranked by recent votes and saves."},
+    {"name": "Votes", "description": "Your upvotes (API token needed)."},
+    {"name": "Collections", "description": "Your saved papers (API token for writes)."},
+    {"name": "Recommendations", "description": "Papers picked for you (API token needed)."},
+]
 ApiUser = Annotated[User, Depends(api_user)]
 
 
@@ -42,12 +67,21 @@ def _period(date: str | None, week: str | None, month: str | None):
     return None, None
 
 
-@router.get("/daily_papers", summary="Daily papers (Hugging Face-compatible)")
+PaperId = Annotated[str, Path(description="arXiv id", examples=[DEMO_PAPER])]
+
+
+@router.get(
+    "/daily_papers",
+    summary="Daily papers (Hugging Face-compatible)",
+    tags=["Daily papers"],
+    response_model=None,
+    responses=answers(list[DailyEntry]),
+)
 def daily_papers(
     request: Request,
-    date: str | None = Query(None, description="YYYY-MM-DD"),
-    week: str | None = Query(None, description="ISO week YYYY-Www, e.g. 2025-W09"),
-    month: str | None = Query(None, description="YYYY-MM"),
+    date: str | None = Query(None, description="YYYY-MM-DD", examples=[DEMO_DAY]),
+    week: str | None = Query(None, description="ISO week YYYY-Www", examples=[DEMO_WEEK]),
+    month: str | None = Query(None, description="YYYY-MM", examples=[DEMO_MONTH]),
     submitter: str | None = Query(None, description="Hugging Face user name of the submitter"),
     sort: Literal["publishedAt", "trending"] = Query("publishedAt"),
     p: Page = 0,
@@ -74,10 +108,18 @@ def _search_papers(request: Request, q: str, limit: int) -> list[Paper]:
     return listings.papers_by_ids(_engine(request), [h.id for h in result.hits])
 
 
-@router.get("/papers/search", summary="Search papers (Hugging Face-compatible)")
+@router.get(
+    "/papers/search",
+    summary="Search papers (Hugging Face-compatible)",
+    tags=["Search"],
+    response_model=None,
+    responses=answers(list[DailyEntry]),
+)
 def search_papers(
     request: Request,
-    q: str = Query(..., min_length=1, max_length=500),
+    q: str = Query(
+        ..., min_length=1, max_length=500, description="words or a question", examples=[DEMO_QUERY]
+    ),
     limit: int = Query(20, ge=1, le=100),
 ) -> list[dict]:
     """Hybrid search; HF's entry shape."""
@@ -91,8 +133,14 @@ def _visible_paper(request: Request, paper_id: str) -> Paper:
     return paper
 
 
-@router.get("/papers/{paper_id:path}/similar", summary="Similar papers")
-def similar(request: Request, paper_id: str, k: int = Query(10, ge=1, le=50)) -> list[dict]:
+@router.get(
+    "/papers/{paper_id:path}/similar",
+    summary="Similar papers",
+    tags=["Papers"],
+    response_model=None,
+    responses=answers(list[DailyEntry]),
+)
+def similar(request: Request, paper_id: PaperId, k: int = Query(10, ge=1, le=50)) -> list[dict]:
     """Papers nearest in meaning to this one; HF's entry shape."""
     _visible_paper(request, paper_id)
     service = request.app.state.search_provider()
@@ -126,20 +174,36 @@ def _vote(request: Request, user: User, paper_id: str, on: bool) -> VoteOut:
     )
 
 
-@router.post("/papers/{paper_id:path}/upvote", summary="Upvote a paper")
-def upvote(request: Request, paper_id: str, user: ApiUser) -> VoteOut:
+@router.post(
+    "/papers/{paper_id:path}/upvote",
+    summary="Upvote a paper",
+    tags=["Votes"],
+    responses=AUTH_ERRORS,
+)
+def upvote(request: Request, paper_id: PaperId, user: ApiUser) -> VoteOut:
     """Add your upvote (idempotent)."""
     return _vote(request, user, paper_id, True)
 
 
-@router.delete("/papers/{paper_id:path}/upvote", summary="Remove your upvote")
-def unvote(request: Request, paper_id: str, user: ApiUser) -> VoteOut:
+@router.delete(
+    "/papers/{paper_id:path}/upvote",
+    summary="Remove your upvote",
+    tags=["Votes"],
+    responses=AUTH_ERRORS,
+)
+def unvote(request: Request, paper_id: PaperId, user: ApiUser) -> VoteOut:
     """Remove your upvote (idempotent)."""
     return _vote(request, user, paper_id, False)
 
 
-@router.get("/papers/{paper_id:path}", summary="One paper (Hugging Face-compatible)")
-def paper_info(request: Request, paper_id: str) -> dict:
+@router.get(
+    "/papers/{paper_id:path}",
+    summary="One paper (Hugging Face-compatible)",
+    tags=["Papers"],
+    response_model=None,
+    responses=answers(PaperOut),
+)
+def paper_info(request: Request, paper_id: PaperId) -> dict:
     """HF's paper object."""
     return paper_object(_visible_paper(request, paper_id))
 
@@ -147,7 +211,7 @@ def paper_info(request: Request, paper_id: str) -> dict:
 class CollectionIn(BaseModel):
     """A new collection."""
 
-    name: str = Field(min_length=1, max_length=255)
+    name: str = Field(min_length=1, max_length=255, examples=["Reading list"])
     public: bool = False
     description: str = ""
 
@@ -160,13 +224,26 @@ def _collection_json(c: coll_store.Collection, papers: list[Paper] | None = None
     return out
 
 
-@router.get("/collections", summary="Your collections")
+@router.get(
+    "/collections",
+    summary="Your collections",
+    tags=["Collections"],
+    response_model=None,
+    responses=answers(list[CollectionOut], AUTH_ERRORS),
+)
 def my_collections(request: Request, user: ApiUser) -> list[dict]:
     """Collections of the token's owner."""
     return [_collection_json(c) for c in coll_store.list_collections(_engine(request), user.id)]
 
 
-@router.post("/collections", status_code=201, summary="Create a collection")
+@router.post(
+    "/collections",
+    status_code=201,
+    summary="Create a collection",
+    tags=["Collections"],
+    response_model=None,
+    responses=answers(CollectionOut, AUTH_ERRORS, status=201),
+)
 def create_collection(request: Request, body: CollectionIn, user: ApiUser) -> dict:
     """Create a collection."""
     try:
@@ -183,7 +260,13 @@ def create_collection(request: Request, body: CollectionIn, user: ApiUser) -> di
     return _collection_json(coll)
 
 
-@router.get("/collections/{collection_id}", summary="A collection and its papers")
+@router.get(
+    "/collections/{collection_id}",
+    summary="A collection and its papers",
+    tags=["Collections"],
+    response_model=None,
+    responses=answers(CollectionOut),
+)
 def collection(request: Request, collection_id: RowId) -> dict:
     """A public collection (or your own, with your token)."""
     engine = _engine(request)
@@ -200,39 +283,52 @@ def collection(request: Request, collection_id: RowId) -> dict:
     return _collection_json(coll, papers)
 
 
-@router.post("/collections/{collection_id}/papers", summary="Save a paper into a collection")
+@router.post(
+    "/collections/{collection_id}/papers",
+    summary="Save a paper into a collection",
+    tags=["Collections"],
+    responses=AUTH_ERRORS,
+)
 def add_to_collection(
     request: Request,
     collection_id: RowId,
     user: ApiUser,
-    paper_id: str = Body(..., embed=True),
-) -> dict:
+    paper_id: str = Body(..., embed=True, examples=[DEMO_PAPER]),
+) -> SavedOut:
     """Save a paper; `added` is false when it was already there."""
     try:
         added = coll_store.add_paper(_engine(request), user.id, collection_id, paper_id)
     except coll_store.CollectionError as exc:
         raise HTTPException(404, str(exc)) from None
     request.app.state.caches.changed("collection")
-    return {"collection_id": collection_id, "paper_id": paper_id, "added": added}
+    return SavedOut(collection_id=collection_id, paper_id=paper_id, added=added)
 
 
 @router.delete(
     "/collections/{collection_id}/papers/{paper_id:path}",
     summary="Remove a paper from a collection",
+    tags=["Collections"],
+    responses=AUTH_ERRORS,
 )
 def remove_from_collection(
-    request: Request, collection_id: RowId, paper_id: str, user: ApiUser
-) -> dict:
+    request: Request, collection_id: RowId, paper_id: PaperId, user: ApiUser
+) -> RemovedOut:
     """Take a paper out of your collection."""
     try:
         removed = coll_store.remove_paper(_engine(request), user.id, collection_id, paper_id)
     except coll_store.CollectionError as exc:
         raise HTTPException(404, str(exc)) from None
     request.app.state.caches.changed("collection")
-    return {"collection_id": collection_id, "paper_id": paper_id, "removed": removed}
+    return RemovedOut(collection_id=collection_id, paper_id=paper_id, removed=removed)
 
 
-@router.get("/trending", summary="Trending papers with score breakdowns")
+@router.get(
+    "/trending",
+    summary="Trending papers with score breakdowns",
+    tags=["Trending"],
+    response_model=None,
+    responses=answers(list[TrendingEntry], {}),
+)
 def trending(request: Request, limit: int = Query(50, ge=1, le=100)) -> list[dict]:
     """Papers by trending score; each entry carries `trending` (score and its parts)."""
     ranked = leaderboard.list_trending(_engine(request), datetime.now(UTC), limit=limit)

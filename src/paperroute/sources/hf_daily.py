@@ -100,6 +100,8 @@ def record_from_entry(
         github_stars=stars,
         upvotes=upvotes,
         keywords=keywords,
+        ai_summary=one_line(_str(paper.get("ai_summary"))) or None,
+        organization=_organization(paper.get("organization") or entry.get("organization")),
         observed_at=midnight(day) if day else observed,
     )
     return checked(record, number, paper_id)
@@ -107,6 +109,13 @@ def record_from_entry(
 
 def _str(value: Any) -> str | None:
     return value if isinstance(value, str) else None
+
+
+def _organization(value: Any) -> str | None:
+    # HF sends {"name": "google", "fullname": "Google", ...}; the display name is what readers know.
+    if not isinstance(value, dict):
+        return None
+    return one_line(_str(value.get("fullname")) or _str(value.get("name"))) or None
 
 
 def _int(value: Any, name: str) -> int | None:

@@ -2,8 +2,9 @@
 
 - `paper_to_json` writes a stored Paper as one export line; `record_from_paperroute` reads it back
   so that export -> import round-trips every field a source can assert (versions, HF upvotes,
-  keywords, links, announced). Local state (local upvotes, saves, hidden, featured) is exported for
-  reference but not imported: it belongs to users' votes and moderation, not to a source.
+  keywords, AI summary, organisation, links, announced). Local state (local upvotes, saves,
+  hidden, featured) is exported for reference but not imported: it belongs to users' votes and
+  moderation, not to a source.
 - `record_from_listing`: lines of ../shared/data/arxiv_cs (first_seen is the announcement date;
   ACM/MSC codes such as "I.2.7" are dropped from categories).
 - `record_from_snapshot`: the widely used arXiv metadata snapshot (Kaggle), one paper per line.
@@ -183,6 +184,8 @@ def record_from_paperroute(obj: dict) -> PaperRecord:
         github_stars=_count(obj, "github_stars"),
         upvotes=hf_upvotes or None,
         keywords=_texts(obj, "keywords"),
+        ai_summary=_text(obj, "ai_summary"),
+        organization=_text(obj, "organization"),
         submitter=_text(obj, "submitter"),
         versions=versions,
         observed_at=_when(obj, "exported_at", parse_datetime),

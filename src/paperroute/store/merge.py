@@ -4,7 +4,8 @@ Rules, chosen so that re-importing changes nothing and import order matters as l
 - versioned metadata (title, abstract, authors, categories, comments, journal-ref, DOI, licence)
   comes from the record with the highest arXiv version; a record of an older or unknown version only
   fills fields that are still empty;
-- Hugging Face signals (upvotes, GitHub stars) come from the newest observation;
+- Hugging Face signals (upvotes, GitHub stars, links, AI summary, organisation) come from the
+  newest observation;
 - announced is the earliest announcement seen, published the earliest, updated the latest;
 - versions are the union of every version seen.
 """
@@ -33,7 +34,7 @@ VERSIONED_FIELDS = (
     "pdf_url",
     "submitter",
 )
-SIGNAL_FIELDS = ("github_stars", "code_url", "project_url")
+SIGNAL_FIELDS = ("github_stars", "code_url", "project_url", "ai_summary", "organization")
 _PARAGRAPH = re.compile(r"\n[ \t\r\f\v]*\n\s*")
 
 
@@ -215,6 +216,8 @@ def new_row(paper_id: str, now: datetime) -> dict[str, Any]:
         "hf_upvotes": 0,
         "hf_observed_at": None,
         "keywords": [],
+        "ai_summary": None,
+        "organization": None,
         "submitter": None,
         "content_hash": "",
         "first_seen": now,

@@ -285,6 +285,8 @@ def row_to_paper(row: dict[str, Any], versions: list[dict] | None = None) -> Pap
         upvotes=row["upvotes"] or 0,
         saves=row["saves"] or 0,
         keywords=list(row["keywords"] or []),
+        ai_summary=row["ai_summary"],
+        organization=row["organization"],
         submitter=row["submitter"],
         versions=[
             Version(
@@ -384,6 +386,40 @@ def store_stats(engine: Engine) -> dict[str, Any]:
 
 def _iso(value: date | None) -> str | None:
     return value.isoformat() if value else None
+
+
+DEMO_STATE = "demo_corpus"  # sync_state key: the bundled demo corpus was loaded (its last day)
+
+
+def announced_span(engine: Engine) -> tuple[date, date, int] | None:
+    """(first day, last day, number of days) that have papers; None for an empty store."""
+    with engine.connect() as conn:
+        first, last, days = conn.execute(
+            select(
+                func.min(papers.c.announced),
+                func.max(papers.c.announced),
+                func.count(func.distinct(papers.c.announced)),
+            )
+        ).one()
+    return (as_date(first), as_date(last), days) if first else None
+
+
+def mark_demo_loaded(engine: Engine) -> None:
+    """Remember that the store holds the bundled demo corpus, and up to which day."""
+    span = announced_span(engine)
+    set_sync_state(engine, DEMO_STATE, {"last_day": span[1].isoformat() if span else None})
+
+
+def demo_days(engine: Engine) -> tuple[date, date, int] | None:
+    """The days the demo corpus covers while the store still serves only it, else None.
+
+    Once a real sync brings a later day, the store is no longer a demo.
+    """
+    state = get_sync_state(engine, DEMO_STATE)
+    span = announced_span(engine)
+    if not isinstance(state, dict) or span is None or span[1].isoformat() != state.get("last_day"):
+        return None
+    return span
 
 
 def get_sync_state(engine: Engine, key: str) -> Any | None:

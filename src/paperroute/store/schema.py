@@ -62,6 +62,8 @@ papers = Table(
     Column("upvotes", Integer, nullable=False, default=0, comment="local votes (count of votes)"),
     Column("saves", Integer, nullable=False, default=0),
     Column("keywords", JSON, nullable=False),
+    Column("ai_summary", Text, comment="the source's machine-written summary (Hugging Face)"),
+    Column("organization", String(255), comment="organisation the source credits"),
     Column("submitter", String(255)),
     Column("content_hash", String(64), nullable=False, comment="hash of title+abstract"),
     Column("hidden", Boolean, nullable=False, default=False),

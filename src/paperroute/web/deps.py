@@ -115,9 +115,28 @@ def render(
         )
         headers = {personal.SHARED_HEADER.decode(): "1"}
     html = env.get_template(template).render(
-        request=request, user=user, csrf_token=token, path=request.url.path, **context
+        request=request,
+        user=user,
+        csrf_token=token,
+        path=request.url.path,
+        demo_days=demo_banner(request),
+        **context,
     )
+    if headers is None and user is not None:  # rendered for this reader alone: fill it now
+        reader = personal.reader_of(request.app.state, user.id)
+        if reader is not None:
+            html = personal.fill_save_slots(html, request.app.state, reader, csrf_token(request))
     return HTMLResponse(html, status_code=status, headers=headers)
+
+
+def demo_banner(request: Request) -> tuple | None:
+    """(first day, last day, days) of the demo corpus when its banner is to be shown, else None."""
+    days = getattr(request.app.state, "demo_days", None)
+    if days is None or (
+        "session" in request.scope and request.session.get(personal.DEMO_DISMISSED)
+    ):
+        return None
+    return days
 
 
 def wants_json(request: Request) -> bool:

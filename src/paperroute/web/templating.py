@@ -14,6 +14,7 @@ from markupsafe import Markup
 from paperroute.web.cache import TTLCache
 from paperroute.web.mathtext import plain_snippet, render_text
 from paperroute.web.personal import CSRF_MARK as _CSRF_MARK
+from paperroute.web.personal import save_marker
 
 TEMPLATES = Path(__file__).parent / "templates"
 STATIC = Path(__file__).parent / "static"
@@ -33,6 +34,11 @@ def author_url(name: str) -> str:
     return "/authors/" + quote(name, safe="")
 
 
+def plural(count: int, noun: str, nouns: str | None = None) -> str:
+    """ "1 paper", "2 papers": the count with its noun in the right number."""
+    return f"{count} {noun if count == 1 else (nouns or noun + 's')}"
+
+
 def _fmt_date(value: date | datetime | None, fmt: str = "%d %b %Y") -> str:
     return value.strftime(fmt) if value else ""
 
@@ -40,7 +46,8 @@ def _fmt_date(value: date | datetime | None, fmt: str = "%d %b %Y") -> str:
 class CardRenderer:
     """Paper cards rendered once and reused: a list page is mostly cards, and a card only
     changes with its paper's numbers, its rank, the reader's vote and whether anyone is signed in.
-    The CSRF token (per session) is put in after the cached HTML is taken."""
+    The CSRF token (per session) is put in after the cached HTML is taken; a signed-in card's
+    Save menu is a marker that each request fills with its reader's collections (web/personal)."""
 
     def __init__(self, env: Environment) -> None:
         self.env = env
@@ -81,6 +88,8 @@ def make_environment(site_name: str, base_url: str) -> Environment:
     env.filters["snippet"] = plain_snippet
     env.filters["datefmt"] = _fmt_date
     env.filters["author_url"] = author_url
+    env.filters["plural"] = plural
+    env.globals["save_marker"] = save_marker
     env.globals["paper_card"] = CardRenderer(env)
     env.globals["site_name"] = site_name
     env.globals["base_url"] = base_url.rstrip("/")

@@ -20,6 +20,7 @@ from paperroute.web.feedlinks import saved_search_feed_token
 from paperroute.web.security import SESSION_ID
 
 router = APIRouter()
+NEW_TOKEN = "new_api_token"  # session key: a token just created, shown once on /profile
 
 
 def safe_next(value: str | None) -> str:
@@ -147,7 +148,9 @@ def profile(request: Request) -> Response:
     """Your account: name, API tokens, collections and saved searches."""
     if current_user(request) is None:
         return RedirectResponse("/signin?next=/profile", status_code=303)
-    return _profile(request)
+    response = _profile(request, new_token=request.session.pop(NEW_TOKEN, None))
+    response.headers["cache-control"] = "no-store"  # it may show a new token
+    return response
 
 
 @router.post("/profile", name="accounts.update")
@@ -161,10 +164,13 @@ def update_profile(request: Request, display_name: str = Form("")) -> Response:
 
 @router.post("/profile/tokens", name="accounts.token_create")
 def create_token(request: Request, name: str = Form("API token")) -> Response:
-    """Create an API token; it is shown once."""
+    """Create an API token; the profile page it redirects to shows it once."""
     user = require_user(request)
     raw = auth.create_api_token(engine_of(request), user.id, name)
-    return _profile(request, new_token=raw)
+    # post/redirect/get: a reload must not create a second token, and the token must not
+    # stay on a POST URL; the session carries it to the next page, which takes it out.
+    request.session[NEW_TOKEN] = raw
+    return RedirectResponse("/profile#tokens", status_code=303)
 
 
 @router.post("/profile/tokens/{token_id}/delete", name="accounts.token_delete")

@@ -285,6 +285,16 @@ def similar(request: Request, paper_id: str, fragment: bool = False) -> Response
     return render(request, "papers/similar.html", paper=paper, similar=found)
 
 
+@router.get("/papers/{paper_id:path}.md", name="papers.markdown")
+def markdown(request: Request, paper_id: str) -> Response:
+    """The paper as Markdown (title, authors, links, abstract, AI summary), for notes and LLMs."""
+    paper = get_paper(engine_of(request), paper_id)
+    if paper is None or paper.hidden:
+        raise HTTPException(404, f"paper {paper_id}: not found")
+    text = request.app.state.templates.get_template("papers/paper.md").render(paper=paper)
+    return Response(text, media_type="text/markdown; charset=utf-8")
+
+
 @router.get("/papers/{paper_id:path}", name="papers.show")
 async def show(request: Request, paper_id: str) -> Response:
     """Everything about one paper."""

@@ -14,7 +14,13 @@ from starlette.concurrency import run_in_threadpool
 
 from paperroute.digest.delivery import preview_digest
 from paperroute.digest.render import author_line, excerpt, render_digest, subscription_message
-from paperroute.digest.tokens import TokenError, link, read_token, read_token_request
+from paperroute.digest.tokens import (
+    TokenError,
+    link,
+    make_token,
+    read_token,
+    read_token_request,
+)
 from paperroute.mail import MailError, send_email
 from paperroute.store import subscriptions as subs
 from paperroute.store.subscriptions import Preferences, Subscription, SubscriptionError
@@ -225,7 +231,10 @@ def settings_page(request: Request) -> Response:
     if sub is None:
         return _form_page(request, email=user.email)
     saved = request.query_params.get("saved") == "1"
-    return _form_page(request, subscription=sub, prefs=sub.prefs, email=sub.email, saved=saved)
+    stop = make_token(request.app.state.settings, sub.id, "unsubscribe")  # the button below
+    return _form_page(
+        request, subscription=sub, prefs=sub.prefs, email=sub.email, saved=saved, stop_token=stop
+    )
 
 
 @router.post("/settings/digest", name="subscriptions.save_settings")

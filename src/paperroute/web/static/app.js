@@ -12,14 +12,36 @@
   }
 
   document.addEventListener("DOMContentLoaded", function () {
-    var toggle = document.getElementById("theme-toggle");
-    if (toggle) {
+    document.querySelectorAll(".theme-toggle").forEach(function (toggle) {
       toggle.addEventListener("click", function () {
         var dark = root.getAttribute("data-theme") === "dark" ||
           (!root.getAttribute("data-theme") && window.matchMedia("(prefers-color-scheme: dark)").matches);
         var next = dark ? "light" : "dark";
         root.setAttribute("data-theme", next);
         try { localStorage.setItem("theme", next); } catch (e) { /* storage blocked */ }
+      });
+    });
+
+    // Close an open menu (site menu, a card's Save menu) when clicking elsewhere.
+    document.addEventListener("click", function (event) {
+      document.querySelectorAll("details.site-menu[open], details.save-menu[open]").forEach(function (d) {
+        if (!d.contains(event.target)) d.removeAttribute("open");
+      });
+    });
+
+    // The demo banner's "Dismiss" posts a form; without a reload when scripts run.
+    var banner = document.querySelector(".demo-banner form");
+    if (banner) {
+      banner.addEventListener("submit", function (event) {
+        event.preventDefault();
+        fetch(banner.action, {
+          method: "POST",
+          headers: { "X-CSRF-Token": csrf(banner), "Accept": "application/json" },
+          credentials: "same-origin"
+        }).then(function (r) {
+          if (!r.ok) throw new Error(r.status);
+          banner.closest(".demo-banner").remove();
+        }).catch(function () { banner.submit(); });
       });
     }
 
