@@ -10,7 +10,8 @@ from __future__ import annotations
 
 import re
 
-from paperroute.store.library import mark_not_interested, save_into_collection
+from paperroute.store.collections import save_into_collection
+from paperroute.store.library import mark_not_interested
 from paperroute.store.subscriptions import Preferences, confirm_subscription, subscribe
 from paperroute.store.users import add_user
 from smtp_fixture import smtp_server  # noqa: F401  (pytest fixture)

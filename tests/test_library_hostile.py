@@ -14,7 +14,7 @@ from paperroute.cli import app
 from paperroute.library.formats import decode, parse_library
 from paperroute.store.papers import upsert_records
 from paperroute.store.users import add_user
-from webtools import DAY1, client_for, csrf_from, make_app, record, sign_in, texts
+from webtools import DAY1, client_for, csrf_from, finished_import, make_app, record, sign_in, texts
 
 PID = "2606.00100"  # seeded in the web test, so nothing is fetched from arXiv
 BIB = f"@article{{a, title = {{A seeded paper}}, eprint = {{{PID}}}}}\n"
@@ -93,11 +93,12 @@ def test_web_library_import_of_hostile_files_answers_with_the_errors(settings, e
     }
     uploads = [DEEP.encode(), WRONG_TEXT.encode(), BIB.encode("utf-16")]
     for (name, (summary, first_errors)), data in zip(expected.items(), uploads, strict=True):
-        page = client.post(
+        started = client.post(
             "/for-you/import",
             data={"csrf_token": csrf, "collection": "Mine"},
             files={"library": (name, data, "application/octet-stream")},
         )
-        assert page.status_code == 200, (name, page.status_code)
+        status, page = finished_import(client, started)
+        assert status == "done" and page.status_code == 200, (name, status)
         assert summary in texts(page, ".import-summary")[0], name
         assert texts(page, ".import-errors li")[: len(first_errors)] == first_errors, name

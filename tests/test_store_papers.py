@@ -97,3 +97,18 @@ def test_nul_characters_in_text_are_dropped_on_both_backends(engine):
     assert paper.title == "Null bytes in a title"
     assert paper.abstract == "An abstract with a NUL."
     assert "\x00" not in (paper.versions[0].title or "")
+
+
+def test_links_that_are_not_web_urls_are_dropped_at_ingest(engine):
+    record = PaperRecord(
+        source="test",
+        id="2502.07777",
+        title="Links",
+        code_url="javascript:alert(1)",
+        project_url=" data:text/html,<script>alert(1)</script>",
+        pdf_url="https://arxiv.org/pdf/2502.07777",
+    )
+    store_papers.upsert_records(engine, [record])
+    [paper] = store_papers.get_papers(engine, ["2502.07777"])
+    assert (paper.code_url, paper.project_url) == (None, None)
+    assert paper.pdf_url == "https://arxiv.org/pdf/2502.07777"

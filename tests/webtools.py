@@ -227,3 +227,19 @@ def hf_api(url: str, monkeypatch):
 
     monkeypatch.setattr(constants, "HF_HUB_OFFLINE", False)
     return HfApi(endpoint=url, token=False)
+
+
+def finished_import(client: TestClient, started, timeout: float = 60.0):
+    """Follow an upload's redirect to its import page and wait for the background import to end;
+    returns (status, the page as the reader then sees it)."""
+    import time
+
+    assert started.status_code == 303, started.text
+    url = started.headers["location"]
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        state = client.get(url, params={"format": "json"}).json()
+        if state["status"] in {"done", "failed"}:
+            return state["status"], client.get(url)
+        time.sleep(0.1)
+    raise AssertionError(f"import {url} did not finish in {timeout} s")

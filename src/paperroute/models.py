@@ -161,3 +161,12 @@ class Paper:
     def author_names(self) -> list[str]:
         """Author names in order."""
         return [a.name for a in self.authors]
+
+
+_WEB_URL = re.compile(r"https?://[^\s\x00-\x1f]+\Z", re.IGNORECASE)
+
+
+def web_url(value: str | None) -> str | None:
+    """`value` if it is an http(s) URL, else None: a link a page may carry (never `javascript:`,
+    `data:` or a relative path that a source slipped in)."""
+    return value if value and _WEB_URL.match(value.strip()) else None

@@ -249,49 +249,6 @@ def ids_by_title(engine: Engine, titles: Sequence[str]) -> dict[str, str]:
     return out
 
 
-def save_into_collection(
-    engine: Engine, user_id: int, name: str, paper_ids: Sequence[str]
-) -> tuple[int, int]:
-    """Put papers into the user's collection `name` (created if needed); returns (id, added)."""
-    slug = coll.slugify(name)
-    with engine.connect() as conn:
-        cid = conn.execute(
-            select(collections.c.id).where(
-                collections.c.user_id == user_id, collections.c.slug == slug
-            )
-        ).scalar()
-    if cid is None:
-        cid = coll.create_collection(engine, user_id, name).id
-    return cid, _add_many(engine, cid, list(dict.fromkeys(paper_ids)))
-
-
-def _add_many(engine: Engine, collection_id: int, paper_ids: list[str]) -> int:
-    """Bulk form of `collections.add_paper` for imports: one transaction, same `saves` rule.
-
-    A guarded insert (RETURNING the rows really added) and `saves + 1` for exactly those, so the
-    count stays exact; a 3,000-entry library costs a few statements, not 3,000 transactions.
-    """
-    added = 0
-    now = datetime.now(UTC)
-    with engine.begin() as conn:
-        for s in range(0, len(paper_ids), _CHUNK):
-            chunk = paper_ids[s : s + _CHUNK]
-            stmt = (
-                dialect_insert(conn, collection_items)
-                .values([{"collection_id": collection_id, "paper_id": p, "added_at": now}
-                         for p in chunk])
-                .on_conflict_do_nothing(index_elements=["collection_id", "paper_id"])
-                .returning(collection_items.c.paper_id)
-            )  # fmt: skip
-            new = list(conn.execute(stmt).scalars())
-            if new:
-                conn.execute(
-                    papers.update().where(papers.c.id.in_(new)).values(saves=papers.c.saves + 1)
-                )
-            added += len(new)
-    return added
-
-
 # --- account export / import ----------------------------------------------------------------
 
 
@@ -538,9 +495,9 @@ def _import_collections(engine, user_id, coll_ids, known, result: AccountImport)
             )
             existing.add(made.slug)
             result.collections_created += 1
-        cid, _ = save_into_collection(engine, user_id, name, [])
+        cid, _ = coll.save_into_collection(engine, user_id, name, [])
         before = set(coll.collection_paper_ids(engine, cid))
-        save_into_collection(engine, user_id, name, [p for p in ids if p in known])
+        coll.save_into_collection(engine, user_id, name, [p for p in ids if p in known])
         new = {p: w for p, w in ids.items() if p in known and p not in before}
         where = collection_items.c.collection_id == cid
         _restore_times(engine, collection_items, "added_at", where, new)

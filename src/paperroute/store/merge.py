@@ -20,7 +20,7 @@ from dataclasses import fields, replace
 from datetime import UTC, date, datetime
 from typing import Any
 
-from paperroute.models import Author, PaperRecord, Version
+from paperroute.models import Author, PaperRecord, Version, web_url
 
 VERSIONED_FIELDS = (
     "title",
@@ -51,6 +51,9 @@ _TEXT_FIELDS = [f.name for f in fields(PaperRecord) if f.type in ("str", "str | 
 _texts_of = operator.attrgetter(*_TEXT_FIELDS)
 
 
+_URL_FIELDS = ("abs_url", "pdf_url", "code_url", "project_url")
+
+
 def _record_has_nul(record: PaperRecord) -> bool:
     # This runs for every imported record and a record almost never has a NUL, so the common
     # case is one join and one `in` (3 us a record; testing each text alone took 15 us).
@@ -69,12 +72,20 @@ def _record_has_nul(record: PaperRecord) -> bool:
 
 
 def scrub_record(record: PaperRecord) -> PaperRecord:
-    """The record with NUL removed from every text it carries (the record itself when clean).
+    """The record with NUL removed from every text it carries and its links kept only when they
+    are http(s) URLs (the record itself when clean).
 
     Stored text must never hold NUL: PostgreSQL refuses it, and the web layer's page markers
     are NUL-delimited (web/personal.py), so no field (URLs and author names included) may
     carry one into a page.
     """
+    record = _without_nul(record)
+    links = {n: None for n in _URL_FIELDS if (v := getattr(record, n)) and not web_url(v)}
+    # A `javascript:`, `data:` or other non-web link from a source is dropped, not stored.
+    return replace(record, **links) if links else record
+
+
+def _without_nul(record: PaperRecord) -> PaperRecord:
     if not _record_has_nul(record):
         return record
     texts = {name: _no_nul(v) for name in _TEXT_FIELDS if (v := getattr(record, name))}

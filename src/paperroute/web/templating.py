@@ -11,6 +11,7 @@ from urllib.parse import quote
 from jinja2 import Environment, FileSystemLoader, select_autoescape
 from markupsafe import Markup
 
+from paperroute.models import web_url
 from paperroute.web.cache import TTLCache
 from paperroute.web.mathtext import plain_snippet, render_text
 from paperroute.web.personal import CSRF_MARK as _CSRF_MARK
@@ -89,6 +90,7 @@ def make_environment(site_name: str, base_url: str) -> Environment:
     env.filters["datefmt"] = _fmt_date
     env.filters["author_url"] = author_url
     env.filters["plural"] = plural
+    env.filters["web_url"] = web_url  # rows stored before links were checked at ingest
     env.globals["save_marker"] = save_marker
     env.globals["paper_card"] = CardRenderer(env)
     env.globals["site_name"] = site_name

@@ -1,0 +1,118 @@
+"""An XSS payload list planted in every stored text field of a paper, and in a member's name, a
+collection and a saved search, rendered in real chromium on every page that shows them.
+
+Two checks per page, so that the strict CSP alone cannot make the test pass: no payload ran
+(`window.__pwned` stays unset, no dialog opened), and the DOM holds no element that a payload
+made: no <script>/<svg>/<math>/<img> carrying `__pwned`, no `on*` attribute, no `javascript:` link.
+"""
+
+from __future__ import annotations
+
+from datetime import date
+from urllib.parse import quote
+
+import pytest
+
+from paperroute.models import Author, PaperRecord
+from paperroute.store import auth
+from paperroute.store import collections as coll_store
+from paperroute.store.papers import upsert_records
+from paperroute.store.users import add_user, update_profile
+
+PAYLOADS = [
+    "<script>window.__pwned=1</script>",
+    '<img src=x onerror="window.__pwned=2">',
+    '<svg onload="window.__pwned=3"></svg>',
+    '"><script>window.__pwned=4</script>',
+    "'><img src=x onerror=window.__pwned=5>",
+    "&lt;script&gt;window.__pwned=6&lt;/script&gt;",
+    "$\\href{javascript:window.__pwned=7}{x}$",
+    "<math><mtext><img src=x onerror=window.__pwned=8></mtext></math>",
+    "[x](javascript:window.__pwned=9)",
+    "<a href=javascript:window.__pwned=10>x</a>",
+]
+EVIL = " ".join(PAYLOADS)
+EVIL_ID = "2502.09999"
+URL = "javascript:window.__pwned=11"
+
+# Elements a payload would have created, attributes it would have set: none may exist.
+FORGED = """() => {
+  const bad = [];
+  for (const el of document.querySelectorAll('*')) {
+    for (const attr of el.attributes) {
+      if (attr.name.startsWith('on')) bad.push(el.tagName + ' ' + attr.name);
+      if (/^\\s*javascript:/i.test(attr.value) && ['href', 'src', 'action'].includes(attr.name))
+        bad.push(el.tagName + ' ' + attr.name + '=' + attr.value);
+    }
+    if (['SCRIPT', 'SVG', 'MATH', 'IMG', 'IFRAME'].includes(el.tagName.toUpperCase())
+        && (el.outerHTML.includes('__pwned'))) bad.push(el.outerHTML.slice(0, 80));
+  }
+  return bad;
+}"""
+
+
+@pytest.fixture(scope="module")
+def planted(site):
+    """The hostile paper, a member with a hostile name, collection and saved search."""
+    record = PaperRecord(
+        source="test",
+        id=EVIL_ID,
+        title="Hostile " + EVIL,
+        abstract="Abstract " + EVIL,
+        authors=[Author("Mallory " + PAYLOADS[1], affiliations=[EVIL])],
+        categories=["cs.LG", PAYLOADS[0]],
+        announced=date(2025, 2, 6),
+        comments=EVIL,
+        journal_ref=EVIL,
+        doi='10.1/"><script>window.__pwned=12</script>',
+        license=URL,
+        code_url=URL,
+        project_url=URL,
+        keywords=PAYLOADS[:4],
+        ai_summary="Summary " + EVIL,
+        organization="Org " + PAYLOADS[2],
+    )
+    upsert_records(site.engine, [record])
+    user = add_user(site.engine, "mallory@example.org")
+    update_profile(site.engine, user.id, "Mallory " + PAYLOADS[0])
+    shelf = coll_store.create_collection(
+        site.engine, user.id, "Shelf " + PAYLOADS[1], description=EVIL, is_public=True
+    )
+    coll_store.add_paper(site.engine, user.id, shelf.id, EVIL_ID)
+    coll_store.save_search(site.engine, user.id, "Search " + PAYLOADS[2], "q=hostile")
+    return shelf.id
+
+
+def _sign_in(page, base: str, engine) -> None:
+    token = auth.create_login_token(engine, "mallory@example.org")
+    page.goto(f"{base}/signin/verify?token={token}")
+    page.locator("main form button[type=submit]").first.click()
+    page.wait_for_load_state()
+
+
+def test_planted_payloads_never_run_on_any_page(site, page, planted):
+    dialogs: list[str] = []
+    page.on("dialog", lambda d: (dialogs.append(d.message), d.dismiss()))
+    _sign_in(page, site.url, site.engine)
+    paths = [
+        "/",
+        "/date/2025-02-06",
+        f"/papers/{EVIL_ID}",
+        "/search?q=hostile",
+        f"/collections/{planted}",
+        "/collections",
+        "/profile",
+        "/for-you",
+        "/trending",
+        "/categories/cs.LG",
+        f"/authors/{quote('Mallory')}",
+    ]
+    for path in paths:
+        page.goto(site.url + path)
+        page.wait_for_load_state("networkidle")
+        assert page.evaluate("typeof window.__pwned") == "undefined", path
+        assert page.evaluate(FORGED) == [], path
+    assert dialogs == []
+    # The text is shown, escaped, not dropped: the reader sees what the source said.
+    page.goto(f"{site.url}/papers/{EVIL_ID}")
+    assert "<script>window.__pwned=1</script>" in page.locator("h1").inner_text()
