@@ -120,7 +120,8 @@ def main() -> None:
     controller.start()
     work = Path(tempfile.mkdtemp(prefix="paperroute-kill-"))
     env = {**os.environ, "PAPERROUTE_DATA_DIR": str(work), "HF_HUB_OFFLINE": "1",
-           "PAPERROUTE_SMTP_PORT": str(smtp_port), "PAPERROUTE_LOAD_DEMO": "false"}  # fmt: skip
+           "PAPERROUTE_SMTP_HOST": "127.0.0.1", "PAPERROUTE_SMTP_PORT": str(smtp_port),
+           "PAPERROUTE_LOAD_DEMO": "false"}  # fmt: skip
     db, log, rows = work / "paperroute.db", [], []
     try:
         run(["init"], env, None)

@@ -123,6 +123,7 @@ async def run_clients(port, voters, readers, paper_ids, seconds) -> dict:
     stop = time.monotonic() + seconds
     reads: list[float] = []
     posts: list[float] = []
+    by_kind: dict[str, list[float]] = {}
     errors: list[str] = []
     rng = random.Random(3)
     read_urls = ["/", "/trending", *[f"/search?{urlencode({'q': q})}" for q in QUERIES]]
@@ -136,6 +137,10 @@ async def run_clients(port, voters, readers, paper_ids, seconds) -> dict:
             conn.writer = None
             return
         into.append((time.perf_counter() - started) * 1000)
+        kind = f"{method} /{url.split('/')[1].split('?')[0]}" + (
+            " (signed in)" if conn.cookie else ""
+        )
+        by_kind.setdefault(kind, []).append(into[-1])
         if status >= 400:
             errors.append(f"{method} {url}: HTTP {status}")
 
@@ -157,7 +162,7 @@ async def run_clients(port, voters, readers, paper_ids, seconds) -> dict:
         conn.close()
 
     await asyncio.gather(*(voter(*v) for v in voters), *(reader() for _ in range(readers)))
-    return {"reads": reads, "posts": posts, "errors": errors}
+    return {"reads": reads, "posts": posts, "errors": errors, "by_kind": by_kind}
 
 
 def upload_library(base: str, cookie: str, csrf: str, path: Path, out: dict) -> None:
@@ -174,7 +179,7 @@ def upload_library(base: str, cookie: str, csrf: str, path: Path, out: dict) -> 
         out["upload_answered_s"] = time.perf_counter() - started
         location = reply.headers.get("location")
         while location and time.perf_counter() - started < 600:  # a background import: poll it
-            state = client.get(location, headers={"Accept": "application/json"}).json()
+            state = client.get(location, params={"format": "json"}).json()
             if state.get("status") in {"done", "failed"}:
                 out["import_status"] = state.get("status")
                 break
@@ -209,16 +214,18 @@ def main() -> None:
     parser.add_argument("--voters", type=int, default=40)
     parser.add_argument("--readers", type=int, default=8)
     parser.add_argument("--subscribers", type=int, default=300)
+    parser.add_argument("--workers", type=int, default=1, help="serve --workers")
+    parser.add_argument("--without", default="", help="Leave out: import, digest (comma list).")
     parser.add_argument("--record", action="store_true", help="Write docs/benchmarks.md.")
     args = parser.parse_args()
     prepare(args.data_dir)
     smtp_port, port = free_port(), free_port()
     env = {**os.environ, "PAPERROUTE_DATA_DIR": str(args.data_dir), "HF_HUB_OFFLINE": "1",
-           "PAPERROUTE_SMTP_PORT": str(smtp_port)}  # fmt: skip
+           "PAPERROUTE_SMTP_HOST": "127.0.0.1", "PAPERROUTE_SMTP_PORT": str(smtp_port)}  # fmt: skip
     os.environ.update(env)
     sink = Controller(Sink(), hostname="127.0.0.1", port=smtp_port)
     sink.start()
-    server = start_server(args.data_dir, port, 1)
+    server = start_server(args.data_dir, port, args.workers)
     base = f"http://127.0.0.1:{port}"
     engine = make_engine(load_settings(data_dir=args.data_dir).sqlalchemy_url)
     try:
@@ -230,10 +237,13 @@ def main() -> None:
         entries = write_bib(bib, ids, BIB_BYTES)
         httpx.get(f"{base}/search", params={"q": "warm up"}, timeout=120)
         side: dict = {}
-        threads = [
-            threading.Thread(target=upload_library, args=(base, *importer, bib, side)),
-            threading.Thread(target=run_digest, args=(env, side)),
-        ]
+        threads = []
+        if "import" not in args.without:
+            threads.append(
+                threading.Thread(target=upload_library, args=(base, *importer, bib, side))
+            )
+        if "digest" not in args.without:
+            threads.append(threading.Thread(target=run_digest, args=(env, side)))
         for t in threads:
             t.start()
         result = asyncio.run(run_clients(port, sessions, args.readers, ids, args.seconds))
@@ -269,10 +279,14 @@ def summarise(result: dict, side: dict, mismatches: int, entries: int, args) -> 
         f"| vote POSTs | {len(posts):,}, p95 {pq[94]:.1f} ms | |",
         f"| papers whose counter != vote rows | {mismatches} | 0 |",
         f"| upload answered (HTTP {side.get('upload_status')}) | "
-        f"{side.get('upload_answered_s', 0):.2f} s; import done in {side.get('import_s', 0):.1f} s"
-        " | |",
+        f"{side.get('upload_answered_s', 0):.2f} s; import {side.get('import_status')} after "
+        f"{side.get('import_s', 0):.1f} s | |",
         f"| digest send (exit {side.get('digest_rc')}) | {side.get('digest_s', 0):.1f} s | |",
     ]
+    lines += ["", "| request | count | p50 | p95 |", "|---|---|---|---|"]
+    for kind, values in sorted(result["by_kind"].items()):
+        q = statistics.quantiles(values, n=100) if len(values) > 1 else values * 99
+        lines.append(f"| {kind} | {len(values):,} | {q[49]:.1f} ms | {q[94]:.1f} ms |")
     if result["errors"]:
         lines += ["", "First errors: " + "; ".join(sorted(set(result["errors"]))[:5])]
     return "\n".join(lines)

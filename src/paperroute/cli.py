@@ -415,7 +415,9 @@ def digest_send(
 ) -> None:
     """Send every digest that is due now (none lost; a crash may repeat one, same Message-ID)."""
     from paperroute.digest.delivery import DeliveryOptions, due_subscriptions, send_due_digests
+    from paperroute.jobs import yield_cpu_to_requests
 
+    yield_cpu_to_requests()
     settings = get_settings()
     engine = open_engine(settings)
     if dry_run:
@@ -506,10 +508,12 @@ def worker(
     import signal
     import threading
 
+    from paperroute.jobs import yield_cpu_to_requests
     from paperroute.jobs.scheduler import job_status
     from paperroute.jobs.worker import run_worker
     from paperroute.logs import configure_logging
 
+    yield_cpu_to_requests()
     settings = get_settings()
     engine = open_engine(settings)
     if status:

@@ -168,7 +168,7 @@ def _vote(request: Request, user: User, paper_id: str, on: bool) -> VoteOut:
         voted, local, hf = set_vote(_engine(request), user.id, paper_id, on)
     except UnknownPaper:
         raise HTTPException(404, f"paper {paper_id}: not found") from None
-    request.app.state.caches.changed("votes")
+    request.app.state.caches.changed("votes", user.id)
     return VoteOut(
         paper_id=paper_id, voted=voted, upvotes=local, hf_upvotes=hf, total_upvotes=local + hf
     )

@@ -4,12 +4,13 @@ The upload is stored under `<data_dir>/uploads/` and recorded in `import_jobs`; 
 answers at once with a page that follows the import. `run_import` takes only the row's id,
 reloads the row and returns quietly if it is gone or already taken (linkding's task pattern),
 so a deleted account, a second web process or a resumed queue never imports twice.
-`ImportRunner` is the app's one worker thread for them.
+`ImportRunner` is the app's one worker thread for them; each import runs in a child process.
 """
 
 from __future__ import annotations
 
 import logging
+import multiprocessing
 import queue
 import secrets
 import threading
@@ -109,13 +110,28 @@ def _import(
         return None, str(exc)
 
 
-class ImportRunner:
-    """The app's import worker: one daemon thread that runs submitted imports in order.
+def _run_in_child(settings: Settings, import_id: int) -> None:
+    """A child process's whole life: its own engine, one import."""
+    from paperroute.jobs import yield_cpu_to_requests
+    from paperroute.store.engine import make_engine
 
-    One thread, because imports are CPU-bound Python and the page handlers need the other
-    cores. A daemon, because a shutdown must not wait for a 50 MB import: the import saves its
-    collection in one transaction, so cutting it short loses nothing, and `close` puts the
-    running import back in the queue for the next start.
+    yield_cpu_to_requests()
+    engine = make_engine(settings.sqlalchemy_url)
+    try:
+        run_import(settings, engine, import_id)
+    finally:
+        engine.dispose()
+
+
+class ImportRunner:
+    """The app's import worker: one daemon thread that runs submitted imports in order, each in
+    a child process.
+
+    A child process, because parsing a 50 MB library is seconds of CPU-bound Python: in the web
+    process it would hold the GIL and stall every page (read p95 355 ms under bench/load.py).
+    One at a time, because the page handlers need the other core. `close` (shutdown) ends the
+    child and puts its import back in the queue for the next start: the import saves its
+    collection in one transaction, so cutting it short loses nothing.
     """
 
     def __init__(self, settings: Settings, engine: Engine) -> None:
@@ -124,6 +140,10 @@ class ImportRunner:
         self._thread: threading.Thread | None = None
         self._lock = threading.Lock()
         self._current: int | None = None
+        self._child: multiprocessing.process.BaseProcess | None = None
+        # spawn, not fork: the web process has threads (ONNX, the thread pool) that fork would
+        # copy in an unknown state.
+        self._context = multiprocessing.get_context("spawn")
 
     def submit(self, import_id: int) -> None:
         """Queue an import (the thread starts on first use)."""
@@ -141,18 +161,40 @@ class ImportRunner:
             self.submit(import_id)
 
     def close(self) -> None:
-        """Stop taking imports; the one running now goes back to the queue."""
+        """Stop taking imports; the one running now is ended and goes back to the queue."""
         self._queue.put(None)
-        current = self._current
-        if current is not None:
+        current, child = self._current, self._child
+        if child is not None and child.is_alive():
+            child.terminate()
+            child.join(5)
+        if current is not None and not _finished(self.engine, current):
             imports.requeue_import(self.engine, current)
 
     def _loop(self) -> None:
         while (import_id := self._queue.get()) is not None:
             self._current = import_id
             try:
-                run_import(self.settings, self.engine, import_id)
+                self._child = self._context.Process(
+                    target=_run_in_child,
+                    args=(self.settings, import_id),
+                    name=f"paperroute-import-{import_id}",
+                    daemon=True,
+                )
+                self._child.start()
+                self._child.join()
+                if self._child.exitcode not in (0, -15):  # -15: ended by close()
+                    log.error(
+                        "import %s: its process exited with %s", import_id, self._child.exitcode
+                    )
+                    JOB_RUNS.labels("import", "error").inc()
+                else:
+                    JOB_RUNS.labels("import", "ok").inc()
             except Exception:  # the database may be unreachable; the row stays for a resume
                 log.exception("import %s could not run", import_id)
             finally:
-                self._current = None
+                self._current = self._child = None
+
+
+def _finished(engine: Engine, import_id: int) -> bool:
+    job = imports.get_import(engine, import_id)
+    return job is None or job.finished

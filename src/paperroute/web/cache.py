@@ -34,8 +34,12 @@ class TTLCache:
     def __init__(self, ttl: float = 10.0, size: int = 4000) -> None:
         self.ttl = ttl
         self.size = size
-        self._items: OrderedDict[Any, tuple[float, Any]] = OrderedDict()
+        self._items: OrderedDict[Any, tuple[float, float, Any]] = OrderedDict()
         self._lock = threading.Lock()
+        # Coalesced staleness (see `stale_soon`): entries made at or before `_cutoff` are stale.
+        self._cutoff = float("-inf")
+        self._latest_change = float("-inf")
+        self._due: float | None = None
 
     def clear(self) -> None:
         """Forget everything."""
@@ -47,14 +51,30 @@ class TTLCache:
         with self._lock:
             self._items.pop(key, None)
 
+    def stale_soon(self, within: float) -> None:
+        """Everything held now goes stale `within` seconds from the first such call of a burst.
+
+        For changes that come many times a second and only change numbers (votes): clearing on
+        each would re-render every page for every vote (bench/load.py: 40 votes/s kept the
+        anonymous cache empty), while this re-renders each page at most once per `within`.
+        """
+        now = time.monotonic()
+        with self._lock:
+            self._latest_change = now
+            if self._due is None:
+                self._due = now + within
+
     def get(self, key: Any) -> Any | None:
         """The value of a fresh entry, or None."""
+        now = time.monotonic()
         with self._lock:
+            if self._due is not None and now >= self._due:
+                self._cutoff, self._due = self._latest_change, None
             hit = self._items.get(key)
-            if hit is None or hit[0] <= time.monotonic():
+            if hit is None or hit[0] <= now or hit[1] <= self._cutoff:
                 return None
             self._items.move_to_end(key)
-            return hit[1]
+            return hit[2]
 
     def remember(self, key: Any, compute: Any) -> Any:
         """The fresh value for `key`, computing and storing it when missing (None is not kept)."""
@@ -68,12 +88,14 @@ class TTLCache:
     def put(self, key: Any, value: Any) -> None:
         """Store a value."""
         with self._lock:
-            self._items[key] = (time.monotonic() + self.ttl, value)
+            now = time.monotonic()
+            self._items[key] = (now + self.ttl, now, value)
             while len(self._items) > self.size:
                 self._items.popitem(last=False)
 
 
 PageCache = TTLCache  # URL key -> (response headers, body)
+VOTES_SHOW_WITHIN_S = 1.0  # how soon other readers see a vote count change
 
 # What a write changed: a paper's text or flags (hidden, featured) or a new paper; votes; a
 # collection (created, filled, emptied, made public or private, deleted); a user's name or role.
@@ -97,11 +119,17 @@ class Caches:
             "user": (self.pages, self.data, self.shared_pages),
         }
 
-    def changed(self, what: Change) -> None:
+    def changed(self, what: Change, user_id: int | None = None) -> None:
         """Drop every cache that a local write of this kind makes stale (another process's
-        writes show within the caches' TTL)."""
+        writes show within the caches' TTL). Vote counts show within VOTES_SHOW_WITHIN_S; the
+        voter's own state (`user_id`'s upvotes, personalised per request) is dropped at once."""
+        if user_id is not None:
+            self.data.pop(("reader", user_id))  # the key of web/personal.reader_of
         for cache in self._stale[what]:
-            cache.clear()
+            if what == "votes":
+                cache.stale_soon(VOTES_SHOW_WITHIN_S)
+            else:
+                cache.clear()
 
     def session_ended(self, session_id: str | None = None) -> None:
         """Forget a session at once (sign-out), or every session (a revocation)."""
