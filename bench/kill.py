@@ -29,6 +29,7 @@ import sqlite3
 import subprocess
 import sys
 import tempfile
+import time
 from collections import defaultdict
 from datetime import UTC, datetime
 from email import message_from_bytes
@@ -38,7 +39,14 @@ from aiosmtpd.controller import Controller
 
 sys.path.insert(0, str(Path(__file__).parent))
 from _record import record_section  # noqa: E402
-from paperroute.sources.demo import demo_corpus_path  # noqa: E402
+from paperroute.sources.demo import demo_corpus_path, demo_vectors_path  # noqa: E402
+from paperroute.store.embeddings import load_precomputed  # noqa: E402
+from paperroute.store.engine import make_engine  # noqa: E402
+from paperroute.store.subscriptions import (  # noqa: E402
+    Preferences,
+    confirm_subscription,
+    subscribe,
+)
 from web import PAPERROUTE, free_port  # noqa: E402
 
 
@@ -87,13 +95,29 @@ def count(db: Path, sql: str) -> int:
         return conn.execute(sql).fetchone()[0]
 
 
-def killed_phase(name, cmd, env, db, kills, rng, lo, hi, log) -> int:
-    """Kill `cmd` `kills` times at random moments, checking the store after each; then finish."""
+def full_run_seconds(cmd, env, work: Path) -> float:
+    """How long `cmd` takes from start to end, timed on a copy of the data dir (so that kills
+    can land anywhere inside a run, start-up included, rather than after it ended)."""
+    scratch = work.with_name(work.name + "-timing")
+    shutil.rmtree(scratch, ignore_errors=True)
+    shutil.copytree(work, scratch)
+    started = time.monotonic()
+    run(cmd, {**env, "PAPERROUTE_DATA_DIR": str(scratch)}, None)
+    shutil.rmtree(scratch, ignore_errors=True)
+    return time.monotonic() - started
+
+
+def killed_phase(name, cmd, env, work, kills, rng, log, recorder=None) -> int:
+    """Kill `cmd` `kills` times at random moments of a run, checking the store after each;
+    then run it to the end. Returns how many kills landed."""
+    span = full_run_seconds(cmd, env, work)
+    if recorder is not None:
+        recorder.received.clear()  # the timing run's mail went to another data dir
     done = 0
     for _ in range(kills):
-        if run(cmd, env, rng.uniform(lo, hi)):
+        if run(cmd, env, rng.uniform(0.15 * span, 0.95 * span)):
             done += 1
-        for problem in check_db(db):
+        for problem in check_db(work / "paperroute.db"):
             log.append(f"{name}: after a kill: {problem}")
     run(cmd, env, None)
     return done
@@ -108,7 +132,7 @@ def demo_ids() -> list[str]:
 def main() -> None:
     """Four killed phases; prints (and records) the table."""
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--kills", type=int, default=6, help="kills per phase")
+    parser.add_argument("--kills", type=int, default=7, help="kills per phase")
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument("--subscribers", type=int, default=300)
     parser.add_argument("--record", action="store_true", help="Write docs/benchmarks.md.")
@@ -126,8 +150,8 @@ def main() -> None:
     try:
         run(["init"], env, None)
         ids = demo_ids()
-        k = killed_phase("import", ["import", "-q", str(demo_corpus_path())], env, db,
-                         args.kills, rng, 0.5, 6.0, log)  # fmt: skip
+        cmd = ["import", "-q", str(demo_corpus_path())]
+        k = killed_phase("import", cmd, env, work, args.kills, rng, log)
         have = count(db, "SELECT count(*) FROM papers")
         rows.append(
             ("import (demo corpus)", k, f"{have:,} of {len(ids):,} papers", have == len(ids))
@@ -147,20 +171,22 @@ def main() -> None:
             "Killed",
             "--offline",
         ]
-        k = killed_phase("library import", cmd, env, db, args.kills, rng, 0.3, 4.0, log)
+        k = killed_phase("library import", cmd, env, work, args.kills, rng, log)
         held = count(db, "SELECT max(n) FROM (SELECT count(*) n FROM collection_items "
                          "GROUP BY collection_id)")  # fmt: skip
         rows.append(("library import (1,500 entries)", k, f"{held or 0:,} of {len(cited):,}"
                      " papers in the collection", (held or 0) == len(cited)))  # fmt: skip
 
         hour = datetime.now(UTC).hour
-        for i in range(args.subscribers):
-            run(["subscribe", f"s{i}@kill.example", "--hour", str(hour), "--topic", "agents"],
-                env, None)  # fmt: skip
-        with sqlite3.connect(db) as conn:  # confirm them all, as their links would
-            conn.execute("UPDATE subscriptions SET status='active', confirmed_at=CURRENT_TIMESTAMP")
+        engine = make_engine(f"sqlite:///{db}")
+        for i in range(args.subscribers):  # confirmed, as their links would be
+            prefs = Preferences(cadence="daily", send_hour=hour, topics=["agents"])
+            confirm_subscription(engine, subscribe(engine, f"s{i}@kill.example", prefs).id)
+        load_precomputed(make_engine(f"sqlite:///{db}"), demo_vectors_path())  # as `serve` does
         recorder.received.clear()
-        k = killed_phase("digest send", ["digest", "send"], env, db, args.kills, rng, 1.0, 8.0, log)
+        k = killed_phase(
+            "digest send", ["digest", "send"], env, work, args.kills, rng, log, recorder
+        )
         by_rcpt = defaultdict(list)
         for rcpt, mid in recorder.received:
             by_rcpt[rcpt].append(mid)
@@ -178,7 +204,7 @@ def main() -> None:
             )
         )
 
-        k = killed_phase("worker", ["worker", "--once"], env, db, args.kills, rng, 1.0, 10.0, log)
+        k = killed_phase("worker", ["worker", "--once"], env, work, args.kills, rng, log)
         rows.append(("worker --once", k, "ran to the end after the kills",
                      not any(line.startswith("worker") for line in log)))  # fmt: skip
     finally:
