@@ -67,7 +67,6 @@ def run_import(settings: Settings, engine: Engine, import_id: int) -> None:
         log.exception("import %s failed", import_id)
         report, error = None, f"the import stopped on an unexpected error ({type(exc).__name__})"
     imports.finish_import(engine, import_id, report, error)
-    JOB_RUNS.labels(f"import-{job.kind}", "error" if error else "ok").inc()
     path.unlink(missing_ok=True)
 
 
@@ -186,13 +185,17 @@ class ImportRunner:
                     log.error(
                         "import %s: its process exited with %s", import_id, self._child.exitcode
                     )
-                    JOB_RUNS.labels("import", "error").inc()
-                else:
-                    JOB_RUNS.labels("import", "ok").inc()
+                self._count(import_id)
             except Exception:  # the database may be unreachable; the row stays for a resume
                 log.exception("import %s could not run", import_id)
             finally:
                 self._current = self._child = None
+
+    def _count(self, import_id: int) -> None:
+        # Counted here, from the row the child wrote: the child's own counters die with it.
+        job = imports.get_import(self.engine, import_id)
+        if job is not None and job.finished:
+            JOB_RUNS.labels(f"import-{job.kind}", "error" if job.status == "failed" else "ok").inc()
 
 
 def _finished(engine: Engine, import_id: int) -> bool:

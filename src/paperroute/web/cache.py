@@ -102,6 +102,11 @@ VOTES_SHOW_WITHIN_S = 1.0  # how soon other readers see a vote count change
 Change = Literal["paper", "votes", "collection", "user"]
 
 
+def reader_key(user_id: int) -> tuple[str, int]:
+    """Where the data cache keeps a reader's personal state (web/personal.reader_of)."""
+    return ("reader", user_id)
+
+
 class Caches:
     """Every cache of a web process, and which of them each kind of change makes stale."""
 
@@ -124,7 +129,7 @@ class Caches:
         writes show within the caches' TTL). Vote counts show within VOTES_SHOW_WITHIN_S; the
         voter's own state (`user_id`'s upvotes, personalised per request) is dropped at once."""
         if user_id is not None:
-            self.data.pop(("reader", user_id))  # the key of web/personal.reader_of
+            self.data.pop(reader_key(user_id))
         for cache in self._stale[what]:
             if what == "votes":
                 cache.stale_soon(VOTES_SHOW_WITHIN_S)

@@ -25,7 +25,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from paperroute.store.collections import collection_memberships
 from paperroute.store.users import User, get_user
 from paperroute.store.votes import user_voted_ids
-from paperroute.web.cache import TTLCache
+from paperroute.web.cache import TTLCache, reader_key
 
 # The markers carry a secret made once per process and never sent to anyone, so no stored
 # text can spell one (ingest also strips NUL from every field: store/merge.scrub_record). A
@@ -79,7 +79,7 @@ def fill_save_slots(html: str, state: Any, reader: Reader, csrf: str) -> str:
 
 def reader_of(state: Any, user_id: int) -> Reader | None:
     """The reader's state, shared a few seconds like other data (blocking: call off the loop)."""
-    key = ("reader", user_id)
+    key = reader_key(user_id)
     reader = state.data_cache.get(key)
     if reader is None:
         reader = load_reader(state.engine, user_id)
