@@ -20,6 +20,31 @@ _WHOLE_ID = re.compile(rf"(?:{_PREFIX})?\s*{_ID}(?:\.pdf)?/?(?:[?#]\S*)?", re.IG
 _ID_IN_TEXT = re.compile(rf"(?:{_PREFIX})\s*{_ID}(?![\w\-]|\.\d)", re.IGNORECASE)
 
 
+# Identifier schemes a paper can carry, best first: a paper without an arXiv id is keyed by the
+# first scheme it has (see record_key). Each (scheme, value) names at most one paper.
+IDENTIFIER_SCHEMES = (
+    "arxiv",
+    "doi",
+    "acl",
+    "pmid",
+    "pmcid",
+    "biorxiv",
+    "openreview",
+    "s2",
+    "openalex",
+)
+
+
+def record_key(identifiers: dict[str, str]) -> str:
+    """The store key of a paper with these identifiers: the arXiv id, else "<scheme>:<value>" of
+    the best scheme it has (DOI first). Raises ValueError when it has none."""
+    for scheme in IDENTIFIER_SCHEMES:
+        value = identifiers.get(scheme)
+        if value:
+            return value if scheme == "arxiv" else f"{scheme}:{value}"
+    raise ValueError("a paper needs at least one identifier")
+
+
 class InvalidPaperId(ValueError):
     """A string that is not an arXiv identifier."""
 
@@ -112,6 +137,24 @@ class PaperRecord:
     versions: list[Version] = field(default_factory=list)
     announce_type: str | None = None
     observed_at: datetime | None = None
+    # Beyond arXiv (issue 14). `id` stays the canonical arXiv id when the source knows one;
+    # otherwise it is `record_key(identifiers)`, e.g. "doi:10.18653/v1/2024.acl-long.1".
+    identifiers: dict[str, str] = field(
+        default_factory=dict
+    )  # scheme (IDENTIFIER_SCHEMES) -> value
+    venue: str | None = None  # "ACL", "NeurIPS", a journal title
+    year: int | None = None  # year of the venue / publication
+    track: str | None = None  # oral, spotlight, poster, findings, long, short ...
+    publication_type: str | None = None  # preprint, proceedings, journal
+    issn: str | None = None
+    volume: str | None = None
+    issue: str | None = None
+    pages: str | None = None
+    citation_count: int | None = None
+    influential_citations: int | None = None
+    tldr: str | None = None
+    tasks: list[str] = field(default_factory=list)  # Papers with Code tasks
+    bibtex: str | None = None  # the BibTeX exactly as the source gives it (ACL Anthology)
 
     def to_dict(self) -> dict:
         """Plain dict (dates as datetime objects)."""
