@@ -13,10 +13,11 @@ from pathlib import Path
 import pytest
 from sqlalchemy import event
 
+from paperroute.config import Settings
 from paperroute.library.export import export_papers
 from paperroute.library.importer import import_library
 from paperroute.models import Author, PaperRecord
-from paperroute.sources.arxiv_api import ArxivAPISource
+from paperroute.sources.ingest import Ingest
 from paperroute.store import collections as coll
 from paperroute.store import library as store
 from paperroute.store import subscriptions as subs
@@ -91,17 +92,16 @@ LIBRARY = """@article{vaswani,
 
 
 @pytest.fixture
-def fetch(httpserver):
+def fetch(httpserver, engine):
     """The arXiv API source pointed at a loopback server replaying a recorded response."""
     httpserver.expect_request("/api/query").respond_with_data(
         API.read_bytes(), content_type="application/atom+xml"
     )
 
-    def run(ids):
-        source = ArxivAPISource(ids=list(ids), base_url=httpserver.url_for("/api/query"), delay=0)
-        return [item for page in source.pages() for item in page.items]
-
-    return run
+    settings = Settings(
+        arxiv_api_url=httpserver.url_for("/api/query"), arxiv_api_delay=0, _env_file=None
+    )
+    return Ingest(engine, settings).arxiv
 
 
 def test_import_matches_by_arxiv_id_doi_and_title_fetches_unknown_and_reports_bad_entries(

@@ -204,6 +204,32 @@ def test_admin_adds_a_paper_by_arxiv_url_through_the_arxiv_api(mail_settings, en
     assert "not an arXiv id" in texts(bad, ".error")[0]
 
 
+def test_a_paper_the_admin_adds_is_found_by_words_and_by_meaning_at_once(
+    mail_settings, engine, httpserver
+):
+    """Issue 10: the admin's add goes through the one ingest use case, so the running search
+    finds the paper without a restart or an embed run."""
+    from search_support import make_service
+
+    httpserver.expect_request("/api/query").respond_with_data(
+        (API_DATA / "id_0808.05394_1707.08567_s0_m100.xml").read_bytes(),
+        content_type="application/atom+xml",
+    )
+    app_settings = mail_settings.model_copy(
+        update={"arxiv_api_url": httpserver.url_for("/api/query"), "arxiv_api_delay": 0.0}
+    )
+    search = make_service(app_settings, engine)
+    client = client_for(make_app(app_settings, engine, search=search))
+    sign_in(client, engine, "boss@example.org", admin=True)
+    response = client.post(
+        "/admin/papers", data={"arxiv": "1707.08567", "csrf_token": page_csrf(client, "/admin")}
+    )
+    assert response.status_code == 303
+    found = client.get("/api/papers/search", params={"q": "Workshop AEW10"}).json()
+    assert "1707.08567" in [hit["paper"]["id"] for hit in found]
+    assert search.vector("1707.08567") is not None  # embedded as it was stored
+
+
 def test_profile_makes_and_revokes_api_tokens(client, engine):
     user = sign_in(client, engine, "tok@example.org")
     response = client.post("/profile/tokens", data={"name": "bot", "csrf_token": page_csrf(client)})

@@ -24,6 +24,7 @@ from starlette.middleware.sessions import SessionMiddleware
 from paperroute.api.routes import OPENAPI_TAGS
 from paperroute.config import Settings
 from paperroute.jobs.imports import ImportRunner
+from paperroute.sources.ingest import Ingest
 from paperroute.store.engine import check_schema, make_engine, migrate
 from paperroute.store.papers import demo_days
 from paperroute.web import ops
@@ -117,6 +118,20 @@ class LazySearch:
             return None
 
 
+def _make_searchable(search_if_ready, caches: Caches):
+    """What the web process does after any ingest: index (and, for a few papers, embed) what
+    changed, and drop the pages it makes stale. Search still loading: its start-up catch-up
+    reads the new rows."""
+
+    def on_stored(ids: list[str]) -> None:
+        search = search_if_ready()
+        if search is not None:
+            search.papers_stored(ids)
+        caches.changed("paper")
+
+    return on_stored
+
+
 def create_app(
     settings: Settings,
     *,
@@ -163,7 +178,6 @@ def create_app(
     app.state.data_cache, app.state.shared_pages = caches.data, caches.shared_pages
     app.state.page_cache, app.state.similar_cache = caches.pages, caches.similar
     app.state.log = log
-    app.state.imports = ImportRunner(settings, engine)
     lazy = LazySearch(settings, engine)
     if search is not None or not enable_search:
         app.state.search_provider = app.state.search_if_ready = lambda: search
@@ -173,6 +187,9 @@ def create_app(
         app.state.search_status = lazy.status
         if warm_search:  # load the model and open the indexes now, not on a reader's request
             lazy.ready()
+    on_stored = _make_searchable(app.state.search_if_ready, caches)
+    app.state.ingest = Ingest(engine, settings, on_stored)  # every web path that adds papers
+    app.state.imports = ImportRunner(settings, engine, on_stored)
     https = settings.base_url.startswith("https://")
     app.add_middleware(SecurityHeadersMiddleware, hsts=https)
     # Inside the session middleware: it needs the session to know the reader.

@@ -98,17 +98,16 @@ def _import_files(
 
     from paperroute.sources.base import SourceError
     from paperroute.sources.files import read_file
-    from paperroute.sources.ingest import ingest_items
 
     engine = open_engine(settings)
+    ingest = cli_ingest(settings, engine)
     total_records = total_errors = 0
     for path in files:
         if not path.exists():
             err.print(f"[red]{escape(str(path))}: no such file[/red]")
             raise typer.Exit(1)
         try:
-            report = ingest_items(
-                engine,
+            report = ingest.items(
                 read_file(path, format),
                 batch_size=batch_size,
                 progress=not quiet,
@@ -118,7 +117,6 @@ def _import_files(
         except SourceError as exc:
             err.print(f"[red]{escape(str(exc))}[/red]", highlight=False)  # names the file
             raise typer.Exit(1) from exc
-        _after_ingest(settings, engine, report)
         err.print(f"{path}: {report.summary()}", highlight=False, markup=False)
         total_records += report.records
         total_errors += report.error_count
@@ -156,11 +154,15 @@ def _disk_full_is_an_error(settings: Settings):
         raise typer.Exit(1) from None
 
 
-def _after_ingest(settings: Settings, engine, report) -> None:
-    """Bring the keyword index up to date for changed papers (embedding is `paperroute embed`)."""
-    changed = sorted(report.result.changed_ids)
-    if not changed:
-        return
+def cli_ingest(settings: Settings, engine):
+    """The CLI process's one Ingest: what it stores is keyword-indexed at once, and the terminal
+    says how many papers still await `paperroute embed` (the CLI embeds only when asked)."""
+    from paperroute.sources.ingest import Ingest
+
+    return Ingest(engine, settings, on_stored=lambda ids: _index_stored(settings, engine, ids))
+
+
+def _index_stored(settings: Settings, engine, changed: list[str]) -> None:
     from paperroute.search.service import SearchService
     from paperroute.store.embeddings import count_pending
 
@@ -217,12 +219,10 @@ def _parse_date(value: str | None, flag: str):
 def _run_sync(settings: Settings, source, checkpoint_key: str | None) -> None:
     """Run a live source into the store; exit non-zero on a source failure."""
     from paperroute.sources.base import SourceError
-    from paperroute.sources.ingest import ingest_source
 
     engine = open_engine(settings)
     try:
-        report = ingest_source(
-            engine,
+        report = cli_ingest(settings, engine).source(
             source,
             checkpoint_key=checkpoint_key,
             on_error=lambda e: err.print(f"[yellow]rejected[/yellow] {e}", highlight=False),
@@ -231,7 +231,6 @@ def _run_sync(settings: Settings, source, checkpoint_key: str | None) -> None:
         err.print(f"[red]{exc}[/red]", highlight=False)
         err.print("progress up to the last stored page is kept; run the same command to resume")
         raise typer.Exit(1) from exc
-    _after_ingest(settings, engine, report)
     err.print(f"{source.name}: {report.summary()}", highlight=False)
     if report.interrupted:
         err.print("interrupted: run the same command again to resume")
@@ -555,18 +554,20 @@ def load_demo_if_empty(settings: Settings, engine) -> None:
     """Import the bundled demo corpus into an empty store (setting load_demo)."""
     from paperroute.sources.demo import demo_corpus_path, demo_vectors_path
     from paperroute.sources.files import read_file
-    from paperroute.sources.ingest import ingest_items
+    from paperroute.sources.ingest import Ingest
     from paperroute.store.papers import count_papers, mark_demo_loaded
 
     if not settings.load_demo or count_papers(engine) > 0 or not demo_corpus_path().exists():
         return
-    report = ingest_items(engine, read_file(demo_corpus_path()), progress=False, desc="demo")
+    # Indexed only after the precomputed vectors are in, so the vector index gets them too.
+    report = Ingest(engine).items(read_file(demo_corpus_path()), progress=False, desc="demo")
     if demo_vectors_path().exists():  # precomputed: no 20-minute embedding pass on first run
         from paperroute.store.embeddings import load_precomputed
 
         load_precomputed(engine, demo_vectors_path())
     mark_demo_loaded(engine)  # the site then says it is demo data (web/deps.demo_banner)
-    _after_ingest(settings, engine, report)
+    if report.result.changed_ids:
+        _index_stored(settings, engine, sorted(report.result.changed_ids))
     err.print(f"empty store: loaded the demo corpus ({report.summary()})", highlight=False)
 
 
@@ -867,7 +868,7 @@ def library_import(
     offline: bool = typer.Option(False, "--offline", help="Do not fetch unknown arXiv papers."),
 ) -> None:
     """Import a library file into a collection, or with --account a whole account export."""
-    from paperroute.library.importer import arxiv_fetcher, import_library
+    from paperroute.library.importer import import_library
     from paperroute.store import library as store
 
     settings = get_settings()
@@ -882,7 +883,7 @@ def library_import(
             return
         report = import_library(
             engine, user.id, path.read_bytes(), collection=collection, filename=path.name,
-            fetch=None if offline else arxiv_fetcher(settings),
+            fetch=None if offline else cli_ingest(settings, engine).arxiv,
         )  # fmt: skip
     except (OSError, ValueError) as exc:  # incl. LibraryFileError, AccountFileError, bad JSON
         err.print(f"[red]{path}: {exc}[/red]", highlight=False)

@@ -21,8 +21,9 @@ from sqlalchemy import Engine
 
 from paperroute.config import Settings
 from paperroute.library.formats import LibraryFileError
-from paperroute.library.importer import arxiv_fetcher, import_ids, import_library
+from paperroute.library.importer import import_ids, import_library
 from paperroute.metrics import JOB_RUNS
+from paperroute.sources.ingest import Ingest, OnStored
 from paperroute.store import imports
 from paperroute.store import library as account_store
 from paperroute.store.collections import CollectionError
@@ -89,13 +90,13 @@ def _import(
                 data,
                 collection=job.collection or "Imported",
                 filename=job.filename,
-                fetch=arxiv_fetcher(settings),
+                fetch=Ingest(engine, settings).arxiv,
                 progress=stage,
             )
             return report.to_dict(), None
         if job.kind == "ids":
             text = data.decode("utf-8", errors="replace")
-            fetch = arxiv_fetcher(settings)
+            fetch = Ingest(engine, settings).arxiv
             report = import_ids(
                 engine, job.user_id, text, job.collection or "Starter", fetch, stage
             )
@@ -133,8 +134,13 @@ class ImportRunner:
     collection in one transaction, so cutting it short loses nothing.
     """
 
-    def __init__(self, settings: Settings, engine: Engine) -> None:
+    def __init__(
+        self, settings: Settings, engine: Engine, on_stored: OnStored | None = None
+    ) -> None:
         self.settings, self.engine = settings, engine
+        # The child stores fetched papers without indexing them (the index belongs to this
+        # process); once it is done, this process makes them searchable through `on_stored`.
+        self.on_stored = on_stored
         self._queue: queue.Queue[int | None] = queue.Queue()
         self._thread: threading.Thread | None = None
         self._lock = threading.Lock()
@@ -185,17 +191,21 @@ class ImportRunner:
                     log.error(
                         "import %s: its process exited with %s", import_id, self._child.exitcode
                     )
-                self._count(import_id)
+                self._after(import_id)
             except Exception:  # the database may be unreachable; the row stays for a resume
                 log.exception("import %s could not run", import_id)
             finally:
                 self._current = self._child = None
 
-    def _count(self, import_id: int) -> None:
+    def _after(self, import_id: int) -> None:
         # Counted here, from the row the child wrote: the child's own counters die with it.
         job = imports.get_import(self.engine, import_id)
-        if job is not None and job.finished:
-            JOB_RUNS.labels(f"import-{job.kind}", "error" if job.status == "failed" else "ok").inc()
+        if job is None or not job.finished:
+            return
+        JOB_RUNS.labels(f"import-{job.kind}", "error" if job.status == "failed" else "ok").inc()
+        report = job.report or {}
+        if report.get("fetched") and self.on_stored is not None:
+            self.on_stored(list(report.get("matched") or []))
 
 
 def _finished(engine: Engine, import_id: int) -> bool:

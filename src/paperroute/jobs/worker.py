@@ -57,15 +57,12 @@ def sync_hf_daily_job(
     keyword-index what changed."""
     from paperroute.search.service import SearchService
     from paperroute.sources.hf_daily import HfDailySource
-    from paperroute.sources.ingest import ingest_source
+    from paperroute.sources.ingest import Ingest
 
     today = datetime.now(UTC).date()
     source = HfDailySource.from_settings(settings, [today - timedelta(days=1), today])
-    report = ingest_source(engine, source, progress=False)
-    changed = sorted(report.result.changed_ids)
-    if changed:
-        SearchService(settings, engine).index_papers(changed)
-    return report.summary()
+    ingest = Ingest(engine, settings, lambda ids: SearchService(settings, engine).index_papers(ids))
+    return ingest.source(source, progress=False).summary()
 
 
 def embed_job(settings: Settings, engine: Engine, stop: threading.Event | None = None) -> str:

@@ -1,9 +1,10 @@
 """Import a reference-manager library into a reader's collection.
 
 Entries are matched to papers by arXiv id, then DOI, then normalised title. arXiv ids the store
-does not hold yet are fetched through the arXiv API source (injected as `fetch`, so tests serve
-recorded responses from a loopback server). Importing the same file twice adds nothing: the
-collection already holds every matched paper.
+does not hold yet are fetched and stored by the one ingest use case (`sources.ingest.Ingest.arxiv`,
+injected as `fetch` because library and sources are sibling packages; tests point it at recorded
+responses on a loopback server), so fetched papers are searchable at once. Importing the same
+file twice adds nothing: the collection already holds every matched paper.
 """
 
 from __future__ import annotations
@@ -11,7 +12,7 @@ from __future__ import annotations
 import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Protocol
 
 from sqlalchemy import Engine
 
@@ -23,13 +24,23 @@ from paperroute.library.formats import (
     find_arxiv_id,
     parse_library,
 )
-from paperroute.models import PaperRecord
 from paperroute.store import collections as coll
 from paperroute.store import library as store
-from paperroute.store.papers import upsert_records
 
-# Takes arXiv ids, returns what the source said (records and per-record errors).
-Fetcher = Callable[[Sequence[str]], list[Any]]
+
+class _Stored(Protocol):
+    added: int
+
+
+class FetchOutcome(Protocol):
+    """What a fetch stored (`result.added`) and what it could not fetch, in words."""
+
+    result: _Stored
+    problems: list[str]
+
+
+# Takes arXiv ids, fetches and stores them (Ingest.arxiv), says what happened.
+Fetcher = Callable[[Sequence[str]], FetchOutcome]
 # Told how far an import got, in words ("matching 3,000 entries"); the web shows it.
 Progress = Callable[[str], None]
 
@@ -74,20 +85,6 @@ class ImportReport:
         }
 
 
-def arxiv_fetcher(settings: Any) -> Fetcher:
-    """A fetcher that asks the arXiv API (configured endpoint and politeness delay)."""
-    from paperroute.sources.arxiv_api import ArxivAPISource
-
-    def fetch(ids: Sequence[str]) -> list[Any]:
-        items: list[Any] = []
-        source = ArxivAPISource.from_settings(settings, ids=list(ids))
-        for page in source.pages():
-            items.extend(page.items)
-        return items
-
-    return fetch
-
-
 def match_entries(
     engine: Engine,
     entries: Sequence[Entry],
@@ -101,7 +98,7 @@ def match_entries(
     unknown = [i for i in arxiv_ids if i not in known]
     if unknown and fetch is not None:
         progress(f"fetching {len(unknown):,} papers from arXiv")
-        fetched, problems = _fetch_into_store(engine, unknown, fetch)
+        fetched, problems = _fetch_into_store(unknown, fetch)
         known = store.known_paper_ids(engine, arxiv_ids)
     found: dict[int, str] = {}
     for n, e in enumerate(entries):
@@ -121,15 +118,9 @@ def match_entries(
     return found, fetched, problems
 
 
-def _fetch_into_store(engine: Engine, ids: list[str], fetch: Fetcher) -> tuple[int, list[str]]:
-    try:
-        items = fetch(ids)
-    except Exception as exc:  # the source says what failed (HTTP error, unreachable server)
-        return 0, [f"could not fetch {len(ids)} papers from arXiv: {exc}"]
-    records = [i for i in items if isinstance(i, PaperRecord)]
-    problems = [str(i) for i in items if not isinstance(i, PaperRecord)]
-    result = upsert_records(engine, records)
-    return result.added, problems
+def _fetch_into_store(ids: list[str], fetch: Fetcher) -> tuple[int, list[str]]:
+    outcome = fetch(ids)
+    return outcome.result.added, outcome.problems
 
 
 def import_library(

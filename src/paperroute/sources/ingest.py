@@ -1,4 +1,12 @@
-"""Writing what sources yield into the store: batching, progress, error reports, checkpoints.
+"""THE ingest use case: how every paper enters the store, whoever brings it.
+
+`Ingest` is built once per process by the composition root and used by the CLI (import, sync,
+demo), the worker's sync jobs, the admin's "add paper", library imports that fetch from arXiv
+and member submissions. Each writes through `store.papers.upsert_records` and then tells
+`on_stored` which papers changed, so the search indexes (and, for a few papers, their vectors)
+are updated at once: a paper is searchable as soon as any caller has stored it.
+
+Batching, progress, error reports and checkpoints:
 
 Each batch is one transaction (see store.papers.upsert_records), so Ctrl-C or a kill leaves only
 whole batches behind; a live sync saves its checkpoint only after the page it belongs to is
@@ -16,11 +24,13 @@ from typing import Any
 from sqlalchemy import Engine
 from tqdm import tqdm
 
-from paperroute.models import PaperRecord
+from paperroute.models import InvalidPaperId, PaperRecord, canonical_id
 from paperroute.sources.base import Item, Page, RecordError, Source, SourceError
 from paperroute.store.papers import UpsertResult, get_sync_state, set_sync_state, upsert_records
 
 DEFAULT_BATCH = 2000
+# Told the ids of papers an ingest added or changed (the search service indexes them).
+OnStored = Callable[[list[str]], Any]
 MAX_ERRORS_KEPT = 1000
 
 
@@ -184,3 +194,80 @@ def checkpoint_key_for(source_name: str, params: dict[str, Any]) -> str:
     """A stable sync_state key for a source and its parameters."""
     parts = ",".join(f"{k}={params[k]}" for k in sorted(params) if params[k] is not None)
     return f"{source_name}:{parts}"
+
+
+@dataclass
+class Fetched:
+    """What fetching papers by id from a live source stored, and what it could not fetch."""
+
+    result: UpsertResult = field(default_factory=UpsertResult)
+    problems: list[str] = field(default_factory=list)  # failures and rejected records, in words
+    missing: list[str] = field(default_factory=list)  # ids the source answered without a paper
+
+    def explain(self) -> str | None:
+        """Why nothing was stored, in words for the person who asked; None when all was."""
+        reasons = self.problems + [f"arXiv has no paper {pid}" for pid in self.missing]
+        return "; ".join(reasons) or None
+
+
+class Ingest:
+    """The one ingest use case (see the module docstring); built once per process."""
+
+    def __init__(self, engine: Engine, settings: Any = None, on_stored: OnStored | None = None):
+        self.engine = engine
+        self.settings = settings  # the arXiv API's endpoint and politeness, for `arxiv`
+        self.on_stored = on_stored
+
+    def records(self, records: Iterable[PaperRecord]) -> UpsertResult:
+        """Store records in one transaction and make the changed papers searchable."""
+        result = upsert_records(self.engine, records)
+        self._stored(result)
+        return result
+
+    def items(self, items: Iterable[Item], **options: Any) -> IngestReport:
+        """Store a file's item stream in batches (see `ingest_items`), then index what changed."""
+        report = ingest_items(self.engine, items, **options)
+        self._stored(report.result)
+        return report
+
+    def source(self, source: Source, **options: Any) -> IngestReport:
+        """Run a live source page by page (see `ingest_source`), then index what changed."""
+        report = ingest_source(self.engine, source, **options)
+        self._stored(report.result)
+        return report
+
+    def arxiv(self, ids: Iterable[str]) -> Fetched:
+        """Fetch papers by arXiv id or URL from the arXiv API and store them.
+
+        Never raises for a network or source failure: it is returned in `problems`, worded for
+        the person who asked (the admin page, a submission form, a library import report).
+        """
+        from paperroute.sources.arxiv_api import ArxivAPISource
+
+        fetched = Fetched()
+        wanted: list[str] = []
+        for raw in ids:
+            try:
+                wanted.append(canonical_id(raw))
+            except InvalidPaperId as exc:
+                fetched.problems.append(str(exc))
+        wanted = list(dict.fromkeys(wanted))
+        if not wanted:
+            return fetched
+        try:
+            source = ArxivAPISource.from_settings(self.settings, ids=wanted)
+            items = [item for page in source.pages() for item in page.items]
+        except Exception as exc:  # HTTP error, unreachable server: say so, store nothing
+            fetched.problems.append(f"could not fetch {', '.join(wanted[:3])} from arXiv: {exc}")
+            return fetched
+        records = [i for i in items if isinstance(i, PaperRecord)]
+        fetched.problems.extend(str(i) for i in items if isinstance(i, RecordError))
+        fetched.missing = sorted(set(wanted) - {r.id for r in records})
+        if records:
+            fetched.result = self.records(records)
+        return fetched
+
+    def _stored(self, result: UpsertResult) -> None:
+        changed = sorted(result.changed_ids)
+        if changed and self.on_stored is not None:
+            self.on_stored(changed)

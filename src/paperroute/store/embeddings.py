@@ -47,8 +47,11 @@ def count_pending(engine: Engine, model: str) -> int:
         return conn.execute(query).scalar_one()
 
 
-def iter_pending(engine: Engine, model: str, batch: int) -> Iterator[list[dict]]:
-    """Batches of {id, title, abstract, content_hash} needing a vector, in id order."""
+def iter_pending(
+    engine: Engine, model: str, batch: int, ids: Sequence[str] | None = None
+) -> Iterator[list[dict]]:
+    """Batches of {id, title, abstract, content_hash} needing a vector, in id order (only among
+    `ids` when given)."""
     last = ""
     cols = (papers.c.id, papers.c.title, papers.c.abstract, papers.c.content_hash)
     while True:
@@ -59,6 +62,8 @@ def iter_pending(engine: Engine, model: str, batch: int) -> Iterator[list[dict]]
             .order_by(papers.c.id)
             .limit(batch)
         )
+        if ids is not None:
+            query = query.where(papers.c.id.in_(list(ids)))
         with engine.connect() as conn:
             rows = [dict(r) for r in conn.execute(query).mappings()]
         if not rows:

@@ -8,10 +8,9 @@ from __future__ import annotations
 from fastapi import APIRouter, Depends, Form, HTTPException, Path, Request
 from fastapi.responses import RedirectResponse, Response
 
-from paperroute.models import InvalidPaperId, PaperRecord, canonical_id
+from paperroute.models import InvalidPaperId, canonical_id
 from paperroute.store.auth import end_user_sessions
 from paperroute.store.listings import PaperFilter, list_papers, set_flags
-from paperroute.store.papers import upsert_records
 from paperroute.store.users import get_user, list_users
 from paperroute.web.deps import engine_of, render, require_admin
 
@@ -52,14 +51,6 @@ def flags(
     return RedirectResponse(f"/papers/{paper_id}", status_code=303)
 
 
-def fetch_arxiv_records(settings, paper_id: str) -> list[PaperRecord]:
-    """Fetch one paper through the arXiv API source."""
-    from paperroute.sources.arxiv_api import ArxivAPISource
-
-    source = ArxivAPISource.from_settings(settings, ids=[paper_id])
-    return [item for page in source.pages() for item in page.items if isinstance(item, PaperRecord)]
-
-
 @router.post("/papers", name="admin.add_paper")
 def add_paper(request: Request, arxiv: str = Form(...)) -> Response:
     """Add (or refresh) a paper by arXiv id or URL, fetched from the arXiv API."""
@@ -67,14 +58,9 @@ def add_paper(request: Request, arxiv: str = Form(...)) -> Response:
         paper_id = canonical_id(arxiv)
     except InvalidPaperId as exc:
         return index(request, error=f"arxiv: {exc}")
-    try:
-        records = fetch_arxiv_records(request.app.state.settings, paper_id)
-    except Exception as exc:  # network or source errors are shown to the admin, not raised
-        return index(request, error=f"arXiv API: could not fetch {paper_id}: {exc}")
-    if not records:
-        return index(request, error=f"arXiv API: no paper {paper_id}")
-    upsert_records(engine_of(request), records)
-    request.app.state.caches.changed("paper")
+    fetched = request.app.state.ingest.arxiv([paper_id])  # stored, indexed and embedded
+    if fetched.explain():
+        return index(request, error=f"arXiv API: {fetched.explain()}")
     return RedirectResponse(f"/papers/{paper_id}", status_code=303)
 
 
