@@ -44,9 +44,10 @@ import paperroute
 from paperroute.config import load_settings
 from paperroute.digest.delivery import DeliveryOptions, compose_for, reader_since, send_due_digests
 from paperroute.digest.render import digest_message
-from paperroute.digest.signals import gather_inputs, load_embedder, load_pool, topic_vectors
+from paperroute.digest.signals import gather_inputs, load_pool
 from paperroute.mail.smtp import Mailer
 from paperroute.search.embedder import paper_text
+from paperroute.search.service import SearchService
 from paperroute.sources.files import read_file
 from paperroute.sources.jsonl import record_from_listing
 from paperroute.store import schema
@@ -60,6 +61,9 @@ from _record import record_section  # noqa: E402
 DEMO = Path(paperroute.__file__).parent / "data" / "demo_papers.jsonl.gz"
 ARXIV = Path("/work/shared/data/arxiv_cs/arxiv_cs_papers.jsonl.gz")
 NEW_DAY = "2026-06-02"  # a real announcement day of the crawl (713 papers)
+# Topic phrases, each with the papers of NEW_DAY that should match it (labelled by reading
+# every title of the day, before either matcher was run on it).
+LABELLED_TOPICS = Path(__file__).parent / "queries" / "topics.jsonl"
 CATEGORIES = ["cs.CL", "cs.CV", "cs.LG", "cs.AI", "cs.RO", "cs.IR", "stat.ML", "cs.SD"]
 
 
@@ -83,7 +87,7 @@ def new_day_records(limit: int) -> list:
     return out
 
 
-def day_vectors(settings, new_papers, cache: Path | None):
+def day_vectors(search, new_papers, cache: Path | None):
     """The new day's vectors: from the cache when it holds exactly these papers, else embedded."""
     path = cache / "new-day.npz" if cache else None
     ids = [p.id for p in new_papers]
@@ -91,14 +95,16 @@ def day_vectors(settings, new_papers, cache: Path | None):
         with np.load(path, allow_pickle=False) as data:
             if data["ids"].tolist() == ids:
                 return data["vectors"], True
-    vectors = load_embedder(settings)([paper_text(p.title, p.abstract) for p in new_papers])
+    vectors = search.embedder.embed([paper_text(p.title, p.abstract) for p in new_papers])
     if path:
         path.parent.mkdir(parents=True, exist_ok=True)
         np.savez(path, ids=np.array(ids, dtype=str), vectors=vectors)
     return vectors, False
 
 
-def setup(engine, settings, n_subs: int, rng: random.Random, cache: Path | None = None) -> dict:
+def setup(
+    engine, settings, search, n_subs: int, rng: random.Random, cache: Path | None = None
+) -> dict:
     """The corpus, the new day with stored vectors, and the subscribers."""
     started = time.perf_counter()
     demo = [r for r in read_file(DEMO) if not isinstance(r, Exception)]
@@ -118,7 +124,7 @@ def setup(engine, settings, n_subs: int, rng: random.Random, cache: Path | None 
     loaded = time.perf_counter() - started
     started = time.perf_counter()
     new_papers = get_papers(engine, [r.id for r in fresh], with_versions=False)
-    vectors, cached = day_vectors(settings, new_papers, cache)
+    vectors, cached = day_vectors(search, new_papers, cache)
     now = datetime.now(UTC)
     with engine.begin() as conn:
         conn.execute(
@@ -185,15 +191,25 @@ def make_subscribers(engine, n: int, demo, new_papers, rng: random.Random) -> No
             conn.execute(insert(schema.subscriptions), subs[start : start + 2000])
 
 
-def compose_all(engine, settings, moment):
+def topic_quality(search, since) -> dict:
+    """Precision@5 of the digest's topic match on the labelled phrases (hits among the first 5,
+    over min(5, labelled papers)), when the new day is the real arXiv day."""
+    labels = [json.loads(line) for line in LABELLED_TOPICS.read_text().splitlines() if line]
+    matched = search.match_topics([x["topic"] for x in labels], since)
+    per = {}
+    for x in labels:
+        top = matched[x["topic"]][:5]
+        per[x["topic"]] = len(set(top) & set(x["relevant"])) / min(5, len(x["relevant"]))
+    return {"per_topic": per, "mean": sum(per.values()) / len(per)}
+
+
+def compose_all(engine, settings, moment, search):
     """Signals for everyone in one batch, then compose + render each digest."""
     subs = list_subscriptions(engine, "active")
     started = time.perf_counter()
     since = reader_since(engine, subs, moment)
     pool = load_pool(engine, min(since.values()))
-    inputs = gather_inputs(
-        engine, settings, subs, since, lambda: load_embedder(settings), moment, pool=pool
-    )
+    inputs = gather_inputs(engine, settings, subs, since, search, moment, pool=pool)
     gathered = time.perf_counter() - started
     messages, sizes, for_you = [], [], 0
     for reader in inputs:
@@ -233,7 +249,7 @@ def hand_off(settings, messages) -> dict:
     return {"sent": len(messages), "send_s": elapsed, "per_s": len(messages) / elapsed}
 
 
-def end_to_end(engine, settings, limit: int) -> dict:
+def end_to_end(engine, settings, limit: int, search) -> dict:
     """send_due_digests for `limit` subscribers (the rest are paused for this run)."""
     subs = list_subscriptions(engine, "active")
     keep = {s.id for s in subs[:limit]}
@@ -244,7 +260,7 @@ def end_to_end(engine, settings, limit: int) -> dict:
             .values(status="paused")
         )
     started = time.perf_counter()
-    report = send_due_digests(settings, engine, options=DeliveryOptions(batch_size=1000))
+    report = send_due_digests(settings, engine, search, options=DeliveryOptions(batch_size=1000))
     elapsed = time.perf_counter() - started
     handled = report.sent + report.skipped_empty
     return {"e2e_sent": report.sent, "e2e_empty": report.skipped_empty, "e2e_s": elapsed,
@@ -273,8 +289,10 @@ def main() -> None:
     engine = make_engine(settings.sqlalchemy_url)
     migrate(engine)
     cache = args.cache_dir if str(args.cache_dir) not in ("", ".") else None
-    info = setup(engine, settings, args.subscribers, rng, cache)
-    topics_file = topic_vectors(settings, None).path
+    search = SearchService(settings, engine)  # one per process, as the worker has
+    info = setup(engine, settings, search, args.subscribers, rng, cache)
+    search.open()
+    topics_file = search.phrases.path
     cached_topics = cache / topics_file.name if cache else None
     if cached_topics and cached_topics.exists():
         topics_file.parent.mkdir(parents=True, exist_ok=True)
@@ -284,29 +302,33 @@ def main() -> None:
     moment = datetime.now(UTC)
     cold = None
     if not topics_file.exists():
-        _, cold = compose_all(engine, settings, moment)
+        _, cold = compose_all(engine, settings, moment, search)
         print(f"compose+render, cold topic cache: {cold['compose_render_s']:.1f}s "
               f"(signals {cold['signals_s']:.1f}s)", flush=True)  # fmt: skip
         if cached_topics:
             shutil.copy(topics_file, cached_topics)
     else:
         # A fresh process: the first run loads the model and libraries, as the worker does once.
-        _, warm = compose_all(engine, settings, moment)
+        _, warm = compose_all(engine, settings, moment, search)
         print(f"compose+render, first run in a fresh process (cached topics): "
               f"{warm['compose_render_s']:.1f}s (signals {warm['signals_s']:.1f}s)",
               flush=True)  # fmt: skip
-    messages, comp = compose_all(engine, settings, moment)
+    messages, comp = compose_all(engine, settings, moment, search)
     print(f"compose+render: {args.subscribers} subscribers -> {comp['digests']} digests "
           f"(mean {comp['mean_papers']:.1f} papers, {comp['unique_topics']} distinct topics, "
           f"pool {comp['pool']}, {comp['for_you']} with a for-you section) in "
           f"{comp['compose_render_s']:.1f}s "
           f"(signals {comp['signals_s']:.1f}s)", flush=True)  # fmt: skip
+    quality = topic_quality(search, info["since"]) if new_day_records(1) else None
+    if quality:
+        per = ", ".join(f"{t}: {p:.1f}" for t, p in quality["per_topic"].items())
+        print(f"topic quality: precision@5 {quality['mean']:.2f} ({per})", flush=True)
     sink = start_sink(port)
     try:
         send = hand_off(settings, messages)
         print(f"SMTP hand-off: {send['sent']} messages in {send['send_s']:.1f}s = "
               f"{send['per_s']:.0f} msg/s", flush=True)  # fmt: skip
-        e2e = end_to_end(engine, settings, args.send)
+        e2e = end_to_end(engine, settings, args.send, search)
         print(f"end to end (claim+compose+render+send+record): {e2e['e2e_sent']} sent, "
               f"{e2e['e2e_empty']} empty in {e2e['e2e_s']:.1f}s = {e2e['e2e_per_s']:.0f} "
               "digests/s", flush=True)  # fmt: skip

@@ -4,14 +4,12 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
-import numpy as np
 import pytest
 
 from paperroute.config import Settings
 from paperroute.digest.compose import Signals, compose_digest, period_for, period_label
 from paperroute.digest.delivery import is_due
 from paperroute.digest.render import digest_message, excerpt, render_digest
-from paperroute.digest.signals import Pool, match_topics, topic_vectors
 from paperroute.models import Author, Paper
 from paperroute.store.subscriptions import Preferences, Subscription, SubscriptionError
 
@@ -182,32 +180,3 @@ def test_excerpt_cuts_long_abstracts_at_a_word():
     long = paper("2501.00010", abstract="word " * 200)
     cut = excerpt(long, 50)
     assert len(cut) <= 51 and cut.endswith("…") and "wor…" not in cut
-
-
-def test_topic_vectors_are_embedded_once_and_kept_between_runs(tmp_path):
-    # A counting stand-in for the model: what is tested is the cache, not the vectors' meaning.
-    calls: list[list[str]] = []
-
-    def embed(texts):
-        calls.append(list(texts))
-        return np.eye(len(texts), 4, dtype=np.float32)
-
-    settings = Settings(data_dir=tmp_path)
-    first = topic_vectors(settings, embed)(["graph networks", "speech", "graph networks"])
-    assert first.shape == (3, 4) and calls == [["graph networks", "speech"]]
-    again = topic_vectors(settings, embed)(["speech", "robots"])  # a new run, same data dir
-    assert calls[1:] == [["robots"]]
-    assert np.array_equal(again[0], first[1])
-
-
-def test_topic_words_match_other_word_forms_and_need_every_word():
-    # Vectors that match nothing (cosine 0): only the lexical half of the hybrid match can hit.
-    papers = [
-        paper("2501.00021", "Transformers for Proteins", abstract="Folding proteins."),
-        paper("2501.00022", "Protein design", abstract="No attention here."),
-        paper("2501.00023", "Vision transformers", abstract="Images."),
-    ]
-    pool = Pool(papers, {p.id: datetime(2026, 1, 1, tzinfo=UTC) for p in papers})
-    pool.vectors = np.zeros((3, 4), dtype=np.float32)
-    hits = match_topics(pool, ["transformer protein"], lambda texts: np.zeros((len(texts), 4)))
-    assert hits == {"transformer protein": ["2501.00021"]}

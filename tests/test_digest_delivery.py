@@ -19,7 +19,6 @@ import pytest
 
 import paperroute
 from paperroute.digest.delivery import DeliveryOptions, send_due_digests
-from paperroute.digest.signals import load_embedder
 from paperroute.digest.tokens import read_token
 from paperroute.search.embedder import paper_text
 from paperroute.sources.files import read_file
@@ -32,14 +31,11 @@ from paperroute.store.subscriptions import (
     get_subscription_by_email,
     subscribe,
 )
+from search_support import HashEmbedder, real_embedder
 from smtp_fixture import smtp_server  # noqa: F401  (pytest fixture)
 
 DEMO = Path(paperroute.__file__).parent / "data" / "demo_papers.jsonl.gz"
 FAST = DeliveryOptions(attempts=4, backoff=0.01, retry_after=0.0)
-
-
-def no_model():
-    raise AssertionError("these digests need no embedding model")
 
 
 _VECTORS: dict[str, bytes] = {}
@@ -57,7 +53,7 @@ def load_demo(engine, count=60, settings=None):
     if settings is not None:
         missing = [p for p in found if p.id not in _VECTORS]
         if missing:
-            vectors = load_embedder(settings)([paper_text(p.title, p.abstract) for p in missing])
+            vectors = real_embedder().embed([paper_text(p.title, p.abstract) for p in missing])
             _VECTORS.update(
                 (p.id, v.astype("<f4").tobytes()) for p, v in zip(missing, vectors, strict=True)
             )
@@ -92,7 +88,8 @@ def active(engine, email, **prefs):
 
 
 def send(settings, engine, moment=None, **kw):
-    return send_due_digests(settings, engine, moment=moment, embed_factory=no_model, **kw)
+    # No search service: these digests have no topic or "for you" section.
+    return send_due_digests(settings, engine, None, moment=moment, **kw)
 
 
 def test_digest_arrives_only_after_confirmation_with_headers_parts_and_links(
@@ -379,11 +376,11 @@ def test_smtp_over_starttls_and_implicit_tls(settings, tmp_path, mode):
 
 
 def test_daily_and_weekly_readers_are_matched_against_their_own_new_papers(engine, settings):
-    import numpy as np
     from sqlalchemy import update
 
     from paperroute.digest.signals import gather_inputs
     from paperroute.models import PaperRecord
+    from paperroute.search.service import SearchService
     from paperroute.store.schema import papers as papers_table
 
     now = datetime.now(UTC)
@@ -406,11 +403,10 @@ def test_daily_and_weekly_readers_are_matched_against_their_own_new_papers(engin
     weekly = active(engine, "weekly@example.org", cadence="weekly", **prefs)
     since = {daily.id: now - timedelta(days=1), weekly.id: now - timedelta(days=7)}
 
-    # Vectors that match nothing: this test is about which papers each reader is matched against.
-    def embed_factory():
-        return lambda texts: np.zeros((len(texts), 4), dtype=np.float32)
-
-    got = gather_inputs(engine, settings, [daily, weekly], since, embed_factory, now)
+    # No stored vectors, so words match: this test is about which papers each reader is matched
+    # against, not about meaning.
+    search = SearchService(settings, engine, embedder=HashEmbedder())
+    got = gather_inputs(engine, settings, [daily, weekly], since, search, now)
     matches = {r.subscription.email: r.signals.topic_matches["graph neural networks"] for r in got}
     assert matches["daily@example.org"] == ["2501.00002"]
     assert sorted(matches["weekly@example.org"]) == ["2501.00000", "2501.00001", "2501.00002"]

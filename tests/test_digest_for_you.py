@@ -29,8 +29,10 @@ def active(engine, email, user_id=None, **prefs):
 
 def deliver(settings, engine):
     from paperroute.digest.delivery import send_due_digests
+    from paperroute.search.service import SearchService
+    from search_support import real_embedder
 
-    return send_due_digests(settings, engine)
+    return send_due_digests(settings, engine, SearchService(settings, engine, real_embedder()))
 
 
 def section(text: str, title: str) -> str:

@@ -14,8 +14,10 @@ from pydantic import SecretStr
 
 from paperroute.digest.delivery import send_due_digests
 from paperroute.digest.tokens import link
+from paperroute.search.service import SearchService
 from paperroute.store import subscriptions as subs
 from paperroute.store.votes import set_vote
+from search_support import real_embedder
 from smtp_fixture import smtp_server  # noqa: F401  (pytest fixture)
 from test_digest_delivery import active, load_demo
 from webtools import csrf_from, doc, make_app, sign_in, texts
@@ -35,7 +37,8 @@ def web_settings(settings, smtp_server):  # noqa: F811
 
 def https_client(settings, engine) -> TestClient:
     """A browser-like client on https (the site's cookies are Secure when base_url is https)."""
-    app = make_app(settings, engine)
+    # The real search service: the digest preview's topics and "for you" come from it.
+    app = make_app(settings, engine, search=SearchService(settings, engine, real_embedder()))
     return TestClient(
         app, base_url="https://testserver", headers={"accept": "text/html"}, follow_redirects=False
     )
@@ -44,6 +47,11 @@ def https_client(settings, engine) -> TestClient:
 @pytest.fixture
 def client(web_settings, engine):
     return https_client(web_settings, engine)
+
+
+def deliver(settings, engine):
+    """A digest run with the real model (a fresh search service: the papers were just loaded)."""
+    return send_due_digests(settings, engine, SearchService(settings, engine, real_embedder()))
 
 
 def local(url: str) -> str:
@@ -87,7 +95,7 @@ def test_subscribe_confirm_and_receive_a_digest_with_the_chosen_sections(
     assert "new.reader@example.org" in texts(response, ".notice")[0]  # one normalised form
     [confirmation] = smtp_server.messages
     assert confirmation["Subject"].startswith("Confirm your")
-    assert send_due_digests(web_settings, engine).due == 0, "nothing before the click"
+    assert deliver(web_settings, engine).due == 0, "nothing before the click"
 
     [confirm_url] = [u for u in links_in(confirmation) if "/subscriptions/confirm" in u]
     page = client.get(local(confirm_url))
@@ -99,7 +107,7 @@ def test_subscribe_confirm_and_receive_a_digest_with_the_chosen_sections(
     )
     assert done.status_code == 200 and "You are subscribed" in done.text
 
-    report = send_due_digests(web_settings, engine)
+    report = deliver(web_settings, engine)
     assert report.sent == 1
     digest = smtp_server.messages[-1]
     text = digest.get_body(("plain",)).get_content().replace("\r\n", "\n")
@@ -125,7 +133,7 @@ def test_one_click_unsubscribe_post_works_without_session_or_csrf(
 ):
     load_demo(engine, 20)
     sub = active(engine, "leaving@example.org", send_hour=0)
-    assert send_due_digests(web_settings, engine).sent == 1
+    assert deliver(web_settings, engine).sent == 1
     header = smtp_server.messages[-1]["List-Unsubscribe"]
     url = re.search(r"<(https://[^>]+)>", header).group(1)
 
@@ -133,7 +141,7 @@ def test_one_click_unsubscribe_post_works_without_session_or_csrf(
     response = mail_client.post(local(url), data={"List-Unsubscribe": "One-Click"})
     assert response.status_code == 200
     assert subs.get_subscription(engine, sub.id).status == "unsubscribed"
-    assert send_due_digests(web_settings, engine).due == 0
+    assert deliver(web_settings, engine).due == 0
 
 
 def test_unsubscribe_link_opens_a_page_and_get_changes_nothing(client, engine, web_settings):

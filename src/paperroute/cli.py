@@ -417,19 +417,22 @@ def digest_send(
     from paperroute.jobs import yield_cpu_to_requests
 
     yield_cpu_to_requests()
+    from paperroute.search.service import SearchService
+
     settings = get_settings()
     engine = open_engine(settings)
+    search = SearchService(settings, engine)
     if dry_run:
         from paperroute.digest.delivery import preview_digest
 
         for sub, period in due_subscriptions(engine, _now(), to):
-            digest = preview_digest(settings, engine, sub)
+            digest = preview_digest(settings, engine, sub, search)
             sizes = {s.key: len(s.items) for s in digest.sections}
             print_json({"email": sub.email, "period": period, "papers": len(digest.paper_ids),
                         "sections": sizes})  # fmt: skip
         return
     options = DeliveryOptions(lease_seconds=lease_seconds, attempts=retries, backoff=backoff)
-    report = send_due_digests(settings, engine, only_email=to, options=options)
+    report = send_due_digests(settings, engine, search, only_email=to, options=options)
     print_json(report.as_dict())
     if report.stopped:
         raise typer.Exit(1)
@@ -449,6 +452,7 @@ def digest_preview(
     """Print the digest this address would get now (nothing is sent or recorded)."""
     from paperroute.digest.delivery import preview_digest
     from paperroute.digest.render import render_digest
+    from paperroute.search.service import SearchService
     from paperroute.store.subscriptions import get_subscription_by_email
 
     settings = get_settings()
@@ -457,7 +461,8 @@ def digest_preview(
     if sub is None:
         err.print(f"[red]no subscription for {email}[/red]")
         raise typer.Exit(1)
-    html_part, text_part = render_digest(settings, sub, preview_digest(settings, engine, sub))
+    digest = preview_digest(settings, engine, sub, SearchService(settings, engine))
+    html_part, text_part = render_digest(settings, sub, digest)
     sys.stdout.write(html_part if html else text_part)
 
 

@@ -21,7 +21,6 @@ import logging
 import os
 import socket
 import uuid
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo
@@ -31,13 +30,14 @@ from sqlalchemy import Engine
 from paperroute.config import Settings
 from paperroute.digest.compose import Digest, compose_digest, period_for, period_length
 from paperroute.digest.render import digest_message, digest_message_id
-from paperroute.digest.signals import Embedder, ReaderInputs, gather_inputs, load_embedder
+from paperroute.digest.signals import ReaderInputs, gather_inputs
 from paperroute.mail.smtp import (
     Mailer,
     PermanentMailError,
     TemporaryMailError,
     send_with_retries,
 )
+from paperroute.search.service import SearchService
 from paperroute.store import deliveries as ledger
 from paperroute.store.subscriptions import (
     Subscription,
@@ -126,10 +126,10 @@ def compose_for(inputs: ReaderInputs, period: str) -> Digest:
 def send_due_digests(
     settings: Settings,
     engine: Engine,
+    search: SearchService | None,
     moment: datetime | None = None,
     only_email: str | None = None,
     options: DeliveryOptions | None = None,
-    embed_factory: Callable[[], Embedder] | None = None,
     owner: str | None = None,
 ) -> SendReport:
     """Send every due digest (none lost, at most one duplicate per crash); safe to run in several
@@ -137,7 +137,6 @@ def send_due_digests(
     moment = moment or datetime.now(UTC)
     options = options or DeliveryOptions()
     owner = owner or worker_id()
-    embed_factory = embed_factory or (lambda: load_embedder(settings))
     due = due_subscriptions(engine, moment, only_email)
     report = SendReport(due=len(due))
     if due and not settings.smtp_configured:  # claiming would only burn retry attempts
@@ -148,7 +147,7 @@ def send_due_digests(
             batch = due[start : start + options.batch_size]
             subs = [s for s, _ in batch]
             since = reader_since(engine, subs, moment)
-            inputs = gather_inputs(engine, settings, subs, since, embed_factory, moment)
+            inputs = gather_inputs(engine, settings, subs, since, search, moment)
             for (_, period), reader in zip(batch, inputs, strict=True):
                 if not _deliver_one(
                     settings, engine, mailer, reader, period, owner, options, report
@@ -211,12 +210,11 @@ def preview_digest(
     settings: Settings,
     engine: Engine,
     subscription: Subscription,
+    search: SearchService | None,
     moment: datetime | None = None,
-    embed_factory: Callable[[], Embedder] | None = None,
 ) -> Digest:
     """The digest this reader would get now, without claiming or sending anything."""
     moment = moment or datetime.now(UTC)
-    embed_factory = embed_factory or (lambda: load_embedder(settings))
     since = reader_since(engine, [subscription], moment)
-    [inputs] = gather_inputs(engine, settings, [subscription], since, embed_factory, moment)
+    [inputs] = gather_inputs(engine, settings, [subscription], since, search, moment)
     return compose_for(inputs, period_for(subscription, moment))

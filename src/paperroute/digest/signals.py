@@ -1,10 +1,10 @@
 """Gathering what digests need, in batches: the new papers, topic matches and "for you" picks.
 
-Topic sections use a hybrid match (semantic cosine over sentence embeddings fused by reciprocal
-rank with BM25 over the same papers) against the pool of papers new since the reader's last digest.
-It is batched for a whole run: every distinct topic of every due reader is embedded once and
-scored with one matrix product against the pool, which is what lets 10,000 digests compose in
-seconds. Paper vectors come from the `embeddings` table when the search side stored them for the
+Topic sections are the search service's ranking of each topic phrase (`SearchService.match_topics`:
+the same lexical + vector fusion as /search) restricted to the papers first seen since the reader's
+last digest. It is batched for a whole run: readers whose digests start in the same hour share one
+call, every distinct topic is embedded once (and kept on disk), the window's vectors read once.
+"For you" paper vectors come from the `embeddings` table when the search side stored them for the
 configured model, and are computed here otherwise.
 
 "For you" is the recommender of `ranking/recommend.py` (the one behind /for-you), run per reader
@@ -14,15 +14,12 @@ negatives their "not interested" marks, candidates the papers new since their la
 
 from __future__ import annotations
 
-import math
 import os
-import re
-from collections import Counter, defaultdict
+from collections import defaultdict
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import datetime
-from pathlib import Path
 
 import numpy as np
 from sqlalchemy import Engine
@@ -32,9 +29,8 @@ from paperroute.digest.compose import PaperIndex, Signals
 from paperroute.models import Paper
 from paperroute.ranking.recommend import author_scores, recommend
 from paperroute.ranking.trending import TrendingInput, announced_at, rank_trending
-from paperroute.search.embedder import Embedder as SearchEmbedder
 from paperroute.search.embedder import paper_text
-from paperroute.search.lexical import stem_tokens
+from paperroute.search.service import SearchService
 from paperroute.store.embeddings import load_vectors
 from paperroute.store.library import not_interested_by_user
 from paperroute.store.papers import author_key, first_seen_since, get_papers
@@ -43,90 +39,14 @@ from paperroute.store.subscriptions import Subscription, reader_libraries, sent_
 Embedder = Callable[[list[str]], np.ndarray]
 """Texts -> L2-normalised float32 matrix, one row per text."""
 
-SEMANTIC_MIN = 0.35  # cosine below this is not "about" the topic for MiniLM-sized models
 SIMILAR_MIN = 0.45
-TOPIC_DEPTH = 20  # candidates kept per topic before the per-reader dedupe
 FOR_YOU_DEPTH = 20
 LIBRARY_MAX = 50
 FOR_YOU_THREADS = 8
-RRF_K = 60
-_STOP_WORDS = (
-    "a an and are as at be by for from in into is it of on or that the this to with we our "
-    "via using based towards new paper papers"
-)
-# The search index's analyzer (lower-case, ASCII folding, English stemming), so that a topic's
-# "diffusion model" finds "Diffusion Models" just as the search page does.
-_STOP = frozenset(t for word in _STOP_WORDS.split() for t in stem_tokens(word))
-
-
-def tokens(text: str) -> list[str]:
-    """Stemmed index terms of a text, without stop words."""
-    return [t for t in stem_tokens(text) if t not in _STOP]
 
 
 def _text(paper: Paper) -> str:
     return paper_text(paper.title, paper.abstract)
-
-
-_EMBEDDERS: dict[tuple[str, int], SearchEmbedder] = {}
-
-
-def load_embedder(settings: Settings) -> Embedder:
-    """The search side's embedder for the configured model (loaded once per process)."""
-    key = (settings.embedding_model, settings.embedding_batch_size)
-    if key not in _EMBEDDERS:
-        _EMBEDDERS[key] = SearchEmbedder(*key)
-    return _EMBEDDERS[key].embed
-
-
-class TopicVectors:
-    """Vectors of readers' topic phrases, kept on disk between runs (topics rarely change, so a
-    daily run embeds only the phrases it has not seen). A cache: deleting the file is harmless."""
-
-    # Reading and writing are whole-file: fine for tens of thousands of phrases (15 MB at 20k).
-
-    def __init__(self, path: Path, embed: Embedder):
-        self.path, self.embed = path, embed
-        self.vectors: dict[str, np.ndarray] = {}
-        self._loaded = False
-
-    def _load(self) -> None:
-        self._loaded = True
-        try:
-            with np.load(self.path, allow_pickle=False) as data:
-                texts, matrix = data["texts"], data["vectors"]
-        except (OSError, ValueError, KeyError):
-            return
-        if len(texts) == len(matrix):
-            self.vectors.update(zip(texts.tolist(), matrix, strict=True))
-
-    def __call__(self, texts: list[str]) -> np.ndarray:
-        """Vectors for texts, embedding (and saving) only the new ones."""
-        if not self._loaded:
-            self._load()
-        missing = list(dict.fromkeys(t for t in texts if t not in self.vectors))
-        if missing:
-            self.vectors.update(zip(missing, self.embed(missing), strict=True))
-            self._save()
-        if not texts:
-            return np.zeros((0, 1), dtype=np.float32)
-        return np.vstack([self.vectors[t] for t in texts]).astype(np.float32)
-
-    def _save(self) -> None:
-        # One file replaced atomically, so concurrent workers never read half of a cache.
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        texts = list(self.vectors)
-        tmp = self.path.with_name(f"{self.path.name}.{os.getpid()}.tmp")
-        with open(tmp, "wb") as fh:
-            matrix = np.vstack([self.vectors[t] for t in texts]).astype(np.float32)
-            np.savez(fh, texts=np.array(texts, dtype=str), vectors=matrix)
-        os.replace(tmp, self.path)
-
-
-def topic_vectors(settings: Settings, embed: Embedder) -> TopicVectors:
-    """The topic-vector cache of this data directory and model."""
-    slug = re.sub(r"[^A-Za-z0-9]+", "-", settings.embedding_model).strip("-")
-    return TopicVectors(settings.data_dir / "cache" / f"topics-{slug}.npz", embed)
 
 
 @dataclass
@@ -136,7 +56,6 @@ class Pool:
     papers: list[Paper]
     first_seen: dict[str, datetime]
     vectors: np.ndarray | None = None
-    _bm25: _BM25 | None = field(default=None, repr=False)
     _since: dict[datetime, list[Paper]] = field(default_factory=dict, repr=False)
 
     @property
@@ -187,60 +106,6 @@ def paper_vectors(
     return np.vstack([stored[p.id] for p in found]).astype(np.float32)
 
 
-class _BM25:
-    """BM25 over a small pool (the day's papers), for the lexical half of the topic match."""
-
-    def __init__(self, docs: list[list[str]], k1: float = 1.2, b: float = 0.75):
-        self.postings: dict[str, list[tuple[int, int]]] = defaultdict(list)
-        self.lengths = [len(d) for d in docs]
-        for i, doc in enumerate(docs):
-            for term, tf in Counter(doc).items():
-                self.postings[term].append((i, tf))
-        self.avg = (sum(self.lengths) / len(docs)) if docs else 1.0
-        self.n, self.k1, self.b = len(docs), k1, b
-
-    def search(self, query: list[str], depth: int) -> list[int]:
-        """Doc indexes that contain every query term, best first."""
-        terms = list(dict.fromkeys(query))
-        if not terms or any(t not in self.postings for t in terms):
-            return []
-        scores: dict[int, float] = defaultdict(float)
-        hits: Counter = Counter()
-        for term in terms:
-            plist = self.postings[term]
-            idf = math.log(1 + (self.n - len(plist) + 0.5) / (len(plist) + 0.5))
-            for doc, tf in plist:
-                norm = tf + self.k1 * (1 - self.b + self.b * self.lengths[doc] / self.avg)
-                scores[doc] += idf * tf * (self.k1 + 1) / norm
-                hits[doc] += 1
-        matched = [d for d in scores if hits[d] == len(terms)]
-        return sorted(matched, key=lambda d: -scores[d])[:depth]
-
-
-def match_topics(pool: Pool, topics: list[str], embed: Embedder) -> dict[str, list[str]]:
-    """Hybrid (semantic + BM25, reciprocal-rank fused) matches of each topic in the pool."""
-    topics = list(dict.fromkeys(topics))
-    if not topics or not pool.papers:
-        return {t: [] for t in topics}
-    if pool._bm25 is None:
-        pool._bm25 = _BM25([tokens(_text(p)) for p in pool.papers])
-    ids = pool.ids
-    scores = embed(topics) @ pool.vectors.T  # one matrix product for every topic at once
-    depth = min(TOPIC_DEPTH, len(ids))
-    top = np.argpartition(-scores, depth - 1, axis=1)[:, :depth]
-    out: dict[str, list[str]] = {}
-    for row, topic in enumerate(topics):
-        cand = top[row][np.argsort(-scores[row, top[row]])]
-        semantic = [int(i) for i in cand if scores[row, i] >= SEMANTIC_MIN]
-        lexical = pool._bm25.search(tokens(topic), depth)
-        fused: dict[int, float] = defaultdict(float)
-        for ranking in (semantic, lexical):
-            for rank, doc in enumerate(ranking):
-                fused[doc] += 1.0 / (RRF_K + rank)
-        out[topic] = [ids[d] for d in sorted(fused, key=lambda d: -fused[d])][:TOPIC_DEPTH]
-    return out
-
-
 @dataclass
 class ReaderInputs:
     """Everything compose_digest needs for one reader."""
@@ -256,23 +121,21 @@ def gather_inputs(
     settings: Settings,
     subs: list[Subscription],
     since: dict[int, datetime],
-    embed_factory: Callable[[], Embedder],
+    search: SearchService | None,
     moment: datetime,
     pool: Pool | None = None,
 ) -> list[ReaderInputs]:
-    """Candidates and signals for many readers at once (one pool, one batched topic match)."""
+    """Candidates and signals for many readers at once (one pool; topics matched by the search
+    service in one batched call per window; without a search service, no topic or "for you"
+    sections)."""
     if not subs:
         return []
     # Digests start on the hour: readers sent within the same hour share one match below.
     since = {sid: when.replace(minute=0, second=0, microsecond=0) for sid, when in since.items()}
     pool = pool or load_pool(engine, min(since.values()))
     sent = sent_paper_ids(engine, [s.id for s in subs])
-    needs_vectors = any(
-        (s.prefs.topics and s.prefs.sections.get("topics"))
-        or (s.user_id and s.prefs.sections.get("for_you"))
-        for s in subs
-    )
-    embed = embed_factory() if needs_vectors and pool.papers else None
+    needs_vectors = any(s.user_id and s.prefs.sections.get("for_you") for s in subs)
+    embed = search.embedder.embed if search and needs_vectors and pool.papers else None
     if embed is not None and pool.vectors is None:
         pool.vectors = paper_vectors(engine, settings, embed, pool.papers)
     # Readers are matched against the papers new since *their* last digest: a daily reader's
@@ -281,17 +144,17 @@ def gather_inputs(
     groups: dict[datetime, list[Subscription]] = defaultdict(list)
     for sub in subs:
         groups[since[sub.id]].append(sub)
-    topic_embed = topic_vectors(settings, embed) if embed is not None else None
     topic_hits: dict[int, dict[str, list[str]]] = {}
     picks: dict[int, list[ForYouPick]] = {}
     negatives = not_interested_by_user(engine, [s.user_id for s in subs if s.user_id])
     for start, members in groups.items():
         part = pool.newer(start)
-        if embed is None or not part.papers:
+        if not part.papers:
             continue
         wanted = [t for s in members if s.prefs.sections.get("topics") for t in s.prefs.topics]
-        hits = match_topics(part, wanted, topic_embed)
-        topic_hits.update((s.id, hits) for s in members)
+        if wanted and search is not None:
+            hits = search.match_topics(wanted, start)
+            topic_hits.update((s.id, hits) for s in members)
         picks.update(for_you_picks(engine, settings, members, part, embed, negatives))
     trending = trending_order(pool.papers, moment)
     index = PaperIndex.build(pool.papers)

@@ -42,7 +42,9 @@ JOBS: list[Job] = [
 
 def digest_job(settings: Settings, engine: Engine, stop: threading.Event | None = None) -> str:
     """Send every digest that is due now (the `paperroute digest send` command)."""
-    report = send_due_digests(settings, engine)
+    from paperroute.search.service import SearchService
+
+    report = send_due_digests(settings, engine, SearchService(settings, engine))
     note = (
         f"due {report.due}, sent {report.sent}, empty {report.skipped_empty}, "
         f"failed {report.failed}, deferred {report.deferred}, busy {report.busy}"

@@ -318,6 +318,8 @@ class LexicalIndex:
             clauses.append(self._range("has_code", 1, None))
         if filters.min_upvotes:
             clauses.append(self._range("upvotes", int(filters.min_upvotes), None))
+        if getattr(filters, "within", None) is not None:  # a first-seen window's papers
+            clauses.append(tantivy.Query.term_set_query(self.schema, "id", sorted(filters.within)))
         return [(tantivy.Occur.Must, c) for c in clauses]
 
     def _range(self, field: str, lo: int | None, hi: int | None) -> tantivy.Query:

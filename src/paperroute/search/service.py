@@ -15,7 +15,7 @@ from collections import OrderedDict
 from collections.abc import Callable, Iterable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass, field
-from datetime import date
+from datetime import UTC, date, datetime
 from typing import Any, Literal
 
 import numpy as np
@@ -29,10 +29,11 @@ from paperroute.search.fusion import fuse
 from paperroute.search.highlight import author_matches, mark, query_terms, snippet
 from paperroute.search.indexes import SearchIndexes
 from paperroute.search.lexical import stem_tokens
+from paperroute.search.phrases import PhraseVectors
 from paperroute.search.query import STOP_WORDS, ParsedQuery, parse_query
 from paperroute.search.spelling import closest_word
 from paperroute.store import embeddings as emb_store
-from paperroute.store.papers import INDEX_COLUMNS, as_date, paper_rows
+from paperroute.store.papers import INDEX_COLUMNS, as_date, first_seen_since, paper_rows
 
 Sort = Literal["relevance", "date", "upvotes"]
 _LIGHT_COLUMNS = (
@@ -63,23 +64,36 @@ FLOOR = 0.35
 RANKINGS_KEPT = 256  # rankings cached per process (a few KB each)
 RANKING_TTL_S = 60.0  # bounded staleness: changes made by other processes show within this
 SUGGEST_DOCS = 20  # titles read to find a misspelt word's closest title word
+TOPIC_LIMIT = 20  # papers kept per digest topic
 
 
 @dataclass
 class SearchFilters:
-    """Restrictions on results: announcement date range, categories, code, upvotes."""
+    """Restrictions on results: announcement date range, first-seen window, categories, code,
+    upvotes."""
 
     date_from: date | None = None
     date_to: date | None = None
     categories: list[str] = field(default_factory=list)
     has_code: bool = False
     min_upvotes: int = 0
+    # First seen in [seen_from, seen_until) (a digest's window of new papers); the service
+    # resolves it to `within`, the window's paper ids, once per ranking.
+    seen_from: datetime | None = None
+    seen_until: datetime | None = None
+    within: frozenset[str] | None = None
 
     @property
     def active(self) -> bool:
         """True when any filter is set."""
         return bool(
-            self.date_from or self.date_to or self.categories or self.has_code or self.min_upvotes
+            self.date_from
+            or self.date_to
+            or self.categories
+            or self.has_code
+            or self.min_upvotes
+            or self.seen_from
+            or self.seen_until
         )
 
     def allows(self, row: dict) -> bool:
@@ -94,6 +108,8 @@ class SearchFilters:
             if not wanted & {c.lower() for c in row["categories"] or []}:
                 return False
         if self.has_code and not row["code_url"]:
+            return False
+        if self.within is not None and row["id"] not in self.within:
             return False
         return _upvotes(row) >= self.min_upvotes
 
@@ -196,6 +212,11 @@ class SearchService:
         self._rankings_lock = threading.Lock()  # cachetools caches are not thread-safe
         self._executor: ThreadPoolExecutor | None = None
         self._executor_lock = threading.Lock()
+        slug = re.sub(r"[^A-Za-z0-9]+", "-", self.model).strip("-")
+        self.phrases = PhraseVectors(
+            settings.data_dir / "cache" / f"phrases-{slug}.npz", self.embedder.embed_query
+        )
+        self._windows: TTLCache = TTLCache(4, RANKING_TTL_S)  # window -> (ids, unit vectors)
 
     # --- index maintenance --------------------------------------------------------------------
 
@@ -279,6 +300,9 @@ class SearchService:
     def embed_query(self, text: str) -> np.ndarray:
         """The unit vector of a free-text query (cached for repeated queries)."""
         key = text.strip().lower()
+        known = self.phrases.get(key)  # a digest topic: the vector it was matched with
+        if known is not None:
+            return known
         if key in self._query_cache:
             self._query_cache.move_to_end(key)
             return self._query_cache[key]
@@ -387,8 +411,10 @@ class SearchService:
         ann_depth *= 5 if filters.active else 1
         # The query embedding plus the vector search, and the lexical search, all release the
         # GIL: they run side by side on two cores.
+        windowed = filters.within is not None and bool(filters.seen_from or filters.seen_until)
+        window = self._window_vectors(filters)[1] if windowed else None
         pending = (
-            self._pool.submit(self._embed_and_search, parsed.text, ann_depth)
+            self._pool.submit(self._embed_and_search, parsed.text, 0 if window else ann_depth)
             if want_vectors
             else None
         )
@@ -407,6 +433,8 @@ class SearchService:
         vec_hits: list[tuple[str, float]] = []
         if pending is not None:
             qvec, vec_hits = pending.result()
+            if window is not None:  # a first-seen window: exact cosine over all of its papers
+                return lex_hits, _window_hits(window, qvec, {p for p, _ in lex_hits}), total
             # Exact cosine for lexical candidates the ANN list did not reach, so fusion
             # compares every candidate on both signals.
             seen = {pid for pid, _ in vec_hits}
@@ -486,6 +514,7 @@ class SearchService:
 
     def _rank(self, parsed: ParsedQuery, filters: SearchFilters, sort: Sort) -> Ranking:
         """Rank a fixed number of candidates once: fusion, relevance floor, author, sorting."""
+        filters = self._resolve_window(filters)
         name = _name_like(parsed)
         # Light columns for every candidate (JSON columns only when a filter or name needs
         # them); the full rows are loaded for the page shown only.
@@ -528,6 +557,56 @@ class SearchService:
             message=_message(parsed, fused, lex_total),
             suggestion=None if author_ids else self._suggestion(parsed),
         )
+
+    def match_topics(
+        self,
+        phrases: Sequence[str],
+        since: datetime | None,
+        until: datetime | None = None,
+        limit: int = TOPIC_LIMIT,
+    ) -> dict[str, list[str]]:
+        """Each phrase's best papers first seen in [since, until), ranked exactly as `search`
+        ranks the phrase with that window; one batched call for a whole digest run (new phrases
+        are embedded once and kept on disk, the window's vectors are read once)."""
+        phrases = list(dict.fromkeys(phrases))
+        self.indexes.refresh()
+        parsed = {p: parse_query(p) for p in phrases}
+        self.phrases.ensure([q.text.strip().lower() for q in parsed.values() if q.text])
+        window = SearchFilters(seen_from=since, seen_until=until)
+        out: dict[str, list[str]] = {}
+        for phrase, query in parsed.items():
+            if query.arxiv_id or query.is_empty:
+                out[phrase] = []
+                continue
+            ranking = self._rank(query, _merge_filters(window, query), "relevance")
+            out[phrase] = [pid for pid, _ in ranking.order[:limit]]
+        return out
+
+    def _resolve_window(self, filters: SearchFilters) -> SearchFilters:
+        """The filters with a first-seen window turned into its paper ids (`within`)."""
+        if filters.within is not None or not (filters.seen_from or filters.seen_until):
+            return filters
+        ids, _ = self._window_vectors(filters)
+        resolved = SearchFilters(**asdict(filters))
+        resolved.within = frozenset(ids)
+        return resolved
+
+    def _window_vectors(self, filters: SearchFilters) -> tuple[list[str], np.ndarray]:
+        """Ids of the visible papers first seen in the window, and their unit vectors (rows of
+        papers with a vector), read once per window while the indexes are unchanged."""
+        key = (filters.seen_from, filters.seen_until, self.indexes.version())
+        found = self._windows.get(key)
+        if found is None:
+            seen = first_seen_since(
+                self.engine, filters.seen_from or datetime.min.replace(tzinfo=UTC)
+            )
+            until = filters.seen_until
+            ids = [pid for pid, when in seen.items() if until is None or when < until]
+            stored = self.indexes.vectors.get(ids)
+            mat = np.stack(list(stored.values())) if stored else np.zeros((0, 1), np.float32)
+            mat = mat / np.maximum(np.linalg.norm(mat, axis=1, keepdims=True), 1e-12)
+            found = self._windows[key] = (ids, (list(stored), mat))
+        return found[0], found[1]
 
     def _author_papers(
         self, name: str, filters: SearchFilters, rows: dict[str, dict], columns: list
@@ -590,6 +669,19 @@ class SearchService:
             has_code=bool(row["code_url"]),
             why=matched + why,
         )
+
+
+def _window_hits(
+    window: tuple[list[str], np.ndarray], qvec: np.ndarray, lexical: set[str]
+) -> list[tuple[str, float]]:
+    """Cosine of the query to the window's papers, best first: those past the relevance floor
+    and the lexical candidates (`_rank` drops every other one, so they are not even loaded)."""
+    ids, mat = window
+    if not ids:
+        return []
+    sims = (mat @ qvec).tolist()
+    kept = [(pid, s) for pid, s in zip(ids, sims, strict=True) if s >= FLOOR or pid in lexical]
+    return sorted(kept, key=lambda kv: -kv[1])
 
 
 def _names(row: dict) -> list[str]:

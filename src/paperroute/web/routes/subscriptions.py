@@ -24,7 +24,14 @@ from paperroute.digest.tokens import (
 from paperroute.mail import MailError, send_email
 from paperroute.store import subscriptions as subs
 from paperroute.store.subscriptions import Preferences, Subscription, SubscriptionError
-from paperroute.web.deps import current_user, engine_of, json_response, render, require_user
+from paperroute.web.deps import (
+    current_user,
+    engine_of,
+    json_response,
+    render,
+    require_user,
+    search_service,
+)
 
 router = APIRouter()
 oneclick_router = APIRouter()
@@ -284,7 +291,7 @@ def preview(request: Request, format: str = "html") -> Response:
         sub = Subscription(id=0, email=user.email, status="preview", prefs=Preferences(),
                            user_id=user.id)  # fmt: skip
     settings = _settings(request)
-    digest = preview_digest(settings, engine_of(request), sub)
+    digest = preview_digest(settings, engine_of(request), sub, search_service(request))
     if format == "json":
         sections = [
             {
