@@ -232,6 +232,17 @@ class Paper:
         return self.identifiers.get("arxiv") or (None if ":" in self.id else self.id)
 
     @property
+    def follow_tags(self) -> list[str]:
+        """What a digest can follow this paper by: its categories, `venue:<venue>` and
+        `journal:<ISSN>` (so venues and journals are followed the way categories are)."""
+        tags = list(self.categories)
+        if self.venue:
+            tags.append(f"{'journal' if self.issn else 'venue'}:{self.venue}")
+        if self.issn:
+            tags.append(f"journal:{self.issn}")
+        return tags
+
+    @property
     def total_upvotes(self) -> int:
         """Hugging Face votes plus local votes, shown together."""
         return self.hf_upvotes + self.upvotes

@@ -18,7 +18,7 @@ from collections import defaultdict
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 
-from sqlalchemy import Connection, Table, and_, exists, func, select
+from sqlalchemy import Connection, Table, and_, exists, func, or_, select
 
 from paperroute.models import IDENTIFIER_SCHEMES, PaperRecord
 from paperroute.store import merge
@@ -91,20 +91,47 @@ def _paper_node(clusters: _Clusters, pid: str) -> tuple[str, str]:
 def plan_batch(conn: Connection, records: list[PaperRecord]) -> Plan:
     """Resolve a batch: which paper each record merges into (see the module docstring)."""
     idents = [merge.record_identifiers(r) for r in records]
-    clusters = _Clusters()
     first: dict[tuple[str, str], int] = {}
+    shared = False
+    for i, ids in enumerate(idents):
+        for pair in ids.items():
+            shared = shared or pair in first
+            first.setdefault(pair, i)
+    owners = _owners(conn, list(first))
+    if not shared:
+        plan = _plain_plan(conn, records, idents, owners)
+        if plan is not None:
+            return plan
+    clusters = _Clusters()
     for i, ids in enumerate(idents):
         clusters.add(i, ids.get("arxiv"))
         for pair in ids.items():
-            if pair in first:
-                clusters.union(first[pair], i)
-            else:
-                first[pair] = i
-    owners = _owners(conn, list(first))
+            clusters.union(first[pair], i)
     for pair, pid in owners.items():
         clusters.union(first[pair], _paper_node(clusters, pid))
     _match_titles(conn, records, idents, clusters)
     return _plan(records, idents, clusters, owners)
+
+
+def _plain_plan(
+    conn: Connection,
+    records: list[PaperRecord],
+    idents: list[dict],
+    owners: dict[tuple[str, str], str],
+) -> Plan | None:
+    """The plan of the common batch, without the union-find: every record has its own arXiv id,
+    no two share an identifier, none names another stored paper, and no title can match (the
+    store holds only arXiv papers). None when the batch is not that simple."""
+    plan = Plan()
+    for rec, ids in zip(records, idents, strict=True):
+        key = ids.get("arxiv")
+        if key is None or any(owners.get(pair, key) != key for pair in ids.items()):
+            return None
+        plan.by_id.setdefault(key, []).append(rec)
+        for pair in ids.items():
+            if pair not in owners:
+                plan.identifiers[pair] = key
+    return None if _has_non_arxiv_papers(conn) else plan
 
 
 def _owners(conn: Connection, pairs: list[tuple[str, str]]) -> dict[tuple[str, str], str]:
@@ -127,9 +154,13 @@ def _match_titles(
 ) -> None:
     """Join records that matched no stored identifier to papers (and each other) by title."""
     stored_roots = {clusters.find(n) for n in clusters.parent if isinstance(n, tuple)}
+    # A record with an arXiv id can only join, by title, a paper without one: any other arXiv
+    # paper has a different id (the same id matched above). Most batches are arXiv-only against
+    # a store of arXiv papers; they skip the title work entirely (ingest speed).
+    arxiv_only = all("arxiv" in ids for ids in idents) and not _has_non_arxiv_papers(conn)
     pending: dict[str, list[int]] = defaultdict(list)
     for i, rec in enumerate(records):
-        if clusters.find(i) in stored_roots:
+        if arxiv_only or clusters.find(i) in stored_roots:
             continue
         key = merge.match_key(rec.title, rec.authors[0].name if rec.authors else None)
         if key:
@@ -152,6 +183,16 @@ def _match_titles(
             for j in members:  # another record of the batch with the same title
                 if j < i and _titles_agree(records[i], records[j], idents[i], idents[j]):
                     clusters.union(i, j)
+
+
+def _has_non_arxiv_papers(conn: Connection) -> bool:
+    """True when some stored paper is keyed by another scheme (`doi:...`): one index range
+    probe per scheme, never a scan."""
+    ranges = [
+        and_(papers.c.id >= f"{scheme}:", papers.c.id < f"{scheme};")
+        for scheme in IDENTIFIER_SCHEMES[1:]
+    ]
+    return conn.execute(select(papers.c.id).where(or_(*ranges)).limit(1)).first() is not None
 
 
 def _titles_agree(a: PaperRecord, b: PaperRecord, ids_a: dict, ids_b: dict) -> bool:

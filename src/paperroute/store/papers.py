@@ -165,6 +165,7 @@ def _upsert_grouped(conn: Connection, plan: identity.Plan, now: datetime) -> Ups
             merge.merge_record(row, rec)
             merge.merge_versions(vers, rec)
         merge.finish_row(row)
+        merge.refresh_match_key(row, before)
         if vers != versions.get(pid, {}):
             changed_versions[pid] = vers
         if before is None:

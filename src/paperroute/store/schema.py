@@ -76,11 +76,11 @@ papers = Table(
     Column("first_seen", TS, nullable=False),
     Column("last_changed", TS, nullable=False),
     # Beyond arXiv (issue 14): the published version and what enrichment sources said.
-    Column("venue", String(255), index=True, comment="ACL, NeurIPS, a journal title"),
+    Column("venue", String(255), comment="ACL, NeurIPS, a journal title"),
     Column("year", Integer, comment="year of the venue or publication"),
     Column("track", String(64), comment="oral, spotlight, poster, findings, long, short"),
     Column("publication_type", String(32), comment="preprint, proceedings, journal"),
-    Column("issn", String(32), index=True),
+    Column("issn", String(32)),
     Column("volume", String(64)),
     Column("issue", String(64)),
     Column("pages", String(64)),
@@ -90,7 +90,9 @@ papers = Table(
     Column("citations_observed_at", TS, comment="when that source reported them"),
     Column("tldr", Text),
     Column("tldr_source", String(64), comment="the source the TLDR came from"),
-    Column("tasks", JSON, comment="Papers with Code tasks"),
+    # none_as_null: most papers have no tasks, and a NULL costs nothing to write (a JSON "null"
+    # was one json.dumps per imported paper).
+    Column("tasks", JSON(none_as_null=True), comment="Papers with Code tasks"),
     Column("bibtex", Text, comment="the BibTeX exactly as a source gave it"),
     Column(
         "match_key",
@@ -99,6 +101,11 @@ papers = Table(
         comment="normalised title|first author surname: merges records without a shared id",
     ),
 )
+
+# Partial: most papers are arXiv-only, and an index entry per NULL slowed every import.
+for _name in ("venue", "issn"):
+    _not_null = papers.c[_name].is_not(None)
+    Index(f"ix_papers_{_name}", papers.c[_name], sqlite_where=_not_null, postgresql_where=_not_null)
 
 # Every identifier of a paper (arXiv id, DOI lower-cased, ACL id, PMID ...): each names one paper,
 # so records from different sources find the paper they describe by any of them.

@@ -59,7 +59,7 @@ def _new_columns() -> list[sa.Column]:
         ),
         sa.Column("tldr", sa.Text()),
         sa.Column("tldr_source", sa.String(64), comment="the source the TLDR came from"),
-        sa.Column("tasks", sa.JSON(), comment="Papers with Code tasks"),
+        sa.Column("tasks", sa.JSON(none_as_null=True), comment="Papers with Code tasks"),
         sa.Column("bibtex", sa.Text(), comment="the BibTeX exactly as a source gave it"),
         sa.Column(
             "match_key",
@@ -77,8 +77,11 @@ def upgrade() -> None:
     with op.batch_alter_table("papers", schema=None) as batch_op:
         for column in _new_columns():
             batch_op.add_column(column)
-    op.create_index("ix_papers_venue", "papers", ["venue"])
-    op.create_index("ix_papers_issn", "papers", ["issn"])
+    for name in ("venue", "issn"):  # partial: most papers have neither
+        where = sa.text(f"{name} IS NOT NULL")
+        op.create_index(
+            f"ix_papers_{name}", "papers", [name], sqlite_where=where, postgresql_where=where
+        )
     op.create_index("ix_papers_match_key", "papers", ["match_key"])
     op.create_table(
         "paper_identifiers",
