@@ -9,6 +9,7 @@ from __future__ import annotations
 import re
 from dataclasses import asdict, dataclass, field
 from datetime import date, datetime
+from urllib.parse import quote
 
 # New-style ids (0704.0001 .. 2403.17377) and old-style ids (hep-th/9901001, math.AG/0601001).
 _ID = r"(?P<id>\d{4}\.\d{4,5}|[a-z][a-z\-]*(?:\.[A-Z]{2})?/\d{7})(?:v(?P<v>\d{1,6}))?"
@@ -43,6 +44,19 @@ def record_key(identifiers: dict[str, str]) -> str:
         if value:
             return value if scheme == "arxiv" else f"{scheme}:{value}"
     raise ValueError("a paper needs at least one identifier")
+
+
+def paper_path(paper_id: str) -> str:
+    """The URL path of a paper's page, the one place every link to a paper is made:
+    /papers/<arXiv id>, else /papers/<scheme>/<value> (/papers/doi/10.18653/v1/2024.acl-long.1)."""
+    scheme, sep, value = paper_id.partition(":")
+    if sep and scheme in IDENTIFIER_SCHEMES:
+        return f"/papers/{scheme}/{quote(value, safe=_PATH_SAFE)}"
+    return f"/papers/{quote(paper_id, safe=_PATH_SAFE)}"
+
+
+# Characters a DOI keeps unescaped in a path; the rest (#, ?, %, space, <, >) are escaped.
+_PATH_SAFE = "/:;()[]._-+=,@!$&'*~"
 
 
 class InvalidPaperId(ValueError):
@@ -194,6 +208,39 @@ class Paper:
     versions: list[Version] = field(default_factory=list)
     hidden: bool = False
     featured: bool = False
+    # Beyond arXiv (issue 14): every identifier, the published version, enrichment with sources.
+    identifiers: dict[str, str] = field(default_factory=dict)  # scheme -> value
+    venue: str | None = None
+    year: int | None = None
+    track: str | None = None
+    publication_type: str | None = None
+    issn: str | None = None
+    volume: str | None = None
+    issue: str | None = None
+    pages: str | None = None
+    citation_count: int | None = None
+    influential_citations: int | None = None
+    citations_source: str | None = None
+    tldr: str | None = None
+    tldr_source: str | None = None
+    tasks: list[str] = field(default_factory=list)
+    bibtex: str | None = None
+
+    @property
+    def arxiv_id(self) -> str | None:
+        """The paper's arXiv id, when it has one (then it is also its store id)."""
+        return self.identifiers.get("arxiv") or (None if ":" in self.id else self.id)
+
+    @property
+    def follow_tags(self) -> list[str]:
+        """What a digest can follow this paper by: its categories, `venue:<venue>` and
+        `journal:<ISSN>` (so venues and journals are followed the way categories are)."""
+        tags = list(self.categories)
+        if self.venue:
+            tags.append(f"{'journal' if self.issn else 'venue'}:{self.venue}")
+        if self.issn:
+            tags.append(f"journal:{self.issn}")
+        return tags
 
     @property
     def total_upvotes(self) -> int:

@@ -7,7 +7,7 @@ SQL, where SQLite and PostgreSQL overflow, or the search index, which wants a 64
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Literal
 
 from fastapi import Path, Query
 
@@ -17,6 +17,14 @@ MAX_COUNT = 10**9  # upvotes and other counters: far above any real paper
 
 Page = Annotated[int, Query(ge=0, le=MAX_PAGE, description="Page number, from 0")]
 RowId = Annotated[int, Path(ge=1, le=MAX_ROW_ID, description="A row id")]
+ListSort = Annotated[
+    Literal["votes", "published", "citations"] | None,
+    Query(description="Order: most upvoted, newest, or most cited"),
+]
+MinCitations = Annotated[
+    int | None, Query(ge=0, le=MAX_COUNT, description="Only papers cited at least this often")
+]
+Year = Annotated[int, Path(ge=1000, le=9998, description="A venue year")]
 OptionalRowId = Annotated[int | None, Query(ge=1, le=MAX_ROW_ID, description="A row id")]
 
 

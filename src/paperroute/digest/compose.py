@@ -133,7 +133,7 @@ class PaperIndex:
         for p in ordered:
             for name in dict.fromkeys(_author_key(a.name) for a in p.authors):
                 by_author.setdefault(name, []).append(p.id)
-            for cat in dict.fromkeys(c.lower() for c in p.categories):
+            for cat in dict.fromkeys(c.lower() for c in p.follow_tags):  # venue:, journal: too
                 by_category.setdefault(cat, []).append(p.id)
         ids = [p.id for p in ordered]
         return cls({p.id: p for p in ordered}, ids, {pid: i for i, pid in enumerate(ids)},

@@ -23,7 +23,7 @@ from paperroute.config import Settings
 from paperroute.digest.compose import Digest, DigestItem
 from paperroute.digest.tokens import link
 from paperroute.mail import mail_domain, new_message
-from paperroute.models import Paper
+from paperroute.models import Paper, paper_path
 from paperroute.store.subscriptions import Subscription
 
 TEMPLATES = Path(__file__).parent / "templates"
@@ -106,7 +106,7 @@ def paper_block(kind: str, base: str, item: DigestItem) -> str:
         if len(_BLOCKS) >= _BLOCKS_MAX:
             _BLOCKS.clear()
         template = _env().get_template(f"_paper.{kind}")
-        block = template.render(item=item, paper_url=lambda p: f"{base}/papers/{p.id}")
+        block = template.render(item=item, paper_url=lambda p: base + paper_path(p.id))
         block = Markup(block) if kind == "html" else block
         _BLOCKS[key] = block
     return block
@@ -127,7 +127,7 @@ def render_digest(
         "site_name": settings.site_name,
         "subject": digest_subject(settings, digest),
         "cadence_words": _cadence_words(subscription),
-        "paper_url": lambda p: f"{base}/papers/{p.id}",
+        "paper_url": lambda p: base + paper_path(p.id),
         "preferences_url": link(settings, subscription.id, "preferences"),
         "unsubscribe_url": unsubscribe_url or link(settings, subscription.id, "unsubscribe"),
     }

@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date, timedelta
-from typing import Literal
+from typing import Any, Literal
 
 from sqlalchemy import Engine, func, select
 
@@ -17,7 +17,8 @@ from paperroute.models import Paper
 from paperroute.store.papers import author_key, row_to_paper
 from paperroute.store.schema import paper_authors, paper_categories, papers
 
-Order = Literal["votes", "published"]
+Order = Literal["votes", "published", "citations"]
+ORDERS = ("votes", "published", "citations")
 
 
 @dataclass
@@ -32,6 +33,16 @@ class PaperFilter:
     featured: bool | None = None
     include_hidden: bool = False
     hidden_only: bool = False
+    # Union and exclusion (`/categories/cs.CL+cs.LG-cs.CY`): any of `categories`, none of
+    # `exclude_categories`; the same for venues.
+    categories: tuple[str, ...] = ()
+    exclude_categories: tuple[str, ...] = ()
+    venues: tuple[str, ...] = ()
+    exclude_venues: tuple[str, ...] = ()
+    year: int | None = None
+    track: str | None = None
+    issn: str | None = None
+    min_citations: int | None = None
 
 
 def _conditions(flt: PaperFilter) -> list:
@@ -54,6 +65,15 @@ def _conditions(flt: PaperFilter) -> list:
             paper_categories.c.category == flt.category
         )
         conds.append(papers.c.id.in_(in_cat))
+    conds += _union_conditions(flt)
+    if flt.year is not None:
+        conds.append(papers.c.year == flt.year)
+    if flt.track:
+        conds.append(func.lower(papers.c.track) == flt.track.lower())
+    if flt.issn:
+        conds.append(papers.c.issn == flt.issn)
+    if flt.min_citations:
+        conds.append(papers.c.citation_count >= flt.min_citations)
     if flt.submitter:
         conds.append(papers.c.submitter == flt.submitter)
     if flt.featured is not None:
@@ -61,8 +81,28 @@ def _conditions(flt: PaperFilter) -> list:
     return conds
 
 
+def _union_conditions(flt: PaperFilter) -> list:
+    conds = []
+    cat = paper_categories.c.category
+    if flt.categories:
+        conds.append(
+            papers.c.id.in_(select(paper_categories.c.paper_id).where(cat.in_(flt.categories)))
+        )
+    if flt.exclude_categories:
+        excluded = select(paper_categories.c.paper_id).where(cat.in_(flt.exclude_categories))
+        conds.append(papers.c.id.not_in(excluded))
+    venue = func.lower(papers.c.venue)
+    if flt.venues:
+        conds.append(venue.in_([v.lower() for v in flt.venues]))
+    if flt.exclude_venues:
+        conds.append(func.coalesce(venue, "").not_in([v.lower() for v in flt.exclude_venues]))
+    return conds
+
+
 def _order(order: Order) -> list:
     total = papers.c.hf_upvotes + papers.c.upvotes
+    if order == "citations":
+        return [papers.c.citation_count.desc().nulls_last(), total.desc(), papers.c.id.desc()]
     if order == "published":
         return [papers.c.announced.desc(), papers.c.published.desc(), papers.c.id.desc()]
     return [total.desc(), papers.c.published.desc(), papers.c.id.desc()]
@@ -138,6 +178,84 @@ def top_categories(engine: Engine, limit: int = 30) -> list[tuple[str, int]]:
             .limit(limit)
         ).all()
     return [(c, n) for c, n in rows]
+
+
+def top_venues(engine: Engine, limit: int = 200) -> list[tuple[str, int | None, int]]:
+    """(venue, year, papers) for every venue and year with visible papers, largest first."""
+    query = (
+        select(papers.c.venue, papers.c.year, func.count())
+        .where(papers.c.venue.is_not(None), papers.c.issn.is_(None), papers.c.hidden.is_(False))
+        .group_by(papers.c.venue, papers.c.year)
+        .order_by(func.count().desc(), papers.c.venue, papers.c.year.desc())
+        .limit(limit)
+    )
+    with engine.connect() as conn:
+        return [(v, y, n) for v, y, n in conn.execute(query)]
+
+
+def top_journals(engine: Engine, limit: int = 200) -> list[tuple[str, str, int]]:
+    """(ISSN, journal title, papers) for every journal with visible papers, largest first."""
+    query = (
+        select(papers.c.issn, func.max(papers.c.venue), func.count())
+        .where(papers.c.issn.is_not(None), papers.c.hidden.is_(False))
+        .group_by(papers.c.issn)
+        .order_by(func.count().desc(), papers.c.issn)
+        .limit(limit)
+    )
+    with engine.connect() as conn:
+        return [(i, t or i, n) for i, t, n in conn.execute(query)]
+
+
+def facet_counts(engine: Engine, flt: PaperFilter, column: str) -> list[tuple[Any, int]]:
+    """(value, papers) of one column (track, year) among the papers a filter selects."""
+    col = papers.c[column]
+    query = (
+        select(col, func.count())
+        .where(*_conditions(flt), col.is_not(None))
+        .group_by(col)
+        .order_by(col.desc() if column == "year" else col)
+    )
+    with engine.connect() as conn:
+        return [(v, n) for v, n in conn.execute(query)]
+
+
+def known_names(engine: Engine, kind: Literal["category", "venue"]) -> frozenset[str]:
+    """Every category (or venue) the store has: what a union/exclusion URL is split against."""
+    column = paper_categories.c.category if kind == "category" else papers.c.venue
+    with engine.connect() as conn:
+        return frozenset(v for v in conn.execute(select(column).distinct()).scalars() if v)
+
+
+def split_union(spec: str, known: frozenset[str]) -> tuple[list[str], list[str]]:
+    """`cs.CL+cs.LG-cs.CY` to (["cs.CL", "cs.LG"], ["cs.CY"]).
+
+    Names hold "-" themselves (hep-th, cond-mat.mes-hall, NAACL-HLT), so the string is cut only
+    where every piece is a name the store knows; when no cut fits, "+" alone separates.
+    """
+    if spec in known:
+        return [spec], []
+    cut = _cut(spec, known, {})
+    if cut is None:
+        return [p for p in spec.split("+") if p], []
+    include = [name for sign, name in cut if sign == "+"]
+    return include, [name for sign, name in cut if sign == "-"]
+
+
+def _cut(rest: str, known: frozenset[str], memo: dict) -> list[tuple[str, str]] | None:
+    """The pieces of `rest` (each a known name with its sign), first fitting cut; None if none."""
+    if rest in memo:
+        return memo[rest]
+    sign, text = ("-", rest[1:]) if rest.startswith("-") else ("+", rest.lstrip("+"))
+    found = None
+    for end in range(len(text), 0, -1):
+        name, tail = text[:end], text[end:]
+        if name in known and (not tail or tail[0] in "+-"):
+            after = _cut(tail, known, memo) if tail else []
+            if after is not None:
+                found = [(sign, name), *after]
+                break
+    memo[rest] = found
+    return found
 
 
 def set_flags(

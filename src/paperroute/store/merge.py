@@ -7,20 +7,41 @@ Rules, chosen so that re-importing changes nothing and import order matters as l
 - Hugging Face signals (upvotes, GitHub stars, links, AI summary, organisation) come from the
   newest observation;
 - announced is the earliest announcement seen, published the earliest, updated the latest;
-- versions are the union of every version seen.
+- versions are the union of every version seen;
+- the published version (a record whose publication_type is not "preprint": ACL, Crossref, a
+  journal feed) sets venue, year, track, ISSN, volume, issue, pages, BibTeX and the DOI over what a
+  preprint said; between two published-version sources the first one kept stays;
+- citation counts and the TLDR come from the newest enrichment observation, with its source;
+- tasks are the union of every source's.
+
+Records find their paper by identifiers (see `record_identifiers`, and store/identity.py), else by
+`match_key`: normalised title + first author surname, with years at most one apart (a preprint
+posted in December is often published the next year).
 """
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import operator
 import re
+import string
+import unicodedata
 from dataclasses import fields, replace
 from datetime import UTC, date, datetime
 from typing import Any
 
-from paperroute.models import Author, PaperRecord, Version, web_url
+from paperroute.models import (
+    IDENTIFIER_SCHEMES,
+    Author,
+    InvalidPaperId,
+    PaperRecord,
+    Version,
+    canonical_id,
+    record_key,
+    web_url,
+)
 
 VERSIONED_FIELDS = (
     "title",
@@ -35,6 +56,18 @@ VERSIONED_FIELDS = (
     "submitter",
 )
 SIGNAL_FIELDS = ("github_stars", "code_url", "project_url", "ai_summary", "organization")
+PUBLICATION_FIELDS = (
+    "venue",
+    "year",
+    "track",
+    "publication_type",
+    "issn",
+    "volume",
+    "issue",
+    "pages",
+    "bibtex",
+)
+CITATION_FIELDS = ("citation_count", "influential_citations", "tldr")
 _PARAGRAPH = re.compile(r"\n[ \t\r\f\v]*\n\s*")
 
 
@@ -233,6 +266,13 @@ def new_row(paper_id: str, now: datetime) -> dict[str, Any]:
         "content_hash": "",
         "first_seen": now,
         "last_changed": now,
+        **dict.fromkeys(PUBLICATION_FIELDS),
+        **dict.fromkeys(CITATION_FIELDS),
+        "citations_source": None,
+        "citations_observed_at": None,
+        "tldr_source": None,
+        "tasks": None,
+        "match_key": None,
     }
 
 
@@ -271,6 +311,8 @@ def merge_record(row: dict[str, Any], record: PaperRecord) -> None:
         row["latest_version"] = rank
     _merge_dates(row, record)
     _merge_signals(row, record)
+    _merge_publication(row, record)
+    _merge_citations(row, record)
 
 
 def _merge_dates(row: dict[str, Any], record: PaperRecord) -> None:
@@ -320,8 +362,224 @@ def merge_versions(existing: dict[int, dict], record: PaperRecord) -> None:
                 row[key] = value
 
 
+def is_published(record: PaperRecord) -> bool:
+    """True for a record of the published version (proceedings, journal), not a preprint."""
+    return bool(record.publication_type) and record.publication_type != "preprint"
+
+
+def _merge_publication(row: dict[str, Any], record: PaperRecord) -> None:
+    published = is_published(record)
+    # A preprint's word on its venue (an arXiv journal-ref parsed by a source) only fills gaps;
+    # the published version's own record replaces what a preprint said.
+    overrides = published and row["publication_type"] in (None, "preprint")
+    for name in PUBLICATION_FIELDS:
+        value = getattr(record, name)
+        if value not in (None, "") and (overrides or row[name] in (None, "")):
+            row[name] = value
+    if published and record.doi and (overrides or not row["doi"]):
+        row["doi"] = record.doi
+    if record.tasks:
+        row["tasks"] = sorted({*(row["tasks"] or []), *record.tasks})
+
+
+def _merge_citations(row: dict[str, Any], record: PaperRecord) -> None:
+    if record.citation_count is None and record.tldr is None:
+        return
+    observed = _as_utc(record.observed_at)
+    last = _as_utc(row["citations_observed_at"])
+    newest = last is None or (observed is not None and observed >= last)
+    if not newest and row["citation_count"] is not None and row["tldr"] is not None:
+        return
+    if record.citation_count is not None and (newest or row["citation_count"] is None):
+        row["citation_count"] = record.citation_count
+        row["influential_citations"] = record.influential_citations
+        row["citations_source"] = record.source
+    if record.tldr and (newest or row["tldr"] is None):
+        row["tldr"] = record.tldr
+        row["tldr_source"] = record.source
+    if newest:
+        row["citations_observed_at"] = observed or last
+
+
+def absorb_row(row: dict[str, Any], other: dict[str, Any], versions: list[dict]) -> None:
+    """Merge another stored paper row (one this paper absorbs) into `row` in place."""
+    merge_record(row, row_as_record(other, versions))
+    for name in ("citation_count", "influential_citations", "citations_source"):
+        if row[name] is None:
+            row[name] = other[name]
+    for name in ("tldr", "tldr_source", "citations_observed_at"):
+        row[name] = row[name] or other[name]
+    row["first_seen"] = min(row["first_seen"], other["first_seen"], key=_as_utc)
+    row["hidden"] = bool(row.get("hidden")) or bool(other["hidden"])
+    row["featured"] = bool(row.get("featured")) or bool(other["featured"])
+
+
+def row_as_record(row: dict[str, Any], versions: list[dict]) -> PaperRecord:
+    """A stored paper row as a record, so merging two papers follows the record rules."""
+    names = [*VERSIONED_FIELDS, *SIGNAL_FIELDS, *PUBLICATION_FIELDS]
+    return PaperRecord(
+        source="merge",
+        id=row["id"],
+        version=row["latest_version"],
+        authors=[Author(a["name"], list(a.get("affiliations") or [])) for a in row["authors"]],
+        categories=list(row["categories"]),
+        published=row["published"],
+        updated=row["updated"],
+        announced=row["announced"],
+        upvotes=row["hf_upvotes"],
+        keywords=list(row["keywords"] or []),
+        versions=[
+            Version(
+                v["version"], v.get("submitted"), v.get("title"), v.get("abstract"), v.get("size")
+            )
+            for v in versions
+        ],
+        observed_at=row["hf_observed_at"],
+        tasks=list(row["tasks"] or []),
+        **{n: row[n] for n in names},
+    )
+
+
 def finish_row(row: dict[str, Any]) -> None:
     """Fill derived columns after merging."""
     row["content_hash"] = content_hash(row["title"], row["abstract"])
     if not row["primary_category"] and row["categories"]:
         row["primary_category"] = row["categories"][0]
+
+
+def refresh_match_key(row: dict[str, Any], before: dict[str, Any] | None) -> None:
+    """Recompute the row's match key when its title or first author changed (only then: this
+    runs for every imported record)."""
+    first = row["authors"][0]["name"] if row["authors"] else None
+    if before is not None and row["match_key"] and row["title"] == before["title"]:
+        if before["authors"] and first == before["authors"][0]["name"]:
+            return
+    row["match_key"] = match_key(row["title"], first)
+
+
+_DOI_PREFIX = re.compile(r"^(?:https?://(?:dx\.)?doi\.org/|doi:\s*)", re.IGNORECASE)
+_URL_PREFIX = {
+    "openalex": re.compile(r"^https?://openalex\.org/", re.IGNORECASE),
+    "openreview": re.compile(r"^https?://openreview\.net/forum\?id=", re.IGNORECASE),
+    "pmid": re.compile(r"^https?://pubmed\.ncbi\.nlm\.nih\.gov/", re.IGNORECASE),
+}
+_ARXIV_NEW = re.compile(r"\d{4}\.\d{4,5}")
+
+
+def normalise_identifier(scheme: str, value: str) -> str:
+    """The form an identifier is stored and looked up in: DOIs lower-cased without a resolver
+    prefix, arXiv ids canonical (no version), PMC/OpenAlex ids upper-cased; ValueError if empty."""
+    text = " ".join(str(value).split()).strip("/")
+    if scheme == "arxiv":
+        text = text if _ARXIV_NEW.fullmatch(text) else canonical_id(text)
+    elif scheme in ("doi", "biorxiv"):
+        text = _DOI_PREFIX.sub("", text).lower()
+    elif scheme in _URL_PREFIX:
+        text = _URL_PREFIX[scheme].sub("", text).strip("/")
+    if scheme in ("pmcid", "openalex"):
+        text = text.upper()
+    if not text or len(text) > 255:
+        raise ValueError(f"identifier {scheme}: {value!r} is empty or longer than 255 characters")
+    return text
+
+
+def record_identifiers(record: PaperRecord) -> dict[str, str]:
+    """Every identifier a record carries, normalised: its arXiv id, `identifiers`, its DOI.
+
+    Malformed values are dropped here (the record still has its `id`): a source's bad DOI must
+    not make a batch fail, nor merge two papers.
+    """
+    ids: dict[str, str] = {}
+    if _ARXIV_NEW.fullmatch(record.id):  # the common case, without the full id grammar
+        ids["arxiv"] = record.id
+    elif ":" not in record.id:
+        with contextlib.suppress(InvalidPaperId):
+            ids["arxiv"] = canonical_id(record.id)
+    else:
+        scheme, _, value = record.id.partition(":")
+        if scheme in IDENTIFIER_SCHEMES:
+            _add_identifier(ids, scheme, value)
+    for scheme, value in record.identifiers.items():
+        if scheme in IDENTIFIER_SCHEMES and value and scheme not in ids:
+            _add_identifier(ids, scheme, value)
+    if record.doi and "doi" not in ids:
+        _add_identifier(ids, "doi", record.doi)
+    return ids
+
+
+def _add_identifier(ids: dict[str, str], scheme: str, value: str) -> None:
+    with contextlib.suppress(ValueError):  # InvalidPaperId is a ValueError too
+        ids[scheme] = normalise_identifier(scheme, value)
+
+
+def paper_key(identifiers: dict[str, str], fallback: str) -> str:
+    """The store key of a new paper with these identifiers (record_key), else `fallback`."""
+    try:
+        return record_key(identifiers)
+    except ValueError:
+        return fallback
+
+
+def key_rank(paper_id: str) -> tuple[int, str]:
+    """Sort key among candidate store keys: an arXiv id first, then by IDENTIFIER_SCHEMES order.
+
+    When papers merge, the best key survives, so an arXiv paper keeps its id (every URL, the HF
+    API and huggingface_hub keep working) and a DOI-keyed paper that meets its preprint takes the
+    arXiv id; the DOI URL keeps resolving through paper_identifiers.
+    """
+    scheme, sep, _ = paper_id.partition(":")
+    if sep and scheme in IDENTIFIER_SCHEMES:
+        return IDENTIFIER_SCHEMES.index(scheme), paper_id
+    return 0, paper_id
+
+
+_MARKS = re.compile("[\u0300-\u036f]+")
+_NOT_WORD = re.compile(r"[\W_]+")
+
+
+# ASCII punctuation to spaces: str.translate is several times faster than a regex on the
+# ASCII titles that nearly every record has, and this runs for every record.
+_ASCII_PUNCT = str.maketrans(dict.fromkeys(string.punctuation, " "))
+
+
+def _plain_words(text: str) -> str:
+    if text.isascii():
+        return " ".join(text.translate(_ASCII_PUNCT).lower().split())
+    text = _MARKS.sub("", unicodedata.normalize("NFKD", text))
+    return " ".join(_NOT_WORD.sub(" ", text.casefold()).split())
+
+
+def match_key(title: str | None, first_author: str | None) -> str | None:
+    """Normalised title + first author surname ("attention is all you need|vaswani"); None when
+    either is missing. Years are compared separately (see `years_agree`)."""
+    if not title or not first_author:
+        return None
+    name = first_author.split(",", 1)[0] if "," in first_author else first_author
+    words = _plain_words(name).split()
+    words_title = _plain_words(title)
+    if not words or not words_title:
+        return None
+    surname = words[0] if "," in first_author else words[-1]
+    return f"{words_title[:200]}|{surname}"[:255]
+
+
+def record_year(record: PaperRecord) -> int | None:
+    """The year a record places its paper in: its venue year, else its first date."""
+    when = record.year or (record.published and record.published.year)
+    return when or (record.announced and record.announced.year) or None
+
+
+def row_years(row: dict[str, Any]) -> set[int]:
+    """Every year a stored paper row is placed in (venue year, submission, announcement)."""
+    years = {row.get("year")}
+    for name in ("published", "announced"):
+        value = row.get(name)
+        if isinstance(value, str):
+            value = date.fromisoformat(value[:10])
+        years.add(value.year if value else None)
+    return {y for y in years if y}
+
+
+def years_agree(year: int | None, years: set[int]) -> bool:
+    """True when `year` is within one of any of `years` (both known)."""
+    return bool(year) and any(abs(year - y) <= 1 for y in years)

@@ -17,11 +17,12 @@ from typing import Any
 from sqlalchemy import JSON, Connection, Engine, func, select
 
 from paperroute.models import Author, Paper, PaperRecord, Version
-from paperroute.store import merge
+from paperroute.store import identity, merge
 from paperroute.store.engine import dialect_insert
 from paperroute.store.schema import (
     paper_authors,
     paper_categories,
+    paper_identifiers,
     paper_versions,
     papers,
     provenance,
@@ -40,12 +41,14 @@ class UpsertResult:
     updated: int = 0
     unchanged: int = 0
     changed_ids: set[str] = field(default_factory=set)
+    merged: dict[str, str] = field(default_factory=dict)  # absorbed paper id -> the one it joined
 
     def __iadd__(self, other: UpsertResult) -> UpsertResult:
         self.added += other.added
         self.updated += other.updated
         self.unchanged += other.unchanged
         self.changed_ids |= other.changed_ids
+        self.merged.update(other.merged)
         return self
 
     @property
@@ -89,7 +92,14 @@ def _chunks(items: Sequence, size: int = _SQL_CHUNK) -> Iterator[Sequence]:
 
 def _normalise_loaded(row: dict[str, Any]) -> dict[str, Any]:
     # SQLite returns naive datetimes; compare as UTC so unchanged rows stay unchanged.
-    for key in ("published", "updated", "hf_observed_at", "first_seen", "last_changed"):
+    for key in (
+        "published",
+        "updated",
+        "hf_observed_at",
+        "first_seen",
+        "last_changed",
+        "citations_observed_at",
+    ):
         value = row.get(key)
         if isinstance(value, datetime) and value.tzinfo is None:
             row[key] = value.replace(tzinfo=UTC)
@@ -118,34 +128,44 @@ def _load_versions(conn: Connection, ids: list[str]) -> dict[str, dict[int, dict
 
 
 def upsert_records(engine: Engine, records: Iterable[PaperRecord]) -> UpsertResult:
-    """Merge a batch of source records into the store in one transaction."""
-    by_id: dict[str, list[PaperRecord]] = defaultdict(list)
-    for record in map(merge.scrub_record, records):  # no NUL in anything stored
-        by_id[record.id].append(record)
-    if not by_id:
+    """Merge a batch of source records into the store in one transaction.
+
+    Records are resolved to stored papers by any shared identifier, else by title (see
+    store/identity.py); stored papers a batch ties together become one.
+    """
+    batch = [merge.scrub_record(r) for r in records]  # no NUL in anything stored
+    if not batch:
         return UpsertResult()
     now = datetime.now(UTC)
     with engine.begin() as conn:
-        return _upsert_grouped(conn, by_id, now)
+        plan = identity.plan_batch(conn, batch)
+        return _upsert_grouped(conn, plan, now)
 
 
-def _upsert_grouped(
-    conn: Connection, by_id: dict[str, list[PaperRecord]], now: datetime
-) -> UpsertResult:
-    ids = list(by_id)
-    existing = _load_existing(conn, ids)
+def _upsert_grouped(conn: Connection, plan: identity.Plan, now: datetime) -> UpsertResult:
+    by_id = plan.by_id
+    absorbed_by: dict[str, list[str]] = defaultdict(list)
+    for loser, survivor in sorted(plan.absorbed.items()):
+        absorbed_by[survivor].append(loser)
+    ids = list(dict.fromkeys([*by_id, *absorbed_by]))
+    existing = _load_existing(conn, ids + list(plan.absorbed))
     versions = _load_versions(conn, list(existing))  # new papers have no versions yet
     prov_rows = _provenance_rows(by_id)
-    result = UpsertResult()
+    result = UpsertResult(merged=dict(plan.absorbed))
     inserts, updates, changed_versions = [], [], {}
-    for pid, recs in by_id.items():
+    for pid in ids:
         before = existing.get(pid)
         row = dict(before) if before else merge.new_row(pid, now)
         vers = {k: dict(v) for k, v in versions.get(pid, {}).items()}
-        for rec in sorted(recs, key=_observation_order):
+        for loser in absorbed_by.get(pid, ()):
+            merge.absorb_row(row, existing[loser], list(versions.get(loser, {}).values()))
+            for number, data in versions.get(loser, {}).items():
+                vers.setdefault(number, dict(data))
+        for rec in sorted(by_id.get(pid, ()), key=_observation_order):
             merge.merge_record(row, rec)
             merge.merge_versions(vers, rec)
         merge.finish_row(row)
+        merge.refresh_match_key(row, before)
         if vers != versions.get(pid, {}):
             changed_versions[pid] = vers
         if before is None:
@@ -160,10 +180,17 @@ def _upsert_grouped(
         else:
             result.unchanged += 1
     _write_papers(conn, inserts, updates)
+    identity.move_dependents(conn, plan.absorbed)
     _write_versions(conn, changed_versions)
+    _write_identifiers(conn, plan.identifiers)
     # Records seen before hit the unique constraint and are skipped by the database.
     _executemany(conn, dialect_insert(conn, provenance).on_conflict_do_nothing(), prov_rows)
     return result
+
+
+def _write_identifiers(conn: Connection, pairs: dict[tuple[str, str], str]) -> None:
+    rows = [{"scheme": s, "value": v, "paper_id": pid} for (s, v), pid in pairs.items()]
+    _executemany(conn, dialect_insert(conn, paper_identifiers).on_conflict_do_nothing(), rows)
 
 
 def _observation_order(record: PaperRecord) -> tuple:
@@ -259,8 +286,10 @@ def author_key(name: str) -> str:
     return " ".join(name.lower().split())
 
 
-def row_to_paper(row: dict[str, Any], versions: list[dict] | None = None) -> Paper:
-    """Build a Paper from a papers row (and its version rows)."""
+def row_to_paper(
+    row: dict[str, Any], versions: list[dict] | None = None, identifiers: dict | None = None
+) -> Paper:
+    """Build a Paper from a papers row (and its version rows and identifiers)."""
     return Paper(
         id=row["id"],
         title=row["title"],
@@ -300,7 +329,20 @@ def row_to_paper(row: dict[str, Any], versions: list[dict] | None = None) -> Pap
         ],
         hidden=bool(row["hidden"]),
         featured=bool(row["featured"]),
+        identifiers=dict(identifiers or {}),
+        tasks=list(row.get("tasks") or []),
+        **{name: row.get(name) for name in _PAPER_EXTRAS},
     )
+
+
+_PAPER_EXTRAS = (
+    *(n for n in merge.PUBLICATION_FIELDS),
+    "citation_count",
+    "influential_citations",
+    "citations_source",
+    "tldr",
+    "tldr_source",
+)
 
 
 def get_papers(engine: Engine, ids: Sequence[str], with_versions: bool = True) -> list[Paper]:
@@ -309,11 +351,32 @@ def get_papers(engine: Engine, ids: Sequence[str], with_versions: bool = True) -
     with engine.connect() as conn:
         rows = _load_existing(conn, ids)
         versions = _load_versions(conn, ids) if with_versions else {}
+        idents = _load_identifiers(conn, ids) if with_versions else {}
     return [
-        row_to_paper(rows[i], list(versions.get(i, {}).values()) if with_versions else None)
+        row_to_paper(
+            rows[i],
+            list(versions.get(i, {}).values()) if with_versions else None,
+            idents.get(i),
+        )
         for i in ids
         if i in rows
     ]
+
+
+def _load_identifiers(conn: Connection, ids: list[str]) -> dict[str, dict[str, str]]:
+    found: dict[str, dict[str, str]] = defaultdict(dict)
+    t = paper_identifiers
+    for chunk in _chunks(ids):
+        query = select(t.c.paper_id, t.c.scheme, t.c.value).where(t.c.paper_id.in_(chunk))
+        for pid, scheme, value in conn.execute(query.order_by(t.c.scheme, t.c.value)):
+            found[pid].setdefault(scheme, value)
+    return found
+
+
+def resolve_paper_id(engine: Engine, raw: str) -> str | None:
+    """The id of the paper a URL names by any of its identifiers (store/identity.py)."""
+    with engine.connect() as conn:
+        return identity.resolve_id(conn, raw)
 
 
 def get_paper(engine: Engine, paper_id: str) -> Paper | None:

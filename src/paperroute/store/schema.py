@@ -38,7 +38,12 @@ TS = DateTime(timezone=True)
 papers = Table(
     "papers",
     metadata,
-    Column("id", String(64), primary_key=True, comment="canonical arXiv id, no version"),
+    Column(
+        "id",
+        String(255),
+        primary_key=True,
+        comment="canonical arXiv id (no version), else record_key: doi:10.x/..",
+    ),
     Column("title", Text, nullable=False),
     Column("abstract", Text, nullable=False),
     Column("authors", JSON, nullable=False, comment="[{name, affiliations}] in paper order"),
@@ -70,12 +75,54 @@ papers = Table(
     Column("featured", Boolean, nullable=False, default=False),
     Column("first_seen", TS, nullable=False),
     Column("last_changed", TS, nullable=False),
+    # Beyond arXiv (issue 14): the published version and what enrichment sources said.
+    Column("venue", String(255), comment="ACL, NeurIPS, a journal title"),
+    Column("year", Integer, comment="year of the venue or publication"),
+    Column("track", String(64), comment="oral, spotlight, poster, findings, long, short"),
+    Column("publication_type", String(32), comment="preprint, proceedings, journal"),
+    Column("issn", String(32)),
+    Column("volume", String(64)),
+    Column("issue", String(64)),
+    Column("pages", String(64)),
+    Column("citation_count", Integer),
+    Column("influential_citations", Integer),
+    Column("citations_source", String(64), comment="the source the citation counts came from"),
+    Column("citations_observed_at", TS, comment="when that source reported them"),
+    Column("tldr", Text),
+    Column("tldr_source", String(64), comment="the source the TLDR came from"),
+    # none_as_null: most papers have no tasks, and a NULL costs nothing to write (a JSON "null"
+    # was one json.dumps per imported paper).
+    Column("tasks", JSON(none_as_null=True), comment="Papers with Code tasks"),
+    Column("bibtex", Text, comment="the BibTeX exactly as a source gave it"),
+    Column(
+        "match_key",
+        String(255),
+        index=True,
+        comment="normalised title|first author surname: merges records without a shared id",
+    ),
+)
+
+# Partial: most papers are arXiv-only, and an index entry per NULL slowed every import.
+for _name in ("venue", "issn"):
+    _not_null = papers.c[_name].is_not(None)
+    Index(f"ix_papers_{_name}", papers.c[_name], sqlite_where=_not_null, postgresql_where=_not_null)
+
+# Every identifier of a paper (arXiv id, DOI lower-cased, ACL id, PMID ...): each names one paper,
+# so records from different sources find the paper they describe by any of them.
+paper_identifiers = Table(
+    "paper_identifiers",
+    metadata,
+    Column("scheme", String(16), nullable=False),
+    Column("value", String(255), nullable=False),
+    Column("paper_id", String(255), ForeignKey("papers.id", ondelete="CASCADE"), nullable=False),
+    PrimaryKeyConstraint("scheme", "value"),
+    Index("ix_paper_identifiers_paper", "paper_id"),
 )
 
 paper_versions = Table(
     "paper_versions",
     metadata,
-    Column("paper_id", String(64), ForeignKey("papers.id", ondelete="CASCADE"), nullable=False),
+    Column("paper_id", String(255), ForeignKey("papers.id", ondelete="CASCADE"), nullable=False),
     Column("version", Integer, nullable=False),
     Column("submitted", TS),
     Column("title", Text),
@@ -87,7 +134,7 @@ paper_versions = Table(
 paper_authors = Table(
     "paper_authors",
     metadata,
-    Column("paper_id", String(64), ForeignKey("papers.id", ondelete="CASCADE"), nullable=False),
+    Column("paper_id", String(255), ForeignKey("papers.id", ondelete="CASCADE"), nullable=False),
     Column("position", Integer, nullable=False),
     Column("name", String(512), nullable=False),
     Column("name_key", String(512), nullable=False, index=True, comment="lower-cased name"),
@@ -97,7 +144,7 @@ paper_authors = Table(
 paper_categories = Table(
     "paper_categories",
     metadata,
-    Column("paper_id", String(64), ForeignKey("papers.id", ondelete="CASCADE"), nullable=False),
+    Column("paper_id", String(255), ForeignKey("papers.id", ondelete="CASCADE"), nullable=False),
     Column("category", String(32), nullable=False, index=True),
     Column("is_primary", Boolean, nullable=False, default=False),
     PrimaryKeyConstraint("paper_id", "category"),
@@ -107,7 +154,7 @@ provenance = Table(
     "provenance",
     metadata,
     Column("id", Integer, primary_key=True, autoincrement=True),
-    Column("paper_id", String(64), ForeignKey("papers.id", ondelete="CASCADE"), nullable=False),
+    Column("paper_id", String(255), ForeignKey("papers.id", ondelete="CASCADE"), nullable=False),
     Column("source", String(64), nullable=False),
     Column("observed_at", TS, nullable=False),
     Column("record_hash", String(64), nullable=False),
@@ -127,7 +174,7 @@ sync_state = Table(
 embeddings = Table(
     "embeddings",
     metadata,
-    Column("paper_id", String(64), ForeignKey("papers.id", ondelete="CASCADE"), nullable=False),
+    Column("paper_id", String(255), ForeignKey("papers.id", ondelete="CASCADE"), nullable=False),
     Column("model", String(255), nullable=False),
     Column("content_hash", String(64), nullable=False),
     Column("dim", Integer, nullable=False),
@@ -183,7 +230,7 @@ votes = Table(
     "votes",
     metadata,
     Column("user_id", Integer, ForeignKey("users.id", ondelete="CASCADE"), nullable=False),
-    Column("paper_id", String(64), ForeignKey("papers.id", ondelete="CASCADE"), nullable=False),
+    Column("paper_id", String(255), ForeignKey("papers.id", ondelete="CASCADE"), nullable=False),
     Column("created_at", TS, nullable=False),
     PrimaryKeyConstraint("user_id", "paper_id"),
     Index("ix_votes_paper", "paper_id"),
@@ -208,7 +255,7 @@ collection_items = Table(
     Column(
         "collection_id", Integer, ForeignKey("collections.id", ondelete="CASCADE"), nullable=False
     ),
-    Column("paper_id", String(64), ForeignKey("papers.id", ondelete="CASCADE"), nullable=False),
+    Column("paper_id", String(255), ForeignKey("papers.id", ondelete="CASCADE"), nullable=False),
     Column("added_at", TS, nullable=False),
     PrimaryKeyConstraint("collection_id", "paper_id"),
     Index("ix_collection_items_paper", "paper_id"),
@@ -218,7 +265,7 @@ not_interested = Table(
     "not_interested",
     metadata,
     Column("user_id", Integer, ForeignKey("users.id", ondelete="CASCADE"), nullable=False),
-    Column("paper_id", String(64), ForeignKey("papers.id", ondelete="CASCADE"), nullable=False),
+    Column("paper_id", String(255), ForeignKey("papers.id", ondelete="CASCADE"), nullable=False),
     Column("created_at", TS, nullable=False),
     PrimaryKeyConstraint("user_id", "paper_id"),
 )
@@ -306,7 +353,7 @@ sent_papers = Table(
         ForeignKey("subscriptions.id", ondelete="CASCADE"),
         nullable=False,
     ),
-    Column("paper_id", String(64), nullable=False),
+    Column("paper_id", String(255), nullable=False),
     Column("sent_at", TS, nullable=False),
     PrimaryKeyConstraint("subscription_id", "paper_id"),
 )

@@ -11,7 +11,7 @@ from urllib.parse import quote
 from jinja2 import Environment, FileSystemLoader, select_autoescape
 from markupsafe import Markup
 
-from paperroute.models import web_url
+from paperroute.models import paper_path, web_url
 from paperroute.web.cache import TTLCache
 from paperroute.web.mathtext import plain_snippet, render_text
 from paperroute.web.personal import CSRF_MARK as _CSRF_MARK
@@ -19,6 +19,24 @@ from paperroute.web.personal import save_marker
 
 TEMPLATES = Path(__file__).parent / "templates"
 STATIC = Path(__file__).parent / "static"
+
+
+# How a page names the source a value came from (provenance labels).
+SOURCE_NAMES = {
+    "semantic_scholar": "Semantic Scholar",
+    "crossref": "Crossref",
+    "openalex": "OpenAlex",
+    "acl_anthology": "ACL Anthology",
+    "pubmed": "PubMed",
+    "pwc": "Papers with Code",
+    "openreview": "OpenReview",
+    "hf_daily": "Hugging Face",
+}
+
+
+def source_name(source: str | None) -> str:
+    """A source's name as readers know it ("semantic_scholar" -> "Semantic Scholar")."""
+    return SOURCE_NAMES.get(source or "", (source or "unknown source").replace("_", " "))
 
 
 def _static_version() -> str:
@@ -92,6 +110,8 @@ def make_environment(site_name: str, base_url: str) -> Environment:
     env.filters["plural"] = plural
     env.filters["web_url"] = web_url  # rows stored before links were checked at ingest
     env.globals["save_marker"] = save_marker
+    env.filters["source_name"] = source_name
+    env.globals["paper_url"] = paper_path  # every link to a paper page (models.paper_path)
     env.globals["paper_card"] = CardRenderer(env)
     env.globals["site_name"] = site_name
     env.globals["base_url"] = base_url.rstrip("/")

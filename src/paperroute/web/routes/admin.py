@@ -8,7 +8,7 @@ from __future__ import annotations
 from fastapi import APIRouter, Depends, Form, HTTPException, Path, Request
 from fastapi.responses import RedirectResponse, Response
 
-from paperroute.models import InvalidPaperId, canonical_id
+from paperroute.models import InvalidPaperId, canonical_id, paper_path
 from paperroute.store.auth import end_user_sessions
 from paperroute.store.listings import PaperFilter, list_papers, set_flags
 from paperroute.store.users import get_user, list_users
@@ -48,7 +48,7 @@ def flags(
     if not set_flags(engine_of(request), paper_id, hidden=_flag(hidden), featured=_flag(featured)):
         raise HTTPException(404, f"paper {paper_id}: not found")
     request.app.state.caches.changed("paper")
-    return RedirectResponse(f"/papers/{paper_id}", status_code=303)
+    return RedirectResponse(paper_path(paper_id), status_code=303)
 
 
 @router.post("/papers", name="admin.add_paper")
@@ -61,7 +61,7 @@ def add_paper(request: Request, arxiv: str = Form(...)) -> Response:
     fetched = request.app.state.ingest.arxiv([paper_id])  # stored, indexed and embedded
     if fetched.explain():
         return index(request, error=f"arXiv API: {fetched.explain()}")
-    return RedirectResponse(f"/papers/{paper_id}", status_code=303)
+    return RedirectResponse(paper_path(paper_id), status_code=303)
 
 
 @router.post("/users/{user_id}/signout", name="admin.revoke_sessions")

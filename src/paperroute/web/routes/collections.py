@@ -5,6 +5,7 @@ from __future__ import annotations
 from fastapi import APIRouter, Form, HTTPException, Request
 from fastapi.responses import RedirectResponse, Response
 
+from paperroute.models import paper_path
 from paperroute.params import RowId
 from paperroute.store import collections as store
 from paperroute.store.listings import papers_by_ids
@@ -94,7 +95,7 @@ def create(
     except store.CollectionError as exc:
         raise HTTPException(422, str(exc)) from None
     request.app.state.caches.changed("collection")
-    target = f"/papers/{paper_id}" if paper_id else f"/collections/{coll.id}"
+    target = paper_path(paper_id) if paper_id else f"/collections/{coll.id}"
     return RedirectResponse(target, status_code=303)
 
 

@@ -11,14 +11,14 @@ from urllib.parse import parse_qs
 from fastapi import APIRouter, HTTPException, Request
 from fastapi.responses import JSONResponse, Response
 
-from paperroute.models import Paper
+from paperroute.models import Paper, paper_path
 from paperroute.params import RowId
 from paperroute.store import collections as coll_store
 from paperroute.store import listings
 from paperroute.web.deps import engine_of, render
 from paperroute.web.feedlinks import saved_search_id
 from paperroute.web.mathtext import plain_snippet
-from paperroute.web.routes.papers import trending_papers
+from paperroute.web.routes.papers import trending_papers, union_filter
 from paperroute.web.routes.search import run_search, search_params
 
 router = APIRouter(prefix="/feeds")
@@ -64,11 +64,18 @@ def _when(paper: Paper) -> datetime:
     return datetime(1970, 1, 1, tzinfo=UTC)
 
 
+def _external_url(paper: Paper) -> str | None:
+    """Where the paper lives outside this site: arXiv, else its DOI."""
+    if paper.arxiv_id:
+        return f"https://arxiv.org/abs/{paper.arxiv_id}"
+    return f"https://doi.org/{paper.doi}" if paper.doi else None
+
+
 def _json_item(base: str, paper: Paper) -> dict:
     return {
-        "id": f"{base}/papers/{paper.id}",
-        "url": f"{base}/papers/{paper.id}",
-        "external_url": f"https://arxiv.org/abs/{paper.id}",
+        "id": base + paper_path(paper.id),
+        "url": base + paper_path(paper.id),
+        "external_url": _external_url(paper),
         "title": paper.title,
         "content_text": paper.abstract,
         "summary": plain_snippet(paper.abstract, 300),
@@ -115,7 +122,7 @@ def category(request: Request, category: str, fmt: str) -> Response:
 
     papers, _ = listings.list_papers(
         engine_of(request),
-        listings.PaperFilter(category=category),
+        union_filter(request, "category", category),
         order="published",
         limit=FEED_SIZE,
     )

@@ -9,12 +9,12 @@ from fastapi import APIRouter, HTTPException, Request
 from fastapi.responses import RedirectResponse, Response
 
 from paperroute.library.export import to_bibtex
-from paperroute.models import Paper
-from paperroute.params import Page
+from paperroute.models import Paper, paper_path
+from paperroute.params import ListSort, MinCitations, Page
 from paperroute.ranking import leaderboard, trending
 from paperroute.store import listings
 from paperroute.store.collections import collection_choices
-from paperroute.store.papers import get_paper
+from paperroute.store.papers import get_paper, resolve_paper_id
 from paperroute.store.votes import voted_ids
 from paperroute.web.deps import (
     current_user,
@@ -48,7 +48,11 @@ def paper_summary(paper: Paper) -> dict:
         "code_url": paper.code_url,
         "project_url": paper.project_url,
         "github_stars": paper.github_stars,
-        "url": f"/papers/{paper.id}",
+        "url": paper_path(paper.id),
+        "venue": paper.venue,
+        "year": paper.year,
+        "doi": paper.doi,
+        "citation_count": paper.citation_count,
     }
 
 
@@ -58,6 +62,7 @@ def _listing(
     heading: str,
     p: int,
     order: listings.Order = "votes",
+    template: str = "papers/list.html",
     **extra,
 ) -> Response:
     """Render page `p` of a ranked listing (or its JSON twin)."""
@@ -82,7 +87,7 @@ def _listing(
     voted = voted_ids(engine, reader.id, shown) if reader else set()
     return render(
         request,
-        "papers/list.html",
+        template,
         shared=True,
         heading=heading,
         papers=papers,
@@ -266,10 +271,33 @@ def _similar(request: Request, paper_id: str, wait: bool) -> list[tuple[str, str
     return found
 
 
+def find_paper(request: Request, raw: str) -> Paper | None:
+    """The paper a URL names by its id or any identifier (`doi/10.x/y`, `acl/...`, `doi:10.x`)."""
+    engine = engine_of(request)
+    paper = get_paper(engine, raw)
+    if paper is None:
+        found = resolve_paper_id(engine, raw)
+        paper = get_paper(engine, found) if found else None
+    return paper
+
+
+def _elsewhere(request: Request, paper: Paper, suffix: str = "") -> Response | None:
+    """A permanent redirect to the paper's own URL when it was reached by another identifier
+    (or by an id it lost when it joined its arXiv preprint)."""
+    own = paper_path(paper.id) + suffix
+    if quote(request.url.path, safe=_SAFE) == quote(own, safe=_SAFE):
+        return None
+    query = f"?{request.url.query}" if request.url.query else ""
+    return RedirectResponse(own + query, status_code=301)
+
+
+_SAFE = "/:;()[]._-+=,@!$&'*~%"
+
+
 @router.get("/papers/{paper_id:path}/similar", name="papers.similar")
 def similar(request: Request, paper_id: str, fragment: bool = False) -> Response:
     """Papers similar in meaning; `?fragment=1` is the list the paper page loads after itself."""
-    paper = get_paper(engine_of(request), paper_id)
+    paper = find_paper(request, paper_id)
     if paper is None or paper.hidden:
         raise HTTPException(404, f"paper {paper_id}: not found")
     found = _similar(request, paper.id, wait=True) or []
@@ -288,7 +316,7 @@ def similar(request: Request, paper_id: str, fragment: bool = False) -> Response
 @router.get("/papers/{paper_id:path}.md", name="papers.markdown")
 def markdown(request: Request, paper_id: str) -> Response:
     """The paper as Markdown (title, authors, links, abstract, AI summary), for notes and LLMs."""
-    paper = get_paper(engine_of(request), paper_id)
+    paper = find_paper(request, paper_id)
     if paper is None or paper.hidden:
         raise HTTPException(404, f"paper {paper_id}: not found")
     text = request.app.state.templates.get_template("papers/paper.md").render(paper=paper)
@@ -305,10 +333,13 @@ def _show(request: Request, paper_id: str) -> Response:
     engine = engine_of(request)
     user = current_user(request)
     paper = request.app.state.data_cache.remember(
-        ("paper", paper_id), lambda: get_paper(engine, paper_id)
+        ("paper", paper_id), lambda: find_paper(request, paper_id)
     )
     if paper is None or (paper.hidden and not (user and user.is_admin)):
         raise HTTPException(404, f"paper {paper_id}: not found")
+    moved = _elsewhere(request, paper)
+    if moved is not None:
+        return moved
     if wants_json(request):
         return json_response({**paper_summary(paper), "bibtex": bibtex(paper)})
     reader = personal_parts_wanted(request)
@@ -345,16 +376,47 @@ def categories(request: Request) -> Response:
     return render(request, "papers/categories.html", shared=True, categories=cats)
 
 
+def union_filter(request: Request, kind: str, spec: str) -> listings.PaperFilter:
+    """The filter a category or venue URL names, with union and exclusion (`cs.CL+cs.LG-cs.CY`)."""
+    known = frozenset()
+    if "+" in spec or "-" in spec:
+        engine = engine_of(request)
+        known = request.app.state.data_cache.remember(
+            ("known", kind), lambda: listings.known_names(engine, kind)
+        )
+    include, exclude = listings.split_union(spec, known)
+    if kind == "category":
+        return listings.PaperFilter(categories=tuple(include), exclude_categories=tuple(exclude))
+    return listings.PaperFilter(venues=tuple(include), exclude_venues=tuple(exclude))
+
+
+def union_heading(flt: listings.PaperFilter, kind: str) -> str:
+    """ "cs.CL or cs.LG, not cs.CY": how a page names a union/exclusion filter."""
+    include = flt.categories if kind == "category" else flt.venues
+    exclude = flt.exclude_categories if kind == "category" else flt.exclude_venues
+    words = " or ".join(include) or "all"
+    return words + (f", not {', '.join(exclude)}" if exclude else "")
+
+
 @router.get("/categories/{category}", name="papers.category")
-def category(request: Request, category: str, p: Page = 0) -> Response:
-    """Papers in one arXiv category, newest first."""
+def category(
+    request: Request,
+    category: str,
+    p: Page = 0,
+    sort: ListSort = None,
+    min_citations: MinCitations = None,
+) -> Response:
+    """Papers in arXiv categories (`cs.CL+cs.LG-cs.CY`: either, but not the last), newest first."""
+    flt = union_filter(request, "category", category)
+    flt.min_citations = min_citations
     return _listing(
         request,
-        listings.PaperFilter(category=category),
-        f"Papers in {category}",
+        flt,
+        f"Papers in {union_heading(flt, 'category')}",
         p,
-        order="published",
+        order=sort or "published",
         feed_url=f"/feeds/categories/{quote(category)}",
+        sort=sort or "published",
     )
 
 

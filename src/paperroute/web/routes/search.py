@@ -11,7 +11,7 @@ from fastapi import APIRouter, Form, HTTPException, Request
 from fastapi.responses import RedirectResponse, Response
 from markupsafe import Markup
 
-from paperroute.models import Paper
+from paperroute.models import Paper, paper_path
 from paperroute.params import Page, bounded_count
 from paperroute.search.highlight import mark_html
 from paperroute.store.collections import CollectionError, save_search
@@ -147,7 +147,7 @@ def results(request: Request, p: Page = 0) -> Response:
             request, params, limit=PAGE_SIZE, offset=params.page * PAGE_SIZE
         )
         if result.jump_to and not wants_json(request):
-            return RedirectResponse(f"/papers/{result.jump_to}", status_code=302)
+            return RedirectResponse(paper_path(result.jump_to), status_code=302)
     parts = card_parts(result, papers) if result else {}
     total = result.total if result else 0
     if wants_json(request):

@@ -5,6 +5,7 @@ from __future__ import annotations
 from fastapi import APIRouter, HTTPException, Request
 from fastapi.responses import JSONResponse, RedirectResponse, Response
 
+from paperroute.models import paper_path
 from paperroute.store.votes import UnknownPaper, toggle_vote
 from paperroute.web.deps import current_user, engine_of
 
@@ -27,7 +28,7 @@ def upvote(request: Request, paper_id: str) -> Response:
     if user is None:
         if "application/json" in request.headers.get("accept", ""):
             raise HTTPException(401, "Sign in to upvote")
-        return RedirectResponse(f"/signin?next=/papers/{paper_id}", status_code=303)
+        return RedirectResponse(f"/signin?next={paper_path(paper_id)}", status_code=303)
     request.app.state.limiter.check(f"vote:{user.id}", 60, 60)
     try:
         voted, local, hf = toggle_vote(engine_of(request), user.id, paper_id)
@@ -44,4 +45,4 @@ def upvote(request: Request, paper_id: str) -> Response:
                 "total_upvotes": local + hf,
             }  # fmt: skip
         )
-    return RedirectResponse(back_to(request, f"/papers/{paper_id}"), status_code=303)
+    return RedirectResponse(back_to(request, paper_path(paper_id)), status_code=303)
