@@ -15,7 +15,7 @@ from paperroute.models import web_url
 from paperroute.web.cache import TTLCache
 from paperroute.web.mathtext import plain_snippet, render_text
 from paperroute.web.personal import CSRF_MARK as _CSRF_MARK
-from paperroute.web.personal import save_marker
+from paperroute.web.personal import not_interested_marker, save_marker
 
 TEMPLATES = Path(__file__).parent / "templates"
 STATIC = Path(__file__).parent / "static"
@@ -92,6 +92,7 @@ def make_environment(site_name: str, base_url: str) -> Environment:
     env.filters["plural"] = plural
     env.filters["web_url"] = web_url  # rows stored before links were checked at ingest
     env.globals["save_marker"] = save_marker
+    env.globals["not_interested_marker"] = not_interested_marker
     env.globals["paper_card"] = CardRenderer(env)
     env.globals["site_name"] = site_name
     env.globals["base_url"] = base_url.rstrip("/")
