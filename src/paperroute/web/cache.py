@@ -123,7 +123,7 @@ class Caches:
             "votes": (self.pages, self.data, self.shared_pages),
             "collection": (self.pages, self.data, self.shared_pages),
             "user": (self.pages, self.data, self.shared_pages),
-            "reader": (),
+            "reader": (self.data,),  # a reader's digest preview is kept there
         }
 
     def changed(self, what: Change, user_id: int | None = None) -> None:
