@@ -465,8 +465,11 @@ MATHML = "{http://www.w3.org/1998/Math/MathML}"
 math_text = st.one_of(
     st.text(max_size=200),
     _token_text(["$", "$$", "\\(", "\\)", "x^2", "\\frac{", "}", "{", "<", "&", "\\text{<b>}",
-                 "\\alpha", "_", " ", "\"", "'", "\\sqrt", "\\\\", "\n"]),
+                 "\\alpha", "_", " ", "\"", "'", "\\sqrt", "\\\\", "\n", "\\textbf{", "\\emph{",
+                 "{\\bf ", "\\%", "\\$", "~", "^{\\circ}", "\\pm", "\\href{https://x.y/}{",
+                 "\\url{javascript:x}", "\\href{javascript:x}{"]),
 )  # fmt: skip
+TEXT_TAGS = {"strong", "em", "code", "span", "u", "sup", "sub", "a"}  # text macros outside math
 
 
 @given(math_text)
@@ -478,6 +481,10 @@ def test_math_rendering_is_well_formed_escaped_html(text):
     for el in root.iter():
         if el is root:
             continue
-        assert isinstance(el.tag, str) and el.tag.startswith(MATHML), el.tag
-        assert not any(name.lower().startswith("on") or name == "href" for name in el.attrib)
+        assert isinstance(el.tag, str) and (el.tag.startswith(MATHML) or el.tag in TEXT_TAGS), (
+            el.tag
+        )
+        assert not any(name.lower().startswith("on") for name in el.attrib)
+        assert el.tag == "a" or "href" not in el.attrib
+        assert el.get("href", "https://").startswith("https://")
     assert "<script" not in out.lower() or "&lt;script" in out.lower()

@@ -105,7 +105,7 @@ def test_import_a_bibtex_file_then_see_recommendations_with_reasons_and_reject_o
     assert shown[:3] and set(shown[:3]) <= set(VISION[2:])
     reason = texts(page, ".reason")[0]
     assert "Because you saved" in reason and "Vision paper" in reason
-    assert "by Ada Lovelace, also on your papers" in texts(page, ".shared-authors")[0]
+    assert "By Ada Lovelace, also an author of your papers." in texts(page, ".shared-authors")[0]
 
     rejected = shown[0]
     csrf = csrf_from(page)
@@ -172,7 +172,7 @@ def test_export_a_collection_and_move_a_whole_account(client, engine):
     )
     moved = finished(other, moved)
     assert moved.status_code == 200
-    assert "1 collections created, 2 papers saved" in texts(moved, ".account-import li")[0]
+    assert "1 collection created, 2 papers saved" in texts(moved, ".account-import li")[0]
     broken = other.post(
         "/account/import",
         data={"csrf_token": csrf},
@@ -235,5 +235,60 @@ def test_not_interested_is_on_every_paper_card_and_returns_to_the_page(client, e
     )
     assert done.status_code == 303 and done.headers["location"] == "/date/2026-06-10"
     mine = client.get("/for-you?window=month")
-    assert len(doc(mine).cssselect(".paper-card form.not-interested-form")) == 0  # one per reason
+    cards = doc(mine).cssselect(".recommendations .paper-card")
+    assert len(doc(mine).cssselect(".paper-card form.not-interested-form")) == len(cards)
     assert pid in " ".join(a.get("href") for a in doc(mine).cssselect(".not-interested-list a"))
+
+
+def _card_controls(response) -> dict[str, str]:
+    """Per card on a page: "dismiss", "undo" or "" (no "Not interested" control)."""
+    found = {}
+    for card in doc(response).cssselect(".paper-card"):
+        dismiss = card.cssselect("form.not-interested-form")
+        undo = card.cssselect("form.not-interested-undo")
+        found[card.get("data-paper-id")] = "dismiss" if dismiss else "undo" if undo else ""
+    return found
+
+
+def test_not_interested_is_not_offered_on_saved_papers_and_a_marked_card_offers_undo(
+    client, engine
+):
+    user = sign_in(client, engine, "reader@example.org")
+    coll.save_into_collection(engine, user.id, "Keep", [VISION[0]])
+    page = client.get("/date/2026-06-10")
+    controls = _card_controls(page)
+    assert controls.pop(VISION[0]) == "" and set(controls.values()) == {"dismiss"}
+
+    marked = client.post(
+        "/for-you/not-interested",
+        data={"paper_id": VISION[1], "csrf_token": csrf_from(page)},
+        headers={"accept": "application/json"},
+    )
+    assert marked.status_code == 200 and marked.json()["not_interested"] is True
+    assert _card_controls(client.get("/date/2026-06-10"))[VISION[1]] == "undo"
+    client.post(
+        "/for-you/not-interested/undo",
+        data={"paper_id": VISION[1], "csrf_token": csrf_from(page)},
+        headers={"accept": "application/json"},
+    )
+    assert _card_controls(client.get("/date/2026-06-10"))[VISION[1]] == "dismiss"
+
+
+def test_for_you_says_upvoted_for_an_upvote_and_keeps_reasons_and_controls_compact(client, engine):
+    sign_in(client, engine, "reader@example.org")
+    page = client.get("/date/2026-06-10")
+    voted = client.post(f"/papers/{VISION[0]}/upvote", data={"csrf_token": csrf_from(page)})
+    assert voted.status_code == 303
+    mine = client.get("/for-you?window=month")
+    reasons = texts(mine, ".recommendations .paper-card .reason")
+    assert reasons and len(reasons) == len(doc(mine).cssselect(".recommendations .paper-card"))
+    assert reasons[0].startswith("Because you upvoted Vision paper 0") and "saved" not in reasons[0]
+    assert "(0." not in mine.text and ")·" not in mine.text
+    assert "1 saved or upvoted paper and 0 not interested" in texts(mine, ".foryou-stats")[0]
+    panels = doc(mine).cssselect("details.foryou-panel")
+    assert [p.cssselect("summary")[0].text_content() for p in panels] == [
+        "Tune your recommendations",
+        "Import or export your library",
+    ]
+    assert not any(p.get("open") is not None for p in panels)
+    assert doc(mine).cssselect("details.library-panel form.import-form")

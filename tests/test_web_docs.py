@@ -117,3 +117,15 @@ def test_readme_command_line_examples_work_on_the_demo(demo):
         result = runner.invoke(cli_app, ["--data-dir", str(settings.data_dir), *words])
         assert result.exit_code == 0, (words, result.output[-500:])
         assert result.output.strip(), words
+
+
+def test_the_demo_papers_carry_arxiv_categories_so_category_pages_and_cat_search_work(
+    demo_client,
+):
+    page = demo_client.get("/categories/cs.CV")
+    assert page.status_code == 200
+    assert len(doc(page).cssselect(".paper-card")) >= 5
+    found = demo_client.get("/search?q=diffusion+cat:cs.CV&format=json")
+    assert found.status_code == 200
+    hits = found.json()["results"] if "results" in found.json() else found.json()["papers"]
+    assert hits and all("cs.CV" in h["categories"] for h in hits)

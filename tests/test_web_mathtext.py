@@ -1,14 +1,19 @@
 """Math rendering of untrusted text (issue 15, item 8): linear time, bounded formulas, and what is
-not rendered stays escaped source text."""
+not rendered stays escaped source text; the LaTeX real abstracts use outside math (issue 11)."""
 
 from __future__ import annotations
 
+import json
+import re
 import time
+from pathlib import Path
 
 import pytest
-from lxml import html
+from lxml import etree, html
 
-from paperroute.web.mathtext import MAX_FORMULA, MAX_FORMULAS, render_text
+from paperroute.web.mathtext import MAX_FORMULA, MAX_FORMULAS, plain_text, render_text
+
+MATHML = "{http://www.w3.org/1998/Math/MathML}"
 
 HOSTILE = [
     "\\(" * 32_000,  # the reported 64 KB abstract: 15 s before
@@ -46,3 +51,72 @@ def test_unclosed_delimiters_stay_text_and_later_math_still_renders():
     root = html.fromstring(f"<div>{out}</div>")
     assert root.text_content().startswith("costs ")
     assert out.count("<math") == 1 and "<msup>" in out
+
+
+SAMPLES = json.loads((Path(__file__).parent / "data" / "latex_samples.json").read_text())["samples"]
+# Text macros and escapes that must never reach the reader as source outside a formula.
+KNOWN = re.compile(
+    r"\\(textbf|emph|textit|texttt|textsc|underline|pm|times|approx|sim|leq?|geq?|url|href)\b"
+    r"|\\[$%&_#]|\^\{?\\?circ"
+)
+
+
+def _visible(out: str):
+    """The parsed output (it must be well-formed XML) and its text, each formula as [math]."""
+    root = etree.fromstring(f"<div>{out}</div>".encode())
+    for math in root.iter(f"{MATHML}math"):
+        tail = math.tail
+        math.clear()
+        math.text, math.tail = "[math]", tail
+    return root, " ".join("".join(root.itertext()).split())
+
+
+@pytest.mark.parametrize("sample", SAMPLES, ids=lambda s: f"{s['feature']}-{s['field']}-{s['id']}")
+def test_real_abstracts_and_titles_show_their_latex_as_text(sample):
+    root, shown = _visible(str(render_text(sample["text"])))
+    assert shown == sample["shows"]
+    assert not KNOWN.search(shown), shown
+    allowed = {"strong", "em", "code", "span", "u", "sup", "sub", "a", f"{MATHML}math"}
+    assert {el.tag for el in root.iterchildren()} <= allowed
+
+
+@pytest.mark.parametrize(
+    ("text", "html"),
+    [
+        (r"a \textbf{bold \emph{and} more} b", "a <strong>bold <em>and</em> more</strong> b"),
+        (r"{\bf Bold} and {\em it}", "<strong>Bold</strong> and <em>it</em>"),
+        (r"costs \$5 and \$10", "costs $5 and $10"),
+        ("costs $5 and $10 today", "costs $5 and $10 today"),
+        (r"between $48-$74 each", "between $48-$74 each"),
+        (r"full-360^{circ} and 90^{\circ} and 5^\circ", "full-360° and 90° and 5°"),
+        (r"Fig.~3 shows ~50\% \pm 2", "Fig.\xa03 shows ~50% ± 2"),
+        (r"\textbf{never closed", r"\textbf{never closed"),
+        (r"\method{x} and } and {", r"\method{x} and } and {"),
+        (r"\href{javascript:alert(1)}{click}", "click"),
+        (
+            r"\href{https://a.b/x\_y}{code}",
+            '<a href="https://a.b/x_y" rel="nofollow noopener">code</a>',
+        ),
+        (
+            r"\href{https://a/}{\url{https://b/}}",
+            '<a href="https://a/" rel="nofollow noopener">https://b/</a>',
+        ),
+    ],
+)
+def test_text_macros_become_html_and_anything_else_stays_as_written(text, html):
+    assert str(render_text(text)) == html
+
+
+def test_snippets_and_feeds_get_the_macros_as_plain_characters():
+    text = r"We reach \textbf{45.2\%} at \$9, 3.6\times faster, {\em i.e.} $x^2$"
+    assert plain_text(text) == "We reach 45.2% at $9, 3.6× faster, i.e. $x^2$"
+
+
+def test_a_hostile_pile_of_text_macros_renders_in_well_under_a_second():
+    for text in ("\\textbf{" * 8000, "{" * 64_000, "\\href{https://x/}{" * 3000, "\\url{" * 12_000):
+        plain_text.cache_clear()
+        render_text.cache_clear()
+        start = time.perf_counter()
+        _visible(str(render_text(text)))
+        plain_text(text)
+        assert time.perf_counter() - start < 1.0

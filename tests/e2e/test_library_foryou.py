@@ -1,5 +1,6 @@
 """A reader in a real browser imports a small BibTeX file, sees recommendations with reasons,
-marks one "not interested" and sees it go, then exports a search result as BibTeX."""
+marks one "not interested" and sees it go at once (no reload), takes it back with Undo, then
+exports a search result as BibTeX."""
 
 from __future__ import annotations
 
@@ -36,6 +37,7 @@ def test_import_bibtex_see_reasons_and_reject_a_recommendation(site, smtp, page,
 
     library = tmp_path / "zotero.bib"
     library.write_text(BIB)
+    page.click("summary >> text=Import or export your library")  # folded away until asked for
     page.set_input_files(".import-form input[type=file]", str(library))
     page.click(".import-form button[type=submit]")
     page.wait_for_selector(".import-summary")
@@ -50,8 +52,21 @@ def test_import_bibtex_see_reasons_and_reject_a_recommendation(site, smtp, page,
     reason = page.locator(".reason").first.inner_text()
     assert "Because you saved" in reason and "Paper 2502.0000" in reason
 
-    page.locator(".reason").first.locator("button.not-interested").click()
-    page.wait_for_selector(".not-interested-list")
+    card = page.locator(f".recommendations .paper-card[data-paper-id='{first}']")
+    assert card.locator(".reason").count() == 1  # the reason is inside its card
+    page.evaluate("window.__samePage = true")
+    card.locator("button.not-interested").click()
+    note = page.locator(f".dismissed-note[data-paper-id='{first}']")
+    note.wait_for()
+    assert card.is_hidden() and "Hidden: " in note.inner_text()
+    note.locator("button", has_text="Undo").click()
+    card.wait_for(state="visible")
+    assert note.count() == 0
+    card.locator("button.not-interested").click()
+    note.wait_for()
+    assert page.evaluate("window.__samePage === true")  # no page load happened
+
+    page.reload()
     shown = [
         c.get_attribute("data-paper-id") for c in page.locator(".recommendations .paper-card").all()
     ]

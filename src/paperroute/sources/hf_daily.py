@@ -83,6 +83,7 @@ def record_from_entry(
         upvotes = _int(paper.get("upvotes"), "upvotes")
         stars = _int(paper.get("githubStars"), "githubStars")
         keywords = _strings(paper.get("ai_keywords"), "ai_keywords")
+        categories = _strings(paper.get("categories"), "categories")  # the demo adds them
     except ValueError as exc:
         return RecordError(source, str(exc), number, paper_id)
     record = PaperRecord(
@@ -100,6 +101,7 @@ def record_from_entry(
         github_stars=stars,
         upvotes=upvotes,
         keywords=keywords,
+        categories=categories,
         ai_summary=one_line(_str(paper.get("ai_summary"))) or None,
         organization=_organization(paper.get("organization") or entry.get("organization")),
         observed_at=midnight(day) if day else observed,

@@ -144,6 +144,11 @@ def wants_json(request: Request) -> bool:
     return request.query_params.get("format") == "json"
 
 
+def accepts_json(request: Request) -> bool:
+    """True when a form post comes from a script that asked for JSON (no redirect wanted)."""
+    return wants_json(request) or "application/json" in request.headers.get("accept", "")
+
+
 def json_response(data: Any, status: int = 200) -> JSONResponse:
     """A JSON response (dates as ISO strings)."""
     return JSONResponse(data, status_code=status)

@@ -2,12 +2,12 @@
 
 A signed-in reader's daily, trending, paper and search pages differ from every other signed-in
 reader's in a few places only: the CSRF token, the name in the header, which papers they have
-upvoted and, on a paper page, their collections. A route that opts in (`render(...,
-shared=True)`) is rendered once per URL and role with markers in those places; each request
-then fills the markers in for its reader, which costs a small fraction of a render (measured:
-bench/web.py, docs/benchmarks.md). Shared renderings live as long as the anonymous page cache
-and are dropped with it after any local write; a reader's votes and collections are kept a
-few seconds like other shared data and dropped the same way.
+upvoted, their collections (the Save menus) and their "not interested" marks. A route that
+opts in (`render(..., shared=True)`) is rendered once per URL and role with markers in those
+places; each request then fills the markers in for its reader, which costs a small fraction of
+a render (measured: bench/web.py, docs/benchmarks.md). Shared renderings live as long as the
+anonymous page cache and are dropped with it after any local write; a reader's votes and
+collections are kept a few seconds like other shared data and dropped the same way.
 """
 
 from __future__ import annotations
@@ -23,6 +23,7 @@ from markupsafe import Markup, escape
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from paperroute.store.collections import collection_memberships
+from paperroute.store.library import not_interested_by_user
 from paperroute.store.users import User, get_user
 from paperroute.store.votes import user_voted_ids
 from paperroute.web.cache import TTLCache, reader_key
@@ -37,6 +38,9 @@ LABEL_MARK = f"\x00{_SECRET}:label\x00"
 _SAVE_PREFIX = f"\x00{_SECRET}:save:"
 SAVE_MARK = _SAVE_PREFIX + "%s\x00"  # % the paper id (escaped)
 _SAVE_SLOT = re.compile(re.escape(_SAVE_PREFIX) + "([^\x00]*)\x00")
+_NI_PREFIX = f"\x00{_SECRET}:not-interested:"
+NOT_INTERESTED_MARK = _NI_PREFIX + "%s\x00"  # % the paper id (escaped)
+_NI_SLOT = re.compile(re.escape(_NI_PREFIX) + "([^\x00]*)\x00")
 _ID_SLOT = f"\x00{_SECRET}:paper-id\x00"  # where a rendered Save slot takes its paper id
 DEMO_DISMISSED = "demo_dismissed"  # session key: this reader closed the demo banner
 SHARED_SCOPE_KEY = "paperroute.shared"  # set on a request whose page may be shared
@@ -46,11 +50,17 @@ _VOTE_BUTTON = re.compile(r'class="upvote" aria-pressed="false" data-vote="([^"]
 
 @dataclass(frozen=True)
 class Reader:
-    """What personalises a shared page: the user, their upvotes and their collections."""
+    """What personalises a shared page: the user, their upvotes, collections and "not
+    interested" marks."""
 
     user: User
     voted: frozenset[str]
     collections: list[tuple[int, str, frozenset[str]]]
+    negatives: frozenset[str] = frozenset()
+
+    def holds(self, paper_id: str) -> bool:
+        """Whether the paper is in any of the reader's collections."""
+        return any(paper_id in items for _, _, items in self.collections)
 
 
 def save_marker(paper_id: str) -> Markup:
@@ -58,8 +68,15 @@ def save_marker(paper_id: str) -> Markup:
     return Markup(SAVE_MARK) % paper_id
 
 
+def not_interested_marker(paper_id: str) -> Markup:
+    """The slot where a card's "Not interested" control goes (filled by fill_save_slots)."""
+    return Markup(NOT_INTERESTED_MARK) % paper_id
+
+
 def fill_save_slots(html: str, state: Any, reader: Reader, csrf: str) -> str:
-    """Put this reader's "Save" buttons into every save slot of a page."""
+    """Put this reader's "Save" buttons and "Not interested" controls into a page's slots."""
+    if _NI_PREFIX in html:
+        html = _fill_not_interested(html, state, reader, csrf)
     if _SAVE_PREFIX not in html:
         return html
     # A list page has a slot per card, and most cards differ only in their paper id: render
@@ -75,6 +92,25 @@ def fill_save_slots(html: str, state: Any, reader: Reader, csrf: str) -> str:
         return rendered[holds].replace(_ID_SLOT, str(escape(paper_id)))
 
     return _SAVE_SLOT.sub(slot, html)
+
+
+def _fill_not_interested(html: str, state: Any, reader: Reader, csrf: str) -> str:
+    """ "Not interested" on each card, "Undo" where it is marked, nothing on a paper the reader
+    saved (saving and dismissing a paper contradict each other)."""
+    template = state.templates.get_template("papers/_not_interested.html")
+    forms = {
+        marked: template.render(paper_id=_ID_SLOT, marked=marked, csrf_token=lambda: csrf)
+        for marked in (False, True)
+    }
+
+    def slot(match: re.Match) -> str:
+        paper_id = unescape(match.group(1))
+        if reader.holds(paper_id):
+            return ""
+        form = forms[paper_id in reader.negatives]
+        return form.replace(_ID_SLOT, str(escape(paper_id)))
+
+    return _NI_SLOT.sub(slot, html)
 
 
 def reader_of(state: Any, user_id: int) -> Reader | None:
@@ -93,7 +129,13 @@ def load_reader(engine: Any, user_id: int) -> Reader | None:
     user = get_user(engine, user_id)
     if user is None:
         return None
-    return Reader(user, user_voted_ids(engine, user_id), collection_memberships(engine, user_id))
+    negatives = frozenset(not_interested_by_user(engine, [user_id]).get(user_id, ()))
+    return Reader(
+        user,
+        user_voted_ids(engine, user_id),
+        collection_memberships(engine, user_id),
+        negatives,
+    )
 
 
 @dataclass(frozen=True)

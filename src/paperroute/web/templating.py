@@ -15,7 +15,7 @@ from paperroute.models import paper_path, web_url
 from paperroute.web.cache import TTLCache
 from paperroute.web.mathtext import plain_snippet, render_text
 from paperroute.web.personal import CSRF_MARK as _CSRF_MARK
-from paperroute.web.personal import save_marker
+from paperroute.web.personal import not_interested_marker, save_marker
 
 TEMPLATES = Path(__file__).parent / "templates"
 STATIC = Path(__file__).parent / "static"
@@ -112,6 +112,7 @@ def make_environment(site_name: str, base_url: str) -> Environment:
     env.globals["save_marker"] = save_marker
     env.filters["source_name"] = source_name
     env.globals["paper_url"] = paper_path  # every link to a paper page (models.paper_path)
+    env.globals["not_interested_marker"] = not_interested_marker
     env.globals["paper_card"] = CardRenderer(env)
     env.globals["site_name"] = site_name
     env.globals["base_url"] = base_url.rstrip("/")

@@ -15,6 +15,7 @@ from paperroute.jobs.imports import UploadTooLarge, store_upload
 from paperroute.library.export import MEDIA_TYPES, export_papers
 from paperroute.library.formats import MAX_BYTES
 from paperroute.library.recommendations import recommendation_json, shared_recommender
+from paperroute.models import Paper
 from paperroute.params import OptionalRowId, RowId
 from paperroute.ranking.recommend import WINDOWS
 from paperroute.store import collections as coll
@@ -24,6 +25,7 @@ from paperroute.store.listings import papers_by_ids
 from paperroute.store.papers import author_key
 from paperroute.store.votes import UnknownPaper, voted_ids
 from paperroute.web.deps import (
+    accepts_json,
     current_user,
     engine_of,
     json_response,
@@ -77,12 +79,13 @@ def index(request: Request, window: str = "week", tag: str = "") -> Response:
             }
         )
     lib = store.load_reader_library(engine, user.id)
+    kept = {pid for ids in lib.tags.values() for pid in ids}
     return render(
         request,
         "foryou/index.html",
         result=result,
         items=items,
-        saved=papers,
+        reasons={p.id: reason_groups(r, kept, papers) for p, r in items},
         people=people,
         windows=WINDOW_LABELS,
         window=window,
@@ -95,6 +98,25 @@ def index(request: Request, window: str = "week", tag: str = "") -> Response:
     )
 
 
+def reason_groups(rec, kept: set[str], papers: dict[str, Paper]) -> list[tuple[str, list]]:
+    """A recommendation's closest papers grouped by what the reader did with them: ("saved" |
+    "upvoted" | "picked", [(link or None, label, similarity)]), in the reason's order."""
+    groups: dict[str, list] = {}
+    for pid, sim in rec.reason.closest:
+        kind, _, value = pid.partition(":") if ":" in pid else ("", "", pid)
+        if kind == "topic":
+            groups.setdefault("picked", []).append((None, f"topic “{value}”", sim))
+        elif kind == "category":
+            groups.setdefault("picked", []).append(
+                (f"/categories/{value}", f"category {value}", sim)
+            )
+        else:
+            title = papers[pid].title if pid in papers else pid
+            verb = "saved" if pid in kept else "upvoted"
+            groups.setdefault(verb, []).append((f"/papers/{pid}", title, sim))
+    return list(groups.items())
+
+
 @router.post("/for-you/not-interested", name="foryou.not_interested")
 def not_interested(request: Request, paper_id: str = Form(...)) -> Response:
     """Mark a paper "not interested": it leaves the list and similar papers move down."""
@@ -103,7 +125,8 @@ def not_interested(request: Request, paper_id: str = Form(...)) -> Response:
         store.mark_not_interested(engine_of(request), user.id, paper_id)
     except UnknownPaper:
         raise HTTPException(404, f"paper {paper_id}: not found") from None
-    if wants_json(request):
+    request.app.state.caches.changed("reader", user.id)
+    if accepts_json(request):
         return json_response({"paper_id": paper_id, "not_interested": True})
     return RedirectResponse(back_to(request, "/for-you"), status_code=303)
 
@@ -113,7 +136,8 @@ def undo_not_interested(request: Request, paper_id: str = Form(...)) -> Response
     """Take back "not interested"."""
     user = require_user(request)
     store.unmark_not_interested(engine_of(request), user.id, paper_id)
-    if wants_json(request):
+    request.app.state.caches.changed("reader", user.id)
+    if accepts_json(request):
         return json_response({"paper_id": paper_id, "not_interested": False})
     return RedirectResponse(back_to(request, "/for-you"), status_code=303)
 

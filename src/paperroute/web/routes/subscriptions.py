@@ -291,7 +291,12 @@ def preview(request: Request, format: str = "html") -> Response:
         sub = Subscription(id=0, email=user.email, status="preview", prefs=Preferences(),
                            user_id=user.id)  # fmt: skip
     settings = _settings(request)
-    digest = preview_digest(settings, engine_of(request), sub, search_service(request))
+    # Composing reads every candidate paper (about 2 s on the demo); the same reader's preview is
+    # kept like other shared data, and any local write or "not interested" drops it.
+    key = ("digest-preview", user.id, sub.id, repr(sub.prefs))
+    digest = request.app.state.data_cache.remember(
+        key, lambda: preview_digest(settings, engine_of(request), sub, search_service(request))
+    )
     if format == "json":
         sections = [
             {
