@@ -22,6 +22,7 @@ from paperroute.store import collections as coll
 from paperroute.store import subscriptions as subs
 from paperroute.store import votes as vote_store
 from paperroute.store.engine import dialect_insert
+from paperroute.store.papers import author_key
 from paperroute.store.schema import (
     collection_items,
     collections,
@@ -49,6 +50,7 @@ class ReaderLibrary:
     tags: dict[str, list[str]] = field(default_factory=dict)  # collection slug -> paper ids
     tag_names: dict[str, str] = field(default_factory=dict)  # slug -> display name
     onboarding: dict[str, Any] = field(default_factory=dict)  # cold-start picks
+    followed_authors: list[str] = field(default_factory=list)  # author keys (digest prefs)
 
     def positives_for(self, tag: str | None) -> list[str]:
         """Positives of one tag (collection slug), or all of them."""
@@ -95,6 +97,11 @@ def load_reader_library(engine: Engine, user_id: int) -> ReaderLibrary:
             ).scalars()
         )
         onboarding = conn.execute(select(users.c.onboarding).where(users.c.id == user_id)).scalar()
+        # "Authors you follow" are the digest subscription's follow_authors: one list for both.
+        followed = conn.execute(
+            select(subscriptions.c.follow_authors).where(subscriptions.c.user_id == user_id)
+        ).scalars()
+        lib.followed_authors = sorted({author_key(n) for names in followed for n in names or []})
     lib.positives = [p for p, _ in sorted(when.items(), key=lambda kv: kv[1], reverse=True)]
     lib.onboarding = dict(onboarding or {})
     return lib
