@@ -21,6 +21,7 @@ from sqlalchemy import Engine, func, select
 from paperroute.store import collections as coll
 from paperroute.store import subscriptions as subs
 from paperroute.store import votes as vote_store
+from paperroute.store.claims import claims_by
 from paperroute.store.engine import dialect_insert
 from paperroute.store.papers import author_key
 from paperroute.store.schema import (
@@ -35,6 +36,7 @@ from paperroute.store.schema import (
     users,
     votes,
 )
+from paperroute.store.submissions import submissions_by
 
 ACCOUNT_FORMAT = "paperroute-account"
 ACCOUNT_VERSION = 1
@@ -319,12 +321,36 @@ def export_account(engine: Engine, user_id: int) -> dict[str, Any]:
             "email": user["email"],
             "display_name": user["display_name"],
             "onboarding": user["onboarding"] or {},
+            "handle": user["handle"],
+            "orcid": user["orcid"],
         },
         "collections": colls,
         "votes": [{"id": p, "at": _iso(a)} for p, a in sorted(voted)],
         "not_interested": [{"id": p, "at": _iso(a)} for p, a in sorted(rejected)],
         "saved_searches": [{"name": n, "query": q} for n, q in searches],
         "subscription": subscription,
+        **_community(engine, user_id),
+    }
+
+
+def _community(engine: Engine, user_id: int) -> dict[str, Any]:
+    """The member's own submissions and authorship claims, for the export."""
+    return {
+        "submissions": [
+            {"id": s["paper_id"], "at": _iso(s["submitted_at"])}
+            for s in submissions_by(engine, user_id)
+        ],
+        "author_claims": [
+            {
+                "id": c.paper_id,
+                "author": c.author_name,
+                "status": c.status,
+                "how": c.how,
+                "at": _iso(c.created_at),
+                "decided_at": _iso(c.decided_at),
+            }  # fmt: skip
+            for c in claims_by(engine, user_id)
+        ],
     }
 
 
