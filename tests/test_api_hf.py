@@ -111,3 +111,40 @@ def test_hidden_papers_are_not_in_the_api(server, engine):
     assert httpx.get(f"{server.url}/api/papers/2502.00003").status_code == 404
     day = httpx.get(f"{server.url}/api/daily_papers", params={"date": DAY2.isoformat()}).json()
     assert "2502.00003" not in {e["paper"]["id"] for e in day}
+
+
+def test_huggingface_hub_client_reads_the_member_who_submitted_a_paper(server, engine, monkeypatch):
+    from datetime import UTC, datetime
+
+    from paperroute.store.submissions import Limits, record_submission
+    from paperroute.store.users import get_user, update_profile, update_public_profile
+
+    member = add_user(engine, "ada@example.org")
+    update_profile(engine, member.id, "Ada Lovelace")
+    update_public_profile(engine, member.id, "ada", None)
+    now = datetime.now(UTC)
+    roomy = Limits(max_age_days=100_000, daily_quota=5, new_account_quota=5)
+    record_submission(engine, get_user(engine, member.id), "2502.00001", roomy, now=now)
+    api = hf_api(server.url, monkeypatch)
+    today = list(api.list_daily_papers(date=now.date().isoformat()))
+    assert [p.id for p in today] == ["2502.00001"]  # submitted today: on today's daily list
+    assert (today[0].submitted_by.username, today[0].submitted_by.fullname) == (
+        "ada",
+        "Ada Lovelace",
+    )
+    assert today[0].submitted_at.date() == now.date()
+    info = api.paper_info("2502.00001")
+    assert info.submitted_by.username == "ada" and info.submitted_by.fullname == "Ada Lovelace"
+    assert [p.id for p in api.list_daily_papers(submitter="ada")] == ["2502.00001"]
+    assert hf_api(server.url, monkeypatch).paper_info(MATH_ID).submitted_by is None
+
+
+def test_huggingface_hub_client_reads_the_organisation(server, engine, monkeypatch):
+    from paperroute.models import Author
+    from paperroute.store.papers import upsert_records
+    from webtools import record
+
+    upsert_records(engine, [record("2502.00901", DAY3, 4, organization="Deep Lab",
+                                   authors=[Author("Kim")])])  # fmt: skip
+    info = hf_api(server.url, monkeypatch).paper_info("2502.00901")
+    assert (info.organization.name, info.organization.fullname) == ("deep-lab", "Deep Lab")

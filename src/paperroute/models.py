@@ -176,6 +176,20 @@ class PaperRecord:
 
 
 @dataclass
+class Submission:
+    """Who submitted a paper to the daily page, and when (`handle` None: a deleted member)."""
+
+    handle: str | None
+    name: str
+    at: datetime
+
+    @property
+    def url(self) -> str | None:
+        """The submitter's public profile page, if the member still exists."""
+        return f"/members/{self.handle}" if self.handle else None
+
+
+@dataclass
 class Paper:
     """A paper as the store holds it: the merge of every record seen for one canonical id."""
 
@@ -241,6 +255,8 @@ class Paper:
         if self.issn:
             tags.append(f"journal:{self.issn}")
         return tags
+
+    submission: Submission | None = None  # a member's submission (store/submissions.py)
 
     @property
     def total_upvotes(self) -> int:

@@ -16,6 +16,7 @@ import pytest
 from paperroute.models import Author, PaperRecord
 from paperroute.store import auth
 from paperroute.store import collections as coll_store
+from paperroute.store.orgs import create_org, slugify
 from paperroute.store.papers import upsert_records
 from paperroute.store.users import add_user, update_profile
 
@@ -116,3 +117,44 @@ def test_planted_payloads_never_run_on_any_page(site, page, planted):
     # The text is shown, escaped, not dropped: the reader sees what the source said.
     page.goto(f"{site.url}/papers/{EVIL_ID}")
     assert "<script>window.__pwned=1</script>" in page.locator("h1").inner_text()
+
+
+@pytest.fixture(scope="module")
+def community(site, planted):
+    """Mallory submitted the hostile paper and is its approved author; an admin made an
+    organisation with a hostile name that the paper's hostile organisation belongs to."""
+    from datetime import UTC, datetime
+
+    from paperroute.store import claims, submissions
+    from paperroute.store.users import get_user_by_email
+
+    user = get_user_by_email(site.engine, "mallory@example.org")
+    roomy = submissions.Limits(max_age_days=100_000, daily_quota=5, new_account_quota=5)
+    submissions.record_submission(site.engine, user, EVIL_ID, roomy, now=datetime.now(UTC))
+    made = claims.claim_authorship(site.engine, user, EVIL_ID, "Mallory " + PAYLOADS[1])
+    claims.decide_claim(site.engine, made.id, approve=True)
+    org = create_org(site.engine, "Lab " + PAYLOADS[4], ["Org " + PAYLOADS[2]])
+    return user, org
+
+
+def test_payloads_in_member_and_organisation_names_never_run(site, page, community):
+    user, org = community
+    dialogs: list[str] = []
+    page.on("dialog", lambda d: (dialogs.append(d.message), d.dismiss()))
+    _sign_in(page, site.url, site.engine)
+    orgs = ["/orgs/" + quote(org.slug), "/orgs/" + quote(slugify("Org " + PAYLOADS[2]))]
+    paths = ["/", f"/papers/{EVIL_ID}", f"/members/{user.public_handle}", *orgs,
+             f"/papers/{EVIL_ID}?format=json", "/profile", "/submit"]  # fmt: skip
+    for path in paths:
+        page.goto(site.url + path)
+        page.wait_for_load_state("networkidle")
+        assert page.evaluate("typeof window.__pwned") == "undefined", path
+        assert page.evaluate(FORGED) == [], path
+    assert dialogs == []
+    page.goto(f"{site.url}/papers/{EVIL_ID}")
+    assert page.locator(".submission .submitted-by").inner_text() == (
+        "submitted by Mallory " + PAYLOADS[0]
+    )
+    assert page.locator(".authors .author-badge").count() == 1
+    page.goto(site.url + "/orgs/" + quote(org.slug))
+    assert page.locator("h1.org-name").inner_text() == "Lab " + PAYLOADS[4]

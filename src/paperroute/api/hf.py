@@ -9,7 +9,8 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, time
 
-from paperroute.models import Paper
+from paperroute.models import Paper, Submission
+from paperroute.store.orgs import slugify
 
 
 def _iso(value: datetime | None) -> str | None:
@@ -20,9 +21,27 @@ def _iso(value: datetime | None) -> str | None:
 
 
 def _daily_time(paper: Paper) -> str | None:
+    if paper.submission is not None:  # a member put it on the daily page at this time
+        return _iso(paper.submission.at)
     if paper.announced:
         return _iso(datetime.combine(paper.announced, time(0), tzinfo=UTC))
     return _iso(paper.published)
+
+
+def submitter_object(found: Submission) -> dict:
+    """HF's user object (`submittedOnDailyBy`) for the member who submitted a paper."""
+    return {
+        "user": found.handle or "deleted-member",
+        "fullname": found.name,
+        "avatarUrl": "",
+        "type": "user",
+        "isPro": False,
+    }
+
+
+def organization_object(name: str) -> dict:
+    """HF's organisation object for a paper's organisation (`name` is our page's slug)."""
+    return {"name": slugify(name), "fullname": name, "avatarUrl": ""}
 
 
 def paper_object(paper: Paper) -> dict:
@@ -52,12 +71,16 @@ def paper_object(paper: Paper) -> dict:
         out["githubRepo"] = paper.code_url
     if paper.github_stars is not None:
         out["githubStars"] = paper.github_stars
+    if paper.submission is not None:
+        out["submittedOnDailyBy"] = submitter_object(paper.submission)
+    if paper.organization:
+        out["organization"] = organization_object(paper.organization)
     return out
 
 
 def daily_entry(paper: Paper) -> dict:
     """One element of HF's `/api/daily_papers` list."""
-    return {
+    entry = {
         "paper": paper_object(paper),
         "publishedAt": _daily_time(paper),
         "title": paper.title,
@@ -65,3 +88,6 @@ def daily_entry(paper: Paper) -> dict:
         "numComments": 0,
         "isAuthorParticipating": False,
     }
+    if paper.submission is not None:  # huggingface_hub reads the entry's own `submittedBy`
+        entry["submittedBy"] = submitter_object(paper.submission)
+    return entry

@@ -7,6 +7,7 @@ from datetime import UTC, datetime
 from typing import Annotated, Literal
 
 from fastapi import APIRouter, Body, Depends, HTTPException, Path, Query, Request
+from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field
 
 from paperroute.api.auth import api_user
@@ -20,18 +21,22 @@ from paperroute.api.schemas import (
     DEMO_WEEK,
     CollectionOut,
     DailyEntry,
+    ErrorOut,
     PaperOut,
     RemovedOut,
     SavedOut,
+    SubmittedOut,
     TrendingEntry,
     answers,
 )
 from paperroute.models import Paper
 from paperroute.params import Page, RowId
 from paperroute.ranking import leaderboard
+from paperroute.sources.submit import submit_paper
 from paperroute.store import collections as coll_store
 from paperroute.store import listings
 from paperroute.store.papers import get_paper
+from paperroute.store.submissions import Limits, SubmissionError
 from paperroute.store.users import User
 from paperroute.store.votes import UnknownPaper, set_vote
 
@@ -43,6 +48,7 @@ OPENAPI_TAGS = [
     {"name": "Search", "description": "Full-text and semantic search."},
     {"name": "Trending", "description": "Papers ranked by recent votes and saves."},
     {"name": "Votes", "description": "Your upvotes (API token needed)."},
+    {"name": "Submissions", "description": "Put a paper on the daily page (API token needed)."},
     {"name": "Collections", "description": "Your saved papers (API token for writes)."},
     {"name": "Recommendations", "description": "Papers picked for you (API token needed)."},
 ]
@@ -82,7 +88,9 @@ def daily_papers(
     date: str | None = Query(None, description="YYYY-MM-DD", examples=[DEMO_DAY]),
     week: str | None = Query(None, description="ISO week YYYY-Www", examples=[DEMO_WEEK]),
     month: str | None = Query(None, description="YYYY-MM", examples=[DEMO_MONTH]),
-    submitter: str | None = Query(None, description="Hugging Face user name of the submitter"),
+    submitter: str | None = Query(
+        None, description="Hugging Face user name of the submitter, or a member's handle"
+    ),
     sort: Literal["publishedAt", "trending"] = Query("publishedAt"),
     p: Page = 0,
     limit: int = Query(50, ge=1, le=100),
@@ -95,7 +103,8 @@ def daily_papers(
             engine, datetime.now(UTC), limit=limit, offset=p * limit, start=start, end=end
         )
         return [daily_entry(paper) for paper, _ in ranked]
-    flt = listings.PaperFilter(start=start, end=end, submitter=submitter)
+    mode = request.app.state.settings.daily_page  # the daily page's papers, submitted ones too
+    flt = listings.PaperFilter(start=start, end=end, submitter=submitter, mode=mode)
     papers, _ = listings.list_papers(engine, flt, order="published", limit=limit, offset=p * limit)
     return [daily_entry(x) for x in papers]
 
@@ -172,6 +181,34 @@ def _vote(request: Request, user: User, paper_id: str, on: bool) -> VoteOut:
     return VoteOut(
         paper_id=paper_id, voted=voted, upvotes=local, hf_upvotes=hf, total_upvotes=local + hf
     )
+
+
+class SubmitIn(BaseModel):
+    """A paper to submit."""
+
+    arxiv: str = Field(max_length=500, description="arXiv id or URL", examples=["2501.01234"])
+
+
+@router.post(
+    "/submissions",
+    summary="Submit a paper to the daily page",
+    tags=["Submissions"],
+    status_code=201,
+    response_model=None,
+    responses=answers(SubmittedOut, {**AUTH_ERRORS, 429: {"model": ErrorOut}}, status=201),
+)
+def submit(request: Request, body: SubmitIn, user: ApiUser) -> JSONResponse:
+    """Fetch the paper from arXiv (when new here) and submit it as yours; the instance's limits
+    apply (paper age, one submission per paper, a daily quota, a rate per address)."""
+    limits = Limits.from_settings(request.app.state.settings)
+    host = request.client.host if request.client else "unknown"
+    request.app.state.limiter.check(f"submit-ip:{host}", limits.hourly_rate(user), 3600)
+    try:
+        paper_id = submit_paper(request.app.state.ingest, user, body.arxiv, limits)
+    except SubmissionError as exc:
+        raise HTTPException(422, str(exc)) from None
+    request.app.state.caches.changed("paper")
+    return JSONResponse({"paper": paper_object(_visible_paper(request, paper_id))}, 201)
 
 
 @router.post(

@@ -28,6 +28,23 @@ class AuthorOut(_Open):
     hidden: bool = False
 
 
+class SubmitterOut(_Open):
+    """The member who submitted a paper, in Hugging Face's user shape."""
+
+    user: str = Field(description="the member's handle (deleted-member once deleted)")
+    fullname: str
+    avatarUrl: str = ""
+    type: str = "user"
+
+
+class OrganizationOut(_Open):
+    """A paper's organisation, in Hugging Face's shape (`name` is the /orgs/<slug> slug)."""
+
+    name: str
+    fullname: str
+    avatarUrl: str = ""
+
+
 class LocalCounts(_Open):
     """paperroute's own numbers for a paper."""
 
@@ -53,6 +70,8 @@ class PaperOut(_Open):
     githubRepo: str | None = None
     githubStars: int | None = None
     projectPage: str | None = None
+    submittedOnDailyBy: SubmitterOut | None = Field(None, description="who submitted it")
+    organization: OrganizationOut | None = None
     paperroute: LocalCounts
 
 
@@ -65,6 +84,7 @@ class DailyEntry(_Open):
     publishedAt: str | None = None
     numComments: int = 0
     isAuthorParticipating: bool = False
+    submittedBy: SubmitterOut | None = Field(None, description="who submitted it")
 
 
 class TrendingScore(_Open):
@@ -124,6 +144,12 @@ class RecommendationsOut(_Open):
     candidates: int
     took_ms: float
     items: list[Recommendation]
+
+
+class SubmittedOut(BaseModel):
+    """The paper a member submitted to the daily page."""
+
+    paper: PaperOut
 
 
 class ErrorOut(BaseModel):

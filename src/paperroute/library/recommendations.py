@@ -184,7 +184,8 @@ class Recommender:
             neg = neg if len(neg_ids) else np.zeros((0, cand.shape[1]), dtype=np.float32)
             pos = np.stack(pos_list)
             # Valid while the library and the window's papers are unchanged.
-            key = (user_id, tag, hash((tuple(pos_ids), tuple(neg_ids), tuple(cand_ids))))
+            followed = tuple(lib.followed_authors)
+            key = (user_id, tag, hash((tuple(pos_ids), tuple(neg_ids), tuple(cand_ids), followed)))
             weights = None
             if rec.uses_regression(len(pos), len(cand), self.params):
                 own = rec.own_rows(cand_ids, pos_ids, index)
@@ -192,7 +193,9 @@ class Recommender:
                     ("weights", *key),
                     lambda: rec.fit_regression(cand, pos, neg, self.params, own),
                 )
-            authors = self._memo(("authors", *key), lambda: self._author_scores(cand_ids, pos_ids))
+            authors = self._memo(
+                ("authors", *key), lambda: self._author_scores(cand_ids, pos_ids, followed)
+            )
             out.items = rec.recommend(
                 cand_ids,
                 cand,
@@ -240,8 +243,11 @@ class Recommender:
                 self._models.popitem(last=False)
         return value
 
-    def _author_scores(self, cand_ids: list[str], pos_ids: list[str]) -> np.ndarray | None:
-        """ "By authors you saved", from author names kept in memory like the vectors."""
+    def _author_scores(
+        self, cand_ids: list[str], pos_ids: list[str], followed: Sequence[str] = ()
+    ) -> np.ndarray | None:
+        """ "By authors you saved" or follow, from author names kept in memory like the vectors
+        (each followed author counts like one saved paper of theirs)."""
         if not self.params.author_weight:
             return None
         missing = [p for p in dict.fromkeys([*cand_ids, *pos_ids]) if p not in self._authors]
@@ -251,7 +257,7 @@ class Recommender:
             self._authors.update(store.paper_author_keys(self.engine, missing))
         return rec.author_scores(
             [self._authors.get(p, ()) for p in cand_ids],
-            [self._authors.get(p, ()) for p in pos_ids],
+            [*(self._authors.get(p, ()) for p in pos_ids), *([k] for k in followed)],
             normalised=True,
         )
 

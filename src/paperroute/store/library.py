@@ -21,7 +21,9 @@ from sqlalchemy import Engine, func, select
 from paperroute.store import collections as coll
 from paperroute.store import subscriptions as subs
 from paperroute.store import votes as vote_store
+from paperroute.store.claims import claims_by
 from paperroute.store.engine import dialect_insert
+from paperroute.store.papers import author_key
 from paperroute.store.schema import (
     collection_items,
     collections,
@@ -34,6 +36,7 @@ from paperroute.store.schema import (
     users,
     votes,
 )
+from paperroute.store.submissions import submissions_by
 
 ACCOUNT_FORMAT = "paperroute-account"
 ACCOUNT_VERSION = 1
@@ -49,6 +52,7 @@ class ReaderLibrary:
     tags: dict[str, list[str]] = field(default_factory=dict)  # collection slug -> paper ids
     tag_names: dict[str, str] = field(default_factory=dict)  # slug -> display name
     onboarding: dict[str, Any] = field(default_factory=dict)  # cold-start picks
+    followed_authors: list[str] = field(default_factory=list)  # author keys (digest prefs)
 
     def positives_for(self, tag: str | None) -> list[str]:
         """Positives of one tag (collection slug), or all of them."""
@@ -95,6 +99,11 @@ def load_reader_library(engine: Engine, user_id: int) -> ReaderLibrary:
             ).scalars()
         )
         onboarding = conn.execute(select(users.c.onboarding).where(users.c.id == user_id)).scalar()
+        # "Authors you follow" are the digest subscription's follow_authors: one list for both.
+        followed = conn.execute(
+            select(subscriptions.c.follow_authors).where(subscriptions.c.user_id == user_id)
+        ).scalars()
+        lib.followed_authors = sorted({author_key(n) for names in followed for n in names or []})
     lib.positives = [p for p, _ in sorted(when.items(), key=lambda kv: kv[1], reverse=True)]
     lib.onboarding = dict(onboarding or {})
     return lib
@@ -312,12 +321,36 @@ def export_account(engine: Engine, user_id: int) -> dict[str, Any]:
             "email": user["email"],
             "display_name": user["display_name"],
             "onboarding": user["onboarding"] or {},
+            "handle": user["handle"],
+            "orcid": user["orcid"],
         },
         "collections": colls,
         "votes": [{"id": p, "at": _iso(a)} for p, a in sorted(voted)],
         "not_interested": [{"id": p, "at": _iso(a)} for p, a in sorted(rejected)],
         "saved_searches": [{"name": n, "query": q} for n, q in searches],
         "subscription": subscription,
+        **_community(engine, user_id),
+    }
+
+
+def _community(engine: Engine, user_id: int) -> dict[str, Any]:
+    """The member's own submissions and authorship claims, for the export."""
+    return {
+        "submissions": [
+            {"id": s["paper_id"], "at": _iso(s["submitted_at"])}
+            for s in submissions_by(engine, user_id)
+        ],
+        "author_claims": [
+            {
+                "id": c.paper_id,
+                "author": c.author_name,
+                "status": c.status,
+                "how": c.how,
+                "at": _iso(c.created_at),
+                "decided_at": _iso(c.decided_at),
+            }  # fmt: skip
+            for c in claims_by(engine, user_id)
+        ],
     }
 
 

@@ -11,14 +11,18 @@ from dataclasses import dataclass
 from datetime import date, timedelta
 from typing import Any, Literal
 
-from sqlalchemy import Engine, func, select
+from sqlalchemy import Engine, and_, func, or_, select
 
 from paperroute.models import Paper
+from paperroute.store import submissions as subs
 from paperroute.store.papers import author_key, row_to_paper
 from paperroute.store.schema import paper_authors, paper_categories, papers
 
 Order = Literal["votes", "published", "citations"]
 ORDERS = ("votes", "published", "citations")
+# Which papers a period holds: those announced in it; those plus the ones members submitted in
+# it (the daily page's "all"); or only submitted and featured ones ("curated", HF's model).
+PeriodMode = Literal["announced", "all", "curated"]
 
 
 @dataclass
@@ -43,6 +47,22 @@ class PaperFilter:
     track: str | None = None
     issn: str | None = None
     min_citations: int | None = None
+    mode: PeriodMode = "announced"
+    organizations: tuple[str, ...] | None = None  # papers credited to any of these names
+
+
+def _period(flt: PaperFilter) -> list:
+    parts = []
+    if flt.start is not None:
+        parts.append(papers.c.announced >= flt.start)
+    if flt.end is not None:
+        parts.append(papers.c.announced <= flt.end)
+    if flt.mode == "announced" or not parts:
+        return parts
+    submitted = papers.c.id.in_(subs.submitted_on(flt.start, flt.end))
+    if flt.mode == "curated":
+        return [or_(submitted, and_(papers.c.featured.is_(True), *parts))]
+    return [or_(submitted, and_(*parts))]
 
 
 def _conditions(flt: PaperFilter) -> list:
@@ -51,10 +71,9 @@ def _conditions(flt: PaperFilter) -> list:
         conds.append(papers.c.hidden.is_(False))
     if flt.hidden_only:
         conds.append(papers.c.hidden.is_(True))
-    if flt.start is not None:
-        conds.append(papers.c.announced >= flt.start)
-    if flt.end is not None:
-        conds.append(papers.c.announced <= flt.end)
+    conds.extend(_period(flt))
+    if flt.organizations is not None:
+        conds.append(papers.c.organization.in_(list(flt.organizations)))
     if flt.author:
         by_author = select(paper_authors.c.paper_id).where(
             paper_authors.c.name_key == author_key(flt.author)
@@ -74,8 +93,9 @@ def _conditions(flt: PaperFilter) -> list:
         conds.append(papers.c.issn == flt.issn)
     if flt.min_citations:
         conds.append(papers.c.citation_count >= flt.min_citations)
-    if flt.submitter:
-        conds.append(papers.c.submitter == flt.submitter)
+    if flt.submitter:  # a Hugging Face user name, or a member's handle
+        by_member = papers.c.id.in_(subs.submitted_by_handle(flt.submitter))
+        conds.append(or_(papers.c.submitter == flt.submitter, by_member))
     if flt.featured is not None:
         conds.append(papers.c.featured.is_(flt.featured))
     return conds
@@ -117,7 +137,9 @@ def list_papers(
     with engine.connect() as conn:
         rows = conn.execute(query).mappings().all()
         total = conn.execute(select(func.count()).select_from(papers).where(*conds)).scalar_one()
-    return [row_to_paper(dict(r)) for r in rows], total
+        found = [row_to_paper(dict(r)) for r in rows]
+        subs.attach_submissions(conn, found)
+    return found, total
 
 
 def papers_by_ids(engine: Engine, ids: Sequence[str], include_hidden: bool = False) -> list[Paper]:
@@ -129,27 +151,53 @@ def papers_by_ids(engine: Engine, ids: Sequence[str], include_hidden: bool = Fal
         query = query.where(papers.c.hidden.is_(False))
     with engine.connect() as conn:
         found = {r["id"]: row_to_paper(dict(r)) for r in conn.execute(query).mappings()}
+        subs.attach_submissions(conn, list(found.values()))
     return [found[i] for i in ids if i in found]
 
 
-def latest_day(engine: Engine) -> date | None:
-    """The newest announcement day that has visible papers."""
-    with engine.connect() as conn:
-        return conn.execute(
-            select(func.max(papers.c.announced)).where(papers.c.hidden.is_(False))
-        ).scalar()
-
-
-def adjacent_days(engine: Engine, day: date) -> tuple[date | None, date | None]:
-    """The nearest earlier and later days that have visible papers."""
+def _day_queries(mode: PeriodMode) -> list:
+    """Queries of the days that have visible papers in a daily page of this mode."""
     visible = papers.c.hidden.is_(False)
+    announced = select(papers.c.announced.label("day")).where(visible)
+    if mode == "announced":
+        return [announced]
+    if mode == "curated":
+        return [subs.submission_days(), announced.where(papers.c.featured.is_(True))]
+    return [announced, subs.submission_days()]
+
+
+def _nearest(engine: Engine, mode: PeriodMode, last: bool, where=None) -> date | None:
+    """The latest (`last`) or earliest day of the mode's days that passes `where`."""
+    found = []
     with engine.connect() as conn:
-        prev = conn.execute(
-            select(func.max(papers.c.announced)).where(visible, papers.c.announced < day)
-        ).scalar()
-        nxt = conn.execute(
-            select(func.min(papers.c.announced)).where(visible, papers.c.announced > day)
-        ).scalar()
+        for query in _day_queries(mode):
+            days = query.subquery()
+            stmt = select(func.max(days.c.day) if last else func.min(days.c.day))
+            if where is not None:
+                stmt = stmt.where(where(days.c.day))
+            found.append(as_day(conn.execute(stmt).scalar()))
+    found = [d for d in found if d is not None]
+    if not found:
+        return None
+    return max(found) if last else min(found)
+
+
+def as_day(value) -> date | None:
+    """A date from what a MAX/MIN over a date column returns (SQLite over a union: a string)."""
+    return date.fromisoformat(value[:10]) if isinstance(value, str) else value
+
+
+def latest_day(engine: Engine, mode: PeriodMode = "announced") -> date | None:
+    """The newest day that has visible papers (announced ones, or per the daily page's mode)."""
+    return _nearest(engine, mode, True)
+
+
+def adjacent_days(
+    engine: Engine, day: date, mode: PeriodMode = "announced"
+) -> tuple[date | None, date | None]:
+    """The nearest earlier and later days that have visible papers."""
+    prev = _nearest(engine, mode, True, lambda c: c < day)
+    nxt = _nearest(engine, mode, False, lambda c: c > day)
     return prev, nxt
 
 

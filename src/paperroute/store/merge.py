@@ -451,9 +451,9 @@ def refresh_match_key(row: dict[str, Any], before: dict[str, Any] | None) -> Non
     """Recompute the row's match key when its title or first author changed (only then: this
     runs for every imported record)."""
     first = row["authors"][0]["name"] if row["authors"] else None
-    if before is not None and row["match_key"] and row["title"] == before["title"]:
-        if before["authors"] and first == before["authors"][0]["name"]:
-            return
+    same_title = before is not None and row["match_key"] and row["title"] == before["title"]
+    if same_title and before["authors"] and first == before["authors"][0]["name"]:
+        return
     row["match_key"] = match_key(row["title"], first)
 
 

@@ -28,6 +28,7 @@ from paperroute.store.schema import (
     provenance,
     sync_state,
 )
+from paperroute.store.submissions import attach_submissions
 
 _COMPARED = [c.name for c in papers.columns if c.name not in {"first_seen", "last_changed"}]
 _SQL_CHUNK = 500  # stays under SQLite's bound-parameter limit for IN (...) lists
@@ -352,15 +353,17 @@ def get_papers(engine: Engine, ids: Sequence[str], with_versions: bool = True) -
         rows = _load_existing(conn, ids)
         versions = _load_versions(conn, ids) if with_versions else {}
         idents = _load_identifiers(conn, ids) if with_versions else {}
-    return [
-        row_to_paper(
-            rows[i],
-            list(versions.get(i, {}).values()) if with_versions else None,
-            idents.get(i),
-        )
-        for i in ids
-        if i in rows
-    ]
+        found = [
+            row_to_paper(
+                rows[i],
+                list(versions.get(i, {}).values()) if with_versions else None,
+                idents.get(i),
+            )
+            for i in ids
+            if i in rows
+        ]
+        attach_submissions(conn, found)
+    return found
 
 
 def _load_identifiers(conn: Connection, ids: list[str]) -> dict[str, dict[str, str]]:

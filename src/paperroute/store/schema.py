@@ -68,7 +68,7 @@ papers = Table(
     Column("saves", Integer, nullable=False, default=0),
     Column("keywords", JSON, nullable=False),
     Column("ai_summary", Text, comment="the source's machine-written summary (Hugging Face)"),
-    Column("organization", String(255), comment="organisation the source credits"),
+    Column("organization", String(255), index=True, comment="organisation the source credits"),
     Column("submitter", String(255)),
     Column("content_hash", String(64), nullable=False, comment="hash of title+abstract"),
     Column("hidden", Boolean, nullable=False, default=False),
@@ -193,6 +193,8 @@ users = Table(
     Column("created_at", TS, nullable=False),
     Column("last_login_at", TS),
     Column("onboarding", JSON, comment="cold-start picks: categories, topics"),
+    Column("handle", String(40), unique=True, comment="public name in /members/<handle> URLs"),
+    Column("orcid", String(19), comment="ORCID iD the member gave, checksum-validated"),
 )
 
 login_tokens = Table(
@@ -390,4 +392,58 @@ import_jobs = Table(
     Column("started_at", TS),
     Column("finished_at", TS),
     Index("ix_import_jobs_status", "status"),
+)
+
+# Community submissions: one per paper (the first member to submit it), shown as "submitted by".
+# A deleted member's submissions stay, with user_id NULL ("deleted member").
+submissions = Table(
+    "submissions",
+    metadata,
+    Column("paper_id", String(64), ForeignKey("papers.id", ondelete="CASCADE"), primary_key=True),
+    Column("user_id", Integer, ForeignKey("users.id", ondelete="SET NULL")),
+    Column("submitted_at", TS, nullable=False),
+    Column("day", Date, nullable=False, comment="the daily page it is on (UTC day)"),
+    Index("ix_submissions_user", "user_id"),
+    Index("ix_submissions_day", "day"),
+)
+
+# A member's claim to be one of a paper's authors: pending until an admin decides, or approved
+# at once when their verified email domain or ORCID iD matches the paper (`how` says which).
+author_claims = Table(
+    "author_claims",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("paper_id", String(64), ForeignKey("papers.id", ondelete="CASCADE"), nullable=False),
+    Column("user_id", Integer, ForeignKey("users.id", ondelete="CASCADE"), nullable=False),
+    Column("author_name", String(512), nullable=False),
+    Column("status", String(16), nullable=False, comment="pending|approved|rejected"),
+    Column("how", String(32), comment="admin|email_domain|orcid"),
+    Column("created_at", TS, nullable=False),
+    Column("decided_at", TS),
+    UniqueConstraint("paper_id", "user_id", name="uq_author_claims_paper_user"),
+    Index("ix_author_claims_user", "user_id"),
+    Index("ix_author_claims_status", "status"),
+)
+
+# Organisations admins made (HF's `organization` field names others, without a row here);
+# `names` are the source spellings whose papers belong to it, `domains` its email domains.
+organizations = Table(
+    "organizations",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("slug", String(255), nullable=False, unique=True),
+    Column("name", String(255), nullable=False),
+    Column("names", JSON, nullable=False),
+    Column("domains", JSON, nullable=False),
+    Column("created_at", TS, nullable=False),
+)
+
+# Members an admin assigned to an organisation (claimed authors of its papers belong anyway).
+org_members = Table(
+    "org_members",
+    metadata,
+    Column("org_id", Integer, ForeignKey("organizations.id", ondelete="CASCADE"), nullable=False),
+    Column("user_id", Integer, ForeignKey("users.id", ondelete="CASCADE"), nullable=False),
+    Column("created_at", TS, nullable=False),
+    PrimaryKeyConstraint("org_id", "user_id"),
 )

@@ -424,6 +424,38 @@ def subscription_of_user(engine: Engine, user_id: int, email: str) -> Subscripti
     return _row_to_subscription(row) if row else None
 
 
+def follow_author(
+    engine: Engine, user_id: int, email: str, name: str, follow: bool = True
+) -> list[str]:
+    """Follow (or stop following) an author: their name goes in the member's digest
+    subscription's `follow_authors`, which the digest and For-you both read. A member without a
+    subscription gets one that sends nothing (`unsubscribed`) until they turn the digest on."""
+    found = subscription_of_user(engine, user_id, email)
+    if found is None:
+        if not follow:
+            return []
+        with engine.begin() as conn:
+            conn.execute(
+                subscriptions.insert().values(
+                    email=check_email(email),
+                    user_id=user_id,
+                    status="unsubscribed",
+                    hard_bounces=0,
+                    created_at=datetime.now(UTC),
+                    **_prefs_row(Preferences()),
+                )  # fmt: skip
+            )
+        found = subscription_of_user(engine, user_id, email)
+        assert found is not None
+    key = " ".join(name.lower().split())
+    names = [n for n in found.prefs.follow_authors if " ".join(n.lower().split()) != key]
+    if follow:
+        names.append(" ".join(name.split()))
+    found.prefs.follow_authors = names
+    update_preferences(engine, found.id, found.prefs)  # validates: length, at most 50
+    return names
+
+
 def list_subscriptions(engine: Engine, status: str | None = "active") -> list[Subscription]:
     """Subscriptions with a status (all when None), by id."""
     query = select(subscriptions).order_by(subscriptions.c.id)

@@ -12,6 +12,8 @@ from jinja2 import Environment, FileSystemLoader, select_autoescape
 from markupsafe import Markup
 
 from paperroute.models import paper_path, web_url
+from paperroute.store.orgs import slugify
+from paperroute.store.papers import author_key
 from paperroute.web.cache import TTLCache
 from paperroute.web.mathtext import plain_snippet, render_text
 from paperroute.web.personal import CSRF_MARK as _CSRF_MARK
@@ -53,6 +55,11 @@ def author_url(name: str) -> str:
     return "/authors/" + quote(name, safe="")
 
 
+def org_url(name: str) -> str:
+    """The organisation page of a source's organisation name (store/orgs.slugify)."""
+    return "/orgs/" + quote(slugify(name), safe="")
+
+
 def plural(count: int, noun: str, nouns: str | None = None) -> str:
     """ "1 paper", "2 papers": the count with its noun in the right number."""
     return f"{count} {noun if count == 1 else (nouns or noun + 's')}"
@@ -78,6 +85,8 @@ class CardRenderer:
             paper.id, rank, score.explain() if score else None, voted, csrf is not None,
             paper.hf_upvotes, paper.upvotes, paper.saves, paper.featured, paper.title,
             paper.github_stars, paper.code_url, paper.announced, len(paper.abstract),
+            paper.organization, (paper.submission.handle, paper.submission.name)
+            if paper.submission else None,
         )  # fmt: skip
         html = self.cache.get(key)
         if html is None:
@@ -107,6 +116,8 @@ def make_environment(site_name: str, base_url: str) -> Environment:
     env.filters["snippet"] = plain_snippet
     env.filters["datefmt"] = _fmt_date
     env.filters["author_url"] = author_url
+    env.filters["org_url"] = org_url
+    env.filters["author_key"] = author_key
     env.filters["plural"] = plural
     env.filters["web_url"] = web_url  # rows stored before links were checked at ingest
     env.globals["save_marker"] = save_marker

@@ -14,7 +14,10 @@ from fastapi.responses import RedirectResponse, Response
 from paperroute.mail import MailError, new_message, send_email
 from paperroute.params import RowId
 from paperroute.store import auth, users
+from paperroute.store.claims import claims_by
 from paperroute.store.collections import delete_saved_search, list_collections, list_saved_searches
+from paperroute.store.submissions import submissions_by
+from paperroute.store.subscriptions import subscription_of_user
 from paperroute.web.deps import current_user, engine_of, render, require_user
 from paperroute.web.feedlinks import saved_search_feed_token
 from paperroute.web.security import SESSION_ID
@@ -133,12 +136,16 @@ def _profile(request: Request, **extra) -> Response:
         {**s, "feed_token": saved_search_feed_token(secret, s["id"])}
         for s in list_saved_searches(engine, user.id)
     ]
+    followed = subscription_of_user(engine, user.id, user.email)
     return render(
         request,
         "accounts/profile.html",
         tokens=auth.list_api_tokens(engine, user.id),
         collections=list_collections(engine, user.id),
         searches=searches,
+        claims=claims_by(engine, user.id),
+        submissions=submissions_by(engine, user.id),
+        followed=followed.prefs.follow_authors if followed else [],
         **extra,
     )
 

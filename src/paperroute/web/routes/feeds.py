@@ -18,6 +18,7 @@ from paperroute.store import listings
 from paperroute.web.deps import engine_of, render
 from paperroute.web.feedlinks import saved_search_id
 from paperroute.web.mathtext import plain_snippet
+from paperroute.web.routes.orgs import org_or_404
 from paperroute.web.routes.papers import trending_papers, union_filter
 from paperroute.web.routes.search import run_search, search_params
 
@@ -92,6 +93,19 @@ def index(request: Request) -> Response:
     cats = listings.top_categories(engine_of(request), limit=50)
     public = coll_store.list_collections(engine_of(request), public_only=True)
     return render(request, "feeds/index.html", categories=cats, public=public)
+
+
+@router.get("/orgs/{slug}.{fmt}", name="feeds.org")
+def org(request: Request, slug: str, fmt: str) -> Response:
+    """An organisation's newest papers."""
+    found = org_or_404(request, slug)
+    papers, _ = listings.list_papers(
+        engine_of(request),
+        listings.PaperFilter(organizations=found.names),
+        order="published",
+        limit=FEED_SIZE,
+    )
+    return _feed(request, fmt, f"papers of {found.name}", found.url, papers)
 
 
 @router.get("/daily.{fmt}", name="feeds.daily")

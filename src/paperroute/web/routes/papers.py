@@ -13,6 +13,7 @@ from paperroute.models import Paper, paper_path
 from paperroute.params import ListSort, MinCitations, Page
 from paperroute.ranking import leaderboard, trending
 from paperroute.store import listings
+from paperroute.store.claims import approved_authors
 from paperroute.store.collections import collection_choices
 from paperroute.store.papers import get_paper, resolve_paper_id
 from paperroute.store.votes import voted_ids
@@ -53,7 +54,15 @@ def paper_summary(paper: Paper) -> dict:
         "year": paper.year,
         "doi": paper.doi,
         "citation_count": paper.citation_count,
+        "submitted_by": _submitted_by(paper),
     }
+
+
+def _submitted_by(paper: Paper) -> dict | None:
+    found = paper.submission
+    if found is None:
+        return None
+    return {"name": found.name, "url": found.url, "at": found.at.isoformat()}
 
 
 def _listing(
@@ -103,52 +112,72 @@ def _listing(
 @router.get("/", name="papers.home")
 def home(request: Request, p: Page = 0) -> Response:
     """The latest day that has papers."""
-    return _daily(request, None, p)
+    return _daily(request, None, p, _daily_mode(request))
 
 
 @router.get("/date/{day}", name="papers.daily")
 def daily(request: Request, day: str, p: Page = 0) -> Response:
-    """Papers announced on one day, most upvoted first."""
+    """Papers of one day, most upvoted first (which papers: the `daily_page` setting)."""
+    return _daily(request, _parse_day(day), p, _daily_mode(request))
+
+
+@router.get("/date/{day}/all", name="papers.daily_all")
+def daily_all(request: Request, day: str, p: Page = 0) -> Response:
+    """Every paper of one day, announced or submitted (the full listing of a curated page)."""
+    return _daily(request, _parse_day(day), p, "all")
+
+
+def _parse_day(day: str) -> date:
     try:
-        parsed = listings.parse_day(day)
+        return listings.parse_day(day)
     except ValueError as exc:
         raise HTTPException(404, str(exc)) from None
-    return _daily(request, parsed, p)
 
 
-def _day_context(engine, day: date | None) -> tuple | None:
+def _daily_mode(request: Request) -> listings.PeriodMode:
+    return request.app.state.settings.daily_page
+
+
+def _day_context(engine, day: date | None, mode: listings.PeriodMode) -> tuple | None:
     """(day, previous day, next day, featured papers) for a daily page; None for an empty store."""
-    day = day or listings.latest_day(engine)
+    day = day or listings.latest_day(engine, mode)
     if day is None:
         return None
-    prev_day, next_day = listings.adjacent_days(engine, day)
+    prev_day, next_day = listings.adjacent_days(engine, day, mode)
     featured, _ = listings.list_papers(
         engine, listings.PaperFilter(featured=True), order="published", limit=3
     )
     return day, prev_day, next_day, featured
 
 
-def _daily(request: Request, day: date | None, p: int) -> Response:
+def _daily(request: Request, day: date | None, p: int, mode: listings.PeriodMode) -> Response:
     engine = engine_of(request)
-    context = request.app.state.data_cache.remember(("day", day), lambda: _day_context(engine, day))
+    context = request.app.state.data_cache.remember(
+        ("day", day, mode), lambda: _day_context(engine, day, mode)
+    )
     if context is None:
         return render(request, "papers/empty.html")
     day, prev_day, next_day, featured = context
-    if p > 0 or wants_json(request):
+    if p > 0 or wants_json(request) or mode == "curated":  # curated: featured are in the list
         featured = []
+    curated = _daily_mode(request) == "curated"
+    base = "/date/{}/all" if curated and mode == "all" else "/date/{}"
+    title = "Daily papers" if mode != "all" or not curated else "All papers"
     return _listing(
         request,
-        listings.PaperFilter(start=day, end=day),
-        f"Daily papers · {day.strftime('%A %d %B %Y')}",
+        listings.PaperFilter(start=day, end=day, mode=mode),
+        f"{title} · {day.strftime('%A %d %B %Y')}",
         p,
         period="day",
         day=day,
         featured=featured,
-        prev_url=f"/date/{prev_day.isoformat()}" if prev_day else None,
-        next_url=f"/date/{next_day.isoformat()}" if next_day else None,
+        prev_url=base.format(prev_day.isoformat()) if prev_day else None,
+        next_url=base.format(next_day.isoformat()) if next_day else None,
         week_url=f"/week/{listings.iso_week(day)}",
         month_url=f"/month/{day.strftime('%Y-%m')}",
         feed_url="/feeds/daily",
+        full_listing_url=f"/date/{day.isoformat()}/all" if mode == "curated" else None,
+        curated_url=f"/date/{day.isoformat()}" if curated and mode == "all" else None,
     )
 
 
@@ -352,6 +381,7 @@ def _show(request: Request, paper_id: str) -> Response:
         similar=_similar(request, paper.id, wait=False),
         voted=voted_ids(engine, reader.id, [paper.id]) if reader else set(),
         choices=collection_choices(engine, reader.id, paper.id) if reader else [],
+        claimed=approved_authors(engine, paper.id),
     )
 
 
@@ -364,6 +394,7 @@ def author(request: Request, name: str, p: Page = 0) -> Response:
         f"Papers by {name}",
         p,
         order="published",
+        follow_name=name,
     )
 
 

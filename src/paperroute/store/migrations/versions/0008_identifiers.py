@@ -16,7 +16,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from paperroute.store import merge
 
 revision = "0008"
-down_revision = "0005"
+down_revision = "0007"
 branch_labels = None
 depends_on = None
 
