@@ -36,6 +36,9 @@ def paper_object(paper: Paper) -> dict:
         "summary": paper.abstract,
         "upvotes": paper.total_upvotes,
         "ai_keywords": paper.keywords,
+        "numComments": paper.num_comments,
+        # HF's id of its own discussion thread; paperroute's discussion is local, so none.
+        "discussionId": None,
         "paperroute": {
             "hf_upvotes": paper.hf_upvotes,
             "local_upvotes": paper.upvotes,
@@ -62,6 +65,6 @@ def daily_entry(paper: Paper) -> dict:
         "publishedAt": _daily_time(paper),
         "title": paper.title,
         "summary": paper.abstract,
-        "numComments": 0,
+        "numComments": paper.num_comments,
         "isAuthorParticipating": False,
     }

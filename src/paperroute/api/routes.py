@@ -45,6 +45,7 @@ OPENAPI_TAGS = [
     {"name": "Votes", "description": "Your upvotes (API token needed)."},
     {"name": "Collections", "description": "Your saved papers (API token for writes)."},
     {"name": "Recommendations", "description": "Papers picked for you (API token needed)."},
+    {"name": "Discussion", "description": "Comments on papers (API token for writes)."},
 ]
 ApiUser = Annotated[User, Depends(api_user)]
 

@@ -21,6 +21,7 @@ from sqlalchemy import Engine, func, select
 from paperroute.store import collections as coll
 from paperroute.store import subscriptions as subs
 from paperroute.store import votes as vote_store
+from paperroute.store.comments import export_member_discussion
 from paperroute.store.engine import dialect_insert
 from paperroute.store.schema import (
     collection_items,
@@ -299,6 +300,7 @@ def export_account(engine: Engine, user_id: int) -> dict[str, Any]:
                 .order_by(subscriptions.c.id)
             ).scalars()
         )
+        discussion = export_member_discussion(conn, user_id)
     subscription = None
     if sub_ids:
         found = subs.get_subscription(engine, sub_ids[0])
@@ -318,6 +320,7 @@ def export_account(engine: Engine, user_id: int) -> dict[str, Any]:
         "not_interested": [{"id": p, "at": _iso(a)} for p, a in sorted(rejected)],
         "saved_searches": [{"name": n, "query": q} for n, q in searches],
         "subscription": subscription,
+        **discussion,  # the member's own comments and comment reports
     }
 
 

@@ -99,7 +99,8 @@ VOTES_SHOW_WITHIN_S = 1.0  # how soon other readers see a vote count change
 
 # What a write changed: a paper's text or flags (hidden, featured) or a new paper; votes; a
 # collection (created, filled, emptied, made public or private, deleted); a user's name or role.
-Change = Literal["paper", "votes", "collection", "user"]
+# a comment posted, edited, hidden or voted on, or a reader's notifications read.
+Change = Literal["paper", "votes", "collection", "user", "comments"]
 
 
 def reader_key(user_id: int) -> tuple[str, int]:
@@ -122,6 +123,7 @@ class Caches:
             "votes": (self.pages, self.data, self.shared_pages),
             "collection": (self.pages, self.data, self.shared_pages),
             "user": (self.pages, self.data, self.shared_pages),
+            "comments": (self.pages, self.data, self.shared_pages),
         }
 
     def changed(self, what: Change, user_id: int | None = None) -> None:

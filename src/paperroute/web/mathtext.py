@@ -37,7 +37,8 @@ MAX_FORMULAS = 100  # formulas rendered per text; later ones stay source text
 _DELIMITERS = (("$$", "$$"), ("\\(", "\\)"), ("$", "$"))  # longest opener first
 
 
-def _safe_mathml(latex: str, display: bool) -> str | None:
+def safe_mathml(latex: str, display: bool) -> str | None:
+    """One formula as allow-listed MathML, or None when it cannot be (then show its source)."""
     try:
         xml = convert(latex, display="block" if display else "inline")
         root = etree.fromstring(xml.encode(), parser=etree.XMLParser(resolve_entities=False))
@@ -102,7 +103,7 @@ def render_text(text: str | None) -> Markup:
     out: list[str] = []
     last = 0
     for start, end, latex, display in scan_math(text):
-        mathml = _safe_mathml(latex.strip(), display=display)
+        mathml = safe_mathml(latex.strip(), display=display)
         out.append(str(escape(text[last:start])))
         out.append(mathml if mathml is not None else str(escape(text[start:end])))
         last = end

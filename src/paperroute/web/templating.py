@@ -60,6 +60,7 @@ class CardRenderer:
             paper.id, rank, score.explain() if score else None, voted, csrf is not None,
             paper.hf_upvotes, paper.upvotes, paper.saves, paper.featured, paper.title,
             paper.github_stars, paper.code_url, paper.announced, len(paper.abstract),
+            paper.num_comments,
         )  # fmt: skip
         html = self.cache.get(key)
         if html is None:
