@@ -22,13 +22,16 @@ from sqlalchemy import Engine
 from starlette.middleware.sessions import SessionMiddleware
 
 from paperroute.api.routes import OPENAPI_TAGS
+from paperroute.community.discussion import Discussion
+from paperroute.community.notifications import MailKicker
 from paperroute.config import Settings
 from paperroute.jobs.imports import ImportRunner
 from paperroute.sources.ingest import Ingest
 from paperroute.store.engine import check_schema, make_engine, migrate
 from paperroute.store.papers import demo_days
 from paperroute.web import ops
-from paperroute.web.cache import Caches, PageCacheMiddleware
+from paperroute.web.cache import Caches, PageCacheMiddleware, reader_key
+from paperroute.web.commentmark import render_comment
 from paperroute.web.deps import render
 from paperroute.web.ops import RequestMetricsMiddleware
 from paperroute.web.personal import SharedPageMiddleware
@@ -45,6 +48,7 @@ from paperroute.web.templating import STATIC, make_environment
 # Page routers (HTML forms, CSRF-protected); each module exposes `router`.
 ROUTERS = [
     "paperroute.web.routes.votes",
+    "paperroute.web.routes.discussion",  # before papers: /papers/{id}/comments/new
     "paperroute.web.routes.papers",
     "paperroute.web.routes.search",
     "paperroute.web.routes.accounts",
@@ -53,6 +57,7 @@ ROUTERS = [
     "paperroute.web.routes.feeds",
     "paperroute.web.routes.docs",
     "paperroute.web.routes.subscriptions",
+    "paperroute.web.routes.discussion:admin_router",
     "paperroute.web.routes.foryou",
     "paperroute.web.routes.submit",
     "paperroute.web.routes.members",
@@ -64,9 +69,11 @@ ROUTERS = [
 NO_CSRF_ROUTERS = [
     "paperroute.web.routes.subscriptions:oneclick_router",
     "paperroute.web.routes.site:nocsrf_router",  # dismissing the demo banner
+    "paperroute.web.routes.discussion:oneclick_router",  # notification mail's unsubscribe
 ]
 # JSON API routers (bearer tokens or CSRF header for writes); each module exposes `router`.
 API_ROUTERS = [
+    "paperroute.api.comments",  # before routes: its /api/papers/{id}/comments is more specific
     "paperroute.api.routes",
     "paperroute.api.recommendations",
 ]
@@ -193,6 +200,14 @@ def create_app(
     on_stored = _make_searchable(app.state.search_if_ready, caches)
     app.state.ingest = Ingest(engine, settings, on_stored)  # every web path that adds papers
     app.state.imports = ImportRunner(settings, engine, on_stored)
+    app.state.notify_mail = MailKicker(settings, engine)
+    app.state.discussion = Discussion(
+        engine,
+        render_comment,
+        app.state.limiter,
+        changed=lambda user_ids=(): _comments_changed(caches, user_ids),
+        kick_mail=app.state.notify_mail.kick,
+    )
     https = settings.base_url.startswith("https://")
     app.add_middleware(SecurityHeadersMiddleware, hsts=https)
     # Inside the session middleware: it needs the session to know the reader.
@@ -218,8 +233,9 @@ def create_app(
     for name in API_ROUTERS:
         app.include_router(importlib.import_module(name).router)
     for name in ROUTERS:
+        module, _, attr = name.partition(":")
         app.include_router(  # pages are not the API: /help/pages lists them, not /openapi.json
-            importlib.import_module(name).router,
+            getattr(importlib.import_module(module), attr or "router"),
             dependencies=[Depends(csrf_protect)],
             include_in_schema=False,
         )
@@ -230,6 +246,13 @@ def create_app(
     return app
 
 
+def _comments_changed(caches: Caches, user_ids) -> None:
+    """Drop what shows comments, and the notified readers' state (their unread count)."""
+    caches.changed("comments")
+    for uid in user_ids:
+        caches.data.pop(reader_key(uid))
+
+
 @asynccontextmanager
 async def _lifespan(app: FastAPI):
     # Imports left queued by the last run go on; the running one is given back on the way out.
@@ -238,6 +261,7 @@ async def _lifespan(app: FastAPI):
         yield
     finally:
         app.state.imports.close()
+        app.state.notify_mail.close()
 
 
 def _install_error_pages(app: FastAPI) -> None:

@@ -215,6 +215,7 @@ class Paper:
     hf_upvotes: int = 0
     upvotes: int = 0
     saves: int = 0
+    num_comments: int = 0  # visible comments in the paper's discussion
     keywords: list[str] = field(default_factory=list)
     ai_summary: str | None = None
     organization: str | None = None

@@ -55,6 +55,9 @@ def paper_object(paper: Paper) -> dict:
         "summary": paper.abstract,
         "upvotes": paper.total_upvotes,
         "ai_keywords": paper.keywords,
+        "numComments": paper.num_comments,
+        # HF's id of its own discussion thread; paperroute's discussion is local, so none.
+        "discussionId": None,
         "paperroute": {
             "hf_upvotes": paper.hf_upvotes,
             "local_upvotes": paper.upvotes,
@@ -85,7 +88,7 @@ def daily_entry(paper: Paper) -> dict:
         "publishedAt": _daily_time(paper),
         "title": paper.title,
         "summary": paper.abstract,
-        "numComments": 0,
+        "numComments": paper.num_comments,
         "isAuthorParticipating": False,
     }
     if paper.submission is not None:  # huggingface_hub reads the entry's own `submittedBy`

@@ -51,6 +51,7 @@ OPENAPI_TAGS = [
     {"name": "Submissions", "description": "Put a paper on the daily page (API token needed)."},
     {"name": "Collections", "description": "Your saved papers (API token for writes)."},
     {"name": "Recommendations", "description": "Papers picked for you (API token needed)."},
+    {"name": "Discussion", "description": "Comments on papers (API token for writes)."},
 ]
 ApiUser = Annotated[User, Depends(api_user)]
 

@@ -66,6 +66,8 @@ class PaperOut(_Open):
     submittedOnDailyAt: str | None = None
     upvotes: int = Field(description="Hugging Face and local upvotes together")
     ai_keywords: list[str] = []
+    numComments: int = Field(0, description="comments in this paperroute's discussion")
+    discussionId: str | None = Field(None, description="Hugging Face's thread id; null here")
     ai_summary: str | None = Field(None, description="the source's machine-written summary")
     githubRepo: str | None = None
     githubStars: int | None = None
@@ -82,7 +84,7 @@ class DailyEntry(_Open):
     title: str
     summary: str
     publishedAt: str | None = None
-    numComments: int = 0
+    numComments: int = Field(0, description="comments in this paperroute's discussion")
     isAuthorParticipating: bool = False
     submittedBy: SubmitterOut | None = Field(None, description="who submitted it")
 

@@ -37,6 +37,8 @@ JOBS: list[Job] = [
         lease_seconds=3 * 3600.0,
     ),
     Job("embed", 300.0, "paperroute.jobs.worker:embed_job", lease_seconds=3600.0),
+    # Notification mail: the ledger in store/notifications.py gives each mail to one worker.
+    Job("notification-mail", 60.0, "paperroute.community.notifications:mail_job", exclusive=False),
 ]
 
 

@@ -22,6 +22,7 @@ from paperroute.store import collections as coll
 from paperroute.store import subscriptions as subs
 from paperroute.store import votes as vote_store
 from paperroute.store.claims import claims_by
+from paperroute.store.comments import export_member_discussion
 from paperroute.store.engine import dialect_insert
 from paperroute.store.papers import author_key
 from paperroute.store.schema import (
@@ -308,6 +309,7 @@ def export_account(engine: Engine, user_id: int) -> dict[str, Any]:
                 .order_by(subscriptions.c.id)
             ).scalars()
         )
+        discussion = export_member_discussion(conn, user_id)
     subscription = None
     if sub_ids:
         found = subs.get_subscription(engine, sub_ids[0])
@@ -330,6 +332,7 @@ def export_account(engine: Engine, user_id: int) -> dict[str, Any]:
         "saved_searches": [{"name": n, "query": q} for n, q in searches],
         "subscription": subscription,
         **_community(engine, user_id),
+        **discussion,  # the member's own comments and comment reports
     }
 
 

@@ -225,7 +225,7 @@ def _write_papers(conn: Connection, inserts: list[dict], updates: list[dict]) ->
     if not rows:
         return
     stmt = dialect_insert(conn, papers)
-    keep = {"id", "first_seen", "upvotes", "saves", "hidden", "featured"}
+    keep = {"id", "first_seen", "upvotes", "saves", "num_comments", "hidden", "featured"}
     stmt = stmt.on_conflict_do_update(
         index_elements=[papers.c.id],
         set_={c.name: stmt.excluded[c.name] for c in papers.columns if c.name not in keep},
@@ -233,6 +233,7 @@ def _write_papers(conn: Connection, inserts: list[dict], updates: list[dict]) ->
     for row in rows:
         row.setdefault("upvotes", 0)
         row.setdefault("saves", 0)
+        row.setdefault("num_comments", 0)
         row.setdefault("hidden", False)
         row.setdefault("featured", False)
     _executemany(conn, stmt, rows)
@@ -314,6 +315,7 @@ def row_to_paper(
         hf_upvotes=row["hf_upvotes"] or 0,
         upvotes=row["upvotes"] or 0,
         saves=row["saves"] or 0,
+        num_comments=row["num_comments"] or 0,
         keywords=list(row["keywords"] or []),
         ai_summary=row["ai_summary"],
         organization=row["organization"],

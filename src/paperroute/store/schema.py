@@ -66,6 +66,14 @@ papers = Table(
     Column("hf_observed_at", TS, comment="when the hf_upvotes snapshot was taken"),
     Column("upvotes", Integer, nullable=False, default=0, comment="local votes (count of votes)"),
     Column("saves", Integer, nullable=False, default=0),
+    Column(
+        "num_comments",
+        Integer,
+        nullable=False,
+        default=0,
+        server_default="0",
+        comment="visible comments (store/comments.py recounts it in each comment write)",
+    ),
     Column("keywords", JSON, nullable=False),
     Column("ai_summary", Text, comment="the source's machine-written summary (Hugging Face)"),
     Column("organization", String(255), index=True, comment="organisation the source credits"),
@@ -446,4 +454,99 @@ org_members = Table(
     Column("user_id", Integer, ForeignKey("users.id", ondelete="CASCADE"), nullable=False),
     Column("created_at", TS, nullable=False),
     PrimaryKeyConstraint("org_id", "user_id"),
+)
+
+# Discussion (store/comments.py). A comment is never removed while its paper lives: deleting one
+# blanks it (a placeholder keeps its replies readable), and a deleted member's comments stay
+# with user_id NULL ("deleted member"). `html` is the sanitised rendering, made once at write
+# time so a page with a long thread never renders Markdown.
+comments = Table(
+    "comments",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("paper_id", String(64), ForeignKey("papers.id", ondelete="CASCADE"), nullable=False),
+    Column("user_id", Integer, ForeignKey("users.id", ondelete="SET NULL")),
+    Column("parent_id", Integer, ForeignKey("comments.id", ondelete="CASCADE")),
+    Column("body", Text, nullable=False, comment="Markdown as written"),
+    Column("html", Text, nullable=False, comment="sanitised HTML of body"),
+    Column("upvotes", Integer, nullable=False, default=0),
+    Column("created_at", TS, nullable=False),
+    Column("edited_at", TS),
+    Column("deleted_at", TS),
+    Column("hidden_at", TS, comment="hidden by a moderator, or by a ban of its author"),
+    Index("ix_comments_paper", "paper_id", "id"),
+    Index("ix_comments_user", "user_id"),
+    Index("ix_comments_created", "created_at"),
+    sqlite_autoincrement=True,
+)
+
+comment_votes = Table(
+    "comment_votes",
+    metadata,
+    Column("user_id", Integer, ForeignKey("users.id", ondelete="CASCADE"), nullable=False),
+    Column("comment_id", Integer, ForeignKey("comments.id", ondelete="CASCADE"), nullable=False),
+    Column("created_at", TS, nullable=False),
+    PrimaryKeyConstraint("user_id", "comment_id"),
+    Index("ix_comment_votes_comment", "comment_id"),
+)
+
+comment_reports = Table(
+    "comment_reports",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("comment_id", Integer, ForeignKey("comments.id", ondelete="CASCADE"), nullable=False),
+    Column("user_id", Integer, ForeignKey("users.id", ondelete="SET NULL")),
+    Column("reason", Text, nullable=False),
+    Column("created_at", TS, nullable=False),
+    Column("resolved_at", TS),
+    Column("resolution", String(16), comment="hidden|deleted|banned|dismissed"),
+    UniqueConstraint("comment_id", "user_id", name="uq_comment_reports_comment_user"),
+    Index("ix_comment_reports_open", "resolved_at"),
+)
+
+member_bans = Table(
+    "member_bans",
+    metadata,
+    Column("user_id", Integer, ForeignKey("users.id", ondelete="CASCADE"), primary_key=True),
+    Column("banned_by", Integer, ForeignKey("users.id", ondelete="SET NULL")),
+    Column("reason", Text),
+    Column("created_at", TS, nullable=False),
+)
+
+# In-app notifications, and the mail ledger for each (store/notifications.py): one row per
+# (member, dedupe key), so nobody is told about the same thing twice; the mail_* columns are
+# claimed atomically like store/deliveries.py's rows, so each notification is mailed once.
+notifications = Table(
+    "notifications",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("user_id", Integer, ForeignKey("users.id", ondelete="CASCADE"), nullable=False),
+    Column("kind", String(24), nullable=False, comment="reply|mention|saved_paper|followed_author"),
+    Column("dedupe", String(96), nullable=False, comment="what it is about: comment:7, paper:x"),
+    Column("paper_id", String(64), ForeignKey("papers.id", ondelete="CASCADE")),
+    Column("comment_id", Integer, ForeignKey("comments.id", ondelete="CASCADE")),
+    Column("actor_id", Integer, ForeignKey("users.id", ondelete="SET NULL")),
+    Column("created_at", TS, nullable=False),
+    Column("read_at", TS),
+    Column("mail_status", String(16), comment="pending|claimed|retry|sent|failed|skipped"),
+    Column("gathered", Boolean, nullable=False, default=False, comment="mailed in a daily batch"),
+    Column("mail_due_at", TS),
+    Column("claimed_by", String(128)),
+    Column("claimed_until", TS),
+    Column("attempts", Integer, nullable=False, default=0),
+    Column("message_id", String(255)),
+    Column("mailed_at", TS),
+    Column("last_error", Text),
+    UniqueConstraint("user_id", "dedupe", name="uq_notifications_user_dedupe"),
+    Index("ix_notifications_user_read", "user_id", "read_at"),
+    Index("ix_notifications_mail", "mail_status", "mail_due_at"),
+)
+
+notification_settings = Table(
+    "notification_settings",
+    metadata,
+    Column("user_id", Integer, ForeignKey("users.id", ondelete="CASCADE"), primary_key=True),
+    Column("mail", String(16), nullable=False, default="instant", comment="instant|digest|off"),
+    Column("muted", JSON, nullable=False, comment="kinds never mailed (one-click unsubscribe)"),
+    Column("updated_at", TS, nullable=False),
 )

@@ -99,8 +99,9 @@ VOTES_SHOW_WITHIN_S = 1.0  # how soon other readers see a vote count change
 
 # What a write changed: a paper's text or flags (hidden, featured) or a new paper; votes; a
 # collection (created, filled, emptied, made public or private, deleted); a user's name or role;
-# only the reader's own state (a "not interested" mark: no shared page shows it).
-Change = Literal["paper", "votes", "collection", "user", "reader"]
+# only the reader's own state (a "not interested" mark: no shared page shows it); a comment
+# posted, edited, hidden or voted on, or a reader's notifications read.
+Change = Literal["paper", "votes", "collection", "user", "reader", "comments"]
 
 
 def reader_key(user_id: int) -> tuple[str, int]:
@@ -124,6 +125,7 @@ class Caches:
             "collection": (self.pages, self.data, self.shared_pages),
             "user": (self.pages, self.data, self.shared_pages),
             "reader": (self.data,),  # a reader's digest preview is kept there
+            "comments": (self.pages, self.data, self.shared_pages),
         }
 
     def changed(self, what: Change, user_id: int | None = None) -> None:

@@ -105,6 +105,7 @@ def render(
     user: Any = current_user(request)
     token = lambda: csrf_token(request)  # noqa: E731
     headers = None
+    reader = None
     if shared and user is not None and request.scope.get(personal.SHARED_SCOPE_KEY):
         user = personal.SkeletonUser(is_admin=user.is_admin)
         token = lambda: personal.CSRF_MARK  # noqa: E731
@@ -113,7 +114,11 @@ def render(
             skeleton=True,
             save_slot=lambda paper_id: Markup(personal.SAVE_MARK) % paper_id,
         )
+        context["unread_badge"] = Markup(personal.UNREAD_MARK)
         headers = {personal.SHARED_HEADER.decode(): "1"}
+    elif user is not None:  # rendered for this reader alone
+        reader = personal.reader_of(request.app.state, user.id)
+        context["unread_badge"] = personal.unread_badge(reader.unread if reader else 0)
     html = env.get_template(template).render(
         request=request,
         user=user,
@@ -122,10 +127,8 @@ def render(
         demo_days=demo_banner(request),
         **context,
     )
-    if headers is None and user is not None:  # rendered for this reader alone: fill it now
-        reader = personal.reader_of(request.app.state, user.id)
-        if reader is not None:
-            html = personal.fill_save_slots(html, request.app.state, reader, csrf_token(request))
+    if reader is not None:  # rendered for this reader alone: fill its save slots now
+        html = personal.fill_save_slots(html, request.app.state, reader, csrf_token(request))
     return HTMLResponse(html, status_code=status, headers=headers)
 
 

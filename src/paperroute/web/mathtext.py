@@ -79,7 +79,8 @@ _TOKEN = re.compile(
 )
 
 
-def _safe_mathml(latex: str, display: bool) -> str | None:
+def safe_mathml(latex: str, display: bool) -> str | None:
+    """One formula as allow-listed MathML, or None when it cannot be (then show its source)."""
     try:
         xml = convert(latex, display="block" if display else "inline")
         root = etree.fromstring(xml.encode(), parser=etree.XMLParser(resolve_entities=False))
@@ -241,7 +242,7 @@ def _convert(text: str, html: bool) -> str:
     last = 0
     for start, end, latex, display in scan_math(text) if html else ():
         mode.feed(text[last:start])
-        mathml = _safe_mathml(latex.strip().replace(_DOLLAR, "$"), display=display)
+        mathml = safe_mathml(latex.strip().replace(_DOLLAR, "$"), display=display)
         mode.out.append(mathml if mathml is not None else mode.esc(text[start:end]))
         last = end
     mode.feed(text[last:])

@@ -24,6 +24,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from paperroute.store.collections import collection_memberships
 from paperroute.store.library import not_interested_by_user
+from paperroute.store.notifications import unread_count
 from paperroute.store.users import User, get_user
 from paperroute.store.votes import user_voted_ids
 from paperroute.web.cache import TTLCache, reader_key
@@ -35,6 +36,7 @@ from paperroute.web.cache import TTLCache, reader_key
 _SECRET = secrets.token_hex(16)
 CSRF_MARK = f"\x00{_SECRET}:csrf\x00"
 LABEL_MARK = f"\x00{_SECRET}:label\x00"
+UNREAD_MARK = f"\x00{_SECRET}:unread\x00"  # the header's unread-notifications badge
 _SAVE_PREFIX = f"\x00{_SECRET}:save:"
 SAVE_MARK = _SAVE_PREFIX + "%s\x00"  # % the paper id (escaped)
 _SAVE_SLOT = re.compile(re.escape(_SAVE_PREFIX) + "([^\x00]*)\x00")
@@ -57,10 +59,18 @@ class Reader:
     voted: frozenset[str]
     collections: list[tuple[int, str, frozenset[str]]]
     negatives: frozenset[str] = frozenset()
+    unread: int = 0  # unread notifications
 
     def holds(self, paper_id: str) -> bool:
         """Whether the paper is in any of the reader's collections."""
         return any(paper_id in items for _, _, items in self.collections)
+
+
+def unread_badge(count: int) -> Markup:
+    """The header's unread count next to "Notifications" (nothing when there is none)."""
+    if not count:
+        return Markup("")
+    return Markup(' <span class="unread-count" aria-label="%d unread">%d</span>') % (count, count)
 
 
 def save_marker(paper_id: str) -> Markup:
@@ -135,6 +145,7 @@ def load_reader(engine: Any, user_id: int) -> Reader | None:
         user_voted_ids(engine, user_id),
         collection_memberships(engine, user_id),
         negatives,
+        unread_count(engine, user_id),
     )
 
 
@@ -164,6 +175,7 @@ class SharedPage:
     def personalise(self, reader: Reader, csrf: str, state: Any) -> bytes:
         """The page as this reader sees it."""
         html = self.html.replace(CSRF_MARK, csrf).replace(LABEL_MARK, escape(reader.user.label))
+        html = html.replace(UNREAD_MARK, unread_badge(reader.unread))
         for paper_id in reader.voted.intersection(self.vote_ids):
             mark = self.vote_ids[paper_id]
             html = html.replace(

@@ -87,6 +87,7 @@ class CardRenderer:
             paper.github_stars, paper.code_url, paper.announced, len(paper.abstract),
             paper.organization, (paper.submission.handle, paper.submission.name)
             if paper.submission else None,
+            paper.num_comments,
         )  # fmt: skip
         html = self.cache.get(key)
         if html is None:

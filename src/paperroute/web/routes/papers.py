@@ -15,6 +15,7 @@ from paperroute.ranking import leaderboard, trending
 from paperroute.store import listings
 from paperroute.store.claims import approved_authors
 from paperroute.store.collections import collection_choices
+from paperroute.store.comments import thread
 from paperroute.store.papers import get_paper, resolve_paper_id
 from paperroute.store.votes import voted_ids
 from paperroute.web.deps import (
@@ -46,6 +47,7 @@ def paper_summary(paper: Paper) -> dict:
         "hf_upvotes": paper.hf_upvotes,
         "total_upvotes": paper.total_upvotes,
         "saves": paper.saves,
+        "num_comments": paper.num_comments,
         "code_url": paper.code_url,
         "project_url": paper.project_url,
         "github_stars": paper.github_stars,
@@ -371,12 +373,17 @@ def _show(request: Request, paper_id: str) -> Response:
         return moved
     if wants_json(request):
         return json_response({**paper_summary(paper), "bibtex": bibtex(paper)})
-    reader = personal_parts_wanted(request)
+    reader = user if paper.num_comments else personal_parts_wanted(request)
+    # A thread shows the reader's own edit/delete buttons and comment votes, so a page with
+    # comments is rendered per reader (its comments' HTML is stored, so that stays cheap).
+    viewer = user.id if user is not None and paper.num_comments else None
     return render(
         request,
         "papers/show.html",
-        shared=True,
+        shared=not paper.num_comments,
         paper=paper,
+        thread=thread(engine, paper.id, viewer) if paper.num_comments else [],
+        max_chars=request.app.state.discussion.limits.max_chars,
         bibtex=bibtex(paper),
         similar=_similar(request, paper.id, wait=False),
         voted=voted_ids(engine, reader.id, [paper.id]) if reader else set(),

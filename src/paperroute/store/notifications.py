@@ -1,0 +1,349 @@
+"""Notifications: what a member is told in the app, each member's mail setting, and the mail
+ledger that sends each notification at most once.
+
+One row per (member, dedupe key): a second notification about the same comment or paper is
+dropped by the unique constraint, so nobody is told twice (a reply that also mentions you is one
+notification, the reply). Mail follows store/deliveries.py: a row waiting for mail is `pending`;
+a sender takes a batch with one conditional UPDATE that only matches rows nobody holds (`claimed`
+with an expired lease, or `retry` that is due), marks them `sent` right after the SMTP server's
+250, and `retry`/`failed` otherwise. Rows of members who want a daily batch are `gathered`, due
+at the next gathering time.
+"""
+
+from __future__ import annotations
+
+import secrets
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+
+from sqlalchemy import Engine, and_, func, or_, select, update
+
+from paperroute.store.engine import dialect_insert
+from paperroute.store.schema import (
+    collection_items,
+    collections,
+    comments,
+    notification_settings,
+    notifications,
+    papers,
+    users,
+)
+
+KINDS = ("reply", "mention", "saved_paper", "followed_author")
+MAIL_MODES = ("instant", "digest", "off")
+GATHER_HOUR_UTC = 7  # when a member's daily batch of notification mail is due
+
+
+@dataclass
+class NotificationSettings:
+    """How a member wants notification mail: `instant`, `digest` (daily batch) or `off`, and
+    the kinds they unsubscribed from."""
+
+    mail: str = "instant"
+    muted: tuple[str, ...] = ()
+
+
+@dataclass
+class Notification:
+    """One notification as the page and the mail show it."""
+
+    id: int
+    user_id: int
+    kind: str
+    paper_id: str | None
+    paper_title: str | None
+    comment_id: int | None
+    comment_body: str | None
+    comment_html: str | None
+    actor: str | None
+    created_at: datetime
+    read: bool
+    message_id: str | None = None
+    gathered: bool = False  # mailed in the member's daily batch
+
+
+@dataclass
+class NewNotification:
+    """A notification to record (community/notifications.py decides who gets what)."""
+
+    user_id: int
+    kind: str
+    dedupe: str
+    paper_id: str | None = None
+    comment_id: int | None = None
+    actor_id: int | None = None
+
+
+def _utc(value: datetime | None) -> datetime | None:
+    if value is not None and value.tzinfo is None:
+        return value.replace(tzinfo=UTC)
+    return value
+
+
+def get_settings(engine: Engine, user_id: int) -> NotificationSettings:
+    """The member's notification mail setting (instant mail for everything by default)."""
+    with engine.connect() as conn:
+        row = conn.execute(
+            select(notification_settings).where(notification_settings.c.user_id == user_id)
+        ).first()
+    if row is None:
+        return NotificationSettings()
+    return NotificationSettings(row.mail, tuple(k for k in row.muted or [] if k in KINDS))
+
+
+def set_settings(
+    engine: Engine, user_id: int, mail: str, muted: Sequence[str] | None = None
+) -> NotificationSettings:
+    """Store the member's mail setting; `muted=None` keeps the kinds already muted."""
+    if mail not in MAIL_MODES:
+        raise ValueError(f"notification mail: {mail!r} is not one of {', '.join(MAIL_MODES)}")
+    current = get_settings(engine, user_id)
+    kept = current.muted if muted is None else tuple(k for k in KINDS if k in set(muted))
+    values = {"mail": mail, "muted": list(kept), "updated_at": datetime.now(UTC)}
+    with engine.begin() as conn:
+        stmt = dialect_insert(conn, notification_settings).values(user_id=user_id, **values)
+        conn.execute(stmt.on_conflict_do_update(index_elements=["user_id"], set_=values))
+    return NotificationSettings(mail, kept)
+
+
+def mute_kind(engine: Engine, user_id: int, kind: str) -> NotificationSettings:
+    """Stop mail of one kind (`all`: every notification mail), keeping the in-app ones."""
+    current = get_settings(engine, user_id)
+    if kind == "all":
+        return set_settings(engine, user_id, "off")
+    if kind not in KINDS:
+        raise ValueError(f"notification kind {kind!r}: unknown")
+    return set_settings(engine, user_id, current.mail, (*current.muted, kind))
+
+
+def next_gathering(now: datetime) -> datetime:
+    """When notifications gathered for a daily batch go out: the next GATHER_HOUR_UTC."""
+    due = now.astimezone(UTC).replace(hour=GATHER_HOUR_UTC, minute=0, second=0, microsecond=0)
+    return due if due > now else due + timedelta(days=1)
+
+
+def add_notifications(
+    engine: Engine, items: Sequence[NewNotification], now: datetime | None = None
+) -> list[int]:
+    """Record notifications, in order; one already recorded for a member's dedupe key (or an
+    earlier item with it) is dropped. Returns the members newly notified."""
+    now = now or datetime.now(UTC)
+    with engine.connect() as conn:
+        rows = conn.execute(
+            select(notification_settings).where(
+                notification_settings.c.user_id.in_({i.user_id for i in items})
+            )
+        ).all()
+    prefs = {r.user_id: NotificationSettings(r.mail, tuple(r.muted or [])) for r in rows}
+    notified: list[int] = []
+    with engine.begin() as conn:
+        for item in items:
+            pref = prefs.get(item.user_id, NotificationSettings())
+            mailed = pref.mail != "off" and item.kind not in pref.muted
+            gathered = pref.mail == "digest"
+            stmt = (
+                dialect_insert(conn, notifications)
+                .values(
+                    user_id=item.user_id, kind=item.kind, dedupe=item.dedupe,
+                    paper_id=item.paper_id, comment_id=item.comment_id, actor_id=item.actor_id,
+                    created_at=now, mail_status="pending" if mailed else None,
+                    gathered=gathered, attempts=0,
+                    mail_due_at=(next_gathering(now) if gathered else now) if mailed else None,
+                )
+                .on_conflict_do_nothing(index_elements=["user_id", "dedupe"])
+                .returning(notifications.c.id)
+            )  # fmt: skip
+            found = conn.execute(stmt).first()
+            if found is not None:
+                notified.append(item.user_id)
+    return notified
+
+
+def _select_notifications():
+    actor = users.alias("actor")
+    return select(
+        notifications.c.id,
+        notifications.c.user_id,
+        notifications.c.kind,
+        notifications.c.paper_id,
+        papers.c.title,
+        notifications.c.comment_id,
+        comments.c.body,
+        comments.c.html,
+        comments.c.deleted_at,
+        comments.c.hidden_at,
+        actor.c.display_name,
+        actor.c.email,
+        notifications.c.actor_id,
+        notifications.c.created_at,
+        notifications.c.read_at,
+        notifications.c.message_id,
+        notifications.c.gathered,
+    ).select_from(
+        notifications.outerjoin(papers, papers.c.id == notifications.c.paper_id)
+        .outerjoin(comments, comments.c.id == notifications.c.comment_id)
+        .outerjoin(actor, actor.c.id == notifications.c.actor_id)
+    )
+
+
+def _to_notification(row) -> Notification:
+    gone = row.deleted_at is not None or row.hidden_at is not None
+    actor = None
+    if row.actor_id is not None:
+        actor = row.display_name or row.email.split("@", 1)[0]
+    return Notification(
+        id=row.id,
+        user_id=row.user_id,
+        kind=row.kind,
+        paper_id=row.paper_id,
+        paper_title=row.title,
+        comment_id=row.comment_id,
+        comment_body=None if gone else row.body,
+        comment_html=None if gone else row.html,
+        actor=actor,
+        created_at=_utc(row.created_at),
+        read=row.read_at is not None,
+        message_id=row.message_id,
+        gathered=bool(row.gathered),
+    )
+
+
+def list_notifications(
+    engine: Engine, user_id: int, limit: int = 50, offset: int = 0
+) -> list[Notification]:
+    """The member's notifications, newest first."""
+    query = (
+        _select_notifications()
+        .where(notifications.c.user_id == user_id)
+        .order_by(notifications.c.id.desc())
+        .limit(limit)
+        .offset(offset)
+    )
+    with engine.connect() as conn:
+        return [_to_notification(r) for r in conn.execute(query)]
+
+
+def unread_count(engine: Engine, user_id: int) -> int:
+    """How many of the member's notifications are unread."""
+    with engine.connect() as conn:
+        return conn.execute(
+            select(func.count())
+            .select_from(notifications)
+            .where(notifications.c.user_id == user_id, notifications.c.read_at.is_(None))
+        ).scalar_one()
+
+
+def mark_read(engine: Engine, user_id: int, ids: Sequence[int] | None = None) -> int:
+    """Mark the member's notifications read (all of them when `ids` is None); returns how many."""
+    query = update(notifications).where(
+        notifications.c.user_id == user_id, notifications.c.read_at.is_(None)
+    )
+    if ids is not None:
+        query = query.where(notifications.c.id.in_(list(ids)))
+    with engine.begin() as conn:
+        return conn.execute(query.values(read_at=datetime.now(UTC))).rowcount
+
+
+def claim_mail(
+    engine: Engine, lease_seconds: float, now: datetime | None = None, limit: int = 200
+) -> tuple[str, list[Notification]]:
+    """Take up to `limit` due notification mails for this caller: (claim token, rows).
+
+    The UPDATE matches only rows nobody holds, so two senders never take the same row; the
+    token names this claim's rows for mark_mail."""
+    now = now or datetime.now(UTC)
+    token = secrets.token_hex(16)
+    due = or_(
+        and_(notifications.c.mail_status == "pending", notifications.c.mail_due_at <= now),
+        and_(notifications.c.mail_status == "retry", notifications.c.mail_due_at <= now),
+        and_(notifications.c.mail_status == "claimed", notifications.c.claimed_until < now),
+    )
+    with engine.begin() as conn:
+        ids = list(
+            conn.execute(
+                select(notifications.c.id).where(due).order_by(notifications.c.id).limit(limit)
+            ).scalars()
+        )
+        if not ids:
+            return token, []
+        conn.execute(
+            update(notifications)
+            .where(notifications.c.id.in_(ids), due)
+            .values(
+                mail_status="claimed",
+                claimed_by=token,
+                claimed_until=now + timedelta(seconds=lease_seconds),
+                attempts=notifications.c.attempts + 1,
+            )
+        )
+    query = _select_notifications().where(notifications.c.claimed_by == token,
+                                          notifications.c.mail_status == "claimed")  # fmt: skip
+    with engine.connect() as conn:
+        rows = conn.execute(query.order_by(notifications.c.id)).all()
+    return token, [_to_notification(r) for r in rows]
+
+
+def mail_recipients(engine: Engine, user_ids: Sequence[int]) -> dict[int, str]:
+    """member id -> email address, for the members of a claim."""
+    with engine.connect() as conn:
+        rows = conn.execute(
+            select(users.c.id, users.c.email).where(users.c.id.in_(list(set(user_ids))))
+        ).all()
+    return {r.id: r.email for r in rows}
+
+
+def mark_mail(
+    engine: Engine,
+    token: str,
+    ids: Sequence[int],
+    status: str,
+    *,
+    message_id: str | None = None,
+    error: str | None = None,
+    retry_at: datetime | None = None,
+) -> None:
+    """Close claimed rows as `sent`, `failed` or `skipped`, or release them as `retry`."""
+    if status not in ("sent", "failed", "skipped", "retry"):
+        raise ValueError(f"notifications: not a mail status: {status!r}")
+    values: dict = {"mail_status": status, "claimed_until": None, "last_error": error}
+    if status == "sent":
+        values.update(mailed_at=datetime.now(UTC), message_id=message_id)
+    if status == "retry":
+        values["mail_due_at"] = retry_at
+    with engine.begin() as conn:
+        conn.execute(
+            update(notifications)
+            .where(notifications.c.id.in_(list(ids)), notifications.c.claimed_by == token)
+            .values(**values)
+        )
+
+
+def mail_states(engine: Engine, user_id: int) -> list[tuple[str, str | None, str | None]]:
+    """(kind, mail status, message id) of the member's notifications, oldest first (tests,
+    reports)."""
+    with engine.connect() as conn:
+        return [
+            tuple(r)
+            for r in conn.execute(
+                select(
+                    notifications.c.kind, notifications.c.mail_status, notifications.c.message_id
+                )
+                .where(notifications.c.user_id == user_id)
+                .order_by(notifications.c.id)
+            )
+        ]
+
+
+def savers_of(engine: Engine, paper_id: str) -> list[int]:
+    """Members who saved the paper into any of their collections."""
+    query = (
+        select(collections.c.user_id)
+        .select_from(
+            collection_items.join(collections, collections.c.id == collection_items.c.collection_id)
+        )
+        .where(collection_items.c.paper_id == paper_id)
+        .distinct()
+    )
+    with engine.connect() as conn:
+        return sorted(conn.execute(query).scalars())
