@@ -1,15 +1,17 @@
 """Real benchmark corpus (arXiv cs crawl + HF daily papers) and its cached embeddings.
 
-`python bench/embed.py cache [THREADS]` embeds every corpus paper with the product embedder settings
-(bf16 autocast, MiniLM) into bench/out/corpus_vectors/ in resumable chunks; other benches
-load them with `load_vectors()`. `python bench/embed.py variants` measures fp32 / bf16 /
-int8 / threads / sequence length on a sample and prints throughput and agreement with fp32.
+`python bench/embed.py cache [THREADS] [LIMIT]` embeds every corpus paper (or the first LIMIT)
+with the product embedder settings (bf16 autocast, MiniLM) into bench/out/corpus_vectors/ (or
+$PAPERROUTE_BENCH_VECTORS) in resumable chunks; other benches load them with `load_vectors()`.
+`python bench/embed.py variants` measures fp32 / bf16 / int8 / threads / sequence length on a
+sample and prints throughput and agreement with fp32.
 """
 
 from __future__ import annotations
 
 import gzip
 import json
+import os
 import sys
 import time
 from dataclasses import dataclass, field
@@ -21,7 +23,8 @@ DATA = Path("/work/shared/data")
 ARXIV = DATA / "arxiv_cs" / "arxiv_cs_papers.jsonl.gz"
 HF = DATA / "hf_daily_papers" / "daily_papers_all.jsonl.gz"
 OUT = Path(__file__).parent / "out"
-VEC_DIR = OUT / "corpus_vectors"
+# PAPERROUTE_BENCH_VECTORS lets several checkouts share one embedding pass (it takes ~30 min).
+VEC_DIR = Path(os.environ.get("PAPERROUTE_BENCH_VECTORS") or OUT / "corpus_vectors")
 CHUNK = 1024
 
 
@@ -92,17 +95,17 @@ def load_vectors(corpus: list[CorpusPaper]) -> tuple[list[CorpusPaper], np.ndarr
     return corpus[: len(vecs)], vecs
 
 
-def cache_vectors(threads: int) -> None:
-    """Embed the whole corpus in chunks of CHUNK papers; skips chunks already on disk."""
+def cache_vectors(threads: int, limit: int | None = None) -> None:
+    """Embed the corpus (or its first `limit` papers) in chunks of CHUNK; skips chunks on disk."""
     from paperroute.search import embedder
     from paperroute.search.embedder import Embedder, paper_text
 
     # The product leaves a core free for the web server; an offline bench run may take both.
     embedder.BATCH_THREADS = threads
 
-    corpus = load_corpus()
+    corpus = load_corpus()[:limit]
     VEC_DIR.mkdir(parents=True, exist_ok=True)
-    (OUT / "corpus_ids.txt").write_text("\n".join(p.id for p in corpus))
+    (VEC_DIR / "corpus_ids.txt").write_text("\n".join(p.id for p in corpus))
     emb = Embedder()
     start = time.time()
     done = 0
@@ -191,6 +194,9 @@ def _feeds(enc, batch: list[str]) -> dict:
 
 if __name__ == "__main__":
     if sys.argv[1:2] == ["cache"]:
-        cache_vectors(int(sys.argv[2]) if len(sys.argv) > 2 else 1)
+        cache_vectors(
+            int(sys.argv[2]) if len(sys.argv) > 2 else 1,
+            int(sys.argv[3]) if len(sys.argv) > 3 else None,
+        )
     elif sys.argv[1:] == ["variants"]:
         variants()

@@ -36,15 +36,18 @@ from pathlib import Path
 
 import numpy as np
 
-from paperroute.ranking.recommend import (
+sys.path.insert(0, str(Path(__file__).parent))
+
+from embed import ARXIV  # noqa: E402
+from paperroute.ranking.recommend import (  # noqa: E402
     Params,
     author_scores,
     normalise_rows,
     score_candidates,
 )
-from paperroute.search.embedder import paper_text
+from paperroute.search.embedder import paper_text  # noqa: E402
 
-CORPUS = Path(__file__).resolve().parents[2] / "shared/data/arxiv_cs/arxiv_cs_papers.jsonl.gz"
+CORPUS = ARXIV  # the worktree-relative path it had pointed outside /work/shared
 OUT = Path(__file__).resolve().parent / "out"
 K = 20
 MIN_LIBRARY = 3

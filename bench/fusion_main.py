@@ -1,0 +1,80 @@
+"""The fusion main shipped before issue 13 (linear, min-max, by kind), kept as the bench baseline.
+
+Linear fusion of normalised scores over the union of both candidate lists: BM25 divided by the
+best BM25 of the query, cosine min-max scaled over the candidates; every lexical candidate has
+an exact cosine (the service rescores the ones the ANN list missed), so a paper is not punished
+for appearing in one list only. A paper with no vector yet gets the median cosine (neutral).
+A bonus goes to candidates whose title holds most of the query's words (known-item searches).
+Reciprocal-rank fusion is kept for comparison in bench/search_quality.py. Weights per query kind
+were tuned on the labelled queries (docs/search.md has the numbers).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from statistics import median
+
+
+@dataclass(frozen=True)
+class Weights:
+    """Fusion weights for one kind of query."""
+
+    lexical: float
+    vector: float
+    title_bonus: float
+
+
+RRF_K = 60
+WEIGHTS: dict[str, Weights] = {
+    "keyword": Weights(lexical=0.6, vector=0.4, title_bonus=0.1),
+    "natural": Weights(lexical=0.2, vector=0.8, title_bonus=0.0),
+    "structured": Weights(lexical=0.7, vector=0.3, title_bonus=0.05),
+}
+
+
+def _weights(kind: str, weights: dict[str, Weights] | None) -> Weights:
+    table = weights or WEIGHTS
+    return table.get(kind) or table["keyword"]
+
+
+def fuse(
+    lexical: list[tuple[str, float]],
+    vector: list[tuple[str, float]],
+    kind: str,
+    title_overlap: dict[str, float] | None = None,
+    weights: dict[str, Weights] | None = None,
+) -> list[tuple[str, float]]:
+    """Fused (paper id, score) best first: weighted sum of normalised BM25 and cosine."""
+    w = _weights(kind, weights)
+    bm25 = dict(lexical)
+    cos = dict(vector)
+    ids = list(dict.fromkeys([*bm25, *cos]))
+    if not ids:
+        return []
+    top = max(bm25.values(), default=0.0) or 1.0
+    lo, hi = (min(cos.values()), max(cos.values())) if cos else (0.0, 1.0)
+    neutral = median(cos.values()) if cos else 0.0
+    span = (hi - lo) or 1.0
+    overlap = title_overlap or {}
+    scores = {}
+    for pid in ids:
+        lex = bm25.get(pid, 0.0) / top
+        vec = (cos.get(pid, neutral) - lo) / span
+        bonus = w.title_bonus * overlap.get(pid, 0.0) if overlap.get(pid, 0.0) >= 0.6 else 0.0
+        scores[pid] = w.lexical * lex + w.vector * vec + bonus
+    return sorted(scores.items(), key=lambda kv: (-kv[1], kv[0]))
+
+
+def rrf(
+    lexical: list[tuple[str, float]],
+    vector: list[tuple[str, float]],
+    w_lexical: float = 1.0,
+    w_vector: float = 1.0,
+) -> list[tuple[str, float]]:
+    """Plain (weighted) reciprocal-rank fusion, for comparison."""
+    scores: dict[str, float] = {}
+    for rank, (pid, _) in enumerate(lexical, start=1):
+        scores[pid] = scores.get(pid, 0.0) + w_lexical / (RRF_K + rank)
+    for rank, (pid, _) in enumerate(vector, start=1):
+        scores[pid] = scores.get(pid, 0.0) + w_vector / (RRF_K + rank)
+    return sorted(scores.items(), key=lambda kv: (-kv[1], kv[0]))
