@@ -36,18 +36,15 @@ from pathlib import Path
 
 import numpy as np
 
-sys.path.insert(0, str(Path(__file__).parent))
-
-from embed import ARXIV  # noqa: E402
-from paperroute.ranking.recommend import (  # noqa: E402
+from paperroute.ranking.recommend import (
     Params,
     author_scores,
     normalise_rows,
     score_candidates,
 )
-from paperroute.search.embedder import paper_text  # noqa: E402
+from paperroute.search.embedder import paper_text
 
-CORPUS = ARXIV  # the worktree-relative path it had pointed outside /work/shared
+CORPUS = Path(__file__).resolve().parents[2] / "shared/data/arxiv_cs/arxiv_cs_papers.jsonl.gz"
 OUT = Path(__file__).resolve().parent / "out"
 K = 20
 MIN_LIBRARY = 3

@@ -224,26 +224,6 @@ def run_methods(service: SearchService, exact: Exact, queries: list[dict]) -> di
     return out
 
 
-def run_variants(service: SearchService, queries: list[dict]) -> dict:
-    """The shipped search() with each fusion design of bench/fusion_variants.py in turn."""
-    from fusion_variants import VARIANTS
-    from paperroute.search import service as service_module
-
-    shipped = service_module.fuse
-    out: dict[str, dict[str, list]] = defaultdict(lambda: defaultdict(list))
-    try:
-        for name, fuse in VARIANTS.items():
-            service_module.fuse = fuse
-            service._rankings.clear()
-            for q in queries:
-                m = metrics([h.id for h in service.search(q["query"], limit=10).hits], q)
-                out[name][q["type"]].append(m)
-                out[name]["all"].append(m)
-    finally:
-        service_module.fuse = shipped
-    return out
-
-
 def summarise(results: dict) -> dict:
     """Mean Recall@1, Recall@10, MRR@10 and near-miss-above rate per method and kind."""
     names = ("recall@1", "recall@10", "mrr@10", "near_miss_above")
@@ -278,16 +258,12 @@ def main() -> None:
     parser.add_argument("--papers", type=int, default=28_779, help="Use the first N papers.")
     parser.add_argument("--split", default="dev", choices=("dev", "test", "hand"))
     parser.add_argument("--demo", action="store_true", help="Demo corpus + targets (no pass).")
-    parser.add_argument("--variants", action="store_true", help="Compare fusion designs.")
     parser.add_argument("--floors", default="", help="Relevance floors to compare, e.g. 0.2,0.3")
     args = parser.parse_args()
     queries = load_queries(args.split)
     service = build_demo_store(queries) if args.demo else build_store(args.papers)
     exact = Exact(*service_vectors(service))
     print(f"corpus: {service.indexes.lexical.num_docs()} papers; {args.split}: {len(queries)}")
-    if args.variants:
-        print_table(summarise(run_variants(service, queries)))
-        return
     table = summarise(run_methods(service, exact, queries))
     print_table(table)
     if args.floors:

@@ -365,20 +365,6 @@ class LexicalIndex:
             return False
         return not any(self.doc_freq("authors", t) for t in name_tokens(word))
 
-    def names_a_person(self, words: Sequence[str]) -> bool:
-        """True when a word is more often an author name than a title or abstract word
-        ("Zhang diffusion distillation"); a few cached document-frequency lookups per word."""
-        for word in words:
-            toks = name_tokens(word)
-            if len(toks) != 1 or len(toks[0]) < 3:
-                continue
-            stems = stem_tokens(word)
-            text = max((self.doc_freq("abstract", t) + self.doc_freq("title", t) for t in stems),
-                       default=0)  # fmt: skip
-            if self.doc_freq("authors", toks[0]) > max(text, 0) * 2:
-                return True
-        return False
-
     def fuzzy_title_ids(self, word: str, limit: int) -> list[str]:
         """Papers whose title holds a word within edit distance 2 of `word`."""
         queries = [

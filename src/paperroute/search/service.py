@@ -544,7 +544,7 @@ class SearchService:
         lex_ids = {pid for pid, _ in lex_hits}
         vec_hits = [h for h in vec_hits if h[0] in ok and (h[0] in lex_ids or h[1] >= FLOOR)]
         # Only lexical matches can hold most query words in their title.
-        fused = fuse(lex_hits, vec_hits, self._kind(parsed), _title_overlap(parsed, rows, lex_ids))
+        fused = fuse(lex_hits, vec_hits, parsed.kind, _title_overlap(parsed, rows, lex_ids))
         if author_ids:
             fused = _author_first(fused, [a for a in author_ids if a in ok])
         fused = _sorted(fused, sort, rows)
@@ -607,15 +607,6 @@ class SearchService:
             mat = mat / np.maximum(np.linalg.norm(mat, axis=1, keepdims=True), 1e-12)
             found = self._windows[key] = (ids, (list(stored), mat))
         return found[0], found[1]
-
-    def _kind(self, parsed: ParsedQuery) -> str:
-        """The query kind fusion weighs by: the parser's, or `author` when free words name a
-        person (a surname next to topic words), where the lexical side alone sees the name."""
-        if parsed.kind in ("keyword", "natural") and self.indexes.lexical.names_a_person(
-            parsed.content_words
-        ):
-            return "author"
-        return parsed.kind
 
     def _author_papers(
         self, name: str, filters: SearchFilters, rows: dict[str, dict], columns: list
