@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import multiprocessing
 import os
 import random
 import re
@@ -25,6 +26,7 @@ import subprocess
 import sys
 import threading
 import time
+from concurrent.futures import ProcessPoolExecutor
 from datetime import UTC, datetime
 from pathlib import Path
 from urllib.parse import urlencode
@@ -35,6 +37,7 @@ from aiosmtpd.handlers import Sink
 from sqlalchemy import text
 
 sys.path.insert(0, str(Path(__file__).parent))
+from _procstat import process_cpu_ms, split_cpu_ms, threads_cpu_ns  # noqa: E402
 from _record import record_section  # noqa: E402
 from paperroute.config import load_settings  # noqa: E402
 from paperroute.store import auth  # noqa: E402
@@ -90,15 +93,21 @@ def add_subscribers(engine, n: int) -> None:
 
 
 class Connection:
-    """A minimal HTTP/1.1 keep-alive client (cheap on the shared 2 cores; see bench/web.py)."""
+    """A minimal HTTP/1.1 keep-alive client (cheap on the shared 2 cores; see bench/web.py).
 
-    def __init__(self, port: int, cookie: str) -> None:
-        self.port, self.cookie = port, cookie
+    `reconnect`: when the server has closed an idle keep-alive connection (uvicorn does after
+    5 s), open a new one and send again, as browsers do; off during the load, where a closed
+    connection is counted as an error.
+    """
+
+    def __init__(self, port: int, cookie: str, reconnect: bool = False) -> None:
+        self.port, self.cookie, self.reconnect = port, cookie, reconnect
         self.reader = self.writer = None
 
     async def request(self, method: str, url: str, body: str = "", csrf: str = "") -> int:
         """Send one request; returns the status code."""
-        if self.writer is None:
+        fresh = self.writer is None
+        if fresh:
             self.reader, self.writer = await asyncio.open_connection("127.0.0.1", self.port)
         head = f"{method} {url} HTTP/1.1\r\nHost: 127.0.0.1\r\nAccept: text/html\r\n"
         if self.cookie:
@@ -107,7 +116,14 @@ class Connection:
             head += "Content-Type: application/x-www-form-urlencoded\r\n"
             head += f"X-CSRF-Token: {csrf}\r\nContent-Length: {len(body)}\r\n"
         self.writer.write((head + "\r\n" + body).encode())
-        reply = await self.reader.readuntil(b"\r\n\r\n")
+        try:
+            reply = await self.reader.readuntil(b"\r\n\r\n")
+        except (asyncio.IncompleteReadError, ConnectionResetError):
+            if fresh or not self.reconnect:
+                raise
+            self.close()
+            self.writer = None
+            return await self.request(method, url, body, csrf)
         length = re.search(rb"(?i)content-length: *(\d+)", reply)
         await self.reader.readexactly(int(length.group(1)) if length else 0)
         return int(reply[9:12])
@@ -118,14 +134,32 @@ class Connection:
             self.writer.close()
 
 
-async def run_clients(port, voters, readers, paper_ids, seconds) -> dict:
+def client_share(port, voters, readers, paper_ids, start_at, seconds, seed, nice, cpus) -> dict:
+    """One client process's share of the voters and readers (picklable: runs under spawn).
+
+    Returns what run_clients measured, plus this process's own CPU time and wall time, so a
+    run can tell how much of the two cores the load generator itself took.
+    """
+    if cpus:
+        os.sched_setaffinity(0, cpus)
+    if nice:
+        os.nice(nice)
+    time.sleep(max(0.0, start_at - time.time()))  # every process starts together
+    cpu, wall = time.process_time(), time.perf_counter()
+    result = asyncio.run(run_clients(port, voters, readers, paper_ids, seconds, seed))
+    result["cpu_s"] = time.process_time() - cpu
+    result["wall_s"] = time.perf_counter() - wall
+    return result
+
+
+async def run_clients(port, voters, readers, paper_ids, seconds, seed=3) -> dict:
     """Voters and readers until the clock runs out; latencies and errors."""
     stop = time.monotonic() + seconds
     reads: list[float] = []
     posts: list[float] = []
     by_kind: dict[str, list[float]] = {}
     errors: list[str] = []
-    rng = random.Random(3)
+    rng = random.Random(seed)
     read_urls = ["/", "/trending", *[f"/search?{urlencode({'q': q})}" for q in QUERIES]]
 
     async def timed(conn, method, url, into, **kw) -> None:
@@ -137,10 +171,7 @@ async def run_clients(port, voters, readers, paper_ids, seconds) -> dict:
             conn.writer = None
             return
         into.append((time.perf_counter() - started) * 1000)
-        kind = f"{method} /{url.split('/')[1].split('?')[0]}" + (
-            " (signed in)" if conn.cookie else ""
-        )
-        by_kind.setdefault(kind, []).append(into[-1])
+        by_kind.setdefault(route_kind(method, url, bool(conn.cookie)), []).append(into[-1])
         if status >= 400:
             errors.append(f"{method} {url}: HTTP {status}")
 
@@ -163,6 +194,98 @@ async def run_clients(port, voters, readers, paper_ids, seconds) -> dict:
 
     await asyncio.gather(*(voter(*v) for v in voters), *(reader() for _ in range(readers)))
     return {"reads": reads, "posts": posts, "errors": errors, "by_kind": by_kind}
+
+
+def route_kind(method: str, url: str, signed_in: bool) -> str:
+    """The row a request is counted in: method, first path segment, signed in or not."""
+    return f"{method} /{url.split('/')[1].split('?')[0]}" + (" (signed in)" if signed_in else "")
+
+
+def run_load(args, port: int, sessions: list, ids: list[str]) -> dict:
+    """Every voter and reader, in `args.client_procs` processes of their own (or in this one).
+
+    Out of this process, the clients share no interpreter lock with the SMTP sink, the upload
+    thread and the digest's waiter, which all run here.
+    """
+    procs = max(1, args.client_procs)
+    shares = [
+        (sessions[i::procs], args.readers // procs + (i < args.readers % procs))
+        for i in range(procs)
+    ]
+    if args.client_procs == 0:
+        result = asyncio.run(run_clients(port, sessions, args.readers, ids, args.seconds))
+        return {**result, "client_cpu_s": None, "client_wall_s": args.seconds}
+    start_at = time.time() + 3  # long enough for every spawned process to import this module
+    cpus = {int(c) for c in args.client_cpus.split(",") if c}
+    spawn = multiprocessing.get_context("spawn")
+    with ProcessPoolExecutor(procs, mp_context=spawn) as pool:
+        futures = [
+            pool.submit(
+                client_share,
+                port,
+                voters,
+                readers,
+                ids,
+                start_at,
+                args.seconds,
+                3 + i,
+                args.client_nice,
+                cpus,
+            )  # fmt: skip
+            for i, (voters, readers) in enumerate(shares)
+        ]
+        parts = [f.result() for f in futures]
+    merged: dict = {"reads": [], "posts": [], "errors": [], "by_kind": {}}
+    for part in parts:
+        for key in ("reads", "posts", "errors"):
+            merged[key] += part[key]
+        for kind, values in part["by_kind"].items():
+            merged["by_kind"].setdefault(kind, []).extend(values)
+    merged["client_cpu_s"] = sum(p["cpu_s"] for p in parts)
+    merged["client_wall_s"] = max(p["wall_s"] for p in parts)
+    return merged
+
+
+async def measure_costs(pid: int, port: int, sessions: list, ids: list[str], n: int) -> dict:
+    """Server CPU per request, by kind, with one client at a time and nothing else running.
+
+    Each request's cost is the server's CPU (every thread, exact) from sending it to reading
+    the answer; the kinds and their order are those of the load (a vote, then that paper).
+    """
+    rng = random.Random(11)
+    costs: dict[str, list[float]] = {}
+    anon = Connection(port, "", reconnect=True)
+    voters = [(Connection(port, cookie, reconnect=True), csrf) for cookie, csrf in sessions]
+
+    async def cost(kind: str, conn: Connection, method: str, url: str, **kw) -> None:
+        before = threads_cpu_ns(pid)
+        await conn.request(method, url, **kw)
+        main, rest = split_cpu_ms(pid, before, threads_cpu_ns(pid))
+        costs.setdefault(kind, []).append(main + rest)
+
+    for i in range(n):
+        await cost("GET / (anonymous)", anon, "GET", "/")
+        await cost("GET /trending (anonymous)", anon, "GET", "/trending")
+        query = QUERIES[i % len(QUERIES)]
+        await cost("GET /search (anonymous)", anon, "GET", f"/search?{urlencode({'q': query})}")
+        await cost("GET /papers/{id} (anonymous)", anon, "GET", f"/papers/{rng.choice(ids)}")
+        conn, csrf = voters[i % len(voters)]
+        paper = rng.choice(ids)
+        await cost("POST upvote (signed in)", conn, "POST", f"/papers/{paper}/upvote", csrf=csrf)
+        await cost("GET /papers/{id} (signed in, after the vote)", conn, "GET", f"/papers/{paper}")
+        await asyncio.sleep(0.02)  # a pace near the load's (votes age the shared pages)
+    for conn, _ in voters:
+        conn.close()
+    anon.close()
+    return costs
+
+
+def idle_cpu_ms_per_s(pid: int, seconds: float = 2.0) -> float:
+    """The server's CPU use while nobody asks it anything (its periodic jobs), ms per second."""
+    before = threads_cpu_ns(pid)
+    time.sleep(seconds)
+    main, rest = split_cpu_ms(pid, before, threads_cpu_ns(pid))
+    return (main + rest) / seconds
 
 
 def upload_library(base: str, cookie: str, csrf: str, path: Path, out: dict) -> None:
@@ -190,10 +313,15 @@ def upload_library(base: str, cookie: str, csrf: str, path: Path, out: dict) -> 
 def run_digest(env: dict, out: dict) -> None:
     """`paperroute digest send` in its own process, as a worker would run it."""
     started = time.perf_counter()
-    done = subprocess.run([*PAPERROUTE, "digest", "send"], env=env, capture_output=True, text=True)
-    out["digest_rc"] = done.returncode
+    proc = subprocess.Popen([*PAPERROUTE, "digest", "send"], env=env, stdout=subprocess.PIPE,
+                            stderr=subprocess.DEVNULL, text=True)  # fmt: skip
+    report = proc.stdout.read()
+    _, status, usage = os.wait4(proc.pid, 0)
+    proc.returncode = os.waitstatus_to_exitcode(status)
+    out["digest_rc"] = proc.returncode
     out["digest_s"] = time.perf_counter() - started
-    out["digest_report"] = done.stdout.strip()[-300:]
+    out["digest_cpu_s"] = usage.ru_utime + usage.ru_stime
+    out["digest_report"] = report.strip()[-300:]
 
 
 def vote_mismatches(engine) -> int:
@@ -208,16 +336,7 @@ def vote_mismatches(engine) -> int:
 
 def main() -> None:
     """Prepare, serve, load, check, print (and record)."""
-    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--data-dir", type=Path, default=Path("/tmp/paperroute-load"))
-    parser.add_argument("--seconds", type=float, default=45.0)
-    parser.add_argument("--voters", type=int, default=40)
-    parser.add_argument("--readers", type=int, default=8)
-    parser.add_argument("--subscribers", type=int, default=300)
-    parser.add_argument("--workers", type=int, default=1, help="serve --workers")
-    parser.add_argument("--without", default="", help="Leave out: import, digest (comma list).")
-    parser.add_argument("--record", action="store_true", help="Write docs/benchmarks.md.")
-    args = parser.parse_args()
+    args = parse_args()
     prepare(args.data_dir)
     smtp_port, port = free_port(), free_port()
     env = {**os.environ, "PAPERROUTE_DATA_DIR": str(args.data_dir), "HF_HUB_OFFLINE": "1",
@@ -246,9 +365,15 @@ def main() -> None:
             threads.append(threading.Thread(target=run_digest, args=(env, side)))
         for t in threads:
             t.start()
-        result = asyncio.run(run_clients(port, sessions, args.readers, ids, args.seconds))
+        cpu_before, threads_before = process_cpu_ms(server.pid), threads_cpu_ns(server.pid)
+        result = run_load(args, port, sessions, ids)
+        result["server_cpu"] = _server_cpu(server.pid, cpu_before, threads_before)
         for t in threads:
             t.join()
+        result["server_cpu"]["children_ms"] = process_cpu_ms(server.pid)[1] - cpu_before[1]
+        if args.cost:
+            result["idle_cpu"] = idle_cpu_ms_per_s(server.pid)
+            result["costs"] = asyncio.run(measure_costs(server.pid, port, sessions, ids, args.cost))
     finally:
         server.terminate()
         server.wait(20)
@@ -261,8 +386,48 @@ def main() -> None:
         )
 
 
+def parse_args() -> argparse.Namespace:
+    """The command line."""
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--data-dir", type=Path, default=Path("/tmp/paperroute-load"))
+    parser.add_argument("--seconds", type=float, default=45.0)
+    parser.add_argument("--voters", type=int, default=40)
+    parser.add_argument("--readers", type=int, default=8)
+    parser.add_argument("--subscribers", type=int, default=300)
+    parser.add_argument("--workers", type=int, default=1, help="serve --workers")
+    parser.add_argument("--without", default="", help="Leave out: import, digest (comma list).")
+    parser.add_argument(
+        "--client-procs",
+        type=int,
+        default=1,
+        help="Processes for the clients (0: in this one, beside the SMTP sink).",
+    )
+    parser.add_argument(
+        "--client-nice",
+        type=int,
+        default=0,
+        help="Niceness change of the client processes (negative needs root).",
+    )
+    parser.add_argument("--client-cpus", default="", help="Pin the clients: CPU list, e.g. 1.")
+    parser.add_argument(
+        "--cost",
+        type=int,
+        default=200,
+        help="Then measure server CPU per request: rounds of every kind (0: no).",
+    )
+    parser.add_argument("--record", action="store_true", help="Write docs/benchmarks.md.")
+    return parser.parse_args()
+
+
+def _server_cpu(pid: int, before: tuple[float, float], threads_before: dict) -> dict:
+    """The server's own CPU during the load: all of it, its event loop's, its other threads'."""
+    own = process_cpu_ms(pid)[0]
+    main, rest = split_cpu_ms(pid, threads_before, threads_cpu_ns(pid))
+    return {"own_ms": own - before[0], "loop_ms": main, "threads_ms": rest}
+
+
 def summarise(result: dict, side: dict, mismatches: int, entries: int, args) -> str:
-    """The Markdown table of one run."""
+    """The Markdown tables of one run."""
     reads, posts = result["reads"], result["posts"]
     rq, pq = statistics.quantiles(reads, n=100), statistics.quantiles(posts, n=100)
     lines = [
@@ -276,20 +441,57 @@ def summarise(result: dict, side: dict, mismatches: int, entries: int, args) -> 
         "|---|---|---|",
         f"| errors (non-2xx/3xx or dropped) | {len(result['errors'])} | 0 |",
         f"| reads | {len(reads):,}, p50 {rq[49]:.1f} ms, p95 {rq[94]:.1f} ms | p95 <= 100 ms |",
-        f"| vote POSTs | {len(posts):,}, p95 {pq[94]:.1f} ms | |",
+        f"| vote POSTs | {len(posts):,}, p50 {pq[49]:.1f} ms, p95 {pq[94]:.1f} ms | |",
         f"| papers whose counter != vote rows | {mismatches} | 0 |",
         f"| upload answered (HTTP {side.get('upload_status')}) | "
         f"{side.get('upload_answered_s', 0):.2f} s; import {side.get('import_status')} after "
         f"{side.get('import_s', 0):.1f} s | |",
-        f"| digest send (exit {side.get('digest_rc')}) | {side.get('digest_s', 0):.1f} s | |",
+        f"| digest send (exit {side.get('digest_rc')}) | {side.get('digest_s', 0):.1f} s, "
+        f"{side.get('digest_cpu_s', 0):.1f} s CPU | |",
+        *_cpu_rows(result, args),
     ]
     lines += ["", "| request | count | p50 | p95 |", "|---|---|---|---|"]
     for kind, values in sorted(result["by_kind"].items()):
         q = statistics.quantiles(values, n=100) if len(values) > 1 else values * 99
         lines.append(f"| {kind} | {len(values):,} | {q[49]:.1f} ms | {q[94]:.1f} ms |")
+    if result.get("costs"):
+        lines += [
+            "",
+            f"Server CPU per request, one request at a time after the load ({args.cost} of each; "
+            f"the idle server used {result['idle_cpu']:.1f} ms of CPU a second):",
+            "",
+            "| request | CPU mean | p50 | p95 |",
+            "|---|---|---|---|",
+        ]
+        for kind, values in result["costs"].items():
+            q = statistics.quantiles(values, n=100)
+            lines.append(
+                f"| {kind} | {statistics.fmean(values):.2f} ms | {q[49]:.2f} ms | {q[94]:.2f} ms |"
+            )
     if result["errors"]:
         lines += ["", "First errors: " + "; ".join(sorted(set(result["errors"]))[:5])]
     return "\n".join(lines)
+
+
+def _cpu_rows(result: dict, args) -> list[str]:
+    """Where the CPU went during the load: clients, server (loop / threads), import, digest."""
+    served = len(result["reads"]) + len(result["posts"])
+    cpu = result["server_cpu"]
+    rows = [
+        f"| server CPU (own, all threads) | {cpu['own_ms'] / 1000:.1f} s = "
+        f"{cpu['own_ms'] / 10 / args.seconds:.0f}% of a core; {cpu['own_ms'] / served:.2f} ms "
+        f"per request (event loop {cpu['loop_ms'] / served:.2f}, other threads "
+        f"{cpu['threads_ms'] / served:.2f}) | |",
+        f"| import child process CPU | {cpu['children_ms'] / 1000:.1f} s | |",
+    ]
+    if result["client_cpu_s"] is not None:
+        rows.append(
+            f"| load generator CPU ({args.client_procs} process(es)) | "
+            f"{result['client_cpu_s']:.1f} s = "
+            f"{result['client_cpu_s'] * 100 / result['client_wall_s']:.0f}% of a core; "
+            f"{result['client_cpu_s'] * 1000 / served:.2f} ms per request | |"
+        )
+    return rows
 
 
 if __name__ == "__main__":
