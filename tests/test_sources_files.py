@@ -137,6 +137,14 @@ def test_unknown_content_names_the_known_formats(tmp_path):
         "arxiv-oai",
         "arxiv-api",
         "arxiv-rss",
+        "acl-anthology",
+        "crossref",
+        "openalex",
+        "pubmed",
+        "biorxiv-feed",
+        "biorxiv-details",
+        "openreview",
+        "journal-feed",
     }
 
 

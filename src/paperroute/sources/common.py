@@ -254,6 +254,7 @@ class XmlStream:
         self._pending: Iterator[tuple[str, etree._Element]] = iter(())
         self._root: etree._Element | None = None
         self._done = False
+        self._started = False
         self._error: etree.XMLSyntaxError | None = None
 
     def _next(self) -> tuple[str, etree._Element] | None:
@@ -266,6 +267,11 @@ class XmlStream:
             if self._done:
                 return None
             chunk = self._read(1 << 16)
+            if not self._started:  # blank lines before <?xml (Atypon feeds): libxml2 refuses them
+                stripped = chunk.lstrip(b" \t\r\n")
+                if chunk and not stripped:
+                    continue
+                chunk, self._started = stripped, True
             if not self.head:
                 self.head = " ".join(chunk[:120].decode("utf-8", "replace").split())
             try:

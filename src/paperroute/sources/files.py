@@ -19,7 +19,20 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import IO
 
-from paperroute.sources import arxiv_api, arxiv_oai, arxiv_rss, hf_daily, jsonl
+from paperroute.sources import (
+    acl_anthology,
+    arxiv_api,
+    arxiv_oai,
+    arxiv_rss,
+    biorxiv,
+    crossref,
+    feeds,
+    hf_daily,
+    jsonl,
+    openalex,
+    openreview,
+    pubmed,
+)
 from paperroute.sources.base import Item, SourceError
 
 FORMATS: dict[str, str] = {
@@ -30,6 +43,14 @@ FORMATS: dict[str, str] = {
     "arxiv-oai": "a saved arXiv OAI-PMH ListRecords/GetRecord response (.xml)",
     "arxiv-api": "a saved arXiv API /api/query Atom response (.xml)",
     "arxiv-rss": "a saved rss.arxiv.org RSS 2.0 or Atom feed (.xml)",
+    "acl-anthology": "an ACL Anthology collection file (data/xml/2024.acl.xml)",
+    "crossref": "a saved Crossref REST API /works response (one work or a list)",
+    "openalex": "a saved OpenAlex /works response (one work or a list)",
+    "pubmed": "a saved PubMed efetch response (PubmedArticleSet XML)",
+    "biorxiv-feed": "a saved bioRxiv/medRxiv subject RSS feed (connect.biorxiv.org)",
+    "biorxiv-details": "a saved bioRxiv/medRxiv details API response (JSON)",
+    "openreview": "a saved OpenReview API v2 /notes response (JSON)",
+    "journal-feed": "a saved journal RSS 1.0, RSS 2.0 or Atom feed (prism: fields)",
 }
 _LINE_CONVERTERS = {
     "paperroute": jsonl.record_from_paperroute,
@@ -132,7 +153,7 @@ def detect_format(path: str | Path) -> str:
     if head.startswith(b"["):
         return "hf-daily"
     if head.startswith(b"{"):
-        found = _detect_json_lines(head)
+        found = _detect_json_lines(head) or _detect_scholarly_json(head)
         if found:
             return found
         if b'"data"' in head and b'"status"' in head:
@@ -164,13 +185,36 @@ def _detect_json_lines(head: bytes) -> str | None:
     return None
 
 
+def _detect_scholarly_json(head: bytes) -> str | None:
+    """Saved single-document API responses, told apart by their top-level keys."""
+    start = head[:4096]
+    if b'"message-type"' in start:
+        return "crossref"
+    if b'"messages"' in start and b'"collection"' in head:
+        return "biorxiv-details"
+    if b'"notes"' in start:
+        return "openreview"
+    if b"openalex.org/W" in head and (b'"results"' in head or b'"id"' in start):
+        return "openalex"
+    return None
+
+
 def _detect_xml(path: str | Path, head: bytes) -> str:
     if b"<OAI-PMH" in head:
         return "arxiv-oai"
-    if b"<rss" in head or b"rss.arxiv.org" in head or b"announce_type" in head:
+    if b"<collection" in head and b"<volume" in head:
+        return "acl-anthology"
+    if b"<PubmedArticleSet" in head:
+        return "pubmed"
+    arxiv = b"arxiv.org" in head or b"announce_type" in head
+    if b"rss.arxiv.org" in head or b"announce_type" in head or (b"<rss" in head and arxiv):
         return "arxiv-rss"
-    if b"<feed" in head:
+    if b"<feed" in head and arxiv:
         return "arxiv-api"
+    if b"biorxiv.org" in head or b"medrxiv.org" in head:
+        return "biorxiv-feed"
+    if b"<rss" in head or b"<feed" in head or b"RDF" in head[:2048]:
+        return "journal-feed"
     raise SourceError(f"{path}: unknown XML document; use --format with one of: {known_formats()}")
 
 
@@ -200,6 +244,8 @@ def _read(path: str | Path, fmt: str) -> Iterator[Item]:
         yield from _lines(path, fmt, lambda obj, _n: convert(obj))
     elif fmt == "hf-daily":
         yield from _read_hf(path)
+    elif fmt in _DOCUMENTS:
+        yield from _DOCUMENTS[fmt](_document(path))
     else:
         yield from _read_xml(path, fmt)
 
@@ -252,7 +298,26 @@ _XML_STREAMS = {
     "arxiv-oai": lambda fh: arxiv_oai.stream_oai(fh, arxiv_oai.OaiPage()),
     "arxiv-api": lambda fh: arxiv_api.stream_api(fh, arxiv_api.ApiPage()),
     "arxiv-rss": lambda fh: arxiv_rss.stream_feed(fh, arxiv_rss.FeedPage()),
+    "acl-anthology": acl_anthology.stream_collection,
+    "pubmed": pubmed.stream_articles,
+    "journal-feed": lambda fh: feeds.stream_feed(fh, feeds.FeedInfo()),
+    "biorxiv-feed": biorxiv.stream_feed_items,
 }
+# Single JSON documents (API responses), read whole: at most MAX_DOCUMENT_BYTES.
+_DOCUMENTS = {
+    "crossref": lambda content: crossref.parse_works(content).items,
+    "openalex": lambda content: openalex.parse_works(content).items,
+    "biorxiv-details": lambda content: biorxiv.parse_details(content).items,
+    "openreview": lambda content: openreview.parse_notes(content).items,
+}
+
+
+def _document(path: str | Path) -> bytes:
+    with open_binary(path) as fh, _read_errors(path):
+        content = fh.read(MAX_DOCUMENT_BYTES + 1)
+    if len(content) > MAX_DOCUMENT_BYTES:
+        raise SourceError(f"{path}: a single JSON document over {MAX_DOCUMENT_BYTES >> 20} MB")
+    return content
 
 
 def _read_xml(path: str | Path, fmt: str) -> Iterator[Item]:

@@ -96,13 +96,41 @@ class HttpClient:
         params: Mapping[str, Any] | None = None,
         *,
         accept: Collection[int] = (),
+        headers: Mapping[str, str] | None = None,
     ) -> httpx.Response:
         """GET with retries; returns 2xx responses and those whose status is in `accept`."""
+        return self.request("GET", url, params=params, accept=accept, headers=headers)
+
+    def post(
+        self,
+        url: str,
+        json: Any,
+        *,
+        params: Mapping[str, Any] | None = None,
+        accept: Collection[int] = (),
+        headers: Mapping[str, str] | None = None,
+    ) -> httpx.Response:
+        """POST a JSON body with the same retries (batch lookups, sign-in)."""
+        return self.request("POST", url, params=params, json=json, accept=accept, headers=headers)
+
+    def request(
+        self,
+        method: str,
+        url: str,
+        *,
+        params: Mapping[str, Any] | None = None,
+        json: Any = None,
+        accept: Collection[int] = (),
+        headers: Mapping[str, str] | None = None,
+    ) -> httpx.Response:
+        """Send with politeness and retries; 2xx and `accept` statuses are returned."""
         attempt = 0
         while True:
             self._wait_politely()
             try:
-                response = self._client.get(url, params=params)
+                response = self._client.request(
+                    method, url, params=params, json=json, headers=headers
+                )
             except httpx.TransportError as exc:  # connection refused/reset, timeouts
                 if attempt >= self.retries:
                     raise SourceError(
