@@ -5,8 +5,9 @@ without a prefix (Atypon writes `rss:item`, bioRxiv a default namespace). Each i
 record keyed by its DOI (`prism:doi`, `dc:identifier doi:...`, or a DOI in its link), or the
 arXiv id of an arXiv link; an item without either is rejected by number, since nothing would
 name the paper again next time. `prism:volume`, `prism:number` and `prism:startingPage` /
-`endingPage` give volume, issue and pages. Read with the project's XmlStream (bounded memory, no entities, leading blank lines
-allowed) rather than feedparser, which loads the whole document and resolves nothing we need.
+`endingPage` give volume, issue and pages. Read with the project's XmlStream (bounded memory,
+no entities, leading blank lines allowed) rather than feedparser, which loads the whole
+document and resolves nothing we need.
 """
 
 from __future__ import annotations
