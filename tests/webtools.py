@@ -22,6 +22,8 @@ from paperroute.app import create_app
 from paperroute.models import Author, PaperRecord
 from paperroute.store import auth, imports
 from paperroute.store import collections as coll_store
+from paperroute.store.comments import add_comment
+from paperroute.store.orgs import create_org
 from paperroute.store.papers import upsert_records
 from paperroute.store.users import add_user
 from paperroute.store.votes import set_vote
@@ -168,6 +170,9 @@ def populated_site(settings, engine, search) -> Site:
     values["import_id"] = str(
         imports.create_import(engine, user.id, "library", "crawl.bib", "uploads/none", "Crawl")
     )
+    org = create_org(engine, "Crawl Lab", names=["Crawl Lab"])
+    comment = add_comment(engine, MATH_ID, user.id, "A *comment*", "<p>A <em>comment</em></p>")
+    values |= {"slug": org.slug, "handle": user.public_handle, "comment_id": str(comment.id)}
     token = auth.create_api_token(engine, user.id, "crawler")
     return Site(app, anonymous, member, token, values)
 

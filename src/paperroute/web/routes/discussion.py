@@ -14,7 +14,7 @@ from fastapi.responses import JSONResponse, RedirectResponse, Response
 
 from paperroute.community.discussion import RateLimited
 from paperroute.community.notifications import LABELS, read_unsubscribe
-from paperroute.params import Page, RowId
+from paperroute.params import OptionalRowId, Page, RowId
 from paperroute.store import comments as comment_store
 from paperroute.store import notifications as notify_store
 from paperroute.store.comments import CommentError, CommentForbidden, CommentNotFound
@@ -91,7 +91,7 @@ def post_comment(
 
 
 @router.get("/papers/{paper_id:path}/comments/new", name="discussion.new")
-def new_comment(request: Request, paper_id: str, parent_id: int | None = None) -> Response:
+def new_comment(request: Request, paper_id: str, parent_id: OptionalRowId = None) -> Response:
     """The comment form on its own page (a reply when `parent_id` is given)."""
     require_user(request)
     paper = _visible_paper(request, paper_id)
