@@ -71,9 +71,16 @@ def test_every_example_on_the_api_reference_answers_on_the_demo(demo, demo_clien
     token = auth.create_api_token(engine, user.id, "docs")
     page = demo_client.get("/docs")
     examples = [e.text_content() for e in doc(page).cssselect("pre.example code")]
-    operations = doc(page).cssselect(".endpoint")
-    # every operation has a runnable example but those that need the id of your own collection
-    assert len(examples) >= len(operations) - 3 and len(examples) >= 9
+    without = sorted(
+        " ".join(e.cssselect("h3")[0].text_content().split())
+        for e in doc(page).cssselect(".endpoint")
+        if not e.cssselect("pre.example")
+    )
+    # Every operation has a runnable example but those that need a row of your own (a
+    # collection, a comment) or a fetch from arXiv (a submission), which the demo cannot hold.
+    allowed = ("{collection_id}", "{comment_id}", "/api/submissions")
+    assert all(any(part in op for part in allowed) for op in without), " | ".join(without)
+    assert len(examples) >= 9
     for command in examples:
         method, path, headers, body = _curl(command, token)
         response = demo_client.request(

@@ -40,7 +40,10 @@ class CommentIn(BaseModel):
             "examples": [{"body": "Does $O(n \\log n)$ hold for @AdaLovelace's bound?"}]
         }
     )
-    body: str = Field(description="Markdown; raw HTML is shown as text")
+    body: str = Field(
+        description="Markdown; raw HTML is shown as text",
+        examples=["Does the $O(n \\log n)$ bound hold for long inputs?"],
+    )
     parentId: int | None = Field(None, ge=1, le=MAX_ROW_ID, description="reply to this comment")
 
 

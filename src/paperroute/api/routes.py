@@ -187,7 +187,9 @@ def _vote(request: Request, user: User, paper_id: str, on: bool) -> VoteOut:
 class SubmitIn(BaseModel):
     """A paper to submit."""
 
-    arxiv: str = Field(max_length=500, description="arXiv id or URL", examples=["2501.01234"])
+    arxiv: str = Field(
+        max_length=500, description="arXiv id or URL"
+    )  # no example: it would fetch from arXiv
 
 
 @router.post(

@@ -53,10 +53,15 @@ def example_command(base: str, method: str, path: str, op: dict, spec: dict) -> 
     if op.get("security") or "401" in op.get("responses", {}):
         parts += ["-H", "'Authorization: Bearer $TOKEN'"]
     body = _example_body(op, spec)
+    if body is _NO_EXAMPLE:
+        return None
     if body is not None:
         parts += ["-H", "'Content-Type: application/json'", "-d", f"'{json.dumps(body)}'"]
     url = base + path + ("?" + urlencode(query) if query else "")
     return " ".join([*parts, f"'{url}'"])
+
+
+_NO_EXAMPLE: dict = {}
 
 
 def _example_body(op: dict, spec: dict) -> dict | None:
@@ -69,6 +74,8 @@ def _example_body(op: dict, spec: dict) -> dict | None:
     for name, prop in schema.get("properties", {}).items():
         if prop.get("examples"):
             body[name] = prop["examples"][0]
+    if set(schema.get("required", ())) - set(body):
+        return _NO_EXAMPLE  # a required field has no demo value: no runnable example
     return body
 
 

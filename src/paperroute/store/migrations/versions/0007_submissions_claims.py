@@ -16,24 +16,28 @@ TS = sa.DateTime(timezone=True)
 
 
 def upgrade() -> None:
-    with op.batch_alter_table("users", schema=None) as batch_op:
-        batch_op.add_column(
+    # Plain ADD COLUMN and a unique index, not a batch rebuild of `users`: on SQLite a rebuild
+    # drops the table, and with foreign keys on every `ON DELETE SET NULL` reference to it
+    # (subscriptions, submissions ...) would lose its owner.
+    op.add_column(
+        "users",
             sa.Column(
                 "handle",
                 sa.String(length=40),
                 nullable=True,
                 comment="public name in /members/<handle> URLs",
             )
-        )
-        batch_op.add_column(
+    )
+    op.add_column(
+        "users",
             sa.Column(
                 "orcid",
                 sa.String(length=19),
                 nullable=True,
                 comment="ORCID iD the member gave, checksum-validated",
             )
-        )
-        batch_op.create_unique_constraint(batch_op.f("uq_users_handle"), ["handle"])
+    )
+    op.create_index("uq_users_handle", "users", ["handle"], unique=True)
     with op.batch_alter_table("papers", schema=None) as batch_op:
         batch_op.create_index("ix_papers_organization", ["organization"], unique=False)
     op.create_table(
@@ -117,6 +121,6 @@ def downgrade() -> None:
     with op.batch_alter_table("papers", schema=None) as batch_op:
         batch_op.drop_index("ix_papers_organization")
     with op.batch_alter_table("users", schema=None) as batch_op:
-        batch_op.drop_constraint(batch_op.f("uq_users_handle"), type_="unique")
+        batch_op.drop_index("uq_users_handle")
         batch_op.drop_column("orcid")
         batch_op.drop_column("handle")
