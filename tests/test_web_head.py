@@ -20,7 +20,7 @@ def server(settings, engine):
 
 @pytest.mark.parametrize("path", URLS)
 def test_head_answers_like_get_without_a_body(server, path):
-    with httpx.Client(base_url=server.url) as http:
+    with httpx.Client(base_url=server.url, timeout=60) as http:
         got = http.get(path)
         head = http.head(path)
     assert got.status_code == 200
@@ -31,7 +31,7 @@ def test_head_answers_like_get_without_a_body(server, path):
 
 
 def test_head_is_refused_where_get_is(server):
-    with httpx.Client(base_url=server.url) as http:
+    with httpx.Client(base_url=server.url, timeout=60) as http:
         assert http.head("/papers/9999.99999").status_code == 404
         refused = http.head("/signout")  # POST only
     assert refused.status_code == 405
