@@ -256,6 +256,51 @@ def render_text(text: str | None) -> Markup:
     return Markup(_convert(text, html=True)) if text else Markup("")
 
 
+def _snap(text: str, start: int, end: int) -> tuple[int, int]:
+    """The window widened so it cuts no formula and no `{...}` group (a group keeps the macro
+    that opens it), so that what it shows renders as in the whole text."""
+    for s, e, _, _ in scan_math(text.replace("\\$", "\\" + _DOLLAR)):
+        if s >= end:
+            break
+        start, end = (s if s < start < e else start), (e if s < end < e else end)
+    opened: list[int] = []  # where each open group starts, its macro included
+    for m in _BRACES.finditer(text):
+        if m.start() >= end and not opened:
+            break
+        if m.group() == "{":
+            macro = _MACRO_BEFORE.search(text, max(0, m.start() - 40), m.start())
+            opened.append(macro.start() if macro else m.start())
+        elif m.group() == "}" and opened:
+            first = opened.pop()
+            if not opened:
+                start = first if first < start < m.end() else start
+                end = m.end() if first < end < m.end() else end
+    return start, end
+
+
+_BRACES = re.compile(r"\\.|[{}]", re.DOTALL)
+_MACRO_BEFORE = re.compile(r"\\[A-Za-z]+$")
+
+
+def render_window(text: str | None, start: int, end: int) -> Markup:
+    """`render_text` of text[start:end], widened so no formula or macro is cut, with "…" where
+    the text goes on (search snippets and card excerpts: never half a `\\textbf{`)."""
+    if not text:
+        return Markup("")
+    text = text.replace(_DOLLAR, "")
+    start, end = _snap(text, start, end)
+    shown = render_text(text[start:end].strip())
+    return Markup(("…" if start else "") + shown + ("…" if end < len(text) else ""))
+
+
+@lru_cache(maxsize=20000)
+def excerpt_html(text: str | None, limit: int = 300) -> Markup:
+    """The first `limit` or so characters of a text, rendered, cut between words."""
+    folded = " ".join((text or "").split())
+    end = len(folded) if len(folded) <= limit else folded.rfind(" ", 0, limit)
+    return render_window(folded, 0, end if end > limit // 2 else limit)
+
+
 @lru_cache(maxsize=20000)
 def plain_text(text: str | None) -> str:
     """The text with the common text macros resolved to plain characters (for snippets, feeds)."""
