@@ -256,6 +256,15 @@ def main() -> None:
         ]
         for name in only:
             urls = kinds[name]
+            if name in personal:  # "warm": each reader's page once first, timed on its own
+                path = next(urls)
+                first = []
+                for cookie in cookies:
+                    start = time.perf_counter()
+                    httpx.get(base + path, headers={"cookie": cookie}, timeout=120)
+                    first.append((time.perf_counter() - start) * 1000)
+                print(f"{name:<9} first load per reader: median {statistics.median(first):.0f} ms, "
+                      f"max {max(first):.0f} ms")  # fmt: skip
             latencies = asyncio.run(drive(port, urls, args.clients, args.seconds, cookies))
             print(report(name, latencies, args.seconds), flush=True)
     finally:

@@ -67,13 +67,15 @@ _SYMBOLS = {
     "textasciitilde": "~", "textbackslash": "\\", "S": "§", "ie": "i.e.", "eg": "e.g.",
 }  # fmt: skip
 # One alternation, tried left to right at each position: no nested quantifiers, so the pass is
-# linear. `~` between a word and a word is LaTeX's tie (a non-breaking space); elsewhere (`~50%`)
-# people mean "about", so it stays. `^{circ}` is a common slip for `^{\circ}`.
+# linear. `--` and `---` are TeX's en and em dash. `~` between a word and a word is LaTeX's tie
+# (a non-breaking space); elsewhere (`~50%`) people mean "about", so it stays. `^{circ}` is a
+# common slip for `^{\circ}`.
 _TOKEN = re.compile(
     r"\\(?P<link>href|url)\{(?P<target>[^{}\s]{1,2000})\}(?P<label>\{)?"
     r"|\\(?P<name>[A-Za-z]+)(?P<brace>\{)?"
     r"|\\(?P<char>[%&_#{}\ufdd0])"
     r"|(?P<degree>\^\{\\circ\}|\^\\circ|\^\{circ\})"
+    r"|(?P<dash>(?<!-)---?(?!-))"
     r"|(?<=\S)~(?=[\w\\])"
     r"|(?P<open>\{)|(?P<close>\})"
 )
@@ -198,6 +200,8 @@ class _TextMode:
             self.out.append(self.esc(m["char"]))
         elif m["degree"]:
             self.out.append("°")
+        elif m["dash"]:
+            self.out.append("—" if len(m["dash"]) == 3 else "–")  # TeX's em and en dash
         elif source == "~":
             self.out.append("\xa0")
         elif m["close"]:
