@@ -10,6 +10,7 @@ import importlib
 import logging
 import os
 import threading
+from collections.abc import Callable
 from contextlib import asynccontextmanager
 from typing import Any
 
@@ -84,9 +85,12 @@ log = logging.getLogger("paperroute.web")
 class LazySearch:
     """The search service, built on first use (loading the embedding model costs seconds)."""
 
-    def __init__(self, settings: Settings, engine: Engine) -> None:
+    def __init__(
+        self, settings: Settings, engine: Engine, warm: Callable[[], None] | None = None
+    ) -> None:
         self._settings, self._engine, self._service, self._failed = settings, engine, None, False
         self._lock = threading.Lock()
+        self._warm = warm  # more start-up work done before the service counts as ready
 
     def get(self) -> Any | None:
         """The SearchService with its indexes opened, or None when search is not available."""
@@ -118,14 +122,27 @@ class LazySearch:
             service = SearchService(self._settings, self._engine)
             for line in service.open():
                 log.info("search: %s", line)
-            # Load the model (and export its ONNX query encoder the first time) now, not
-            # on a reader's first search.
-            service.embed_query("warm up")
+            # Load the model (and export its ONNX query encoder the first time) and run one
+            # search through every index now, not on a reader's first search; /readyz says
+            # ready only after this.
+            service.search("warm up the indexes")
+            if self._warm is not None:
+                self._warm()
             return service
         except Exception:  # search is optional for every page but /search
             log.warning("search service unavailable", exc_info=True)
             self._failed = True
             return None
+
+
+def _warm_pages(env) -> None:
+    """Compile every page template at start-up (the first search page compiled a dozen) and load
+    the For-you model's library (the process's first For-you page took 3 s)."""
+    from paperroute.ranking.recommend import load_model_library
+
+    for name in env.list_templates(extensions=("html", "xml", "md", "txt")):
+        env.get_template(name)
+    load_model_library()
 
 
 def _make_searchable(search_if_ready, caches: Caches):
@@ -188,7 +205,8 @@ def create_app(
     app.state.data_cache, app.state.shared_pages = caches.data, caches.shared_pages
     app.state.page_cache, app.state.similar_cache = caches.pages, caches.similar
     app.state.log = log
-    lazy = LazySearch(settings, engine)
+    templates = app.state.templates
+    lazy = LazySearch(settings, engine, warm=lambda: _warm_pages(templates))
     if search is not None or not enable_search:
         app.state.search_provider = app.state.search_if_ready = lambda: search
         app.state.search_status = lambda: "ready" if search is not None else "disabled"

@@ -75,6 +75,12 @@ class Recommendation:
     reason: Reason
 
 
+def load_model_library() -> None:
+    """Import scikit-learn now (1.5 s of CPU), as a server's warm-up does, not on a reader's first
+    For-you page; the regression below imports it lazily so the CLI starts fast."""
+    import sklearn.linear_model  # noqa: F401
+
+
 def normalise_rows(vectors: np.ndarray) -> np.ndarray:
     """Rows scaled to unit length (zero rows stay zero), as float32."""
     vectors = np.asarray(vectors, dtype=np.float32)

@@ -66,8 +66,9 @@ def mark(text: str, terms: set[str]) -> tuple[str, list[str]]:
     return mark_html(html.escape(text), terms)
 
 
-def snippet(text: str, terms: set[str], size: int = SNIPPET_CHARS) -> tuple[str, list[str]]:
-    """A window of the text around its first matching word, escaped and marked."""
+def snippet_window(text: str, terms: set[str], size: int = SNIPPET_CHARS) -> tuple[int, int]:
+    """(start, end) of a window of about `size` characters of the text around its first
+    matching word, beginning and ending between words."""
     start = 0
     if terms and len(text) > size:
         for m in _WORD.finditer(text):
@@ -79,11 +80,17 @@ def snippet(text: str, terms: set[str], size: int = SNIPPET_CHARS) -> tuple[str,
         # Begin at a word boundary so the snippet does not open mid-word.
         space = text.find(" ", start)
         start = space + 1 if 0 <= space < end else start
-    piece = text[start:end]
     if end < len(text):
-        cut = piece.rfind(" ")
-        piece = piece[:cut] if cut > size // 2 else piece
-    marked, found = mark(piece, terms)
+        cut = text.rfind(" ", start, end)
+        end = cut if cut - start > size // 2 else end
+    return start, end
+
+
+def snippet(text: str, terms: set[str], size: int = SNIPPET_CHARS) -> tuple[str, list[str]]:
+    """A window of the text around its first matching word, escaped and marked (its LaTeX as
+    written: pages render it with web.mathtext.render_window)."""
+    start, end = snippet_window(text, terms, size)
+    marked, found = mark(text[start:end], terms)
     return ("…" if start else "") + marked + ("…" if end < len(text) else ""), found
 
 

@@ -76,20 +76,21 @@ class TTLCache:
             self._items.move_to_end(key)
             return hit[2]
 
-    def remember(self, key: Any, compute: Any) -> Any:
-        """The fresh value for `key`, computing and storing it when missing (None is not kept)."""
+    def remember(self, key: Any, compute: Any, ttl: float | None = None) -> Any:
+        """The fresh value for `key`, computing and storing it when missing (None is not kept);
+        `ttl` keeps this entry longer (or shorter) than the cache's own."""
         value = self.get(key)
         if value is None and self.ttl > 0:
             value = compute()
             if value is not None:
-                self.put(key, value)
+                self.put(key, value, ttl)
         return compute() if value is None else value
 
-    def put(self, key: Any, value: Any) -> None:
-        """Store a value."""
+    def put(self, key: Any, value: Any, ttl: float | None = None) -> None:
+        """Store a value (for `ttl` seconds, by default the cache's)."""
         with self._lock:
             now = time.monotonic()
-            self._items[key] = (now + self.ttl, now, value)
+            self._items[key] = (now + (self.ttl if ttl is None else ttl), now, value)
             while len(self._items) > self.size:
                 self._items.popitem(last=False)
 

@@ -67,13 +67,15 @@ _SYMBOLS = {
     "textasciitilde": "~", "textbackslash": "\\", "S": "§", "ie": "i.e.", "eg": "e.g.",
 }  # fmt: skip
 # One alternation, tried left to right at each position: no nested quantifiers, so the pass is
-# linear. `~` between a word and a word is LaTeX's tie (a non-breaking space); elsewhere (`~50%`)
-# people mean "about", so it stays. `^{circ}` is a common slip for `^{\circ}`.
+# linear. `--` and `---` are TeX's en and em dash. `~` between a word and a word is LaTeX's tie
+# (a non-breaking space); elsewhere (`~50%`) people mean "about", so it stays. `^{circ}` is a
+# common slip for `^{\circ}`.
 _TOKEN = re.compile(
     r"\\(?P<link>href|url)\{(?P<target>[^{}\s]{1,2000})\}(?P<label>\{)?"
     r"|\\(?P<name>[A-Za-z]+)(?P<brace>\{)?"
     r"|\\(?P<char>[%&_#{}\ufdd0])"
     r"|(?P<degree>\^\{\\circ\}|\^\\circ|\^\{circ\})"
+    r"|(?P<dash>(?<!-)---?(?!-))"
     r"|(?<=\S)~(?=[\w\\])"
     r"|(?P<open>\{)|(?P<close>\})"
 )
@@ -198,6 +200,8 @@ class _TextMode:
             self.out.append(self.esc(m["char"]))
         elif m["degree"]:
             self.out.append("°")
+        elif m["dash"]:
+            self.out.append("—" if len(m["dash"]) == 3 else "–")  # TeX's em and en dash
         elif source == "~":
             self.out.append("\xa0")
         elif m["close"]:
@@ -254,6 +258,51 @@ def render_text(text: str | None) -> Markup:
     """Escape untrusted text, rendering `$..$`, `$$..$$` and `\\(..\\)` formulas as MathML and
     the common text macros (`\\textbf{}`, `\\%`, `\\pm`, `^{\\circ}`) as HTML."""
     return Markup(_convert(text, html=True)) if text else Markup("")
+
+
+def _snap(text: str, start: int, end: int) -> tuple[int, int]:
+    """The window widened so it cuts no formula and no `{...}` group (a group keeps the macro
+    that opens it), so that what it shows renders as in the whole text."""
+    for s, e, _, _ in scan_math(text.replace("\\$", "\\" + _DOLLAR)):
+        if s >= end:
+            break
+        start, end = (s if s < start < e else start), (e if s < end < e else end)
+    opened: list[int] = []  # where each open group starts, its macro included
+    for m in _BRACES.finditer(text):
+        if m.start() >= end and not opened:
+            break
+        if m.group() == "{":
+            macro = _MACRO_BEFORE.search(text, max(0, m.start() - 40), m.start())
+            opened.append(macro.start() if macro else m.start())
+        elif m.group() == "}" and opened:
+            first = opened.pop()
+            if not opened:
+                start = first if first < start < m.end() else start
+                end = m.end() if first < end < m.end() else end
+    return start, end
+
+
+_BRACES = re.compile(r"\\.|[{}]", re.DOTALL)
+_MACRO_BEFORE = re.compile(r"\\[A-Za-z]+$")
+
+
+def render_window(text: str | None, start: int, end: int) -> Markup:
+    """`render_text` of text[start:end], widened so no formula or macro is cut, with "…" where
+    the text goes on (search snippets and card excerpts: never half a `\\textbf{`)."""
+    if not text:
+        return Markup("")
+    text = text.replace(_DOLLAR, "")
+    start, end = _snap(text, start, end)
+    shown = render_text(text[start:end].strip())
+    return Markup(("…" if start else "") + shown + ("…" if end < len(text) else ""))
+
+
+@lru_cache(maxsize=20000)
+def excerpt_html(text: str | None, limit: int = 300) -> Markup:
+    """The first `limit` or so characters of a text, rendered, cut between words."""
+    folded = " ".join((text or "").split())
+    end = len(folded) if len(folded) <= limit else folded.rfind(" ", 0, limit)
+    return render_window(folded, 0, end if end > limit // 2 else limit)
 
 
 @lru_cache(maxsize=20000)

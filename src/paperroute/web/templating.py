@@ -15,7 +15,7 @@ from paperroute.models import paper_path, web_url
 from paperroute.store.orgs import slugify
 from paperroute.store.papers import author_key
 from paperroute.web.cache import TTLCache
-from paperroute.web.mathtext import plain_snippet, render_text
+from paperroute.web.mathtext import excerpt_html, plain_snippet, render_text
 from paperroute.web.personal import CSRF_MARK as _CSRF_MARK
 from paperroute.web.personal import not_interested_marker, save_marker
 
@@ -115,6 +115,7 @@ def make_environment(site_name: str, base_url: str) -> Environment:
     version = _static_version()
     env.filters["math"] = render_text
     env.filters["snippet"] = plain_snippet
+    env.filters["excerpt"] = excerpt_html
     env.filters["datefmt"] = _fmt_date
     env.filters["author_url"] = author_url
     env.filters["org_url"] = org_url

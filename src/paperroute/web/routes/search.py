@@ -13,7 +13,7 @@ from markupsafe import Markup
 
 from paperroute.models import Paper, paper_path
 from paperroute.params import Page, bounded_count
-from paperroute.search.highlight import mark_html
+from paperroute.search.highlight import mark_html, snippet_window
 from paperroute.store.collections import CollectionError, save_search
 from paperroute.store.listings import papers_by_ids
 from paperroute.store.votes import voted_ids
@@ -26,7 +26,7 @@ from paperroute.web.deps import (
     search_service,
     wants_json,
 )
-from paperroute.web.mathtext import render_text
+from paperroute.web.mathtext import render_text, render_window
 from paperroute.web.routes.papers import paper_summary
 
 router = APIRouter()
@@ -119,6 +119,11 @@ def run_search(request: Request, params: SearchParams, limit: int, offset: int =
     return request.app.state.data_cache.remember(key, compute)
 
 
+def snippet_html(abstract: str | None, terms: set[str]):
+    """The window of the abstract around its first matched word, its LaTeX rendered."""
+    return render_window(abstract, *snippet_window(abstract or "", terms))
+
+
 def card_parts(result, papers: list[Paper]) -> dict[str, dict]:
     """Per paper: the title (formulas rendered) and snippet with matched words marked, and why
     it matched; the search page's cards show them."""
@@ -127,7 +132,7 @@ def card_parts(result, papers: list[Paper]) -> dict[str, dict]:
     return {
         p.id: {
             "title": Markup(mark_html(str(render_text(p.title)), terms)[0]),
-            "snippet": Markup(hits[p.id].abstract_html),
+            "snippet": Markup(mark_html(str(snippet_html(p.abstract, terms)), terms)[0]),
             "why": "; ".join(hits[p.id].why),
         }
         for p in papers

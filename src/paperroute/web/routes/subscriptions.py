@@ -33,6 +33,8 @@ from paperroute.web.deps import (
     search_service,
 )
 
+PREVIEW_KEPT_S = 300.0  # a reader's digest preview, unless a write drops it sooner
+
 router = APIRouter()
 oneclick_router = APIRouter()
 
@@ -292,10 +294,13 @@ def preview(request: Request, format: str = "html") -> Response:
                            user_id=user.id)  # fmt: skip
     settings = _settings(request)
     # Composing reads every candidate paper (about 2 s on the demo); the same reader's preview is
-    # kept like other shared data, and any local write or "not interested" drops it.
+    # kept for PREVIEW_KEPT_S (any local write or "not interested" drops it at once; papers a
+    # worker process adds show within that time), so only a reader's first look composes.
     key = ("digest-preview", user.id, sub.id, repr(sub.prefs))
     digest = request.app.state.data_cache.remember(
-        key, lambda: preview_digest(settings, engine_of(request), sub, search_service(request))
+        key,
+        lambda: preview_digest(settings, engine_of(request), sub, search_service(request)),
+        ttl=PREVIEW_KEPT_S,
     )
     if format == "json":
         sections = [

@@ -1,0 +1,36 @@
+"""Start-up as an operator sees it (issue 11): `paperroute serve` warms search in the background
+and /readyz says ready only once a search has run through every index, the page templates are
+compiled and For-you's model library is loaded, so the first reader's search (or For-you page)
+after that does no start-up work."""
+
+from __future__ import annotations
+
+import sys
+import time
+
+from paperroute.app import create_app
+from search_support import load_fixture
+from webtools import client_for
+
+
+def test_readyz_waits_for_the_warm_up_and_the_first_search_then_compiles_nothing(settings, engine):
+    load_fixture(engine)
+    app = create_app(settings, engine=engine, warm_search=True, page_cache_ttl=0)
+    client = client_for(app)
+    answers = []
+    deadline = time.monotonic() + 240
+    while time.monotonic() < deadline:
+        answers.append(client.get("/readyz").status_code)
+        if answers[-1] == 200:
+            break
+        time.sleep(0.05)
+    assert answers[0] == 503 and answers[-1] == 200, answers  # not ready while warming
+    templates = app.state.templates
+    compiled = len(templates.cache)
+    assert compiled >= 40  # every page template, not only those the warm-up search touched
+    service = app.state.search_if_ready()
+    assert service is not None  # built, its model loaded and one search run
+    assert "sklearn.linear_model" in sys.modules  # For-you's model library, 1.5 s to import
+    found = client.get("/search?q=diffusion transformer")
+    assert found.status_code == 200 and "paper-card" in found.text
+    assert len(templates.cache) == compiled  # the first search compiled no template
