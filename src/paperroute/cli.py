@@ -923,6 +923,10 @@ def library_export(
     sys.stdout.write(export_papers(get_papers(engine, ids, with_versions=False), fmt))
 
 
+# `paperroute sources` and `paperroute sync <source>` beyond arXiv/HF live in their own module.
+from paperroute import cli_sources  # noqa: E402, F401
+
+
 def main() -> None:
     """Console-script entry point."""
     app()

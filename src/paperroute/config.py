@@ -116,6 +116,10 @@ class Settings(BaseSettings):
     biorxiv_api_url: str = Field(
         "https://api.biorxiv.org", description="bioRxiv/medRxiv `details` API base URL."
     )
+    biorxiv_feed_url: str = Field(
+        "https://connect.biorxiv.org/{server}_xml.php?subject={subject}",
+        description="bioRxiv/medRxiv subject RSS feed URL (`{server}` and `{subject}` filled in).",
+    )
     biorxiv_delay: float = Field(1.0, description="Seconds between bioRxiv/medRxiv requests.")
     biorxiv_subjects: list[str] = Field(
         [],
@@ -146,6 +150,12 @@ class Settings(BaseSettings):
     )
     pwc_url: str = Field(
         "https://paperswithcode.com/api/v1", description="Papers with Code API v1 base URL."
+    )
+    source_host_delay: float = Field(
+        1.0,
+        ge=0,
+        description="Least seconds between two worker requests to one host, whichever source "
+        "sends them (each source's own delay may be longer).",
     )
     enrich_batch: int = Field(
         100, ge=1, description="Papers the enrichment job looks up per source and run."
