@@ -27,6 +27,7 @@ NO_WAITS = {
     "PAPERROUTE_SOURCE_HOST_DELAY": "0",
     "PAPERROUTE_LOAD_DEMO": "false",
 }
+NO_ENRICHMENT = {"enrich_citations": False, "enrich_published": False}  # tested on their own
 
 
 @pytest.fixture
@@ -110,7 +111,7 @@ def test_worker_runs_a_due_source_once_per_interval_and_skips_a_paused_one(
     httpserver.expect_request("/plants").respond_with_data(PLANTS)
     httpserver.expect_request("/feed").respond_with_data(FEED)
     settings = settings.model_copy(
-        update={"biorxiv_subjects": ["plant_biology"], "source_host_delay": 0.0,
+        update={"biorxiv_subjects": ["plant_biology"], "source_host_delay": 0.0, **NO_ENRICHMENT,
                 "biorxiv_delay": 0.0,
                 "biorxiv_feed_url": httpserver.url_for("/plants") + "?s={server}&subject={subject}"}
     )  # fmt: skip
@@ -137,7 +138,7 @@ def test_worker_runs_a_due_source_once_per_interval_and_skips_a_paused_one(
 def test_a_failing_source_is_recorded_and_the_others_still_run(settings, engine, httpserver):
     httpserver.expect_request("/feed").respond_with_data(FEED)
     httpserver.expect_request("/gone").respond_with_data("no such feed", status=404)
-    settings = settings.model_copy(update={"source_host_delay": 0.0})
+    settings = settings.model_copy(update={"source_host_delay": 0.0, **NO_ENRICHMENT})
     gone, _ = add_journal_feed(engine, httpserver.url_for("/gone"))
     add_journal_feed(engine, httpserver.url_for("/feed"))
     note = sync_sources_job(settings, engine)

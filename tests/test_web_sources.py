@@ -41,7 +41,12 @@ def test_admin_adds_a_feed_the_worker_reads_then_pauses_and_resumes_it(
     assert added.status_code == 303
     [feed] = journal_feeds(engine)
 
-    note = sync_sources_job(settings.model_copy(update={"source_host_delay": 0.0}), engine)
+    note = sync_sources_job(
+        settings.model_copy(
+            update={"source_host_delay": 0.0, "enrich_citations": False, "enrich_published": False}
+        ),
+        engine,
+    )
     assert f"{feed['name']}: ok 20 records: 20 papers added" in note
     assert count_papers(engine) == 20
     page = client.get("/admin/sources")

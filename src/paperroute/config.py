@@ -157,6 +157,22 @@ class Settings(BaseSettings):
         description="Least seconds between two worker requests to one host, whichever source "
         "sends them (each source's own delay may be longer).",
     )
+    enrich_citations: bool = Field(
+        True,
+        description="The worker asks Semantic Scholar (hourly, `enrich_batch` papers a run) for "
+        "citation counts, influential citations, TLDRs and identifiers of papers lacking them.",
+    )
+    enrich_published: bool = Field(
+        True,
+        description="The worker asks Crossref for the published version of papers that have a "
+        "DOI but no publisher's record yet.",
+    )
+    enrich_code: bool = Field(
+        False,
+        description="The worker asks Papers with Code (`pwc_url`) for code links and tasks of "
+        "arXiv papers lacking them (off: the public API was retired in 2025; set `pwc_url` to "
+        "a mirror).",
+    )
     enrich_batch: int = Field(
         100, ge=1, description="Papers the enrichment job looks up per source and run."
     )

@@ -61,8 +61,8 @@ class ChainSource:
                 yield Page(items=page.items, checkpoint=cp, done=page.done and last)
 
 
-# (settings, since) -> the source to run, or None when nothing is configured
-Builder = Callable[[Settings, date], Source | None]
+# (settings, engine, since) -> the source to run, or None when nothing is configured
+Builder = Callable[[Settings, Engine, date], Source | None]
 
 
 @dataclass
@@ -88,25 +88,30 @@ class ScheduledSource:
 
     @property
     def checkpoint_key(self) -> str:
-        return f"source:{self.name}:checkpoint"
+        return checkpoint_key(self.name)
 
     @property
     def since_key(self) -> str:
         return f"source:{self.name}:since"
 
 
+def checkpoint_key(name: str) -> str:
+    """Where a scheduled source's checkpoint is kept (sync_state)."""
+    return f"source:{name}:checkpoint"
+
+
 def _client(settings: Settings, name: str, delay: float) -> HttpClient:
     return HttpClient.from_settings(settings, source=name, min_interval=delay)
 
 
-def _acl(settings: Settings, since: date) -> Source | None:
+def _acl(settings: Settings, engine: Engine, since: date) -> Source | None:
     from paperroute.sources.acl_anthology import AclAnthologySource
 
     collections = settings.acl_anthology_collections
     return AclAnthologySource.from_settings(settings, collections) if collections else None
 
 
-def _crossref(settings: Settings, since: date) -> Source | None:
+def _crossref(settings: Settings, engine: Engine, since: date) -> Source | None:
     from paperroute.sources.crossref import CrossrefSource
 
     parts = [
@@ -118,7 +123,7 @@ def _crossref(settings: Settings, since: date) -> Source | None:
     return ChainSource("crossref", parts) if parts else None
 
 
-def _openalex(settings: Settings, since: date) -> Source | None:
+def _openalex(settings: Settings, engine: Engine, since: date) -> Source | None:
     from paperroute.sources.openalex import OpenAlexSource
 
     if not settings.openalex_filter.strip():
@@ -128,7 +133,7 @@ def _openalex(settings: Settings, since: date) -> Source | None:
     return OpenAlexSource.from_settings(settings, filters=filters)
 
 
-def _pubmed(settings: Settings, since: date) -> Source | None:
+def _pubmed(settings: Settings, engine: Engine, since: date) -> Source | None:
     from paperroute.sources.pubmed import PubMedSource
 
     term = settings.pubmed_term.strip()
@@ -139,7 +144,7 @@ def _pubmed(settings: Settings, since: date) -> Source | None:
 
 
 def _preprint_feeds(server: str) -> Builder:
-    def build(settings: Settings, since: date) -> Source | None:
+    def build(settings: Settings, engine: Engine, since: date) -> Source | None:
         from paperroute.sources.biorxiv import BiorxivFeedSource
 
         subjects = getattr(settings, f"{server}_subjects")
@@ -157,7 +162,7 @@ def _preprint_feeds(server: str) -> Builder:
     return build
 
 
-def _openreview(settings: Settings, since: date) -> Source | None:
+def _openreview(settings: Settings, engine: Engine, since: date) -> Source | None:
     from paperroute.sources.openreview import OpenReviewSource
 
     parts = [OpenReviewSource.from_settings(settings, v) for v in settings.openreview_venues]
@@ -165,7 +170,7 @@ def _openreview(settings: Settings, since: date) -> Source | None:
 
 
 def _feed(url: str, name: str) -> Builder:
-    def build(settings: Settings, since: date) -> Source | None:
+    def build(settings: Settings, engine: Engine, since: date) -> Source | None:
         from paperroute.sources.feeds import JournalFeedSource
 
         return JournalFeedSource.from_settings(settings, url, name=name)
@@ -186,6 +191,57 @@ def parse_filters(text: str, what: str) -> dict[str, str]:
     return filters
 
 
+class EnrichmentPass:
+    """One batch of an enrichment sweep: the inner source's pages, then a page that moves the
+    sweep's cursor past this batch (back to the start once a batch comes back short), so each
+    run asks about the next papers that lack the values and a full sweep retries the rest."""
+
+    def __init__(self, inner: Source, targets: list[dict[str, Any]], limit: int) -> None:
+        self.name, self.inner = inner.name, inner
+        self.client = getattr(inner, "client", None)
+        self.after = targets[-1]["id"] if len(targets) >= limit else ""
+
+    def pages(self, checkpoint: Any | None = None) -> Iterator[Page]:
+        """The inner pages (keeping the cursor), then the cursor moved on."""
+        for page in self.inner.pages():
+            yield Page(items=page.items, checkpoint=checkpoint, done=False)
+        yield Page(items=[], checkpoint={"after": self.after}, done=False)
+
+
+def _enrichment(name: str, kind: str, make: Callable[[Settings, list], Source]) -> Builder:
+    def build(settings: Settings, engine: Engine, since: date) -> Source | None:
+        state = get_sync_state(engine, checkpoint_key(name))
+        after = state.get("after", "") if isinstance(state, dict) else ""
+        limit = settings.enrich_batch
+        targets = store.enrichment_targets(engine, kind, after, limit)
+        if not targets and after:  # the end of a sweep: start the next one
+            targets = store.enrichment_targets(engine, kind, "", limit)
+        return EnrichmentPass(make(settings, targets), targets, limit)
+
+    return build
+
+
+def _semantic_scholar(settings: Settings, targets: list) -> Source:
+    from paperroute.sources.semantic_scholar import SemanticScholarEnrichment
+
+    return SemanticScholarEnrichment.from_settings(settings, targets)
+
+
+def _published(settings: Settings, targets: list) -> Source:
+    from paperroute.sources.crossref import CrossrefSource
+
+    dois = [t["doi"] for t in targets]
+    if not dois:
+        return ChainSource("crossref", [])
+    return CrossrefSource.from_settings(settings, dois=dois)
+
+
+def _pwc(settings: Settings, targets: list) -> Source:
+    from paperroute.sources.pwc import PapersWithCodeEnrichment
+
+    return PapersWithCodeEnrichment.from_settings(settings, targets)
+
+
 BUILT_IN = [
     ScheduledSource(
         "acl-anthology", DAY, _acl, "ACL Anthology volumes", "acl_anthology_collections"
@@ -200,6 +256,29 @@ BUILT_IN = [
         "medrxiv", HOUR, _preprint_feeds("medrxiv"), "medRxiv subject feeds", "medrxiv_subjects"
     ),
     ScheduledSource("openreview", DAY, _openreview, "OpenReview venues", "openreview_venues"),
+    # Enrichment: values for stored papers that lack them, a batch per run, each value kept
+    # with its source (citations_source, tldr_source, provenance).
+    ScheduledSource(
+        "semantic-scholar",
+        HOUR,
+        _enrichment("semantic-scholar", "citations", _semantic_scholar),
+        "enrichment: citation counts, TLDR, identifiers",
+        "enrich_citations",
+    ),
+    ScheduledSource(
+        "crossref-published",
+        HOUR,
+        _enrichment("crossref-published", "published", _published),
+        "enrichment: published version by DOI",
+        "enrich_published",
+    ),
+    ScheduledSource(
+        "pwc",
+        HOUR,
+        _enrichment("pwc", "code", _pwc),
+        "enrichment: Papers with Code code links and tasks",
+        "enrich_code",
+    ),
 ]
 FEED_INTERVAL = 6 * HOUR
 
@@ -231,9 +310,10 @@ def build_source(settings: Settings, engine: Engine, scheduled: ScheduledSource)
         if isinstance(since, str)
         else datetime.now(UTC).date() - timedelta(days=FIRST_RUN_DAYS)
     )
-    source = scheduled.build(settings, start)
+    source = scheduled.build(settings, engine, start)
     PACER.floor = settings.source_host_delay
-    for part in getattr(source, "parts", [source]):
+    inner = getattr(source, "inner", source)
+    for part in getattr(inner, "parts", [inner]):
         client = getattr(part, "client", None)
         if isinstance(client, HttpClient):
             client.pacer = PACER

@@ -13,10 +13,10 @@ from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import urlsplit
 
-from sqlalchemy import Engine, func, select
+from sqlalchemy import Engine, and_, func, or_, select
 
 from paperroute.store.papers import get_sync_state, set_sync_state
-from paperroute.store.schema import provenance
+from paperroute.store.schema import paper_identifiers, papers, provenance
 
 PAUSED_KEY = "sources:paused"
 FEEDS_KEY = "sources:journal-feeds"
@@ -86,3 +86,42 @@ def remove_journal_feed(engine: Engine, name: str) -> bool:
     kept = [f for f in feeds if name not in (f["name"], f["url"])]
     set_sync_state(engine, FEEDS_KEY, kept or None)
     return len(kept) != len(feeds)
+
+
+ENRICHMENT_KINDS = ("citations", "published", "code")
+
+
+def enrichment_targets(
+    engine: Engine, kind: str, after: str = "", limit: int = 100
+) -> list[dict[str, Any]]:
+    """Up to `limit` papers (id order, ids after `after`) that lack what an enrichment adds:
+    `citations` (no citation count yet), `published` (a DOI but no published-version record:
+    no venue from a publisher's source), `code` (an arXiv id, no code link and no tasks).
+    Each as {"id", "arxiv", "doi"}; hidden papers are skipped."""
+    if kind not in ENRICHMENT_KINDS:
+        raise ValueError(f"enrichment kind must be one of {', '.join(ENRICHMENT_KINDS)}")
+    arxiv = (
+        select(paper_identifiers.c.value)
+        .where(paper_identifiers.c.paper_id == papers.c.id, paper_identifiers.c.scheme == "arxiv")
+        .limit(1)
+        .scalar_subquery()
+    )
+    conds = [papers.c.id > after, papers.c.hidden.is_(False)]
+    if kind == "citations":
+        conds.append(papers.c.citation_count.is_(None))
+    elif kind == "published":
+        conds += [
+            papers.c.doi.is_not(None),
+            ~papers.c.doi.startswith("10.48550/"),  # arXiv's own DOIs name the preprint
+            or_(papers.c.publication_type.is_(None), papers.c.publication_type == "preprint"),
+        ]
+    else:
+        conds += [arxiv.is_not(None), papers.c.code_url.is_(None), papers.c.tasks.is_(None)]
+    query = (
+        select(papers.c.id, arxiv.label("arxiv"), papers.c.doi)
+        .where(and_(*conds))
+        .order_by(papers.c.id)
+        .limit(limit)
+    )
+    with engine.connect() as conn:
+        return [dict(r) for r in conn.execute(query).mappings()]
