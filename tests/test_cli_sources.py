@@ -165,3 +165,33 @@ def test_add_feed_from_the_cli_then_run_it_as_the_worker_would(cli, httpserver):
     assert next(r for r in _overview(cli).values() if r["url"] == url)["paused"]
     assert cli("sources", "remove-feed", url).exit_code == 0
     assert all(r["url"] != url for r in _overview(cli).values())
+
+
+class _Counting:
+    """A source of two pages of numbered checkpoints (ChainSource's parts)."""
+
+    def __init__(self, name: str) -> None:
+        self.name, self.asked = name, []
+
+    def pages(self, checkpoint=None):
+        from paperroute.sources.base import Page
+
+        self.asked.append(checkpoint)
+        start = (checkpoint or {}).get("n", 0)
+        for n in range(start, 2):
+            yield Page(items=[], checkpoint={"n": n + 1}, done=n == 1)
+
+
+def test_a_chain_of_sources_resumes_inside_the_part_it_stopped_in():
+    from paperroute.jobs.sources import ChainSource
+
+    first, second = _Counting("a"), _Counting("b")
+    pages = list(ChainSource("x", [first, second]).pages())
+    assert [p.checkpoint for p in pages] == [
+        {"part": 0, "inner": {"n": 1}}, {"part": 1, "inner": None},
+        {"part": 1, "inner": {"n": 1}}, None,
+    ]  # fmt: skip
+    assert [p.done for p in pages] == [False, False, False, True]
+    again = _Counting("a2"), _Counting("b2")
+    resumed = list(ChainSource("x", again).pages({"part": 1, "inner": {"n": 1}}))
+    assert again[0].asked == [] and again[1].asked == [{"n": 1}] and len(resumed) == 1
