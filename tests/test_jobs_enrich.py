@@ -55,6 +55,10 @@ def test_semantic_scholar_batch_fills_citations_with_provenance_and_moves_on(
     assert get_paper(engine, ids[0]).citation_count is None  # S2 answered null for it
     assert first.identifiers["doi"] == "10.2139/ssrn.288970"  # S2's identifiers joined the paper
     assert first.identifiers["s2"] == "c31c87c591a25c64fbaa82e8ac6a81831b6ac7ce"
+    from paperroute.jobs.sources import source_overview
+
+    row = next(r for r in source_overview(settings, engine) if r["name"] == "semantic-scholar")
+    assert (row["papers"], row["status"]) == (3, "ok")
     # the cursor moved past the 4 asked: the next run asks only about the fifth
     assert [t["id"] for t in enrichment_targets(engine, "citations", "2401.00004")] == [ids[4]]
 

@@ -75,6 +75,7 @@ class ScheduledSource:
     kind: str = ""
     setting: str | None = None  # the setting that says what to fetch (None: always configured)
     url: str | None = None  # journal feeds: the feed's URL
+    records_as: str | None = None  # the `source` its records carry, when not its name
 
     def configured(self, settings: Settings) -> bool:
         """True when the setting that says what to fetch is set."""
@@ -264,6 +265,7 @@ BUILT_IN = [
         _enrichment("semantic-scholar", "citations", _semantic_scholar),
         "enrichment: citation counts, TLDR, identifiers",
         "enrich_citations",
+        records_as="semantic_scholar",
     ),
     ScheduledSource(
         "crossref-published",
@@ -271,6 +273,7 @@ BUILT_IN = [
         _enrichment("crossref-published", "published", _published),
         "enrichment: published version by DOI",
         "enrich_published",
+        records_as="crossref",  # papers with a Crossref record, whichever way it came
     ),
     ScheduledSource(
         "pwc",
@@ -392,7 +395,7 @@ def source_overview(settings: Settings, engine: Engine) -> list[dict[str, Any]]:
                 "configured": configured,
                 "setting": scheduled.setting,
                 "paused": scheduled.name in paused,
-                "papers": counts.get(scheduled.name, 0),
+                "papers": counts.get(scheduled.records_as or scheduled.name, 0),
                 "interval_seconds": scheduled.interval_seconds,
                 "last_run": started,
                 "last_finished": _aware(run.get("last_finished_at")),
