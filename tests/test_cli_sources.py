@@ -195,3 +195,15 @@ def test_a_chain_of_sources_resumes_inside_the_part_it_stopped_in():
     again = _Counting("a2"), _Counting("b2")
     resumed = list(ChainSource("x", again).pages({"part": 1, "inner": {"n": 1}}))
     assert again[0].asked == [] and again[1].asked == [{"n": 1}] and len(resumed) == 1
+
+
+def test_python_dash_m_paperroute_cli_knows_the_sources_commands(tmp_path):
+    import os
+    import subprocess
+    import sys
+
+    env = {**os.environ, "PYTHONPATH": str(Path(__file__).parents[1] / "src")}
+    cmd = [sys.executable, "-m", "paperroute.cli", "--data-dir", str(tmp_path), "sources", "--json"]
+    done = subprocess.run(cmd, capture_output=True, text=True, env=env, timeout=120)
+    assert done.returncode == 0, done.stderr
+    assert "acl-anthology" in {row["name"] for row in json.loads(done.stdout)}

@@ -933,4 +933,8 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    main()
+    # `python -m paperroute.cli` runs this file as __main__; the commands other modules add
+    # (cli_sources) register into the importable `paperroute.cli`, so run that one.
+    from paperroute.cli import main as run_cli
+
+    run_cli()
