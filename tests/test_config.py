@@ -77,3 +77,46 @@ def test_cli_reports_an_invalid_setting_without_a_traceback(tmp_path):
     result = CliRunner().invoke(app, ["stats"], env=env)
     assert result.exit_code == 2
     assert "needs a PostgreSQL" in result.output and "Traceback" not in result.output
+
+
+def test_every_source_builds_from_default_settings(tmp_path):
+    """Each source's from_settings reads only settings that exist (they once read missing ones)."""
+    from datetime import date
+
+    from paperroute.sources.acl_anthology import AclAnthologySource
+    from paperroute.sources.biorxiv import BiorxivDetailsSource
+    from paperroute.sources.crossref import CrossrefSource
+    from paperroute.sources.feeds import JournalFeedSource
+    from paperroute.sources.openalex import OpenAlexSource
+    from paperroute.sources.openreview import OpenReviewSource
+    from paperroute.sources.pubmed import PubMedSource
+    from paperroute.sources.pwc import PapersWithCodeEnrichment
+    from paperroute.sources.semantic_scholar import SemanticScholarEnrichment
+
+    settings = load_settings(data_dir=tmp_path)
+    built = [
+        AclAnthologySource.from_settings(settings, ["2024.acl"]),
+        BiorxivDetailsSource.from_settings(settings, date(2024, 1, 1), date(2024, 1, 2)),
+        BiorxivDetailsSource.from_settings(
+            settings, date(2024, 1, 1), date(2024, 1, 2), server="medrxiv"
+        ),
+        CrossrefSource.from_settings(settings, issn="1234-5678"),
+        OpenAlexSource.from_settings(settings, filters={"type": "article"}),
+        OpenReviewSource.from_settings(settings, "ICLR.cc/2024/Conference"),
+        PubMedSource.from_settings(settings, "transformer"),
+        JournalFeedSource.from_settings(settings, "https://example.org/feed.xml"),
+        SemanticScholarEnrichment.from_settings(settings, []),
+        PapersWithCodeEnrichment.from_settings(settings, []),
+    ]
+    assert [s.name for s in built] == [
+        "acl-anthology", "biorxiv", "medrxiv", "crossref", "openalex", "openreview", "pubmed",
+        "journal-feed", "semantic_scholar", "pwc",
+    ]  # fmt: skip
+    crossref = CrossrefSource.from_settings(
+        load_settings(data_dir=tmp_path, crossref_mailto="lab@example.org"), issn="1234-5678"
+    )
+    assert crossref.mailto == "lab@example.org"
+    keyed = OpenAlexSource.from_settings(
+        load_settings(data_dir=tmp_path, openalex_api_key="k3y"), filters={"type": "article"}
+    )
+    assert keyed.api_key == "k3y" and "k3y" not in str(load_settings(openalex_api_key="k3y").dump())

@@ -179,3 +179,20 @@ def test_sources_take_endpoints_timeout_retries_and_delay_from_settings(tmp_path
     assert rss.url == "http://127.0.0.1:1/rss/cs.CL+cs.LG"
     hf = HfDailySource.from_settings(settings, [date(2026, 8, 21)])
     assert hf.url == "http://127.0.0.1:1/api/daily_papers"
+
+
+def test_a_shared_host_pacer_spaces_requests_to_one_host_across_clients(httpserver):
+    from paperroute.sources.http import HostPacer
+
+    httpserver.expect_request("/a").respond_with_data("a")
+    fake = FakeTime()
+    pacer = HostPacer(sleep=fake.sleep, clock=fake.clock, floor=2.0)
+    first, _ = fake_client("crossref")
+    second, _ = fake_client("crossref-published")
+    first.pacer = second.pacer = pacer
+    first.get(httpserver.url_for("/a"))
+    second.get(httpserver.url_for("/a"))  # another client, the same host: waits
+    assert fake.sleeps == [2.0]
+    # the same loopback server by another host name counts as another host: no wait
+    second.get(f"http://127.0.0.1:{httpserver.port}/a")
+    assert fake.sleeps == [2.0]

@@ -55,6 +55,7 @@ ROUTERS = [
     "paperroute.web.routes.accounts",
     "paperroute.web.routes.collections",
     "paperroute.web.routes.admin",
+    "paperroute.web.routes.sources",  # /admin/sources
     "paperroute.web.routes.feeds",
     "paperroute.web.routes.docs",
     "paperroute.web.routes.subscriptions",

@@ -923,10 +923,18 @@ def library_export(
     sys.stdout.write(export_papers(get_papers(engine, ids, with_versions=False), fmt))
 
 
+# `paperroute sources` and `paperroute sync <source>` beyond arXiv/HF live in their own module.
+from paperroute import cli_sources  # noqa: E402, F401
+
+
 def main() -> None:
     """Console-script entry point."""
     app()
 
 
 if __name__ == "__main__":
-    main()
+    # `python -m paperroute.cli` runs this file as __main__; the commands other modules add
+    # (cli_sources) register into the importable `paperroute.cli`, so run that one.
+    from paperroute.cli import main as run_cli
+
+    run_cli()

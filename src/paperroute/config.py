@@ -69,6 +69,113 @@ class Settings(BaseSettings):
     arxiv_api_delay: float = Field(
         3.0, description="Seconds between arXiv API requests (arXiv asks for 3)."
     )
+    acl_anthology_url: str = Field(
+        "https://raw.githubusercontent.com/acl-org/acl-anthology/master/data/xml",
+        description="Where the ACL Anthology's volume XML files are (`<collection>.xml`).",
+    )
+    acl_anthology_collections: list[str] = Field(
+        [],
+        description="ACL Anthology collections the worker re-reads daily, e.g. "
+        '`["2024.acl", "2024.emnlp"]` (empty: not scheduled).',
+    )
+    crossref_url: str = Field("https://api.crossref.org", description="Crossref REST API.")
+    crossref_mailto: str = Field(
+        "",
+        description="Contact address sent to Crossref's polite pool (and to OpenAlex and "
+        "PubMed as their contact); empty sends none.",
+    )
+    crossref_delay: float = Field(
+        1.0,
+        description="Seconds between Crossref requests (raised further by its "
+        "`X-Rate-Limit-*` headers).",
+    )
+    crossref_issns: list[str] = Field(
+        [],
+        description="Journal ISSNs whose new works the worker fetches from Crossref daily "
+        "(empty: not scheduled).",
+    )
+    openalex_url: str = Field("https://api.openalex.org", description="OpenAlex API.")
+    openalex_api_key: SecretStr | None = Field(
+        None, description="OpenAlex API key, if you have one."
+    )
+    openalex_delay: float = Field(0.2, description="Seconds between OpenAlex requests.")
+    openalex_filter: str = Field(
+        "",
+        description="OpenAlex works filter the worker fetches daily, e.g. "
+        "`primary_topic.field.id:17` (empty: not scheduled); new works only after the first run.",
+    )
+    pubmed_url: str = Field(
+        "https://eutils.ncbi.nlm.nih.gov/entrez/eutils", description="NCBI E-utilities base URL."
+    )
+    pubmed_api_key: SecretStr | None = Field(
+        None, description="NCBI API key: 10 requests/s instead of 3."
+    )
+    pubmed_term: str = Field(
+        "", description="PubMed search the worker runs daily (empty: not scheduled)."
+    )
+    biorxiv_api_url: str = Field(
+        "https://api.biorxiv.org", description="bioRxiv/medRxiv `details` API base URL."
+    )
+    biorxiv_feed_url: str = Field(
+        "https://connect.biorxiv.org/{server}_xml.php?subject={subject}",
+        description="bioRxiv/medRxiv subject RSS feed URL (`{server}` and `{subject}` filled in).",
+    )
+    biorxiv_delay: float = Field(1.0, description="Seconds between bioRxiv/medRxiv requests.")
+    biorxiv_subjects: list[str] = Field(
+        [],
+        description='bioRxiv subject feeds the worker reads hourly, e.g. `["neuroscience"]` '
+        "(empty: not scheduled).",
+    )
+    medrxiv_subjects: list[str] = Field(
+        [], description="medRxiv subject feeds the worker reads hourly (empty: not scheduled)."
+    )
+    openreview_url: str = Field("https://api2.openreview.net", description="OpenReview API v2.")
+    openreview_username: str = Field(
+        "", description="OpenReview account, for venues whose API demands a sign-in."
+    )
+    openreview_password: SecretStr | None = Field(None, description="OpenReview password.")
+    openreview_venues: list[str] = Field(
+        [],
+        description="OpenReview venue ids the worker reads daily, e.g. "
+        '`["ICLR.cc/2024/Conference"]` (empty: not scheduled).',
+    )
+    semantic_scholar_url: str = Field(
+        "https://api.semanticscholar.org", description="Semantic Scholar Graph API base URL."
+    )
+    semantic_scholar_api_key: SecretStr | None = Field(
+        None, description="Semantic Scholar API key (sent as `x-api-key`)."
+    )
+    semantic_scholar_delay: float = Field(
+        1.0, description="Seconds between Semantic Scholar requests (1/s without a key)."
+    )
+    pwc_url: str = Field(
+        "https://paperswithcode.com/api/v1", description="Papers with Code API v1 base URL."
+    )
+    source_host_delay: float = Field(
+        1.0,
+        ge=0,
+        description="Least seconds between two worker requests to one host, whichever source "
+        "sends them (each source's own delay may be longer).",
+    )
+    enrich_citations: bool = Field(
+        True,
+        description="The worker asks Semantic Scholar (hourly, `enrich_batch` papers a run) for "
+        "citation counts, influential citations, TLDRs and identifiers of papers lacking them.",
+    )
+    enrich_published: bool = Field(
+        True,
+        description="The worker asks Crossref for the published version of papers that have a "
+        "DOI but no publisher's record yet.",
+    )
+    enrich_code: bool = Field(
+        False,
+        description="The worker asks Papers with Code (`pwc_url`) for code links and tasks of "
+        "arXiv papers lacking them (off: the public API was retired in 2025; set `pwc_url` to "
+        "a mirror).",
+    )
+    enrich_batch: int = Field(
+        100, ge=1, description="Papers the enrichment job looks up per source and run."
+    )
     http_timeout: float = Field(30.0, description="Timeout in seconds for source HTTP requests.")
     http_retries: int = Field(5, description="Retries for 503/429/connection errors per request.")
     smtp_host: str = Field(

@@ -36,6 +36,9 @@ JOBS: list[Job] = [
         "paperroute.jobs.worker:sync_hf_daily_job",
         lease_seconds=3 * 3600.0,
     ),
+    # Every other source (Crossref, OpenAlex, PubMed, ACL, bioRxiv, OpenReview, journal feeds):
+    # each under its own lease and interval, see jobs/sources.py.
+    Job("sync-sources", 60.0, "paperroute.jobs.sources:sync_sources_job", lease_seconds=6 * 3600.0),
     Job("embed", 300.0, "paperroute.jobs.worker:embed_job", lease_seconds=3600.0),
     # Notification mail: the ledger in store/notifications.py gives each mail to one worker.
     Job("notification-mail", 60.0, "paperroute.community.notifications:mail_job", exclusive=False),

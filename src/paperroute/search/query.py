@@ -1,4 +1,5 @@
-"""Parsing user queries: quoted phrases, `author:`, `cat:`, `-word`, arXiv ids and URLs.
+"""Parsing user queries: quoted phrases, `author:`, `cat:`, `citations:>N`, `-word`, arXiv ids
+and URLs.
 
 Parsing never fails: anything that is not syntax is a word. The result also says what kind of
 query it is (id, structured, keyword, title-like, natural language), which hybrid fusion uses to
@@ -15,6 +16,7 @@ from paperroute.models import canonical_id, is_arxiv_id
 MAX_QUERY_CHARS = 1000
 MAX_WORDS = 64
 _TOKEN = re.compile(
+    r"(?P<cites>citations|cited):(?:>=?|=)?(?P<n>\d{1,9})\b|"
     r'(?P<key>author|cat|au|category):(?:"(?P<qv>[^"]*)"?|(?P<v>\S*))|"(?P<phrase>[^"]*)"?|(?P<word>\S+)',
     re.IGNORECASE,
 )
@@ -93,6 +95,7 @@ class ParsedQuery:
     categories: list[str] = field(default_factory=list)
     excluded: list[str] = field(default_factory=list)
     arxiv_id: str | None = None
+    min_citations: int | None = None  # `citations:>N` (also `citations:N`, `cited:>=N`)
     message: str | None = None
 
     @property
@@ -150,7 +153,9 @@ def parse_query(raw: str | bytes | None) -> ParsedQuery:
         parsed.arxiv_id = canonical_id(text)
         return parsed
     for m in _TOKEN.finditer(text):
-        if m.group("key"):
+        if m.group("cites"):
+            parsed.min_citations = int(m.group("n"))
+        elif m.group("key"):
             value = (m.group("qv") if m.group("qv") is not None else m.group("v") or "").strip()
             if value and _WORDISH.search(value):
                 key = m.group("key").lower()

@@ -14,7 +14,7 @@ import time
 from collections import OrderedDict
 from collections.abc import Callable, Iterable, Sequence
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from datetime import UTC, date, datetime
 from typing import Any, Literal
 
@@ -35,7 +35,7 @@ from paperroute.search.spelling import closest_word
 from paperroute.store import embeddings as emb_store
 from paperroute.store.papers import INDEX_COLUMNS, as_date, first_seen_since, paper_rows
 
-Sort = Literal["relevance", "date", "upvotes"]
+Sort = Literal["relevance", "date", "upvotes", "citations"]
 _LIGHT_COLUMNS = (
     "id",
     "title",
@@ -44,6 +44,7 @@ _LIGHT_COLUMNS = (
     "hf_upvotes",
     "upvotes",
     "hidden",
+    "citation_count",
 )
 # A query is ranked once over this many lexical candidates and VECTOR_DEPTH nearest neighbours
 # (x5 with filters); every page is a slice of that ranking, so pages never overlap and every
@@ -77,6 +78,7 @@ class SearchFilters:
     categories: list[str] = field(default_factory=list)
     has_code: bool = False
     min_upvotes: int = 0
+    min_citations: int = 0  # papers with fewer (or no known) citations are left out
     # First seen in [seen_from, seen_until) (a digest's window of new papers); the service
     # resolves it to `within`, the window's paper ids, once per ranking.
     seen_from: datetime | None = None
@@ -92,6 +94,7 @@ class SearchFilters:
             or self.categories
             or self.has_code
             or self.min_upvotes
+            or self.min_citations
             or self.seen_from
             or self.seen_until
         )
@@ -110,6 +113,8 @@ class SearchFilters:
         if self.has_code and not row["code_url"]:
             return False
         if self.within is not None and row["id"] not in self.within:
+            return False
+        if self.min_citations and (row.get("citation_count") or 0) < self.min_citations:
             return False
         return _upvotes(row) >= self.min_upvotes
 
@@ -515,6 +520,10 @@ class SearchService:
     def _rank(self, parsed: ParsedQuery, filters: SearchFilters, sort: Sort) -> Ranking:
         """Rank a fixed number of candidates once: fusion, relevance floor, author, sorting."""
         filters = self._resolve_window(filters)
+        if parsed.min_citations is not None:  # `citations:>N` in the query
+            filters = replace(
+                filters, min_citations=max(filters.min_citations, parsed.min_citations)
+            )
         name = _name_like(parsed)
         # Light columns for every candidate (JSON columns only when a filter or name needs
         # them); the full rows are loaded for the page shown only.
@@ -735,6 +744,10 @@ def _sorted(
             fused,
             key=lambda kv: (as_date(rows[kv[0]]["announced"]) or date.min, kv[1]),
             reverse=True,
+        )
+    if sort == "citations":
+        return sorted(
+            fused, key=lambda kv: (rows[kv[0]].get("citation_count") or 0, kv[1]), reverse=True
         )
     return sorted(fused, key=lambda kv: (_upvotes(rows[kv[0]]), kv[1]), reverse=True)
 

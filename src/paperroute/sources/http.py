@@ -11,11 +11,13 @@
 
 from __future__ import annotations
 
+import threading
 import time
 from collections.abc import Callable, Collection, Mapping
 from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
 from typing import Any
+from urllib.parse import urlsplit
 
 import httpx
 
@@ -39,6 +41,37 @@ def parse_retry_after(value: str | None, now: datetime | None = None) -> float |
     if when.tzinfo is None:
         when = when.replace(tzinfo=UTC)
     return max(0.0, (when - (now or datetime.now(UTC))).total_seconds())
+
+
+class HostPacer:
+    """Per-host politeness shared by many clients: at least `interval` seconds between requests
+    to one host, whichever client sends them (the worker gives one pacer to every source, so
+    Crossref's sync and the enrichment job's Crossref look-ups share Crossref's delay)."""
+
+    def __init__(
+        self,
+        sleep: Callable[[float], None] = time.sleep,
+        clock: Callable[[], float] = time.monotonic,
+        floor: float = 0.0,
+    ) -> None:
+        self.sleep = sleep
+        self.clock = clock
+        self.floor = floor  # the least gap for any host, whatever the client's own delay
+        self._last: dict[str, float] = {}
+        self._lock = threading.Lock()
+
+    def wait(self, url: str, interval: float) -> None:
+        """Sleep until `interval` seconds have passed since the last request to url's host."""
+        host = (urlsplit(url).hostname or "").lower()
+        interval = max(interval, self.floor)
+        with self._lock:
+            now = self.clock()
+            last = self._last.get(host)
+            remaining = interval - (now - last) if last is not None else 0.0
+            if remaining > 0:
+                self.sleep(remaining)
+                now = self.clock()
+            self._last[host] = now
 
 
 class HttpClient:
@@ -66,6 +99,7 @@ class HttpClient:
         self.clock = clock
         self.requests = 0  # HTTP requests sent, retries included
         self._last_request: float | None = None
+        self.pacer: HostPacer | None = None  # set by the worker: politeness per host
         self._client = httpx.Client(
             timeout=timeout,
             headers={"User-Agent": USER_AGENT},
@@ -127,6 +161,8 @@ class HttpClient:
         attempt = 0
         while True:
             self._wait_politely()
+            if self.pacer is not None:
+                self.pacer.wait(url, self.min_interval)
             try:
                 response = self._client.request(
                     method, url, params=params, json=json, headers=headers

@@ -3,7 +3,8 @@
 Rules, chosen so that re-importing changes nothing and import order matters as little as possible:
 - versioned metadata (title, abstract, authors, categories, comments, journal-ref, DOI, licence)
   comes from the record with the highest arXiv version; a record of an older or unknown version only
-  fills fields that are still empty;
+  fills fields that are still empty, and so does a published-version record (which has no arXiv
+  version) at a tie, so the first published source's text stays until a preprint's replaces it;
 - Hugging Face signals (upvotes, GitHub stars, links, AI summary, organisation) come from the
   newest observation;
 - announced is the earliest announcement seen, published the earliest, updated the latest;
@@ -285,7 +286,11 @@ def merge_record(row: dict[str, Any], record: PaperRecord) -> None:
     """Merge one record into a paper row in place (see module docstring for the rules)."""
     rank = _record_rank(record)
     current = row["latest_version"] or 0
-    overrides = rank >= current
+    # A published-version record (ACL, Crossref, OpenAlex, a journal feed: no arXiv version)
+    # only fills gaps in these fields at a tie: the preprint's text stays the paper's, and two
+    # unversioned sources no longer replace each other's title on every import (a re-import of
+    # the ACL volume and the arXiv corpus flipped 14 papers back and forth).
+    overrides = rank > current or (rank == current and not is_published(record))
     values = {
         "title": clean_title(record.title),
         "abstract": clean_abstract(record.abstract),

@@ -31,7 +31,12 @@ from paperroute.web.routes.papers import paper_summary
 
 router = APIRouter()
 PAGE_SIZE = 25
-SORTS = {"relevance": "Relevance", "date": "Newest", "upvotes": "Most upvoted"}
+SORTS = {
+    "relevance": "Relevance",
+    "date": "Newest",
+    "upvotes": "Most upvoted",
+    "citations": "Most cited",
+}
 
 
 @dataclass
