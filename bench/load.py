@@ -82,6 +82,16 @@ def write_bib(path: Path, ids: list[str], size: int) -> int:
     return count
 
 
+def warm_up(base: str, cookie: str, paper: str) -> None:
+    """One request of each kind first (search loads its model, templates compile once), as a
+    server that has been running a while has done."""
+    with httpx.Client(base_url=base, timeout=120) as anon:
+        anon.get("/search", params={"q": "warm up"})
+        for path in ("/", "/trending", f"/papers/{paper}"):
+            anon.get(path)
+    httpx.get(f"{base}/papers/{paper}", headers={"Cookie": cookie}, timeout=120)
+
+
 def add_subscribers(engine, n: int) -> None:
     """n confirmed daily subscriptions due this hour (so `digest send` has work)."""
     hour = datetime.now(UTC).hour
@@ -354,7 +364,7 @@ def main() -> None:
         add_subscribers(engine, args.subscribers)
         bib = args.data_dir / "library-45mb.bib"
         entries = write_bib(bib, ids, BIB_BYTES)
-        httpx.get(f"{base}/search", params={"q": "warm up"}, timeout=120)
+        warm_up(base, sessions[0][0], ids[0])
         side: dict = {}
         threads = []
         if "import" not in args.without:

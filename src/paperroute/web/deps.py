@@ -13,6 +13,7 @@ from starlette.concurrency import run_in_threadpool
 
 from paperroute.store.users import User, get_user
 from paperroute.web import personal
+from paperroute.web.cache import UNRANKED_HEADER
 from paperroute.web.security import csrf_token
 
 T = TypeVar("T")
@@ -93,13 +94,22 @@ def personal_parts_wanted(request: Request) -> User | None:
 
 
 def render(
-    request: Request, template: str, status: int = 200, shared: bool = False, **context: Any
+    request: Request,
+    template: str,
+    status: int = 200,
+    shared: bool = False,
+    ranked: bool = True,
+    **context: Any,
 ) -> HTMLResponse:
     """Render a page template with the request, user and CSRF token helper.
 
     `shared=True` says the page is the same for every signed-in reader but for the token, the
     name, their votes and their collections: it is then rendered with markers for those, once
     per URL, and personalised per request (web/personal.py).
+
+    `ranked=False` says votes do not order the page (a paper's page, search by relevance): its
+    vote counts are filled in as it is served (web/livevotes.py), so the caches keep it across
+    votes; a ranked page is rendered again within VOTES_REORDER_WITHIN_S of a vote.
     """
     env = request.app.state.templates
     user: Any = current_user(request)
@@ -129,6 +139,8 @@ def render(
     )
     if reader is not None:  # rendered for this reader alone: fill its save slots now
         html = personal.fill_save_slots(html, request.app.state, reader, csrf_token(request))
+    if not ranked:
+        headers = {**(headers or {}), UNRANKED_HEADER.decode(): "1"}
     return HTMLResponse(html, status_code=status, headers=headers)
 
 
