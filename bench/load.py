@@ -283,6 +283,11 @@ async def measure_costs(pid: int, port: int, sessions: list, ids: list[str], n: 
         paper = rng.choice(ids)
         await cost("POST upvote (signed in)", conn, "POST", f"/papers/{paper}/upvote", csrf=csrf)
         await cost("GET /papers/{id} (signed in, after the vote)", conn, "GET", f"/papers/{paper}")
+        # The same on a paper whose page is cached (the load's voters mostly find it so).
+        await cost("POST upvote (signed in, warm paper)", conn, "POST", f"/papers/{ids[0]}/upvote",
+                   csrf=csrf)  # fmt: skip
+        await cost("GET /papers/{id} (signed in, after the vote, page cached)", conn, "GET",
+                   f"/papers/{ids[0]}")  # fmt: skip
         await asyncio.sleep(0.02)  # a pace near the load's (votes age the shared pages)
     for conn, _ in voters:
         conn.close()

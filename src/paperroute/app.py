@@ -29,7 +29,7 @@ from paperroute.jobs.imports import ImportRunner
 from paperroute.sources.ingest import Ingest
 from paperroute.store.engine import check_schema, make_engine, migrate
 from paperroute.store.papers import demo_days
-from paperroute.store.votes import vote_counts
+from paperroute.store.votes import user_voted_ids, vote_counts
 from paperroute.web import ops
 from paperroute.web.cache import Caches, PageCacheMiddleware, reader_key
 from paperroute.web.commentmark import render_comment
@@ -188,6 +188,7 @@ def create_app(
         page_cache_ttl,
         app.state.templates.globals["paper_card"].cache,
         LiveVotes(lambda ids: vote_counts(engine, ids), page_cache_ttl),
+        lambda user_id: user_voted_ids(engine, user_id),
     )
     app.state.data_cache, app.state.shared_pages = caches.data, caches.shared_pages
     app.state.page_cache, app.state.similar_cache = caches.pages, caches.similar

@@ -138,8 +138,8 @@ def reader_of(state: Any, user_id: int) -> Reader | None:
     reader = state.data_cache.get(key)
     if reader is None:
         reader = load_reader(state.engine, user_id)
-        if reader is not None:
-            state.data_cache.put(key, reader)
+        if reader is not None:  # others' votes leave it be; the reader's own update it
+            state.data_cache.put(key, reader, votes_matter=False)
     return reader
 
 

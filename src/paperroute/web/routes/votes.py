@@ -34,7 +34,7 @@ def upvote(request: Request, paper_id: str) -> Response:
         voted, local, hf = toggle_vote(engine_of(request), user.id, paper_id)
     except UnknownPaper:
         raise HTTPException(404, f"paper {paper_id}: not found") from None
-    request.app.state.caches.changed("votes", user.id)
+    request.app.state.caches.changed("votes", user.id, paper_id)
     if "application/json" in request.headers.get("accept", ""):
         return JSONResponse(
             {
