@@ -339,6 +339,12 @@ def run_digest(env: dict, out: dict) -> None:
     out["digest_report"] = report.strip()[-300:]
 
 
+def sample_load(into: list[float], done: threading.Event) -> None:
+    """The machine's 1-minute load average every 5 s (is anything else using the cores?)."""
+    while not done.wait(5 if into else 0):
+        into.append(os.getloadavg()[0])
+
+
 def vote_mismatches(engine) -> int:
     """Papers whose upvote counter differs from their vote rows."""
     query = text(
@@ -381,7 +387,13 @@ def main() -> None:
         for t in threads:
             t.start()
         cpu_before, threads_before = process_cpu_ms(server.pid), threads_cpu_ns(server.pid)
+        loads: list[float] = []
+        sampling = threading.Event()
+        sampler = threading.Thread(target=sample_load, args=(loads, sampling), daemon=True)
+        sampler.start()
         result = run_load(args, port, sessions, ids)
+        sampling.set()
+        result["loadavg"] = loads
         result["server_cpu"] = _server_cpu(server.pid, cpu_before, threads_before)
         for t in threads:
             t.join()
@@ -445,7 +457,12 @@ def summarise(result: dict, side: dict, mismatches: int, entries: int, args) -> 
     """The Markdown tables of one run."""
     reads, posts = result["reads"], result["posts"]
     rq, pq = statistics.quantiles(reads, n=100), statistics.quantiles(posts, n=100)
+    command = "python bench/load.py " + " ".join(sys.argv[1:])
+    loads = result.get("loadavg") or [0.0]
     lines = [
+        f"`{command.strip()}`; the machine's 1-minute load average during the load: "
+        f"{min(loads):.1f} to {max(loads):.1f} (2 cores).",
+        "",
         f"{args.voters} signed-in voters (<= 1 vote/s each, then the paper page) and "
         f"{args.readers} closed-loop readers for {args.seconds:g} s against `paperroute serve` "
         f"(SQLite, demo corpus), while a {BIB_BYTES // 2**20} MB BibTeX file ({entries:,} "
