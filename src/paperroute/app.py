@@ -229,9 +229,7 @@ def create_app(
     # A cached anonymous page is answered before sessions, routing and threads.
     app.add_middleware(PageCacheMiddleware, cache=app.state.page_cache, baked=caches.baked)
     # Outside the page cache: every HTML answer, cached or not, gets the live vote counts.
-    app.add_middleware(
-        VoteCountMiddleware, live=caches.votes, offload=engine.dialect.name != "sqlite"
-    )
+    app.add_middleware(VoteCountMiddleware, live=caches.votes, engine=engine)
     # Outside the page cache, so cached answers are counted too.
     app.add_middleware(RequestMetricsMiddleware, routes=app.router.routes)
     # Outermost: everything inside sees a HEAD as a GET, the page cache included.

@@ -11,27 +11,20 @@ from fastapi import HTTPException, Request
 from fastapi.responses import HTMLResponse, JSONResponse
 from markupsafe import Markup
 from sqlalchemy import Engine
-from starlette.concurrency import run_in_threadpool
 
 from paperroute.store.users import User, get_user
 from paperroute.web import personal
 from paperroute.web.cache import UNRANKED_HEADER
+from paperroute.web.lookups import quick
 from paperroute.web.security import csrf_token
 
 T = TypeVar("T")
 
 
 async def run_quick(request: Request, handler: Callable[..., T], *args: Any) -> T:
-    """Run a sync handler that does only primary-key lookups and a render.
-
-    On SQLite it runs on the event loop: the lookups take microseconds, and handing the work to
-    a thread costs more than the work through GIL hand-offs (bench/web.py, cold paper pages on
-    2 cores: 2.7k requests/s, p95 54 ms in the thread pool; 4.4k, p95 37 ms inline). On
-    PostgreSQL each lookup is a network round trip, which must not hold up the event loop.
-    """
-    if request.app.state.engine.dialect.name == "sqlite":
-        return handler(*args)
-    return await run_in_threadpool(handler, *args)
+    """Run a sync handler that does only primary-key lookups and a render (web/lookups.quick:
+    on the event loop on SQLite, in a thread on PostgreSQL)."""
+    return await quick(request.app.state.engine, handler, *args)
 
 
 WRITE_THREADS = 4  # threads for handlers that mostly wait for the database's write lock

@@ -21,10 +21,11 @@ import time
 from collections.abc import Callable, Iterable
 from html import unescape
 
-import anyio.to_thread
+from sqlalchemy import Engine
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from paperroute.web.cache import UNRANKED_HEADER
+from paperroute.web.lookups import quick
 from paperroute.web.personal import VOTES_PREFIX
 
 _SLOT = re.compile(re.escape(VOTES_PREFIX.encode()) + rb"(total|local|hf|s):([^\x00]*)\x00")
@@ -112,8 +113,8 @@ def fill_votes(body: bytes, counts: Counts) -> bytes:
 class VoteCountMiddleware:
     """Fills the vote slots of every HTML answer, cached or rendered (outside the page cache)."""
 
-    def __init__(self, app: ASGIApp, live: LiveVotes, offload: bool) -> None:
-        self.app, self.live, self.offload = app, live, offload
+    def __init__(self, app: ASGIApp, live: LiveVotes, engine: Engine) -> None:
+        self.app, self.live, self.engine = app, live, engine
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -151,8 +152,5 @@ class VoteCountMiddleware:
             return body
         counts, missing = self.live.known(ids)
         if missing:
-            if self.offload:  # PostgreSQL: a network round trip must not hold up the loop
-                counts.update(await anyio.to_thread.run_sync(self.live.read, missing))
-            else:  # SQLite: microseconds, cheaper than a thread hand-off
-                counts.update(self.live.read(missing))
+            counts.update(await quick(self.engine, self.live.read, missing))
         return fill_votes(body, counts)

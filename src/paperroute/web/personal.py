@@ -18,7 +18,6 @@ from dataclasses import dataclass
 from html import unescape
 from typing import Any
 
-import anyio.to_thread
 from markupsafe import Markup, escape
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
@@ -28,6 +27,7 @@ from paperroute.store.notifications import unread_count
 from paperroute.store.users import User, get_user
 from paperroute.store.votes import user_voted_ids
 from paperroute.web.cache import UNRANKED_HEADER, TTLCache, reader_key
+from paperroute.web.lookups import quick
 
 # The markers carry a secret made once per process and never sent to anyone, so no stored
 # text can spell one (ingest also strips NUL from every field: store/merge.scrub_record). A
@@ -275,9 +275,9 @@ class SharedPageMiddleware:
 
 
 async def _reader(state: Any, user_id: int) -> Reader | None:
-    """The reader's state, shared a few seconds; loaded off the event loop when missing."""
+    """The reader's state, shared a few seconds; loaded when missing (web/lookups.quick)."""
     reader = state.data_cache.get(("reader", user_id))
-    return reader or await anyio.to_thread.run_sync(reader_of, state, user_id)
+    return reader or await quick(state.engine, reader_of, state, user_id)
 
 
 def _save_slot(state: Any, reader: Reader, csrf: str, paper_id: str, holds: tuple) -> str:
