@@ -92,11 +92,15 @@ def warm_up(base: str, cookie: str, paper: str) -> None:
     httpx.get(f"{base}/papers/{paper}", headers={"Cookie": cookie}, timeout=120)
 
 
+RUN = datetime.now(UTC).strftime("%Y%m%d%H%M%S")  # new subscribers and collection each run
+
+
 def add_subscribers(engine, n: int) -> None:
-    """n confirmed daily subscriptions due this hour (so `digest send` has work)."""
+    """n confirmed daily subscriptions due this hour (so `digest send` has work), new for this
+    run: those of an earlier run in the same data directory got today's digest already."""
     hour = datetime.now(UTC).hour
     for i in range(n):
-        email = f"load{i}@bench.example"
+        email = f"load{RUN}-{i}@bench.example"
         if get_subscription_by_email(engine, email) is None:
             prefs = Preferences(cadence="daily", send_hour=hour, topics=["language models"])
             confirm_subscription(engine, subscribe(engine, email, prefs).id)
@@ -311,7 +315,7 @@ def upload_library(base: str, cookie: str, csrf: str, path: Path, out: dict) -> 
         reply = client.post(
             "/for-you/import",
             files={"library": (path.name, fh, "application/x-bibtex")},
-            data={"collection": "Load test", "csrf_token": csrf},
+            data={"collection": f"Load test {RUN}", "csrf_token": csrf},  # fills a new one
         )
         out["upload_status"] = reply.status_code
         out["upload_answered_s"] = time.perf_counter() - started
