@@ -82,11 +82,25 @@ def write_bib(path: Path, ids: list[str], size: int) -> int:
     return count
 
 
+def warm_up(base: str, cookie: str, paper: str) -> None:
+    """One request of each kind first (search loads its model, templates compile once), as a
+    server that has been running a while has done."""
+    with httpx.Client(base_url=base, timeout=120) as anon:
+        anon.get("/search", params={"q": "warm up"})
+        for path in ("/", "/trending", f"/papers/{paper}"):
+            anon.get(path)
+    httpx.get(f"{base}/papers/{paper}", headers={"Cookie": cookie}, timeout=120)
+
+
+RUN = datetime.now(UTC).strftime("%Y%m%d%H%M%S")  # new subscribers and collection each run
+
+
 def add_subscribers(engine, n: int) -> None:
-    """n confirmed daily subscriptions due this hour (so `digest send` has work)."""
+    """n confirmed daily subscriptions due this hour (so `digest send` has work), new for this
+    run: those of an earlier run in the same data directory got today's digest already."""
     hour = datetime.now(UTC).hour
     for i in range(n):
-        email = f"load{i}@bench.example"
+        email = f"load{RUN}-{i}@bench.example"
         if get_subscription_by_email(engine, email) is None:
             prefs = Preferences(cadence="daily", send_hour=hour, topics=["language models"])
             confirm_subscription(engine, subscribe(engine, email, prefs).id)
@@ -273,6 +287,11 @@ async def measure_costs(pid: int, port: int, sessions: list, ids: list[str], n: 
         paper = rng.choice(ids)
         await cost("POST upvote (signed in)", conn, "POST", f"/papers/{paper}/upvote", csrf=csrf)
         await cost("GET /papers/{id} (signed in, after the vote)", conn, "GET", f"/papers/{paper}")
+        # The same on a paper whose page is cached (the load's voters mostly find it so).
+        await cost("POST upvote (signed in, warm paper)", conn, "POST", f"/papers/{ids[0]}/upvote",
+                   csrf=csrf)  # fmt: skip
+        await cost("GET /papers/{id} (signed in, after the vote, page cached)", conn, "GET",
+                   f"/papers/{ids[0]}")  # fmt: skip
         await asyncio.sleep(0.02)  # a pace near the load's (votes age the shared pages)
     for conn, _ in voters:
         conn.close()
@@ -296,7 +315,7 @@ def upload_library(base: str, cookie: str, csrf: str, path: Path, out: dict) -> 
         reply = client.post(
             "/for-you/import",
             files={"library": (path.name, fh, "application/x-bibtex")},
-            data={"collection": "Load test", "csrf_token": csrf},
+            data={"collection": f"Load test {RUN}", "csrf_token": csrf},  # fills a new one
         )
         out["upload_status"] = reply.status_code
         out["upload_answered_s"] = time.perf_counter() - started
@@ -322,6 +341,12 @@ def run_digest(env: dict, out: dict) -> None:
     out["digest_s"] = time.perf_counter() - started
     out["digest_cpu_s"] = usage.ru_utime + usage.ru_stime
     out["digest_report"] = report.strip()[-300:]
+
+
+def sample_load(into: list[float], done: threading.Event) -> None:
+    """The machine's 1-minute load average every 5 s (is anything else using the cores?)."""
+    while not done.wait(5 if into else 0):
+        into.append(os.getloadavg()[0])
 
 
 def vote_mismatches(engine) -> int:
@@ -354,7 +379,7 @@ def main() -> None:
         add_subscribers(engine, args.subscribers)
         bib = args.data_dir / "library-45mb.bib"
         entries = write_bib(bib, ids, BIB_BYTES)
-        httpx.get(f"{base}/search", params={"q": "warm up"}, timeout=120)
+        warm_up(base, sessions[0][0], ids[0])
         side: dict = {}
         threads = []
         if "import" not in args.without:
@@ -366,7 +391,13 @@ def main() -> None:
         for t in threads:
             t.start()
         cpu_before, threads_before = process_cpu_ms(server.pid), threads_cpu_ns(server.pid)
+        loads: list[float] = []
+        sampling = threading.Event()
+        sampler = threading.Thread(target=sample_load, args=(loads, sampling), daemon=True)
+        sampler.start()
         result = run_load(args, port, sessions, ids)
+        sampling.set()
+        result["loadavg"] = loads
         result["server_cpu"] = _server_cpu(server.pid, cpu_before, threads_before)
         for t in threads:
             t.join()
@@ -430,7 +461,12 @@ def summarise(result: dict, side: dict, mismatches: int, entries: int, args) -> 
     """The Markdown tables of one run."""
     reads, posts = result["reads"], result["posts"]
     rq, pq = statistics.quantiles(reads, n=100), statistics.quantiles(posts, n=100)
+    command = "python bench/load.py " + " ".join(sys.argv[1:])
+    loads = result.get("loadavg") or [0.0]
     lines = [
+        f"`{command.strip()}`; the machine's 1-minute load average during the load: "
+        f"{min(loads):.1f} to {max(loads):.1f} (2 cores).",
+        "",
         f"{args.voters} signed-in voters (<= 1 vote/s each, then the paper page) and "
         f"{args.readers} closed-loop readers for {args.seconds:g} s against `paperroute serve` "
         f"(SQLite, demo corpus), while a {BIB_BYTES // 2**20} MB BibTeX file ({entries:,} "

@@ -3,7 +3,6 @@ public/private collections, and their feeds."""
 
 from __future__ import annotations
 
-import time
 from concurrent.futures import ThreadPoolExecutor
 
 import feedparser
@@ -13,7 +12,6 @@ from paperroute.store import collections as coll_store
 from paperroute.store.papers import get_paper
 from paperroute.store.users import add_user
 from paperroute.store.votes import count_votes, toggle_vote, voted_ids
-from paperroute.web.cache import VOTES_SHOW_WITHIN_S
 from webtools import client_for, doc, make_app, page_csrf, seed, sign_in, texts
 
 
@@ -168,12 +166,12 @@ def test_anonymous_pages_are_cached_until_a_local_write(settings, engine):
     signed_in = reader.get("/papers/2502.00001")  # own page (vote button, token), shared data
     assert doc(signed_in).cssselect(".paper-head form.vote-form")
     reader.post("/papers/2502.00001/upvote", data={"csrf_token": page_csrf(reader)})
-    # The voter's own button shows the vote at once; the count everyone sees follows within
-    # a second (web/cache.VOTES_SHOW_WITHIN_S), so 40 votes a second do not re-render every page.
-    assert doc(reader.get("/papers/2502.00001")).cssselect(".paper-head .upvote.on")
-    deadline = time.monotonic() + 3 * VOTES_SHOW_WITHIN_S
-    while texts(fresh := anon.get("/papers/2502.00001"), ".total-votes") != ["6"]:
-        assert time.monotonic() < deadline, "the vote never reached the cached page"
-        time.sleep(0.1)
-    assert doc(fresh).cssselect(".badge")
+    # The voter's own button and every reader's count show the vote at once; the cached page
+    # itself stays (the flag set behind the app's back is not shown yet): its counts are filled
+    # in as it is served (web/livevotes.py), so 40 votes a second do not re-render every page.
+    mine = reader.get("/papers/2502.00001")
+    assert doc(mine).cssselect(".paper-head .upvote.on") and texts(mine, ".total-votes") == ["6"]
+    fresh = anon.get("/papers/2502.00001")
+    assert texts(fresh, ".total-votes") == ["6"] and texts(fresh, ".local-votes") == ["1"]
+    assert not doc(fresh).cssselect(".badge")
     assert fresh.headers["content-security-policy"]

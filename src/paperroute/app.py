@@ -30,10 +30,12 @@ from paperroute.jobs.imports import ImportRunner
 from paperroute.sources.ingest import Ingest
 from paperroute.store.engine import check_schema, make_engine, migrate
 from paperroute.store.papers import demo_days
+from paperroute.store.votes import user_voted_ids, vote_counts
 from paperroute.web import ops
 from paperroute.web.cache import Caches, PageCacheMiddleware, reader_key
 from paperroute.web.commentmark import render_comment
 from paperroute.web.deps import render
+from paperroute.web.livevotes import LiveVotes, VoteCountMiddleware
 from paperroute.web.ops import RequestMetricsMiddleware
 from paperroute.web.personal import SharedPageMiddleware
 from paperroute.web.protocol import HeadAsGetMiddleware, refuse_nul
@@ -201,7 +203,10 @@ def create_app(
     app.state.limiter = RateLimiter()
     # Every cache, and which ones each kind of write makes stale (web/cache.Caches.changed).
     caches = app.state.caches = Caches(
-        page_cache_ttl, app.state.templates.globals["paper_card"].cache
+        page_cache_ttl,
+        app.state.templates.globals["paper_card"].cache,
+        LiveVotes(lambda ids: vote_counts(engine, ids), page_cache_ttl),
+        lambda user_id: user_voted_ids(engine, user_id),
     )
     app.state.data_cache, app.state.shared_pages = caches.data, caches.shared_pages
     app.state.page_cache, app.state.similar_cache = caches.pages, caches.similar
@@ -241,7 +246,9 @@ def create_app(
         https_only=https,
     )
     # A cached anonymous page is answered before sessions, routing and threads.
-    app.add_middleware(PageCacheMiddleware, cache=app.state.page_cache)
+    app.add_middleware(PageCacheMiddleware, cache=app.state.page_cache, baked=caches.baked)
+    # Outside the page cache: every HTML answer, cached or not, gets the live vote counts.
+    app.add_middleware(VoteCountMiddleware, live=caches.votes, engine=engine)
     # Outside the page cache, so cached answers are counted too.
     app.add_middleware(RequestMetricsMiddleware, routes=app.router.routes)
     # Outermost: everything inside sees a HEAD as a GET, the page cache included.

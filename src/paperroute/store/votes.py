@@ -81,6 +81,19 @@ def toggle_vote(engine: Engine, user_id: int, paper_id: str) -> tuple[bool, int,
     return voted, local, hf
 
 
+def vote_counts(engine: Engine, paper_ids: Sequence[str]) -> dict[str, tuple[int, int]]:
+    """(local upvotes, HF upvotes) of each of these papers that exists (one query per 500)."""
+    ids = list(dict.fromkeys(paper_ids))
+    found: dict[str, tuple[int, int]] = {}
+    with engine.connect() as conn:
+        for i in range(0, len(ids), 500):
+            query = select(papers.c.id, papers.c.upvotes, papers.c.hf_upvotes).where(
+                papers.c.id.in_(ids[i : i + 500])
+            )
+            found.update((row.id, (row.upvotes, row.hf_upvotes)) for row in conn.execute(query))
+    return found
+
+
 def voted_ids(engine: Engine, user_id: int, paper_ids: Sequence[str]) -> set[str]:
     """Which of these papers the user has upvoted (one query)."""
     if not paper_ids:

@@ -2,7 +2,8 @@
 
 Anonymous responses hold nothing personal (no CSRF token, no votes), so every such reader gets
 the same bytes for a URL; they are kept `ttl` seconds (papers synced by another process appear
-within that time) and dropped at once after any local write (votes, saves, admin changes). A
+within that time) and dropped at once after any local write (saves, admin changes). A page's
+vote counts are filled in as it is served (web/livevotes.py), so a vote only re-orders pages. A
 hit skips routing, dependencies and the thread pool, which is what keeps p95 low under load.
 
 `Caches` holds every cache of a web process and is the one place that knows which of them a
@@ -12,6 +13,7 @@ caches to clear.
 
 from __future__ import annotations
 
+import dataclasses
 import threading
 import time
 from collections import OrderedDict
@@ -34,7 +36,8 @@ class TTLCache:
     def __init__(self, ttl: float = 10.0, size: int = 4000) -> None:
         self.ttl = ttl
         self.size = size
-        self._items: OrderedDict[Any, tuple[float, float, Any]] = OrderedDict()
+        # key -> (expires, made, value, whether `stale_soon` makes it stale)
+        self._items: OrderedDict[Any, tuple[float, float, Any, bool]] = OrderedDict()
         self._lock = threading.Lock()
         # Coalesced staleness (see `stale_soon`): entries made at or before `_cutoff` are stale.
         self._cutoff = float("-inf")
@@ -52,7 +55,8 @@ class TTLCache:
             self._items.pop(key, None)
 
     def stale_soon(self, within: float) -> None:
-        """Everything held now goes stale `within` seconds from the first such call of a burst.
+        """Everything held now goes stale `within` seconds from the first such call of a burst
+        (but entries put with `votes_matter=False`).
 
         For changes that come many times a second and only change numbers (votes): clearing on
         each would re-render every page for every vote (bench/load.py: 40 votes/s kept the
@@ -71,7 +75,7 @@ class TTLCache:
             if self._due is not None and now >= self._due:
                 self._cutoff, self._due = self._latest_change, None
             hit = self._items.get(key)
-            if hit is None or hit[0] <= now or hit[1] <= self._cutoff:
+            if hit is None or hit[0] <= now or (hit[3] and hit[1] <= self._cutoff):
                 return None
             self._items.move_to_end(key)
             return hit[2]
@@ -86,17 +90,38 @@ class TTLCache:
                 self.put(key, value, ttl)
         return compute() if value is None else value
 
-    def put(self, key: Any, value: Any, ttl: float | None = None) -> None:
-        """Store a value (for `ttl` seconds, by default the cache's)."""
+    def update(self, key: Any, change: Any) -> bool:
+        """Replace a held entry's value by `change(value)`, keeping when it expires; False
+        when there is none."""
+        with self._lock:
+            hit = self._items.get(key)
+            if hit is None or hit[0] <= time.monotonic():
+                return False
+            self._items[key] = (hit[0], hit[1], change(hit[2]), hit[3])
+            return True
+
+    def put(
+        self, key: Any, value: Any, ttl: float | None = None, votes_matter: bool = True
+    ) -> None:
+        """Store a value for `ttl` seconds (by default the cache's); `votes_matter=False`: one
+        that `stale_soon` leaves alone (a page that votes do not re-order, whose counts are
+        filled in as it is served)."""
         with self._lock:
             now = time.monotonic()
-            self._items[key] = (now + (self.ttl if ttl is None else ttl), now, value)
+            expires = now + (self.ttl if ttl is None else ttl)
+            self._items[key] = (expires, now, value, votes_matter)
             while len(self._items) > self.size:
                 self._items.popitem(last=False)
 
 
 PageCache = TTLCache  # URL key -> (response headers, body)
-VOTES_SHOW_WITHIN_S = 1.0  # how soon other readers see a vote count change
+VOTES_SHOW_WITHIN_S = 1.0  # how soon other readers see a vote count change (at most)
+# How soon a vote re-orders a cached page (most upvoted first, trending). The counts on pages
+# are filled in as they are served (web/livevotes.py), so only the order waits for this, and a
+# page that votes do not order (a paper's page, search by relevance: `render(ranked=False)`)
+# stays until its TTL.
+VOTES_REORDER_WITHIN_S = 5.0
+UNRANKED_HEADER = b"x-paperroute-unranked"  # set by render(ranked=False); never sent
 
 # What a write changed: a paper's text or flags (hidden, featured) or a new paper; votes; a
 # collection (created, filled, emptied, made public or private, deleted); a user's name or role;
@@ -111,35 +136,65 @@ def reader_key(user_id: int) -> tuple[str, int]:
 
 
 class Caches:
-    """Every cache of a web process, and which of them each kind of change makes stale."""
+    """Every cache of a web process, and which of them each kind of change makes stale.
 
-    def __init__(self, ttl: float, cards: TTLCache) -> None:
-        self.pages = PageCache(ttl=ttl)  # anonymous responses, by URL
+    `votes` (web/livevotes.LiveVotes) holds the vote counts filled into pages as they are
+    served; HTML pages (`pages`, `shared_pages`, `cards`) hold slots for them, so a vote only
+    re-orders those (within VOTES_REORDER_WITHIN_S), while answers with the numbers written in
+    (`baked`: JSON, feeds) and the listing data follow within VOTES_SHOW_WITHIN_S.
+    """
+
+    def __init__(self, ttl: float, cards: TTLCache, votes: Any, voted_by: Any = None) -> None:
+        self.pages = PageCache(ttl=ttl)  # anonymous HTML responses, by URL (vote slots)
+        self.baked = PageCache(ttl=ttl)  # other anonymous responses: JSON, feeds
         self.data = TTLCache(ttl=ttl, size=2000)  # listing data, users and readers' state
         self.shared_pages = TTLCache(ttl=ttl, size=4000)  # signed-in pages with markers
         self.similar = TTLCache(ttl=600, size=20000)  # similar papers rarely change
         self.sessions = TTLCache(ttl=ttl, size=20000)  # live session id -> user id
-        self.cards = cards  # keyed by the numbers a card shows, so only text changes stale it
+        self.cards = cards  # keyed by what a card shows but its vote counts (slots)
+        self.votes = votes
+        self.voted_by = voted_by  # user id -> the papers they upvoted (read from the store)
+        pages = (self.pages, self.baked, self.data, self.shared_pages)
         self._stale: dict[str, tuple[TTLCache, ...]] = {
-            "paper": (self.pages, self.data, self.shared_pages, self.cards, self.similar),
-            "votes": (self.pages, self.data, self.shared_pages),
-            "collection": (self.pages, self.data, self.shared_pages),
-            "user": (self.pages, self.data, self.shared_pages),
+            "paper": (*pages, self.cards, self.similar),
+            "votes": pages,
+            "collection": pages,
+            "user": pages,
             "reader": (self.data,),  # a reader's digest preview is kept there
-            "comments": (self.pages, self.data, self.shared_pages),
+            "comments": pages,
         }
 
-    def changed(self, what: Change, user_id: int | None = None) -> None:
+    def changed(
+        self, what: Change, user_id: int | None = None, paper_id: str | None = None
+    ) -> None:
         """Drop every cache that a local write of this kind makes stale (another process's
-        writes show within the caches' TTL). Vote counts show within VOTES_SHOW_WITHIN_S; the
-        voter's own state (`user_id`'s upvotes, personalised per request) is dropped at once."""
+        writes show within the caches' TTL). A vote (on `paper_id`; None: unknown) shows on
+        every page at once, and the voter's own upvotes (`user_id`) are read again at once."""
+        if what == "votes":
+            if user_id is not None:
+                self._voted(user_id)
+            self.votes.forget(paper_id)
+            for cache in self._stale[what]:
+                slots = cache is self.pages or cache is self.shared_pages
+                cache.stale_soon(VOTES_REORDER_WITHIN_S if slots else VOTES_SHOW_WITHIN_S)
+            return
         if user_id is not None:
             self.data.pop(reader_key(user_id))
+        if what in ("paper", "user"):  # an edit, merge or deleted account changes counts
+            self.votes.forget()
         for cache in self._stale[what]:
-            if what == "votes":
-                cache.stale_soon(VOTES_SHOW_WITHIN_S)
-            else:
-                cache.clear()
+            cache.clear()
+
+    def _voted(self, user_id: int) -> None:
+        """The voter's own upvotes read again (one query), the rest of their state kept until
+        it expires: a reload of all of it (five queries) on every vote took 1.5 ms of CPU."""
+        key = reader_key(user_id)
+        if self.voted_by is None or self.data.get(key) is None:
+            self.data.pop(key)
+            return
+        voted = frozenset(self.voted_by(user_id))
+        if not self.data.update(key, lambda reader: dataclasses.replace(reader, voted=voted)):
+            self.data.pop(key)
 
     def session_ended(self, session_id: str | None = None) -> None:
         """Forget a session at once (sign-out), or every session (a revocation)."""
@@ -159,11 +214,13 @@ def _anonymous_get(scope: Scope) -> bool:
 
 
 class PageCacheMiddleware:
-    """Serves and fills the PageCache for anonymous GET requests."""
+    """Serves and fills the PageCache for anonymous GET requests: HTML pages in `cache` (their
+    vote numbers are slots, filled as served), other answers in `baked`."""
 
-    def __init__(self, app: ASGIApp, cache: PageCache) -> None:
+    def __init__(self, app: ASGIApp, cache: PageCache, baked: PageCache) -> None:
         self.app = app
         self.cache = cache
+        self.baked = baked
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if self.cache.ttl <= 0 or not _anonymous_get(scope) or scope["path"].startswith("/static"):
@@ -175,7 +232,7 @@ class PageCacheMiddleware:
             scope["query_string"],
             b"html" if b"html" in accept else b"",
         )
-        hit = self.cache.get(key)
+        hit = self.cache.get(key) or self.baked.get(key)
         if hit is not None:
             headers, body = hit
             await send({"type": "http.response.start", "status": 200, "headers": headers})
@@ -200,5 +257,9 @@ class PageCacheMiddleware:
         if start.get("status") != 200 or any(k == b"set-cookie" for k, _ in headers):
             return
         content_type = next((v for k, v in headers if k == b"content-type"), b"")
-        if content_type.startswith(_CACHEABLE_TYPES):
-            self.cache.put(key, (headers, body))
+        if content_type.startswith(b"text/html"):
+            ranked = not any(k == UNRANKED_HEADER for k, _ in headers)
+            headers = [(k, v) for k, v in headers if k != UNRANKED_HEADER]
+            self.cache.put(key, (headers, body), votes_matter=ranked)
+        elif content_type.startswith(_CACHEABLE_TYPES):
+            self.baked.put(key, (headers, body))

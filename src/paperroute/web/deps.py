@@ -5,30 +5,43 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any, TypeVar
 
+import anyio
+import anyio.to_thread
 from fastapi import HTTPException, Request
 from fastapi.responses import HTMLResponse, JSONResponse
 from markupsafe import Markup
 from sqlalchemy import Engine
-from starlette.concurrency import run_in_threadpool
 
 from paperroute.store.users import User, get_user
 from paperroute.web import personal
+from paperroute.web.cache import UNRANKED_HEADER
+from paperroute.web.lookups import quick
 from paperroute.web.security import csrf_token
 
 T = TypeVar("T")
 
 
 async def run_quick(request: Request, handler: Callable[..., T], *args: Any) -> T:
-    """Run a sync handler that does only primary-key lookups and a render.
+    """Run a sync handler that does only primary-key lookups and a render (web/lookups.quick:
+    on the event loop on SQLite, in a thread on PostgreSQL)."""
+    return await quick(request.app.state.engine, handler, *args)
 
-    On SQLite it runs on the event loop: the lookups take microseconds, and handing the work to
-    a thread costs more than the work through GIL hand-offs (bench/web.py, cold paper pages on
-    2 cores: 2.7k requests/s, p95 54 ms in the thread pool; 4.4k, p95 37 ms inline). On
-    PostgreSQL each lookup is a network round trip, which must not hold up the event loop.
+
+WRITE_THREADS = 4  # threads for handlers that mostly wait for the database's write lock
+
+
+async def run_write(request: Request, handler: Callable[..., T], *args: Any) -> T:
+    """Run a sync handler that writes (a vote) in threads of its own, not the page threads.
+
+    A write waits for the database's write lock (on SQLite, while an import or a digest run
+    writes), and waiting must not hold one of the few threads that render pages (web_threads):
+    bench/load.py's 40 voters kept both of them waiting, and pages queued behind the votes
+    (GET / p95 547 ms while cached searches answered in 50 ms).
     """
-    if request.app.state.engine.dialect.name == "sqlite":
-        return handler(*args)
-    return await run_in_threadpool(handler, *args)
+    state = request.app.state
+    if getattr(state, "write_limiter", None) is None:  # made in the event loop that uses it
+        state.write_limiter = anyio.CapacityLimiter(WRITE_THREADS)
+    return await anyio.to_thread.run_sync(handler, *args, limiter=state.write_limiter)
 
 
 def engine_of(request: Request) -> Engine:
@@ -93,13 +106,22 @@ def personal_parts_wanted(request: Request) -> User | None:
 
 
 def render(
-    request: Request, template: str, status: int = 200, shared: bool = False, **context: Any
+    request: Request,
+    template: str,
+    status: int = 200,
+    shared: bool = False,
+    ranked: bool = True,
+    **context: Any,
 ) -> HTMLResponse:
     """Render a page template with the request, user and CSRF token helper.
 
     `shared=True` says the page is the same for every signed-in reader but for the token, the
     name, their votes and their collections: it is then rendered with markers for those, once
     per URL, and personalised per request (web/personal.py).
+
+    `ranked=False` says votes do not order the page (a paper's page, search by relevance): its
+    vote counts are filled in as it is served (web/livevotes.py), so the caches keep it across
+    votes; a ranked page is rendered again within VOTES_REORDER_WITHIN_S of a vote.
     """
     env = request.app.state.templates
     user: Any = current_user(request)
@@ -129,6 +151,8 @@ def render(
     )
     if reader is not None:  # rendered for this reader alone: fill its save slots now
         html = personal.fill_save_slots(html, request.app.state, reader, csrf_token(request))
+    if not ranked:
+        headers = {**(headers or {}), UNRANKED_HEADER.decode(): "1"}
     return HTMLResponse(html, status_code=status, headers=headers)
 
 

@@ -18,7 +18,6 @@ from dataclasses import dataclass
 from html import unescape
 from typing import Any
 
-import anyio.to_thread
 from markupsafe import Markup, escape
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
@@ -27,7 +26,8 @@ from paperroute.store.library import not_interested_by_user
 from paperroute.store.notifications import unread_count
 from paperroute.store.users import User, get_user
 from paperroute.store.votes import user_voted_ids
-from paperroute.web.cache import TTLCache, reader_key
+from paperroute.web.cache import UNRANKED_HEADER, TTLCache, reader_key
+from paperroute.web.lookups import quick
 
 # The markers carry a secret made once per process and never sent to anyone, so no stored
 # text can spell one (ingest also strips NUL from every field: store/merge.scrub_record). A
@@ -44,6 +44,10 @@ _NI_PREFIX = f"\x00{_SECRET}:not-interested:"
 NOT_INTERESTED_MARK = _NI_PREFIX + "%s\x00"  # % the paper id (escaped)
 _NI_SLOT = re.compile(re.escape(_NI_PREFIX) + "([^\x00]*)\x00")
 _ID_SLOT = f"\x00{_SECRET}:paper-id\x00"  # where a rendered Save slot takes its paper id
+# A paper's vote numbers, filled in as each page is served (web/livevotes.py): "total", "local",
+# "hf", or "s" (the plural ending of "upvote"). `% (part, paper id (escaped))`.
+VOTES_PREFIX = f"\x00{_SECRET}:votes:"
+VOTES_MARK = VOTES_PREFIX + "%s:%s\x00"
 DEMO_DISMISSED = "demo_dismissed"  # session key: this reader closed the demo banner
 SHARED_SCOPE_KEY = "paperroute.shared"  # set on a request whose page may be shared
 SHARED_HEADER = b"x-paperroute-shared"  # set by render() on a page rendered with markers
@@ -76,6 +80,11 @@ def unread_badge(count: int) -> Markup:
 def save_marker(paper_id: str) -> Markup:
     """The slot where a reader's "Save" buttons for a paper go (filled by fill_save_slots)."""
     return Markup(SAVE_MARK) % paper_id
+
+
+def vote_marker(paper_id: str, part: str = "total") -> Markup:
+    """The slot where one of a paper's vote numbers goes (filled by web/livevotes.py)."""
+    return Markup(VOTES_MARK) % (part, paper_id)
 
 
 def not_interested_marker(paper_id: str) -> Markup:
@@ -129,8 +138,8 @@ def reader_of(state: Any, user_id: int) -> Reader | None:
     reader = state.data_cache.get(key)
     if reader is None:
         reader = load_reader(state.engine, user_id)
-        if reader is not None:
-            state.data_cache.put(key, reader)
+        if reader is not None:  # others' votes leave it be; the reader's own update it
+            state.data_cache.put(key, reader, votes_matter=False)
     return reader
 
 
@@ -170,6 +179,7 @@ class SharedPage:
         """Index the vote buttons of a marked-up page."""
         found = {unescape(m): m for m in _VOTE_BUTTON.findall(html)}
         kept = [(k, v) for k, v in headers if k not in (b"content-length", SHARED_HEADER)]
+        # Kept on the stored page (the vote-count middleware drops it on the way out).
         return cls(kept, html, found)
 
     def personalise(self, reader: Reader, csrf: str, state: Any) -> bytes:
@@ -247,7 +257,8 @@ class SharedPageMiddleware:
                 if not message.get("more_body"):
                     html = b"".join(chunks).decode()
                     page = SharedPage.from_html(list(start["headers"]), html)
-                    self.cache.put(key, page)
+                    ranked = not any(k == UNRANKED_HEADER for k, _ in page.headers)
+                    self.cache.put(key, page, votes_matter=ranked)
                     csrf = scope["session"]["csrf"]
                     await self._send(page, reader, csrf, scope["app"].state, send)
             else:
@@ -264,9 +275,9 @@ class SharedPageMiddleware:
 
 
 async def _reader(state: Any, user_id: int) -> Reader | None:
-    """The reader's state, shared a few seconds; loaded off the event loop when missing."""
+    """The reader's state, shared a few seconds; loaded when missing (web/lookups.quick)."""
     reader = state.data_cache.get(("reader", user_id))
-    return reader or await anyio.to_thread.run_sync(reader_of, state, user_id)
+    return reader or await quick(state.engine, reader_of, state, user_id)
 
 
 def _save_slot(state: Any, reader: Reader, csrf: str, paper_id: str, holds: tuple) -> str:

@@ -9,12 +9,12 @@ import threading
 import time
 from collections import defaultdict, deque
 
-import anyio.to_thread
 from fastapi import HTTPException, Request
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from paperroute.store.auth import session_user_id
 from paperroute.web.cache import TTLCache
+from paperroute.web.lookups import quick
 
 CSP = (
     "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
@@ -84,7 +84,7 @@ class ServerSessionMiddleware:
         user_id = self.cache.get(sid)
         if user_id is None:
             engine = scope["app"].state.engine
-            user_id = await anyio.to_thread.run_sync(session_user_id, engine, sid)
+            user_id = await quick(engine, session_user_id, engine, sid)
             if user_id is not None:
                 self.cache.put(sid, user_id)
         return user_id

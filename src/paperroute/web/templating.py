@@ -17,7 +17,7 @@ from paperroute.store.papers import author_key
 from paperroute.web.cache import TTLCache
 from paperroute.web.mathtext import excerpt_html, plain_snippet, render_text
 from paperroute.web.personal import CSRF_MARK as _CSRF_MARK
-from paperroute.web.personal import not_interested_marker, save_marker
+from paperroute.web.personal import not_interested_marker, save_marker, vote_marker
 
 TEMPLATES = Path(__file__).parent / "templates"
 STATIC = Path(__file__).parent / "static"
@@ -72,8 +72,10 @@ def _fmt_date(value: date | datetime | None, fmt: str = "%d %b %Y") -> str:
 class CardRenderer:
     """Paper cards rendered once and reused: a list page is mostly cards, and a card only
     changes with its paper's numbers, its rank, the reader's vote and whether anyone is signed in.
-    The CSRF token (per session) is put in after the cached HTML is taken; a signed-in card's
-    Save menu is a marker that each request fills with its reader's collections (web/personal)."""
+    Its vote counts are slots filled as the page is served (web/livevotes.py), so a vote does not
+    make it stale. The CSRF token (per session) is put in after the cached HTML is taken; a
+    signed-in card's Save menu is a marker that each request fills with its reader's collections
+    (web/personal)."""
 
     def __init__(self, env: Environment) -> None:
         self.env = env
@@ -83,7 +85,7 @@ class CardRenderer:
         """The card's HTML; `csrf` is the session's token when someone is signed in."""
         key = (
             paper.id, rank, score.explain() if score else None, voted, csrf is not None,
-            paper.hf_upvotes, paper.upvotes, paper.saves, paper.featured, paper.title,
+            paper.saves, paper.featured, paper.title,
             paper.github_stars, paper.code_url, paper.announced, len(paper.abstract),
             paper.organization, (paper.submission.handle, paper.submission.name)
             if paper.submission else None,
@@ -126,6 +128,7 @@ def make_environment(site_name: str, base_url: str) -> Environment:
     env.filters["source_name"] = source_name
     env.globals["paper_url"] = paper_path  # every link to a paper page (models.paper_path)
     env.globals["not_interested_marker"] = not_interested_marker
+    env.globals["vote_count"] = vote_marker  # a live vote number (web/livevotes.py)
     env.globals["paper_card"] = CardRenderer(env)
     env.globals["site_name"] = site_name
     env.globals["base_url"] = base_url.rstrip("/")

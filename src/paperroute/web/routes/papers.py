@@ -381,6 +381,7 @@ def _show(request: Request, paper_id: str) -> Response:
         request,
         "papers/show.html",
         shared=not paper.num_comments,
+        ranked=False,  # its vote counts are filled in as served: a vote leaves it cached
         paper=paper,
         thread=thread(engine, paper.id, viewer) if paper.num_comments else [],
         max_chars=request.app.state.discussion.limits.max_chars,

@@ -179,6 +179,7 @@ def results(request: Request, p: Page = 0) -> Response:
         request,
         "search/results.html",
         shared=True,
+        ranked=params.sort == "upvotes" or bool(params.min_upvotes),  # else votes do not order it
         params=params,
         query=params.q,
         sorts=SORTS,

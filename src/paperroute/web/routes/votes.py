@@ -7,7 +7,7 @@ from fastapi.responses import JSONResponse, RedirectResponse, Response
 
 from paperroute.models import paper_path
 from paperroute.store.votes import UnknownPaper, toggle_vote
-from paperroute.web.deps import current_user, engine_of
+from paperroute.web.deps import current_user, engine_of, run_write
 
 router = APIRouter()
 
@@ -22,8 +22,12 @@ def back_to(request: Request, fallback: str) -> str:
 
 
 @router.post("/papers/{paper_id:path}/upvote", name="votes.toggle")
-def upvote(request: Request, paper_id: str) -> Response:
+async def upvote(request: Request, paper_id: str) -> Response:
     """Flip your upvote on a paper."""
+    return await run_write(request, _upvote, request, paper_id)
+
+
+def _upvote(request: Request, paper_id: str) -> Response:
     user = current_user(request)
     if user is None:
         if "application/json" in request.headers.get("accept", ""):
@@ -34,7 +38,7 @@ def upvote(request: Request, paper_id: str) -> Response:
         voted, local, hf = toggle_vote(engine_of(request), user.id, paper_id)
     except UnknownPaper:
         raise HTTPException(404, f"paper {paper_id}: not found") from None
-    request.app.state.caches.changed("votes", user.id)
+    request.app.state.caches.changed("votes", user.id, paper_id)
     if "application/json" in request.headers.get("accept", ""):
         return JSONResponse(
             {

@@ -1,0 +1,156 @@
+"""Vote counts filled into pages as they are served, so that a vote changes a counter, not pages.
+
+Rendered pages (the anonymous page cache, signed-in shared pages, cached cards) hold a slot for
+each vote number they show (web/personal.vote_marker), and VoteCountMiddleware fills the slots
+of every HTML answer with the live counts on the way out. Before, each vote made every cached
+page stale within a second, and with 40 votes a second re-rendering them took most of a core
+(bench/load.py, docs/benchmarks.md "Load").
+
+Counts come from the store, one query per answer for the papers not known yet, and are kept
+as long as cached pages are (votes cast by another process show within that time, as before).
+A local vote forgets its paper's entry at once, so the voter and every other reader see the new
+count on their next page. The slots carry the process's secret, like the other markers, so no
+stored text forges one.
+"""
+
+from __future__ import annotations
+
+import re
+import threading
+import time
+from collections.abc import Callable, Iterable
+from html import unescape
+
+from sqlalchemy import Engine
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from paperroute.web.cache import UNRANKED_HEADER
+from paperroute.web.lookups import quick
+from paperroute.web.personal import VOTES_PREFIX
+
+_SLOT = re.compile(re.escape(VOTES_PREFIX.encode()) + rb"(total|local|hf|s):([^\x00]*)\x00")
+Counts = dict[str, tuple[int, int]]  # paper id -> (local upvotes, Hugging Face upvotes)
+
+
+class LiveVotes:
+    """Each paper's vote counts, read in batches from the store and kept `ttl` seconds.
+
+    `load(ids)` reads (local, HF) counts of papers from the store (blocking). A vote forgets
+    its paper; a read that began before the forgetting does not store what it read, so a
+    racing reader never puts the old count back.
+    """
+
+    def __init__(self, load: Callable[[list[str]], Counts], ttl: float):
+        self.load, self.ttl = load, ttl
+        self._known: dict[str, tuple[float, int, int]] = {}  # id -> (read at, local, hf)
+        self._forgotten: dict[str, float] = {}  # id -> when a write last changed it
+        self._cleared = float("-inf")
+        self._lock = threading.Lock()
+
+    def known(self, paper_ids: Iterable[str]) -> tuple[Counts, list[str]]:
+        """(fresh counts held, ids not held or no longer fresh)."""
+        now = time.monotonic()
+        found: Counts = {}
+        missing = []
+        with self._lock:
+            for paper_id in paper_ids:
+                hit = self._known.get(paper_id)
+                if hit is not None and now - hit[0] < self.ttl:
+                    found[paper_id] = hit[1], hit[2]
+                else:
+                    missing.append(paper_id)
+        return found, missing
+
+    def read(self, paper_ids: list[str]) -> Counts:
+        """Read counts from the store and keep them (blocking: off the loop on PostgreSQL)."""
+        began = time.monotonic()
+        counts = self.load(paper_ids)
+        with self._lock:
+            if began > self._cleared:
+                for paper_id, (local, hf) in counts.items():
+                    if began > self._forgotten.get(paper_id, float("-inf")):
+                        self._known[paper_id] = began, local, hf
+            if len(self._known) > 50000:
+                self._known.clear()
+        return counts
+
+    def forget(self, paper_id: str | None = None) -> None:
+        """A write changed this paper's counts (None: any paper's)."""
+        now = time.monotonic()
+        with self._lock:
+            if paper_id is None:
+                self._known.clear()
+                self._forgotten.clear()
+                self._cleared = now
+                return
+            self._known.pop(paper_id, None)
+            self._forgotten[paper_id] = now
+            if len(self._forgotten) > 10000:  # reads that began long ago are over
+                old = now - 60
+                self._forgotten = {k: t for k, t in self._forgotten.items() if t > old}
+
+
+def slot_ids(body: bytes) -> set[str]:
+    """The papers whose vote numbers a page has slots for."""
+    if VOTES_PREFIX.encode() not in body:
+        return set()
+    return {unescape(paper_id.decode()) for _, paper_id in _SLOT.findall(body)}
+
+
+def fill_votes(body: bytes, counts: Counts) -> bytes:
+    """The page with every vote slot replaced by its number (0 for a paper the store lacks)."""
+
+    def number(match: re.Match) -> bytes:
+        local, hf = counts.get(unescape(match.group(2).decode()), (0, 0))
+        part = match.group(1)
+        if part == b"s":
+            return b"" if local + hf == 1 else b"s"
+        return str(local if part == b"local" else hf if part == b"hf" else local + hf).encode()
+
+    return _SLOT.sub(number, body)
+
+
+class VoteCountMiddleware:
+    """Fills the vote slots of every HTML answer, cached or rendered (outside the page cache)."""
+
+    def __init__(self, app: ASGIApp, live: LiveVotes, engine: Engine) -> None:
+        self.app, self.live, self.engine = app, live, engine
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        start: dict = {}
+        chunks: list[bytes] = []
+
+        async def capture(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                kind = next((v for k, v in message.get("headers", []) if k == b"content-type"), b"")
+                if not kind.startswith(b"text/html"):
+                    await send(message)
+                    return
+                start.update(message)
+            elif start and message["type"] == "http.response.body":
+                chunks.append(message.get("body", b""))
+                if message.get("more_body"):
+                    return
+                body = await self.fill(b"".join(chunks))
+                dropped = (b"content-length", UNRANKED_HEADER)  # the caches' note to themselves
+                headers = [(k, v) for k, v in start.get("headers", []) if k not in dropped]
+                headers.append((b"content-length", str(len(body)).encode()))
+                await send({**start, "headers": headers})
+                await send({"type": "http.response.body", "body": body})
+            else:
+                await send(message)
+
+        await self.app(scope, receive, capture)
+
+    async def fill(self, body: bytes) -> bytes:
+        """The page with live counts in its vote slots."""
+        ids = slot_ids(body)
+        if not ids:
+            return body
+        counts, missing = self.live.known(ids)
+        if missing:
+            counts.update(await quick(self.engine, self.live.read, missing))
+        return fill_votes(body, counts)
