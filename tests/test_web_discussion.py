@@ -10,7 +10,7 @@ import feedparser
 import pytest
 
 from paperroute.community.notifications import send_notification_mail
-from paperroute.store import auth
+from paperroute.store import auth, claims
 from paperroute.store import collections as coll_store
 from paperroute.store import notifications as notify_store
 from paperroute.store.papers import get_paper
@@ -242,6 +242,21 @@ def test_comment_on_a_saved_paper_notifies_the_saver(app, engine, smtp_server): 
     coll_store.add_paper(engine, ada.user.id, coll.id, PAPER)
     post(bob, "Nice paper")
     assert [k for k, _, _ in notify_store.mail_states(engine, ada.user.id)] == ["saved_paper"]
+
+
+def test_comment_on_an_authored_paper_notifies_the_approved_author(app, engine, smtp_server):  # noqa: F811
+    ada = member(app, engine, "ada@example.org", "Ada Lovelace")
+    grace = member(app, engine, "grace@example.org", "Grace")
+    bob = member(app, engine, "bob@example.org", "Bob")
+    author = get_paper(engine, PAPER).authors[0].name
+    claims.decide_claim(engine, claims.claim_authorship(engine, ada.user, PAPER, author).id, True)
+    claims.claim_authorship(engine, grace.user, PAPER, get_paper(engine, PAPER).authors[1].name)
+    post(bob, "A question for the authors")
+    mails = mails_to(app, engine, smtp_server, "ada@example.org", 1)
+    assert [m["Subject"] for m in mails] == ["paperroute: Bob commented on a paper you authored"]
+    assert notify_store.mail_states(engine, grace.user.id) == []  # her claim is still pending
+    post(ada, "An answer")  # the author is not told of her own comment
+    assert [k for k, _, _ in notify_store.mail_states(engine, ada.user.id)] == ["authored_paper"]
 
 
 def test_digest_members_get_one_gathered_mail_and_one_click_unsubscribe_works(

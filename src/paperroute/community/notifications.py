@@ -29,6 +29,7 @@ from paperroute.config import Settings
 from paperroute.mail import mail_domain, new_message
 from paperroute.mail.smtp import Mailer, PermanentMailError, TemporaryMailError, send_with_retries
 from paperroute.store import notifications as store
+from paperroute.store.claims import author_member_ids
 from paperroute.store.comments import Comment, get_comment
 from paperroute.store.notifications import NewNotification, Notification
 
@@ -40,6 +41,7 @@ RETRY_SECONDS = 600.0
 LABELS = {
     "reply": "replied to your comment",
     "mention": "mentioned you",
+    "authored_paper": "commented on a paper you authored",
     "saved_paper": "commented on a paper you saved",
     "followed_author": "new paper by an author you follow",
 }
@@ -49,7 +51,8 @@ def notify_comment(engine: Engine, comment: Comment, mentioned: Iterable[int] = 
     """Record the notifications a new comment causes; returns the members notified.
 
     One per member and comment, the first that applies: a reply to them, a mention of them, a
-    comment on a paper they saved. Nobody is notified of their own comment."""
+    comment on a paper they authored (an approved claim), a comment on a paper they saved.
+    Nobody is notified of their own comment."""
     about = dict(dedupe=f"comment:{comment.id}", paper_id=comment.paper_id,
                  comment_id=comment.id, actor_id=comment.user_id)  # fmt: skip
     items: list[NewNotification] = []
@@ -58,6 +61,8 @@ def notify_comment(engine: Engine, comment: Comment, mentioned: Iterable[int] = 
         if parent is not None and parent.user_id is not None:
             items.append(NewNotification(parent.user_id, "reply", **about))
     items += [NewNotification(uid, "mention", **about) for uid in mentioned]
+    authors = author_member_ids(engine, comment.paper_id)
+    items += [NewNotification(uid, "authored_paper", **about) for uid in authors]
     savers = store.savers_of(engine, comment.paper_id)
     items += [NewNotification(uid, "saved_paper", **about) for uid in savers]
     items = [i for i in items if i.user_id != comment.user_id]

@@ -30,7 +30,7 @@ from paperroute.store.schema import (
     users,
 )
 
-KINDS = ("reply", "mention", "saved_paper", "followed_author")
+KINDS = ("reply", "mention", "authored_paper", "saved_paper", "followed_author")
 MAIL_MODES = ("instant", "digest", "off")
 GATHER_HOUR_UTC = 7  # when a member's daily batch of notification mail is due
 
