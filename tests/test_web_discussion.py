@@ -9,6 +9,7 @@ import time
 import feedparser
 import pytest
 
+from paperroute.community.discussion import CommentLimits
 from paperroute.community.notifications import send_notification_mail
 from paperroute.store import auth, claims
 from paperroute.store import collections as coll_store
@@ -150,6 +151,12 @@ def test_comment_post_without_csrf_token_is_refused(app, engine):
     ada = member(app, engine, "ada@example.org")
     response = ada.post(f"/papers/{PAPER}/comments", data={"body": "forged"})
     assert response.status_code == 403
+    wrong = ada.post(f"/papers/{PAPER}/comments", data={"body": "forged", "csrf_token": "x" * 43})
+    assert wrong.status_code == 403
+    # The JSON API on the session cookie (what a forged cross-site fetch would ride) needs the
+    # session's token in X-CSRF-Token too; a bearer token is the API's way in.
+    api = ada.post(f"/api/papers/{PAPER}/comments", json={"body": "forged"})
+    assert api.status_code == 403
     assert get_paper(engine, PAPER).num_comments == 0
 
 
@@ -172,6 +179,17 @@ def test_rate_limit_holds_and_is_harder_for_new_accounts(app, engine):
     codes = [post(old, f"old {i}").status_code for i in range(11)]
     assert codes.count(303) == 10 and codes[-1] == 429
     assert get_paper(engine, PAPER).num_comments == 13
+
+
+def test_per_address_limit_holds_across_members(app, engine):
+    app.state.discussion.limits = CommentLimits(per_ip=4)
+    ada = member(app, engine, "ada@example.org")
+    bob = member(app, engine, "bob@example.org")
+    codes = [post(who, "hi").status_code for who in (ada, bob, ada, bob)]
+    refused = post(bob, "one more from the same network")
+    assert codes == [303] * 4 and refused.status_code == 429
+    assert "too many comments from your network" in refused.text
+    assert get_paper(engine, PAPER).num_comments == 4
 
 
 def test_comment_upvote_toggles(app, engine):
