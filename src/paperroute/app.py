@@ -23,7 +23,7 @@ from starlette.middleware.sessions import SessionMiddleware
 
 from paperroute.api.routes import OPENAPI_TAGS
 from paperroute.community.discussion import Discussion
-from paperroute.community.notifications import MailKicker
+from paperroute.community.notifications import MailKicker, notify_followers_of_new_papers
 from paperroute.config import Settings
 from paperroute.jobs.imports import ImportRunner
 from paperroute.sources.ingest import Ingest
@@ -198,9 +198,11 @@ def create_app(
         if warm_search:  # load the model and open the indexes now, not on a reader's request
             lazy.ready()
     on_stored = _make_searchable(app.state.search_if_ready, caches)
-    app.state.ingest = Ingest(engine, settings, on_stored)  # every web path that adds papers
-    app.state.imports = ImportRunner(settings, engine, on_stored)
     app.state.notify_mail = MailKicker(settings, engine)
+    on_added = _tell_followers(settings, engine, caches, app.state.notify_mail.kick)
+    # every web path that adds papers
+    app.state.ingest = Ingest(engine, settings, on_stored, on_added)
+    app.state.imports = ImportRunner(settings, engine, on_stored)
     app.state.discussion = Discussion(
         engine,
         render_comment,
@@ -244,6 +246,20 @@ def create_app(
         app.include_router(getattr(importlib.import_module(module), attr), include_in_schema=False)
     _install_error_pages(app)
     return app
+
+
+def _tell_followers(settings: Settings, engine: Engine, caches: Caches, kick_mail):
+    """What the web process does when papers are new to the store: notify the followers of
+    their authors, drop those readers' unread counts, and send the mail that is due."""
+
+    def on_added(ids: list[str]) -> None:
+        notified = notify_followers_of_new_papers(engine, ids, settings.submission_max_age_days)
+        if notified:
+            for uid in set(notified):
+                caches.data.pop(reader_key(uid))
+            kick_mail()
+
+    return on_added
 
 
 def _comments_changed(caches: Caches, user_ids) -> None:
