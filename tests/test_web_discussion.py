@@ -7,6 +7,7 @@ from __future__ import annotations
 import time
 
 import feedparser
+import lxml.html
 import pytest
 
 from paperroute.community.discussion import CommentLimits
@@ -20,6 +21,10 @@ from smtp_fixture import smtp_server  # noqa: F401  (pytest fixture)
 from webtools import MATH_ID, client_for, doc, make_app, page_csrf, seed, sign_in, texts
 
 PAPER = "2502.00002"
+
+
+def doc_of(html: str):
+    return lxml.html.fromstring(html)
 
 
 @pytest.fixture
@@ -304,6 +309,46 @@ def test_digest_members_get_one_gathered_mail_and_one_click_unsubscribe_works(
     path = url.split("//", 1)[1].split("/", 1)[1]
     assert anonymous.post("/" + path, data={"List-Unsubscribe": "One-Click"}).status_code == 200
     assert notify_store.get_settings(engine, ada.user.id).mail == "off"
+
+
+def test_a_digest_readers_gathered_notifications_arrive_as_a_section_of_the_digest(
+    app,
+    engine,
+    smtp_server,  # noqa: F811
+):
+    from datetime import UTC, datetime, timedelta
+
+    from paperroute.digest.delivery import send_due_digests
+    from paperroute.store.subscriptions import Preferences, subscribe_own_address
+
+    ada = member(app, engine, "ada@example.org", "Ada Lovelace")
+    bob = member(app, engine, "bob@example.org", "Bob")
+    subscribe_own_address(engine, ada.user.id, "ada@example.org", Preferences(send_hour=0))
+    ada.post("/notifications/settings", data={"csrf_token": ada.csrf, "mail": "digest",
+                                               "mail_kind": list(notify_store.KINDS)})  # fmt: skip
+    first = comment_id(post(ada, "Hello"))
+    reply = comment_id(post(bob, "A reply", parent=first))
+    later = datetime.now(UTC) + timedelta(days=1, hours=1)
+    send_notification_mail(app.state.settings, engine, now=later)
+    assert smtp_server.handler.to("ada@example.org") == []  # no mail of its own: the digest
+    assert send_due_digests(app.state.settings, engine, None).sent == 1
+    [mail] = smtp_server.handler.to("ada@example.org")
+    assert mail["List-Id"].startswith("paperroute digest")
+    assert mail["Subject"].endswith(" papers, 1 notification")
+    text = mail.get_body(preferencelist=("plain",)).get_content()
+    assert "== Notifications ==" in text
+    assert f'Bob replied to your comment on "{get_paper(engine, PAPER).title}"' in text
+    assert f"/papers/{PAPER}#comment-{reply}" in text
+    html = doc_of(mail.get_body(preferencelist=("html",)).get_content())
+    [item] = html.cssselect(".pr-notification")
+    assert " ".join(item.text_content().split()).startswith("Bob replied to your comment on")
+    # The ledger: sent once, with the digest's Message-ID; no later run mails it again.
+    assert notify_store.mail_states(engine, ada.user.id) == [("reply", "sent", mail["Message-ID"])]
+    send_notification_mail(app.state.settings, engine, now=later + timedelta(days=1))
+    send_due_digests(app.state.settings, engine, None, moment=later)  # tomorrow's digest
+    mails = smtp_server.handler.to("ada@example.org")
+    assert all(m["List-Id"].startswith("paperroute digest") for m in mails)
+    assert "Notifications" not in mails[-1].get_body(preferencelist=("plain",)).get_content()
 
 
 def test_reported_comment_can_be_hidden_and_member_banned_from_the_queue(app, engine):

@@ -22,7 +22,7 @@ from sqlalchemy import Engine
 from starlette.middleware.sessions import SessionMiddleware
 
 from paperroute.api.routes import OPENAPI_TAGS
-from paperroute.community.discussion import Discussion
+from paperroute.community.discussion import CommentLimits, Discussion
 from paperroute.community.notifications import MailKicker, notify_followers_of_new_papers
 from paperroute.config import Settings
 from paperroute.jobs.imports import ImportRunner
@@ -209,6 +209,11 @@ def create_app(
         app.state.limiter,
         changed=lambda user_ids=(): _comments_changed(caches, user_ids),
         kick_mail=app.state.notify_mail.kick,
+        limits=CommentLimits(
+            per_member=settings.comments_per_member,
+            per_new_member=settings.comments_per_new_member,
+            per_ip=settings.comments_per_address,
+        ),
     )
     https = settings.base_url.startswith("https://")
     app.add_middleware(SecurityHeadersMiddleware, hsts=https)
