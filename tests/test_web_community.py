@@ -295,3 +295,17 @@ def test_a_paper_older_than_the_submission_window_tells_no_follower(settings, en
     found = app.state.ingest.arxiv([RECORDED])  # an admin adding a 2021 paper
     assert found.result.added == 1
     assert notify_store.list_notifications(engine, grace_user.id) == []
+
+
+def test_an_author_followed_from_their_page_feeds_the_digest(settings, engine, arxiv):
+    app = community_app(settings, engine, arxiv)
+    ada, _ = member_client(app, engine, "ada@example.org")
+    page_token = page_csrf(ada, "/authors/Grace%20Hopper")
+    ada.post("/authors/follow", data={"name": "Grace Hopper", "csrf_token": page_token})
+    today = datetime.now(UTC).date()
+    upsert_records(engine, [record("2612.00042", today, 1, authors=[Author("Grace Hopper")])])
+    app.state.caches.changed("paper")
+    preview = ada.get("/digest/preview?format=json").json()
+    by_author = [s for s in preview["sections"] if s["key"] == "authors"]
+    found = {p["id"]: p["why"] for p in by_author[0]["papers"]} if by_author else {}
+    assert "by Grace Hopper" in found["2612.00042"]

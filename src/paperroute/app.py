@@ -44,6 +44,7 @@ from paperroute.web.security import (
     csrf_protect,
 )
 from paperroute.web.templating import STATIC, make_environment
+from paperroute.web.threadview import ThreadSlotMiddleware
 
 # Page routers (HTML forms, CSRF-protected); each module exposes `router`.
 ROUTERS = [
@@ -219,6 +220,8 @@ def create_app(
     app.add_middleware(SecurityHeadersMiddleware, hsts=https)
     # Inside the session middleware: it needs the session to know the reader.
     app.add_middleware(SharedPageMiddleware, cache=app.state.shared_pages)
+    # Outside the shared pages: puts each reader's discussion thread into a paper page.
+    app.add_middleware(ThreadSlotMiddleware)
     app.add_middleware(ServerSessionMiddleware, cache=caches.sessions)  # sign-out ends it
     app.add_middleware(
         SessionMiddleware,
