@@ -140,6 +140,15 @@ def thread_marker(paper_id: str, member: bool) -> tuple[Markup, dict[str, str]]:
     }
 
 
+async def _quick(state, fn, *args):
+    # As web/deps.run_quick: inline on SQLite (primary-key lookups; a thread hop costs more,
+    # and waits behind the similar-papers searches in the two handler threads), a thread on
+    # PostgreSQL (network round trips must not hold up the event loop).
+    if state.engine.dialect.name == "sqlite":
+        return fn(*args)
+    return await anyio.to_thread.run_sync(fn, *args)
+
+
 async def _thread_for(scope: Scope, what: str) -> bytes:
     state = scope["app"].state
     variant, paper_id = what.split(" ", 1)
@@ -147,15 +156,15 @@ async def _thread_for(scope: Scope, what: str) -> bytes:
     session = scope.get("session") or {}
     uid = session.get("uid") if member else None
     found = state.data_cache.get(("thread-html", paper_id, member))
-    if found is None:  # rendering costs milliseconds: off the event loop
-        found = await anyio.to_thread.run_sync(rendered_thread, state, paper_id, member)
+    if found is None:  # the route rendered it; gone only when a write emptied the cache
+        found = await _quick(state, rendered_thread, state, paper_id, member)
     if found is None:
         return b""
     voted: set[int] = set()
     if uid is not None:
         voted = state.data_cache.get(("thread-votes", paper_id, uid))
         if voted is None:
-            voted = await anyio.to_thread.run_sync(_voted, state, paper_id, uid)
+            voted = await _quick(state, _voted, state, paper_id, uid)
     return found.for_reader(uid, voted, session.get("csrf") or "").encode()
 
 

@@ -27,7 +27,7 @@ from paperroute.web.deps import (
     search_service,
     wants_json,
 )
-from paperroute.web.threadview import thread_marker
+from paperroute.web.threadview import rendered_thread, thread_marker
 
 router = APIRouter()
 PAGE_SIZE = 50
@@ -376,7 +376,10 @@ def _show(request: Request, paper_id: str) -> Response:
     reader = personal_parts_wanted(request)
     # A thread shows each reader their own comment votes and Edit/Delete links: the page holds
     # a marker where the thread goes, filled per reader (web/threadview.py).
-    mark, headers = thread_marker(paper.id, user is not None) if paper.num_comments else (None, {})
+    mark, headers = None, {}
+    if paper.num_comments:
+        mark, headers = thread_marker(paper.id, user is not None)
+        rendered_thread(request.app.state, paper.id, user is not None)  # in run_quick, as the rest
     response = render(
         request,
         "papers/show.html",
