@@ -6,6 +6,7 @@ clients in a closed loop for `--seconds` and prints requests/s and p50/p95/p99 l
 
     .venv/bin/python bench/web.py                      # anonymous readers (page cache on)
     .venv/bin/python bench/web.py --signed-in          # 32 signed-in readers, one per client
+    .venv/bin/python bench/web.py --signed-in --discussion   # also a 200-comment thread, POSTs
 
 Paper pages rotate over every demo paper and searches over a list of real queries, so most
 requests are not repeats. Targets on the 2-core dev machine: p95 <= 50 ms for daily, trending
@@ -14,6 +15,10 @@ and paper pages, <= 100 ms for search; signed in, /for-you p95 <= 150 ms and the
 `--changes` times, one reader). The first search after start-up is timed once (target <= 200 ms):
 "started" is when /readyz says ready, as a load balancer or `systemd` health check sees it (the
 server warms the model and indexes in the background; /readyz is 503 until that is done).
+
+`--discussion` (issue 12) adds `thread`, a paper page with a 200-comment thread (p95 <= 50 ms),
+and `comment`, 32 members posting comments (the form POST: checked, rendered from Markdown and
+math, stored, notified; p95 <= 100 ms), with the comment rate limits lifted for the run.
 """
 
 from __future__ import annotations
@@ -137,6 +142,79 @@ def sign_in(base: str, data_dir: Path, email: str, votes: list[str]) -> str:
         return "; ".join(f"{k}={v}" for k, v in client.cookies.items())
 
 
+THREAD_SIZE = 200
+COMMENT = (
+    "Does the bound in **Theorem 2** hold for $\\epsilon < 1/n$? See "
+    "[the appendix](https://example.org/a), @Discussant1"
+)
+
+
+def seed_thread(data_dir: Path, paper_id: str, size: int = THREAD_SIZE) -> None:
+    """A `size`-comment thread on the paper (once per data dir): 20 members, a quarter of the
+    comments top-level and the rest replies, each rendered as the site renders comments."""
+    from paperroute.config import load_settings
+    from paperroute.store.comments import add_comment
+    from paperroute.store.engine import make_engine
+    from paperroute.store.papers import get_paper
+    from paperroute.store.users import add_user, get_user_by_email, update_profile
+    from paperroute.web.commentmark import render_comment
+
+    engine = make_engine(load_settings(data_dir=data_dir).sqlalchemy_url)
+    have = get_paper(engine, paper_id).num_comments
+    members = []
+    for i in range(20):
+        email = f"discussant{i}@example.org"
+        user = get_user_by_email(engine, email) or add_user(engine, email)
+        update_profile(engine, user.id, f"Discussant {i}")
+        members.append(user.id)
+    rng = random.Random(12)
+    roots: list[int] = []
+    for n in range(have, size):
+        body = f"{COMMENT} ({n})"
+        html, _ = render_comment(body)
+        parent = rng.choice(roots) if roots and n % 4 else None
+        made = add_comment(engine, paper_id, members[n % 20], body, html, parent)
+        if parent is None:
+            roots.append(made.id)
+    engine.dispose()
+
+
+def commenter(base: str, data_dir: Path, email: str) -> tuple[str, str]:
+    """A signed-in member's (Cookie header, CSRF token), for the comment POSTs."""
+    cookie = sign_in(base, data_dir, email, [])
+    page = httpx.get(f"{base}/profile", headers={"Cookie": cookie}).text
+    return cookie, re.search(r'name="csrf_token" value="([^"]+)"', page).group(1)
+
+
+async def drive_posts(
+    port: int, paper_ids: list[str], clients: int, seconds: float, members: list[tuple[str, str]]
+) -> list[float]:
+    """Closed-loop clients posting comments (client i is members[i]) on rotating papers, as the
+    paper page's form does; every POST's latency in ms (each must answer 303 See Other)."""
+    latencies: list[float] = []
+    stop = time.monotonic() + seconds
+    papers = itertools.cycle(paper_ids)
+
+    async def client(cookie: str, csrf: str) -> None:
+        conn = Connection(port, cookie)
+        n = 0
+        try:
+            while time.monotonic() < stop:
+                n += 1
+                url = f"/papers/{next(papers)}/comments"
+                form = urlencode({"csrf_token": csrf, "body": f"{COMMENT} #{n}"})
+                start = time.perf_counter()
+                status = await conn.post(url, form)
+                latencies.append((time.perf_counter() - start) * 1000)
+                if status != 303:
+                    raise SystemExit(f"POST {url}: HTTP {status}")
+        finally:
+            conn.close()
+
+    await asyncio.gather(*(client(*members[i % len(members)]) for i in range(clients)))
+    return latencies
+
+
 class Connection:
     """A minimal HTTP/1.1 keep-alive client on asyncio streams.
 
@@ -160,6 +238,24 @@ class Connection:
         status = int(head[9:12])
         length = int(re.search(rb"(?i)content-length: *(\d+)", head).group(1))
         await self.reader.readexactly(length)
+        return status
+
+    async def post(self, url: str, form: str) -> int:
+        """POST a urlencoded form; returns the status code."""
+        if self.writer is None:
+            self.reader, self.writer = await asyncio.open_connection("127.0.0.1", self.port)
+        cookie = f"Cookie: {self.cookie}\r\n" if self.cookie else ""
+        body = form.encode()
+        request = (
+            f"POST {url} HTTP/1.1\r\nHost: 127.0.0.1\r\nAccept: text/html\r\n{cookie}"
+            f"Content-Type: application/x-www-form-urlencoded\r\n"
+            f"Content-Length: {len(body)}\r\n\r\n"
+        )
+        self.writer.write(request.encode() + body)
+        head = await self.reader.readuntil(b"\r\n\r\n")
+        status = int(head[9:12])
+        length = re.search(rb"(?i)content-length: *(\d+)", head)
+        await self.reader.readexactly(int(length.group(1)) if length else 0)
         return status
 
     def close(self) -> None:
@@ -214,8 +310,18 @@ def main() -> None:
     parser.add_argument(
         "--changes", type=int, default=20, help="Library changes before /for-you (signed in)."
     )
+    parser.add_argument(
+        "--discussion",
+        action="store_true",
+        help="Also drive `thread` (a 200-comment paper page) and `comment` (comment POSTs).",
+    )
     args = parser.parse_args()
     prepare(args.data_dir)
+    discussion = {"thread", "comment"}
+    if args.discussion or discussion & set(args.only.split(",")):
+        args.discussion = True
+        for name in ("MEMBER", "NEW_MEMBER", "ADDRESS"):  # 32 clients post far faster than people
+            os.environ[f"PAPERROUTE_COMMENTS_PER_{name}"] = "100000000"
     port = free_port()
     base = f"http://127.0.0.1:{port}"
     server = start_server(args.data_dir, port, args.workers)
@@ -241,6 +347,14 @@ def main() -> None:
             after = sorted(for_you_after_change(base, cookies[0], ids, args.changes))
             print(f"for-you after a library change: max {after[-1]:.0f} ms, "
                   f"median {statistics.median(after):.0f} ms ({len(after)} changes)")  # fmt: skip
+        discussed = ids[0]
+        if args.discussion:
+            seed_thread(args.data_dir, discussed)
+            members = [
+                commenter(base, args.data_dir, f"commenter{i}@example.org")
+                for i in range(args.clients)
+            ]
+            time.sleep(11)  # the server's 10-second data caches forget the paper's old count
         kinds = {
             "daily": itertools.cycle(["/"]),
             "trending": itertools.cycle(["/trending"]),
@@ -250,13 +364,17 @@ def main() -> None:
             "search": itertools.cycle([f"/search?{urlencode({'q': q})}" for q in QUERIES]),
             "for-you": itertools.cycle(["/for-you"]),  # signed in only
             "preview": itertools.cycle(["/digest/preview"]),  # signed in only
+            "thread": itertools.cycle([f"/papers/{discussed}"]),  # --discussion
+            "comment": None,  # --discussion: POSTs, driven by drive_posts
         }
         mode = "signed-in" if args.signed_in else "anonymous"
         print(f"paperroute serve, {args.workers} worker(s), {args.clients} clients, "
               f"{args.seconds:g} s per page, {mode}")  # fmt: skip
         personal = {"for-you", "preview"}
         only = [k for k in args.only.split(",") if k] or [
-            k for k in kinds if args.signed_in or k not in personal
+            k
+            for k in kinds
+            if (args.signed_in or k not in personal) and (args.discussion or k not in discussion)
         ]
         for name in only:
             urls = kinds[name]
@@ -269,7 +387,12 @@ def main() -> None:
                     first.append((time.perf_counter() - start) * 1000)
                 print(f"{name:<9} first load per reader: median {statistics.median(first):.0f} ms, "
                       f"max {max(first):.0f} ms")  # fmt: skip
-            latencies = asyncio.run(drive(port, urls, args.clients, args.seconds, cookies))
+            if name == "comment":  # on other papers than the measured thread, which stays 200
+                targets = ids[1:200]
+                run = drive_posts(port, targets, args.clients, args.seconds, members)
+            else:
+                run = drive(port, urls, args.clients, args.seconds, cookies)
+            latencies = asyncio.run(run)
             print(report(name, latencies, args.seconds), flush=True)
     finally:
         server.terminate()

@@ -125,9 +125,14 @@ def test_huggingface_hub_client_reads_the_member_who_submitted_a_paper(server, e
     now = datetime.now(UTC)
     roomy = Limits(max_age_days=100_000, daily_quota=5, new_account_quota=5)
     record_submission(engine, get_user(engine, member.id), "2502.00001", roomy, now=now)
+    from paperroute.store.comments import add_comment
+
+    first = add_comment(engine, "2502.00001", member.id, "Question?", "<p>Question?</p>")
+    add_comment(engine, "2502.00001", member.id, "Answer.", "<p>Answer.</p>", first.id)
     api = hf_api(server.url, monkeypatch)
     today = list(api.list_daily_papers(date=now.date().isoformat()))
     assert [p.id for p in today] == ["2502.00001"]  # submitted today: on today's daily list
+    assert today[0].comments == 2  # the client's numComments
     assert (today[0].submitted_by.username, today[0].submitted_by.fullname) == (
         "ada",
         "Ada Lovelace",
@@ -135,6 +140,8 @@ def test_huggingface_hub_client_reads_the_member_who_submitted_a_paper(server, e
     assert today[0].submitted_at.date() == now.date()
     info = api.paper_info("2502.00001")
     assert info.submitted_by.username == "ada" and info.submitted_by.fullname == "Ada Lovelace"
+    assert info.comments == 2
+    assert api.paper_info(MATH_ID).comments == 0
     assert [p.id for p in api.list_daily_papers(submitter="ada")] == ["2502.00001"]
     assert hf_api(server.url, monkeypatch).paper_info(MATH_ID).submitted_by is None
 

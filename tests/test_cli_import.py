@@ -134,3 +134,35 @@ def test_sigkill_half_way_then_rerun_equals_an_uninterrupted_import(database_url
     clean_url = f"sqlite:///{tmp_path / 'clean.db'}"
     _run(clean_url, tmp_path / "clean", "import", "-q", str(demo_corpus_path()))
     assert killed_export == _run(clean_url, tmp_path / "clean", "export").stdout
+
+
+def test_an_import_tells_the_followers_of_a_new_papers_author(database_url, tmp_path):
+    from datetime import UTC, datetime, timedelta
+
+    from paperroute.store import notifications as notify_store
+    from paperroute.store.engine import migrate
+    from paperroute.store.subscriptions import follow_author
+    from paperroute.store.users import add_user
+
+    with gzip.open(demo_corpus_path(), "rt") as f:
+        line = json.loads(f.readline())
+    now = datetime.now(UTC)
+    rows = []
+    for pid, when in (("2612.00001", now - timedelta(days=1)), ("2001.00001", now.replace(2020))):
+        row = json.loads(json.dumps(line))
+        stamp = when.isoformat().replace("+00:00", "Z")
+        row["paper"].update(id=pid, authors=[{"name": "Grace Hopper"}], publishedAt=stamp,
+                            submittedOnDailyAt=stamp)  # fmt: skip
+        row.update(publishedAt=stamp, _archive_date=when.date().isoformat())
+        rows.append(json.dumps(row))
+    path = tmp_path / "two.jsonl"
+    path.write_text("\n".join(rows) + "\n")
+    engine = make_engine(database_url)
+    migrate(engine)
+    grace = add_user(engine, "grace@example.org")
+    follow_author(engine, grace.id, grace.email, "grace hopper")
+    result = _run(database_url, tmp_path, "import", "-q", str(path))
+    assert result.exit_code == 0 and "2 papers added" in result.stderr, result.stderr
+    found = notify_store.list_notifications(engine, grace.id)
+    assert [(n.kind, n.paper_id) for n in found] == [("followed_author", "2612.00001")]
+    engine.dispose()

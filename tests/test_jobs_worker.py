@@ -203,11 +203,23 @@ def test_sync_job_fetches_todays_hugging_face_papers_from_the_configured_server(
     httpserver.expect_request("/api/daily_papers").respond_with_data(
         day.read_bytes(), content_type="application/json"
     )
-    live = settings.model_copy(update={"hf_api_url": httpserver.url_for("/").rstrip("/")})
+    live = settings.model_copy(
+        update={"hf_api_url": httpserver.url_for("/").rstrip("/"),
+                "submission_max_age_days": 100_000}  # the recorded day is months old
+    )  # fmt: skip
+    from paperroute.store import notifications as notify_store
+    from paperroute.store.subscriptions import follow_author
+    from paperroute.store.users import add_user
+
+    kou = add_user(engine, "kou-fan@example.org")
+    follow_author(engine, kou.id, kou.email, "Kou Shi")
     note = sync_hf_daily_job(live, engine)
     assert count_papers(engine) == 3
     assert len(httpserver.log) == 2, "yesterday and today"
     assert "3" in note
+    # The job's ingest tells the followers of the new papers' authors.
+    found = notify_store.list_notifications(engine, kou.id)
+    assert [(n.kind, n.paper_id) for n in found] == [("followed_author", "2608.18580")]
 
 
 def test_an_unreachable_source_is_logged_as_a_message_without_a_traceback(

@@ -3,17 +3,22 @@ recorded responses), limits, the daily page's modes, authorship claims, members,
 
 from __future__ import annotations
 
+import time
 from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
 
+from paperroute.community.notifications import send_notification_mail
 from paperroute.models import Author
 from paperroute.store import claims as claim_store
+from paperroute.store import notifications as notify_store
 from paperroute.store import orgs as org_store
 from paperroute.store.auth import create_api_token
 from paperroute.store.papers import get_paper, upsert_records
+from paperroute.store.subscriptions import follow_author
 from paperroute.store.users import add_user, get_user_by_email, update_profile
+from smtp_fixture import smtp_server  # noqa: F401  (pytest fixture)
 from webtools import DAY3, client_for, doc, make_app, page_csrf, record, seed, sign_in, texts
 
 API_DATA = Path(__file__).parent / "data" / "sources" / "api"
@@ -250,3 +255,57 @@ def test_following_an_author_from_their_page(settings, engine, arxiv):
     assert done.status_code == 303
     assert texts(ada.get("/profile"), ".followed-authors li > a") == ["Grace Hopper"]
     assert texts(client_for(app).get("/authors/Grace%20Hopper"), "a.follow-signin") == ["Sign in"]
+
+
+def test_followers_of_an_author_are_told_of_a_new_paper_in_app_and_by_mail_once(
+    settings,
+    engine,
+    arxiv,
+    smtp_server,  # noqa: F811
+):
+    app = community_app(settings, engine, arxiv, smtp_host=smtp_server.host,
+                        smtp_port=smtp_server.port, mail_rate_per_second=0)  # fmt: skip
+    grace, grace_user = member_client(app, engine, "grace@example.org")
+    follow_author(engine, grace_user.id, grace_user.email, "quan thoi  minh nguyen")
+    ada, ada_user = member_client(app, engine, "ada@example.org", "Ada")
+    follow_author(engine, ada_user.id, ada_user.email, "Quan Thoi Minh Nguyen")
+    assert submit(ada, RECORDED).status_code == 303  # stored through the one ingest path
+    [note] = notify_store.list_notifications(engine, grace_user.id)
+    assert (note.kind, note.paper_id) == ("followed_author", RECORDED)
+    assert texts(grace.get("/"), ".account .nav-notifications .unread-count") == ["1"]
+    deadline = time.monotonic() + 20
+    while not smtp_server.handler.to("grace@example.org") and time.monotonic() < deadline:
+        time.sleep(0.05)
+    send_notification_mail(app.state.settings, engine)
+    [mail] = smtp_server.handler.to("grace@example.org")
+    title = get_paper(engine, RECORDED).title
+    assert mail["Subject"] == f"paperroute: new paper by an author you follow: {title}"
+    # The submitter who follows the author is told too; storing the paper again tells nobody.
+    assert [n.kind for n in notify_store.list_notifications(engine, ada_user.id)] == [
+        "followed_author"
+    ]
+    assert app.state.ingest.arxiv([RECORDED]).result.added == 0
+    assert len(notify_store.list_notifications(engine, grace_user.id)) == 1
+
+
+def test_a_paper_older_than_the_submission_window_tells_no_follower(settings, engine, arxiv):
+    app = community_app(settings, engine, arxiv, submission_max_age_days=14)
+    _, grace_user = member_client(app, engine, "grace@example.org")
+    follow_author(engine, grace_user.id, grace_user.email, "Quan Thoi Minh Nguyen")
+    found = app.state.ingest.arxiv([RECORDED])  # an admin adding a 2021 paper
+    assert found.result.added == 1
+    assert notify_store.list_notifications(engine, grace_user.id) == []
+
+
+def test_an_author_followed_from_their_page_feeds_the_digest(settings, engine, arxiv):
+    app = community_app(settings, engine, arxiv)
+    ada, _ = member_client(app, engine, "ada@example.org")
+    page_token = page_csrf(ada, "/authors/Grace%20Hopper")
+    ada.post("/authors/follow", data={"name": "Grace Hopper", "csrf_token": page_token})
+    today = datetime.now(UTC).date()
+    upsert_records(engine, [record("2612.00042", today, 1, authors=[Author("Grace Hopper")])])
+    app.state.caches.changed("paper")
+    preview = ada.get("/digest/preview?format=json").json()
+    by_author = [s for s in preview["sections"] if s["key"] == "authors"]
+    found = {p["id"]: p["why"] for p in by_author[0]["papers"]} if by_author else {}
+    assert "by Grace Hopper" in found["2612.00042"]

@@ -7,10 +7,12 @@ from __future__ import annotations
 import time
 
 import feedparser
+import lxml.html
 import pytest
 
+from paperroute.community.discussion import CommentLimits
 from paperroute.community.notifications import send_notification_mail
-from paperroute.store import auth
+from paperroute.store import auth, claims
 from paperroute.store import collections as coll_store
 from paperroute.store import notifications as notify_store
 from paperroute.store.papers import get_paper
@@ -19,6 +21,10 @@ from smtp_fixture import smtp_server  # noqa: F401  (pytest fixture)
 from webtools import MATH_ID, client_for, doc, make_app, page_csrf, seed, sign_in, texts
 
 PAPER = "2502.00002"
+
+
+def doc_of(html: str):
+    return lxml.html.fromstring(html)
 
 
 @pytest.fixture
@@ -150,6 +156,12 @@ def test_comment_post_without_csrf_token_is_refused(app, engine):
     ada = member(app, engine, "ada@example.org")
     response = ada.post(f"/papers/{PAPER}/comments", data={"body": "forged"})
     assert response.status_code == 403
+    wrong = ada.post(f"/papers/{PAPER}/comments", data={"body": "forged", "csrf_token": "x" * 43})
+    assert wrong.status_code == 403
+    # The JSON API on the session cookie (what a forged cross-site fetch would ride) needs the
+    # session's token in X-CSRF-Token too; a bearer token is the API's way in.
+    api = ada.post(f"/api/papers/{PAPER}/comments", json={"body": "forged"})
+    assert api.status_code == 403
     assert get_paper(engine, PAPER).num_comments == 0
 
 
@@ -172,6 +184,17 @@ def test_rate_limit_holds_and_is_harder_for_new_accounts(app, engine):
     codes = [post(old, f"old {i}").status_code for i in range(11)]
     assert codes.count(303) == 10 and codes[-1] == 429
     assert get_paper(engine, PAPER).num_comments == 13
+
+
+def test_per_address_limit_holds_across_members(app, engine):
+    app.state.discussion.limits = CommentLimits(per_ip=4)
+    ada = member(app, engine, "ada@example.org")
+    bob = member(app, engine, "bob@example.org")
+    codes = [post(who, "hi").status_code for who in (ada, bob, ada, bob)]
+    refused = post(bob, "one more from the same network")
+    assert codes == [303] * 4 and refused.status_code == 429
+    assert "too many comments from your network" in refused.text
+    assert get_paper(engine, PAPER).num_comments == 4
 
 
 def test_comment_upvote_toggles(app, engine):
@@ -244,6 +267,21 @@ def test_comment_on_a_saved_paper_notifies_the_saver(app, engine, smtp_server): 
     assert [k for k, _, _ in notify_store.mail_states(engine, ada.user.id)] == ["saved_paper"]
 
 
+def test_comment_on_an_authored_paper_notifies_the_approved_author(app, engine, smtp_server):  # noqa: F811
+    ada = member(app, engine, "ada@example.org", "Ada Lovelace")
+    grace = member(app, engine, "grace@example.org", "Grace")
+    bob = member(app, engine, "bob@example.org", "Bob")
+    author = get_paper(engine, PAPER).authors[0].name
+    claims.decide_claim(engine, claims.claim_authorship(engine, ada.user, PAPER, author).id, True)
+    claims.claim_authorship(engine, grace.user, PAPER, get_paper(engine, PAPER).authors[1].name)
+    post(bob, "A question for the authors")
+    mails = mails_to(app, engine, smtp_server, "ada@example.org", 1)
+    assert [m["Subject"] for m in mails] == ["paperroute: Bob commented on a paper you authored"]
+    assert notify_store.mail_states(engine, grace.user.id) == []  # her claim is still pending
+    post(ada, "An answer")  # the author is not told of her own comment
+    assert [k for k, _, _ in notify_store.mail_states(engine, ada.user.id)] == ["authored_paper"]
+
+
 def test_digest_members_get_one_gathered_mail_and_one_click_unsubscribe_works(
     app,
     engine,
@@ -271,6 +309,46 @@ def test_digest_members_get_one_gathered_mail_and_one_click_unsubscribe_works(
     path = url.split("//", 1)[1].split("/", 1)[1]
     assert anonymous.post("/" + path, data={"List-Unsubscribe": "One-Click"}).status_code == 200
     assert notify_store.get_settings(engine, ada.user.id).mail == "off"
+
+
+def test_a_digest_readers_gathered_notifications_arrive_as_a_section_of_the_digest(
+    app,
+    engine,
+    smtp_server,  # noqa: F811
+):
+    from datetime import UTC, datetime, timedelta
+
+    from paperroute.digest.delivery import send_due_digests
+    from paperroute.store.subscriptions import Preferences, subscribe_own_address
+
+    ada = member(app, engine, "ada@example.org", "Ada Lovelace")
+    bob = member(app, engine, "bob@example.org", "Bob")
+    subscribe_own_address(engine, ada.user.id, "ada@example.org", Preferences(send_hour=0))
+    ada.post("/notifications/settings", data={"csrf_token": ada.csrf, "mail": "digest",
+                                               "mail_kind": list(notify_store.KINDS)})  # fmt: skip
+    first = comment_id(post(ada, "Hello"))
+    reply = comment_id(post(bob, "A reply", parent=first))
+    later = datetime.now(UTC) + timedelta(days=1, hours=1)
+    send_notification_mail(app.state.settings, engine, now=later)
+    assert smtp_server.handler.to("ada@example.org") == []  # no mail of its own: the digest
+    assert send_due_digests(app.state.settings, engine, None).sent == 1
+    [mail] = smtp_server.handler.to("ada@example.org")
+    assert mail["List-Id"].startswith("paperroute digest")
+    assert mail["Subject"].endswith(" papers, 1 notification")
+    text = mail.get_body(preferencelist=("plain",)).get_content()
+    assert "== Notifications ==" in text
+    assert f'Bob replied to your comment on "{get_paper(engine, PAPER).title}"' in text
+    assert f"/papers/{PAPER}#comment-{reply}" in text
+    html = doc_of(mail.get_body(preferencelist=("html",)).get_content())
+    [item] = html.cssselect(".pr-notification")
+    assert " ".join(item.text_content().split()).startswith("Bob replied to your comment on")
+    # The ledger: sent once, with the digest's Message-ID; no later run mails it again.
+    assert notify_store.mail_states(engine, ada.user.id) == [("reply", "sent", mail["Message-ID"])]
+    send_notification_mail(app.state.settings, engine, now=later + timedelta(days=1))
+    send_due_digests(app.state.settings, engine, None, moment=later)  # tomorrow's digest
+    mails = smtp_server.handler.to("ada@example.org")
+    assert all(m["List-Id"].startswith("paperroute digest") for m in mails)
+    assert "Notifications" not in mails[-1].get_body(preferencelist=("plain",)).get_content()
 
 
 def test_reported_comment_can_be_hidden_and_member_banned_from_the_queue(app, engine):

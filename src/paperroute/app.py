@@ -23,8 +23,8 @@ from sqlalchemy import Engine
 from starlette.middleware.sessions import SessionMiddleware
 
 from paperroute.api.routes import OPENAPI_TAGS
-from paperroute.community.discussion import Discussion
-from paperroute.community.notifications import MailKicker
+from paperroute.community.discussion import CommentLimits, Discussion
+from paperroute.community.notifications import MailKicker, notify_followers_of_new_papers
 from paperroute.config import Settings
 from paperroute.jobs.imports import ImportRunner
 from paperroute.sources.ingest import Ingest
@@ -47,6 +47,7 @@ from paperroute.web.security import (
     csrf_protect,
 )
 from paperroute.web.templating import STATIC, make_environment
+from paperroute.web.threadview import ThreadSlotMiddleware
 
 # Page routers (HTML forms, CSRF-protected); each module exposes `router`.
 ROUTERS = [
@@ -222,20 +223,29 @@ def create_app(
         if warm_search:  # load the model and open the indexes now, not on a reader's request
             lazy.ready()
     on_stored = _make_searchable(app.state.search_if_ready, caches)
-    app.state.ingest = Ingest(engine, settings, on_stored)  # every web path that adds papers
-    app.state.imports = ImportRunner(settings, engine, on_stored)
     app.state.notify_mail = MailKicker(settings, engine)
+    on_added = _tell_followers(settings, engine, caches, app.state.notify_mail.kick)
+    # every web path that adds papers
+    app.state.ingest = Ingest(engine, settings, on_stored, on_added)
+    app.state.imports = ImportRunner(settings, engine, on_stored)
     app.state.discussion = Discussion(
         engine,
         render_comment,
         app.state.limiter,
         changed=lambda user_ids=(): _comments_changed(caches, user_ids),
         kick_mail=app.state.notify_mail.kick,
+        limits=CommentLimits(
+            per_member=settings.comments_per_member,
+            per_new_member=settings.comments_per_new_member,
+            per_ip=settings.comments_per_address,
+        ),
     )
     https = settings.base_url.startswith("https://")
     app.add_middleware(SecurityHeadersMiddleware, hsts=https)
     # Inside the session middleware: it needs the session to know the reader.
     app.add_middleware(SharedPageMiddleware, cache=app.state.shared_pages)
+    # Outside the shared pages: puts each reader's discussion thread into a paper page.
+    app.add_middleware(ThreadSlotMiddleware)
     app.add_middleware(ServerSessionMiddleware, cache=caches.sessions)  # sign-out ends it
     app.add_middleware(
         SessionMiddleware,
@@ -270,6 +280,20 @@ def create_app(
         app.include_router(getattr(importlib.import_module(module), attr), include_in_schema=False)
     _install_error_pages(app)
     return app
+
+
+def _tell_followers(settings: Settings, engine: Engine, caches: Caches, kick_mail):
+    """What the web process does when papers are new to the store: notify the followers of
+    their authors, drop those readers' unread counts, and send the mail that is due."""
+
+    def on_added(ids: list[str]) -> None:
+        notified = notify_followers_of_new_papers(engine, ids, settings.submission_max_age_days)
+        if notified:
+            for uid in set(notified):
+                caches.data.pop(reader_key(uid))
+            kick_mail()
+
+    return on_added
 
 
 def _comments_changed(caches: Caches, user_ids) -> None:

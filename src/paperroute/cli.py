@@ -156,10 +156,17 @@ def _disk_full_is_an_error(settings: Settings):
 
 def cli_ingest(settings: Settings, engine):
     """The CLI process's one Ingest: what it stores is keyword-indexed at once, and the terminal
-    says how many papers still await `paperroute embed` (the CLI embeds only when asked)."""
+    says how many papers still await `paperroute embed` (the CLI embeds only when asked). The
+    followers of new papers' authors are notified; the worker's mail job sends the mail."""
+    from paperroute.community.notifications import notify_followers_of_new_papers
     from paperroute.sources.ingest import Ingest
 
-    return Ingest(engine, settings, on_stored=lambda ids: _index_stored(settings, engine, ids))
+    return Ingest(
+        engine, settings, on_stored=lambda ids: _index_stored(settings, engine, ids),
+        on_added=lambda ids: notify_followers_of_new_papers(
+            engine, ids, settings.submission_max_age_days
+        ),
+    )  # fmt: skip
 
 
 def _index_stored(settings: Settings, engine, changed: list[str]) -> None:

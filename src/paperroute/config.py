@@ -248,6 +248,15 @@ class Settings(BaseSettings):
         description="Submissions and authorship claims one client address may send per hour "
         "(each kind counted on its own; new accounts get half).",
     )
+    comments_per_member: int = Field(
+        10, ge=1, description="Comments one member may post per 10 minutes."
+    )
+    comments_per_new_member: int = Field(
+        3, ge=1, description="Comments a member in their first day may post per 10 minutes."
+    )
+    comments_per_address: int = Field(
+        30, ge=1, description="Comments one client address may post per 10 minutes."
+    )
 
     @field_validator("environment")
     @classmethod

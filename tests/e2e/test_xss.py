@@ -158,3 +158,92 @@ def test_payloads_in_member_and_organisation_names_never_run(site, page, communi
     assert page.locator(".authors .author-badge").count() == 1
     page.goto(site.url + "/orgs/" + quote(org.slug))
     assert page.locator("h1.org-name").inner_text() == "Lab " + PAYLOADS[4]
+
+
+# Comments are Markdown with math: the payloads above plus the tricks that only Markdown, links
+# and the math renderer open up.
+COMMENT_PAYLOADS = [
+    *PAYLOADS,
+    "[x](JaVaScRiPt:window.__pwned=13)",
+    "[x](&#106;avascript:window.__pwned=14)",
+    "[x]( javascript:window.__pwned=15 )",
+    "<javascript:window.__pwned=16>",
+    "![x](javascript:window.__pwned=17)",
+    "[a reference][evil]\n\n[evil]: javascript:window.__pwned=18",
+    "[x](data:text/html;base64,PHNjcmlwdD53aW5kb3cuX19wd25lZD0xOTwvc2NyaXB0Pg==)",
+    "[x](vbscript:window.__pwned=20)",
+    "$\\unicode{60}script\\unicode{62}window.__pwned=21$",
+    "$$\\href{javascript:window.__pwned=22}{\\text{click}}$$",
+    "$\\url{javascript:window.__pwned=23}$",
+    "<math><maction actiontype=statusline xlink:href=javascript:window.__pwned=24>x</maction>"
+    "</math>",
+    "<math href=javascript:window.__pwned=25><mi>x</mi></math>",
+    "&#60;script&#62;window.__pwned=26&#60;/script&#62;",
+    "&lt;img src=x onerror=window.__pwned=27&gt;",
+    "<iframe srcdoc='<script>parent.__pwned=28</script>'></iframe>",
+    '<details open ontoggle="window.__pwned=29">x</details>',
+    "`<script>window.__pwned=30</script>`",
+    "@<img/src=x/onerror=window.__pwned=31>",
+    '<a href="https://example.org" onclick="window.__pwned=32">ok</a>',
+    "<style>body{background:url(javascript:window.__pwned=33)}</style>",
+]
+COMMENT = "\n\n".join(COMMENT_PAYLOADS)
+
+# Every link a comment may hold goes to the web or the site, and is marked as user content.
+LINKS = """() => [...document.querySelectorAll('.comment-body a, .comment-body [href]')]
+  .map(a => [a.getAttribute('href') || '', a.getAttribute('rel') || ''])
+  .filter(([href, rel]) => !/^(https?:|\\/|#|mailto:)/i.test(href)
+    || (/^https?:/i.test(href) && !['nofollow', 'ugc', 'noopener'].every(r => rel.includes(r))))"""
+
+
+def test_payloads_in_comments_never_run(site, page, community):
+    user, _ = community
+    dialogs: list[str] = []
+    page.on("dialog", lambda d: (dialogs.append(d.message), d.dismiss()))
+    _sign_in(page, site.url, site.engine)
+    # Planted the way a member would: through the comment form, then a reply to it.
+    page.goto(f"{site.url}/papers/{EVIL_ID}")
+    page.fill("#body-new", COMMENT)
+    page.click("form.comment-form:has(#body-new) button[type=submit]")
+    page.wait_for_url("**#comment-*")
+    first = page.url.rsplit("#comment-", 1)[1]
+    page.locator(f"#comment-{first} details.reply > summary").first.click()
+    page.fill(f"#body-{first}", COMMENT)
+    page.click(f"form.comment-form:has(#body-{first}) button[type=submit]")
+    page.wait_for_selector(f"#comment-{first} .replies article.comment")
+    assert page.locator(".comment-body").count() == 2
+    # A moderator reads it in the queue, after someone reported it.
+    admin = add_user(site.engine, "admin-xss@example.org", is_admin=True)
+    from paperroute.store.comments import report_comment
+
+    report_comment(site.engine, int(first), admin.id, "Reason " + EVIL)
+    paths = [
+        f"/papers/{EVIL_ID}",
+        "/discussion",
+        f"/members/{user.public_handle}",
+        f"/comments/{first}/edit",
+        f"/comments/{first}/report",
+        f"/papers/{EVIL_ID}/comments/new?parent_id={first}",
+        f"/feeds/comments/{EVIL_ID}.json",
+    ]
+    for path in paths:
+        page.goto(site.url + path)
+        page.wait_for_load_state("networkidle")
+        assert page.evaluate("typeof window.__pwned") == "undefined", path
+        assert page.evaluate(FORGED) == [], path
+        assert page.evaluate(LINKS) == [], path
+    token = auth.create_login_token(site.engine, "admin-xss@example.org")
+    page.goto(f"{site.url}/signin/verify?token={token}")
+    page.locator("main form button[type=submit]").first.click()
+    page.wait_for_load_state()
+    for path in ["/admin/moderation", f"/papers/{EVIL_ID}", "/notifications"]:
+        page.goto(site.url + path)
+        page.wait_for_load_state("networkidle")
+        assert page.evaluate("typeof window.__pwned") == "undefined", path
+        assert page.evaluate(FORGED) == [], path
+        assert page.evaluate(LINKS) == [], path
+    assert dialogs == []
+    # The text stays readable, not dropped: the code span shows the script as text.
+    page.goto(f"{site.url}/papers/{EVIL_ID}")
+    body = page.locator(f"#comment-{first} > .comment-body")
+    assert "<script>window.__pwned=30</script>" in body.locator("code").all_inner_texts()

@@ -1,19 +1,20 @@
 """Who is told about what, and the mail that tells them.
 
-`notify_comment` fans a new comment out to the replied-to author, the mentioned members and the
-members who saved the paper; `notify_new_paper_by_followed_author` is the hook for "new papers by
-authors you follow" (its caller decides who follows whom). Both only record rows
-(store/notifications.py); `send_notification_mail` mails what is due through the ledger there:
-instant notifications one mail each, a member's gathered ones in one daily mail. Every mail
-carries RFC 8058 one-click unsubscribe for its kind, and a Message-ID fixed by its rows, so a
-resend after a crash is recognisably the same message.
+`notify_comment` fans a new comment out to the replied-to author, the mentioned members, the
+paper's claimed authors and the members who saved it; `notify_followers_of_new_papers` tells
+the followers of a new paper's authors (every ingest calls it through `Ingest.on_added`, wired
+in the composition roots). Both only record rows (store/notifications.py);
+`send_notification_mail` mails what is due through the ledger there: instant notifications one
+mail each, a member's gathered ones in one daily mail. Every mail carries RFC 8058 one-click
+unsubscribe for its kind, and a Message-ID fixed by its rows, so a resend after a crash is
+recognisably the same message.
 """
 
 from __future__ import annotations
 
 import logging
 import threading
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from functools import lru_cache
@@ -29,8 +30,11 @@ from paperroute.config import Settings
 from paperroute.mail import mail_domain, new_message
 from paperroute.mail.smtp import Mailer, PermanentMailError, TemporaryMailError, send_with_retries
 from paperroute.store import notifications as store
+from paperroute.store.claims import author_member_ids
 from paperroute.store.comments import Comment, get_comment
 from paperroute.store.notifications import NewNotification, Notification
+from paperroute.store.papers import author_key, get_papers
+from paperroute.store.subscriptions import author_followers
 
 log = logging.getLogger(__name__)
 TEMPLATES = Path(__file__).parent / "templates"
@@ -40,6 +44,7 @@ RETRY_SECONDS = 600.0
 LABELS = {
     "reply": "replied to your comment",
     "mention": "mentioned you",
+    "authored_paper": "commented on a paper you authored",
     "saved_paper": "commented on a paper you saved",
     "followed_author": "new paper by an author you follow",
 }
@@ -49,7 +54,8 @@ def notify_comment(engine: Engine, comment: Comment, mentioned: Iterable[int] = 
     """Record the notifications a new comment causes; returns the members notified.
 
     One per member and comment, the first that applies: a reply to them, a mention of them, a
-    comment on a paper they saved. Nobody is notified of their own comment."""
+    comment on a paper they authored (an approved claim), a comment on a paper they saved.
+    Nobody is notified of their own comment."""
     about = dict(dedupe=f"comment:{comment.id}", paper_id=comment.paper_id,
                  comment_id=comment.id, actor_id=comment.user_id)  # fmt: skip
     items: list[NewNotification] = []
@@ -58,6 +64,8 @@ def notify_comment(engine: Engine, comment: Comment, mentioned: Iterable[int] = 
         if parent is not None and parent.user_id is not None:
             items.append(NewNotification(parent.user_id, "reply", **about))
     items += [NewNotification(uid, "mention", **about) for uid in mentioned]
+    authors = author_member_ids(engine, comment.paper_id)
+    items += [NewNotification(uid, "authored_paper", **about) for uid in authors]
     savers = store.savers_of(engine, comment.paper_id)
     items += [NewNotification(uid, "saved_paper", **about) for uid in savers]
     items = [i for i in items if i.user_id != comment.user_id]
@@ -69,16 +77,39 @@ def notify_new_paper_by_followed_author(
 ) -> list[int]:
     """Tell each follower of an author about a new paper of theirs, once per member and paper.
 
-    The hook for "new papers by authors you follow": the caller (the author-following code)
-    passes the paper and the members who follow one of its authors; in-app notifications and
-    mail (instant or gathered, per member setting) then work as for comments. Returns the
-    members newly notified (a second call for the same paper notifies nobody)."""
+    In-app notifications and mail (instant or gathered, per member setting) then work as for
+    comments. Returns the members newly notified (a second call for the same paper notifies
+    nobody)."""
     items = [
         NewNotification(uid, "followed_author", f"paper:{paper_id}", paper_id=paper_id,
                         actor_id=actor_id)
         for uid in sorted(set(follower_ids))
     ]  # fmt: skip
     return store.add_notifications(engine, items) if items else []
+
+
+def notify_followers_of_new_papers(
+    engine: Engine, paper_ids: Sequence[str], max_age_days: int = 14, now: datetime | None = None
+) -> list[int]:
+    """Tell "new papers by authors you follow": for each paper new to the store (Ingest's
+    `on_added`), the members who follow one of its authors. Only papers announced or published
+    in the last `max_age_days` count (the roots pass the submission age limit: what is new
+    enough to submit is new enough to tell), so a back-catalogue import is quiet. Returns the
+    members newly notified."""
+    follows = author_followers(engine)
+    if not follows or not paper_ids:
+        return []
+    since = (now or datetime.now(UTC)).date() - timedelta(days=max_age_days)
+    notified: list[int] = []
+    for start in range(0, len(paper_ids), 500):
+        for paper in get_papers(engine, paper_ids[start : start + 500], with_versions=False):
+            day = paper.announced or (paper.published.date() if paper.published else None)
+            if day is None or day < since:
+                continue
+            followers = {u for a in paper.authors for u in follows.get(author_key(a.name), ())}
+            if followers:
+                notified += notify_new_paper_by_followed_author(engine, paper.id, followers)
+    return notified
 
 
 def _serializer(settings: Settings) -> URLSafeTimedSerializer:

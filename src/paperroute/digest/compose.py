@@ -52,6 +52,9 @@ class Digest:
     period: str
     period_label: str
     sections: list[DigestSection]
+    # The reader's notifications gathered since the last digest (store.notifications rows),
+    # added at delivery: a section of their own, after the papers.
+    notifications: list = field(default_factory=list)
 
     @property
     def paper_ids(self) -> list[str]:

@@ -39,6 +39,7 @@ from paperroute.mail.smtp import (
 )
 from paperroute.search.service import SearchService
 from paperroute.store import deliveries as ledger
+from paperroute.store import notifications as notify_ledger
 from paperroute.store.subscriptions import (
     Subscription,
     last_sent_at,
@@ -176,7 +177,14 @@ def _deliver_one(
         report.busy += 1
         return True
     digest = compose_for(reader, period)
-    if digest.is_empty and not sub.prefs.send_empty:
+    # Notifications the member chose to have "gathered into the digest" ride along.
+    token, digest.notifications = (
+        notify_ledger.claim_gathered(engine, sub.user_id, options.lease_seconds)
+        if sub.user_id is not None
+        else ("", [])
+    )
+    notes = [n.id for n in digest.notifications]
+    if digest.is_empty and not notes and not sub.prefs.send_empty:
         ledger.mark_final(engine, claim, "skipped", "no new papers matched")
         report.skipped_empty += 1
         return True
@@ -184,12 +192,14 @@ def _deliver_one(
     try:
         send_with_retries(mailer, msg, options.attempts, options.backoff)
     except PermanentMailError as exc:
+        _settle_notes(engine, token, notes, "failed", error=str(exc))
         ledger.mark_final(engine, claim, "failed", str(exc))
         report.failed += 1
         if record_hard_bounce(engine, sub.id, options.pause_after):
             report.paused.append(sub.email)
         return True
     except TemporaryMailError as exc:
+        _settle_notes(engine, token, notes, "retry", error=str(exc), retry_at=datetime.now(UTC))
         if claim.attempts >= options.max_attempts:
             ledger.mark_final(
                 engine, claim, "failed", f"gave up after {claim.attempts} runs: {exc}"
@@ -202,8 +212,15 @@ def _deliver_one(
         report.stopped = f"SMTP unavailable: {exc}"
         return False
     ledger.mark_sent(engine, claim, digest.paper_ids)  # at once: the duplicate window ends here
+    _settle_notes(engine, token, notes, "sent", message_id=claim.message_id)
     report.sent += 1
     return True
+
+
+def _settle_notes(engine: Engine, token: str, ids: list[int], status: str, **details) -> None:
+    """Close (or release) the gathered notifications a digest carried, as it went."""
+    if ids:
+        notify_ledger.mark_mail(engine, token, ids, status, **details)
 
 
 def preview_digest(

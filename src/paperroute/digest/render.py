@@ -19,6 +19,7 @@ from pathlib import Path
 from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoescape
 from markupsafe import Markup
 
+from paperroute.community.notifications import LABELS as NOTIFICATION_LABELS
 from paperroute.config import Settings
 from paperroute.digest.compose import Digest, DigestItem
 from paperroute.digest.tokens import link
@@ -88,7 +89,11 @@ def digest_message_id(settings: Settings, subscription_id: int, period: str) -> 
 def digest_subject(settings: Settings, digest: Digest) -> str:
     """Subject line: site, period and how many papers."""
     count = len(digest.paper_ids)
-    return f"{settings.site_name} digest, {digest.period_label}: {count} paper{'s' * (count != 1)}"
+    subject = (
+        f"{settings.site_name} digest, {digest.period_label}: {count} paper{'s' * (count != 1)}"
+    )
+    notes = len(digest.notifications)
+    return subject + (f", {notes} notification{'s' * (notes != 1)}" if notes else "")
 
 
 _BLOCKS: dict[tuple, str] = {}
@@ -130,6 +135,8 @@ def render_digest(
         "paper_url": lambda p: base + paper_path(p.id),
         "preferences_url": link(settings, subscription.id, "preferences"),
         "unsubscribe_url": unsubscribe_url or link(settings, subscription.id, "unsubscribe"),
+        "base": base,
+        "notification_labels": NOTIFICATION_LABELS,
     }
     env = _env()
     return env.get_template("digest.html").render(context), env.get_template("digest.txt").render(

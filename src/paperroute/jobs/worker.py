@@ -16,6 +16,7 @@ from datetime import UTC, datetime, timedelta
 
 from sqlalchemy import Engine
 
+from paperroute.community.notifications import notify_followers_of_new_papers
 from paperroute.config import Settings
 from paperroute.digest.delivery import send_due_digests, worker_id
 from paperroute.jobs.scheduler import Job, run_due_jobs
@@ -68,8 +69,13 @@ def sync_hf_daily_job(
 
     today = datetime.now(UTC).date()
     source = HfDailySource.from_settings(settings, [today - timedelta(days=1), today])
-    ingest = Ingest(engine, settings, lambda ids: SearchService(settings, engine).index_papers(ids))
-    return ingest.source(source, progress=False).summary()
+    ingest = Ingest(
+        engine, settings, lambda ids: SearchService(settings, engine).index_papers(ids),
+        on_added=lambda ids: notify_followers_of_new_papers(
+            engine, ids, settings.submission_max_age_days
+        ),
+    )  # fmt: skip
+    return ingest.source(source, progress=False).summary()  # the notification-mail job mails
 
 
 def embed_job(settings: Settings, engine: Engine, stop: threading.Event | None = None) -> str:

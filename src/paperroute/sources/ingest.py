@@ -4,7 +4,9 @@
 demo), the worker's sync jobs, the admin's "add paper", library imports that fetch from arXiv
 and member submissions. Each writes through `store.papers.upsert_records` and then tells
 `on_stored` which papers changed, so the search indexes (and, for a few papers, their vectors)
-are updated at once: a paper is searchable as soon as any caller has stored it.
+are updated at once: a paper is searchable as soon as any caller has stored it. `on_added` is
+told which papers are new to the store (the composition roots tell the followers of their
+authors: community.notifications.notify_followers_of_new_papers).
 
 Batching, progress, error reports and checkpoints:
 
@@ -213,10 +215,14 @@ class Fetched:
 class Ingest:
     """The one ingest use case (see the module docstring); built once per process."""
 
-    def __init__(self, engine: Engine, settings: Any = None, on_stored: OnStored | None = None):
+    def __init__(
+        self, engine: Engine, settings: Any = None, on_stored: OnStored | None = None,
+        on_added: OnStored | None = None,
+    ):  # fmt: skip
         self.engine = engine
         self.settings = settings  # the arXiv API's endpoint and politeness, for `arxiv`
         self.on_stored = on_stored
+        self.on_added = on_added
 
     def records(self, records: Iterable[PaperRecord]) -> UpsertResult:
         """Store records in one transaction and make the changed papers searchable."""
@@ -271,3 +277,6 @@ class Ingest:
         changed = sorted(result.changed_ids)
         if changed and self.on_stored is not None:
             self.on_stored(changed)
+        added = sorted(result.added_ids)
+        if added and self.on_added is not None:
+            self.on_added(added)

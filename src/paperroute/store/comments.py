@@ -97,8 +97,8 @@ def _from_row(row) -> Comment:
         edited_at=_utc(row.edited_at),
         deleted=gone,
         hidden=hidden,
-        voted=bool(getattr(row, "voted", False)),
-        paper_title=getattr(row, "title", None),
+        voted=bool(row._mapping.get("voted", False)),
+        paper_title=row._mapping.get("title"),
     )
 
 
@@ -266,6 +266,17 @@ def thread(engine: Engine, paper_id: str, viewer_id: int | None = None) -> list[
     with engine.connect() as conn:
         rows = [_from_row(r) for r in conn.execute(query)]
     return _nest(rows)
+
+
+def voted_in_thread(engine: Engine, paper_id: str, user_id: int) -> set[int]:
+    """The ids of the paper's comments the member upvoted (a cached thread's per-reader part)."""
+    query = (
+        select(comment_votes.c.comment_id)
+        .select_from(comment_votes.join(comments, comments.c.id == comment_votes.c.comment_id))
+        .where(comment_votes.c.user_id == user_id, comments.c.paper_id == paper_id)
+    )
+    with engine.connect() as conn:
+        return set(conn.execute(query).scalars())
 
 
 def _nest(rows: list[Comment]) -> list[Comment]:

@@ -7,7 +7,8 @@ notification, the reply). Mail follows store/deliveries.py: a row waiting for ma
 a sender takes a batch with one conditional UPDATE that only matches rows nobody holds (`claimed`
 with an expired lease, or `retry` that is due), marks them `sent` right after the SMTP server's
 250, and `retry`/`failed` otherwise. Rows of members who want a daily batch are `gathered`, due
-at the next gathering time.
+at the next gathering time; a member with an active digest subscription gets them in the digest
+instead (`claim_gathered`, called by digest/delivery.py), so they are never mailed both ways.
 """
 
 from __future__ import annotations
@@ -27,10 +28,11 @@ from paperroute.store.schema import (
     notification_settings,
     notifications,
     papers,
+    subscriptions,
     users,
 )
 
-KINDS = ("reply", "mention", "saved_paper", "followed_author")
+KINDS = ("reply", "mention", "authored_paper", "saved_paper", "followed_author")
 MAIL_MODES = ("instant", "digest", "off")
 GATHER_HOUR_UTC = 7  # when a member's daily batch of notification mail is due
 
@@ -253,12 +255,45 @@ def claim_mail(
     The UPDATE matches only rows nobody holds, so two senders never take the same row; the
     token names this claim's rows for mark_mail."""
     now = now or datetime.now(UTC)
-    token = secrets.token_hex(16)
-    due = or_(
-        and_(notifications.c.mail_status == "pending", notifications.c.mail_due_at <= now),
-        and_(notifications.c.mail_status == "retry", notifications.c.mail_due_at <= now),
-        and_(notifications.c.mail_status == "claimed", notifications.c.claimed_until < now),
+    due = and_(
+        or_(
+            and_(notifications.c.mail_status == "pending", notifications.c.mail_due_at <= now),
+            and_(notifications.c.mail_status == "retry", notifications.c.mail_due_at <= now),
+            and_(notifications.c.mail_status == "claimed", notifications.c.claimed_until < now),
+        ),
+        # Gathered rows of digest readers go out with their digest (claim_gathered).
+        or_(notifications.c.gathered.is_(False), notifications.c.user_id.not_in(_digest_readers())),
     )
+    return _claim(engine, due, lease_seconds, now, limit)
+
+
+def _digest_readers():
+    return select(subscriptions.c.user_id).where(
+        subscriptions.c.status == "active", subscriptions.c.user_id.is_not(None)
+    )
+
+
+def claim_gathered(
+    engine: Engine, user_id: int, lease_seconds: float, now: datetime | None = None
+) -> tuple[str, list[Notification]]:
+    """Take a digest reader's gathered notifications for their digest, whenever it goes out:
+    (claim token, rows), closed with mark_mail like claim_mail's."""
+    now = now or datetime.now(UTC)
+    due = and_(
+        notifications.c.user_id == user_id,
+        notifications.c.gathered.is_(True),
+        or_(
+            notifications.c.mail_status.in_(("pending", "retry")),
+            and_(notifications.c.mail_status == "claimed", notifications.c.claimed_until < now),
+        ),
+    )
+    return _claim(engine, due, lease_seconds, now, 200)
+
+
+def _claim(
+    engine: Engine, due, lease_seconds: float, now: datetime, limit: int
+) -> tuple[str, list[Notification]]:
+    token = secrets.token_hex(16)
     with engine.begin() as conn:
         ids = list(
             conn.execute(

@@ -42,6 +42,7 @@ class UpsertResult:
     updated: int = 0
     unchanged: int = 0
     changed_ids: set[str] = field(default_factory=set)
+    added_ids: set[str] = field(default_factory=set)  # papers new to the store
     merged: dict[str, str] = field(default_factory=dict)  # absorbed paper id -> the one it joined
 
     def __iadd__(self, other: UpsertResult) -> UpsertResult:
@@ -49,6 +50,7 @@ class UpsertResult:
         self.updated += other.updated
         self.unchanged += other.unchanged
         self.changed_ids |= other.changed_ids
+        self.added_ids |= other.added_ids
         self.merged.update(other.merged)
         return self
 
@@ -173,6 +175,7 @@ def _upsert_grouped(conn: Connection, plan: identity.Plan, now: datetime) -> Ups
             inserts.append(row)
             result.added += 1
             result.changed_ids.add(pid)
+            result.added_ids.add(pid)
         elif any(row[c] != before[c] for c in _COMPARED) or pid in changed_versions:
             row["last_changed"] = now
             updates.append(row)

@@ -456,6 +456,22 @@ def follow_author(
     return names
 
 
+def author_followers(engine: Engine) -> dict[str, set[int]]:
+    """author_key -> the members who follow that author (their subscription's `follow_authors`,
+    whatever its digest status: following is not the same as wanting the digest)."""
+    from paperroute.store.papers import author_key
+
+    query = select(subscriptions.c.user_id, subscriptions.c.follow_authors).where(
+        subscriptions.c.user_id.is_not(None)
+    )
+    found: dict[str, set[int]] = defaultdict(set)
+    with engine.connect() as conn:
+        for user_id, names in conn.execute(query):
+            for name in names or []:
+                found[author_key(name)].add(user_id)
+    return dict(found)
+
+
 def list_subscriptions(engine: Engine, status: str | None = "active") -> list[Subscription]:
     """Subscriptions with a status (all when None), by id."""
     query = select(subscriptions).order_by(subscriptions.c.id)

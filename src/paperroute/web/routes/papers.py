@@ -15,7 +15,6 @@ from paperroute.ranking import leaderboard, trending
 from paperroute.store import listings
 from paperroute.store.claims import approved_authors
 from paperroute.store.collections import collection_choices
-from paperroute.store.comments import thread
 from paperroute.store.papers import get_paper, resolve_paper_id
 from paperroute.store.votes import voted_ids
 from paperroute.web.deps import (
@@ -28,6 +27,7 @@ from paperroute.web.deps import (
     search_service,
     wants_json,
 )
+from paperroute.web.threadview import rendered_thread, thread_marker
 
 router = APIRouter()
 PAGE_SIZE = 50
@@ -373,17 +373,21 @@ def _show(request: Request, paper_id: str) -> Response:
         return moved
     if wants_json(request):
         return json_response({**paper_summary(paper), "bibtex": bibtex(paper)})
-    reader = user if paper.num_comments else personal_parts_wanted(request)
-    # A thread shows the reader's own edit/delete buttons and comment votes, so a page with
-    # comments is rendered per reader (its comments' HTML is stored, so that stays cheap).
-    viewer = user.id if user is not None and paper.num_comments else None
-    return render(
+    reader = personal_parts_wanted(request)
+    # A thread shows each reader their own comment votes and Edit/Delete links: the page holds
+    # a marker where the thread goes, filled per reader (web/threadview.py).
+    mark, headers = None, {}
+    if paper.num_comments:
+        mark, headers = thread_marker(paper.id, user is not None)
+        rendered_thread(request.app.state, paper.id, user is not None)  # in run_quick, as the rest
+    response = render(
         request,
         "papers/show.html",
-        shared=not paper.num_comments,
+        shared=True,
         ranked=False,  # its vote counts are filled in as served: a vote leaves it cached
         paper=paper,
-        thread=thread(engine, paper.id, viewer) if paper.num_comments else [],
+        thread=[],
+        thread_html=mark,
         max_chars=request.app.state.discussion.limits.max_chars,
         bibtex=bibtex(paper),
         similar=_similar(request, paper.id, wait=False),
@@ -391,6 +395,8 @@ def _show(request: Request, paper_id: str) -> Response:
         choices=collection_choices(engine, reader.id, paper.id) if reader else [],
         claimed=approved_authors(engine, paper.id),
     )
+    response.headers.update(headers)
+    return response
 
 
 @router.get("/authors/{name:path}", name="papers.author")
