@@ -107,13 +107,13 @@ class LexicalIndex:
         self._meta = self.path / "paperroute.json"
         self.index = self._open()
         self._writer: tantivy.IndexWriter | None = None
-        self._searcher: tantivy.Searcher | None = None
+        # A snapshot of the index and the paper id of each of its document addresses (reading
+        # a stored document costs ~10 us, and a digest run ranks thousands of phrases over the
+        # same window), replaced together so a reload never mixes two snapshots' addresses.
+        self._snapshot: tuple[tantivy.Searcher, dict[tuple[int, int], str]] | None = None
         # Document frequencies of the current snapshot: each costs ~0.1-0.5 ms in tantivy, and
         # every query word asks for 2-3 of them (fuzzy fallback, "did you mean").
         self._doc_freqs: dict[tuple[str, str], int] = {}
-        # Paper id of each document address of the current snapshot: reading a stored document
-        # costs ~10 us, and a digest run ranks thousands of phrases over the same window.
-        self._doc_ids: dict[tuple[int, int], str] = {}
         # The must-clause of a first-seen window's ids, built once per window (a term set of
         # every id of the window costs ~0.5 ms to build).
         self._within: dict[frozenset[str], tantivy.Query] = {}
@@ -213,18 +213,20 @@ class LexicalIndex:
     def reload(self) -> None:
         """See the latest commit (of this or another process)."""
         self.index.reload()
-        self._searcher = None
+        self._snapshot = None
         self._doc_freqs = {}
-        self._doc_ids = {}
 
     @property
     def searcher(self) -> tantivy.Searcher:
         """A snapshot of the index, kept until the next reload: getting one costs ~0.3 ms, and
         a query asks for document frequencies several times."""
-        searcher = self._searcher
-        if searcher is None:
-            searcher = self._searcher = self.index.searcher()
-        return searcher
+        return self._current()[0]
+
+    def _current(self) -> tuple[tantivy.Searcher, dict[tuple[int, int], str]]:
+        snapshot = self._snapshot
+        if snapshot is None:
+            snapshot = self._snapshot = (self.index.searcher(), {})
+        return snapshot
 
     def num_docs(self) -> int:
         """Documents in the index."""
@@ -236,9 +238,8 @@ class LexicalIndex:
         """(paper id, BM25 score) best first, and the number of matching documents (0 unless
         `count`: counting visits every match of an OR query, while top-k alone can skip most;
         measured at 1M: 18 ms of a 45 ms query)."""
-        searcher = self.searcher
+        searcher, ids = self._current()
         result = searcher.search(query, limit=max(1, limit), count=count)
-        ids = self._doc_ids
         if len(ids) > DOC_IDS_KEPT:
             ids.clear()
         hits = []
