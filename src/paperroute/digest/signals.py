@@ -13,7 +13,6 @@ interested" marks, vectors the stored ones. The digest only adds its own bar for
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 
@@ -23,7 +22,7 @@ from paperroute.config import Settings
 from paperroute.digest.compose import PaperIndex, Signals
 from paperroute.library.recommendations import Recommender
 from paperroute.models import Paper
-from paperroute.ranking.trending import TrendingInput, announced_at, rank_trending
+from paperroute.ranking.leaderboard import trending_order
 from paperroute.search.service import SearchService
 from paperroute.store.library import not_interested_by_user
 from paperroute.store.papers import author_key, first_seen_since, get_papers
@@ -117,7 +116,7 @@ def gather_inputs(
             hits = search.match_topics(wanted, start)
             topic_hits.update((s.id, hits) for s in members)
         picks.update(for_you_picks(engine, recommender, members, part))
-    trending = trending_order(pool.papers, moment)
+    trending = trending_order(engine, pool.ids, moment)  # the /trending page's order
     index = PaperIndex.build(pool.papers)
     out = []
     for sub in subs:
@@ -131,17 +130,6 @@ def gather_inputs(
         )
         out.append(ReaderInputs(sub, pool.since(since[sub.id]), signals, index))
     return out
-
-
-def trending_order(found: Sequence[Paper], moment: datetime) -> list[str]:
-    """Paper ids by trending score (ranking/trending.py), papers without any vote left out."""
-    inputs = [
-        TrendingInput(
-            p.id, p.hf_upvotes, p.upvotes, p.saves, announced_at(p.announced, p.published)
-        )
-        for p in found
-    ]
-    return [s.paper_id for s in rank_trending(inputs, moment) if s.points > 0]
 
 
 @dataclass
