@@ -13,6 +13,7 @@ interested" marks, vectors the stored ones. The digest only adds its own bar for
 from __future__ import annotations
 
 from collections import defaultdict
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import datetime
 
@@ -112,10 +113,14 @@ def gather_inputs(
         if not part.papers:
             continue
         wanted = [t for s in members if s.prefs.sections.get("topics") for t in s.prefs.topics]
-        if wanted and search is not None:
-            hits = search.match_topics(wanted, start)
-            topic_hits.update((s.id, hits) for s in members)
-        picks.update(for_you_picks(engine, recommender, members, part))
+        # "For you" (mostly regression fits and matrix products, which release the GIL) runs
+        # beside the topic matching (mostly Python): the two use both cores.
+        with ThreadPoolExecutor(1, thread_name_prefix="digest-for-you") as side:
+            for_you = side.submit(for_you_picks, engine, recommender, members, part)
+            if wanted and search is not None:
+                hits = search.match_topics(wanted, start)
+                topic_hits.update((s.id, hits) for s in members)
+            picks.update(for_you.result())
     trending = trending_order(engine, pool.ids, moment)  # the /trending page's order
     index = PaperIndex.build(pool.papers)
     out = []

@@ -187,10 +187,12 @@ class Recommender:
             cand_ids, cand = self.cache.get(list(dict.fromkeys(candidates)))
             index = {pid: i for i, pid in enumerate(cand_ids)}
         texts = _Texts(self.texts) if with_reasons else None
-        if len(libs) > 1:  # what every reader's ranking reads: once, before the threads
-            self._load_authors(cand_ids)
+        if len(libs) > 1:  # what the readers' rankings read: in a few queries, before the threads
+            saved = list(dict.fromkeys(p for lib in libs.values() for p in lib.positives_for(tag)))
+            self.cache.get([*saved, *{p for lib in libs.values() for p in lib.negatives}])
+            self._load_authors([*cand_ids, *saved])
             if texts is not None:  # reasons name terms shared with the closest saved papers
-                texts([*cand_ids, *{p for lib in libs.values() for p in lib.positives_for(tag)}])
+                texts([*cand_ids, *saved])
 
         def one(user_id: int) -> ForYou:
             return self._rank_reader(
