@@ -338,6 +338,8 @@ def main() -> None:
         print(f"compose+render, first run in a fresh process (cached topics): "
               f"{warm['compose_render_s']:.1f}s (signals {warm['signals_s']:.1f}s)",
               flush=True)  # fmt: skip
+        if cached_topics:  # phrases new to this run are kept for the next one
+            shutil.copy(topics_file, cached_topics)
     messages, comp = compose_all(engine, settings, moment, search)
     print(f"compose+render: {args.subscribers} subscribers -> {comp['digests']} digests "
           f"(mean {comp['mean_papers']:.1f} papers, {comp['unique_topics']} distinct topics, "
