@@ -410,3 +410,29 @@ def test_daily_and_weekly_readers_are_matched_against_their_own_new_papers(engin
     matches = {r.subscription.email: r.signals.topic_matches["graph neural networks"] for r in got}
     assert matches["daily@example.org"] == ["2501.00002"]
     assert sorted(matches["weekly@example.org"]) == ["2501.00000", "2501.00001", "2501.00002"]
+
+
+def test_the_digests_trending_order_is_the_trending_pages_among_its_papers(engine, settings):
+    from sqlalchemy import update
+
+    from paperroute.digest.signals import gather_inputs
+    from paperroute.ranking.leaderboard import list_trending
+    from paperroute.store.schema import papers as papers_table
+
+    demo = load_demo(engine, 40)
+    now = datetime.now(UTC)
+    # Hugging Face upvotes on every third paper, and local saves on a few others.
+    with engine.begin() as conn:
+        for n, p in enumerate(demo):
+            conn.execute(
+                update(papers_table)
+                .where(papers_table.c.id == p.id)
+                .values(hf_upvotes=(n * 7) % 13 if n % 3 == 0 else 0, saves=int(n % 5 == 1))
+            )
+    sub = active(engine, "trends@example.org", sections={"trending": 5})
+    [reader] = gather_inputs(engine, settings, [sub], {sub.id: now - timedelta(days=1)}, None, now)
+
+    page = [p.id for p, score in list_trending(engine, now, limit=200) if score.points > 0]
+    pool = {p.id for p in reader.papers}
+    assert reader.signals.trending == [pid for pid in page if pid in pool]
+    assert len(reader.signals.trending) > 5

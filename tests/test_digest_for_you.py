@@ -99,3 +99,41 @@ def test_not_interested_paper_is_absent_from_every_section(
     # Only that reader's marks count: another follower of the author still gets the paper.
     assert other.email == "other@example.org"
     assert f"/papers/{VISION_BENCH}" in got["other@example.org"].get_body(("plain",)).get_content()
+
+
+def test_the_digests_for_you_picks_are_the_for_you_pages_for_the_same_reader(engine, settings):
+    from datetime import UTC, datetime, timedelta
+
+    from paperroute.digest.signals import FOR_YOU_DEPTH, SIMILAR_MIN, gather_inputs
+    from paperroute.search.service import SearchService
+    from paperroute.store.votes import set_vote
+    from search_support import real_embedder
+    from webtools import client_for, make_app, sign_in
+
+    demo = {p.id: p for p in load_demo(engine, 80, settings)}
+    client = client_for(make_app(settings, engine))
+    user = sign_in(client, engine, "reader@example.org")
+    save_into_collection(engine, user.id, "Vision", SAVED_VISION)
+    others = [pid for pid in demo if pid not in {*SAVED_VISION, VISION_BENCH}]
+    set_vote(engine, user.id, others[0], True)
+    mark_not_interested(engine, user.id, VISION_BENCH)
+    # A followed author counts on the page as one saved paper of theirs: the mail must agree.
+    followed = demo[others[40]].author_names[0]
+    sub = active(engine, user.email, user.id, follow_authors=[followed], sections={"for_you": 5})
+
+    page = client.get("/for-you?window=month&format=json").json()
+    now = datetime.now(UTC)
+    search = SearchService(settings, engine, real_embedder())
+    [reader] = gather_inputs(
+        engine, settings, [sub], {sub.id: now - timedelta(days=1)}, search, now
+    )
+
+    assert {p.id for p in reader.papers} == set(demo), "the same candidates on both sides"
+    shown = [
+        item["id"]
+        for item in page["items"][:FOR_YOU_DEPTH]
+        if item["reason"]["closest"][0]["similarity"] >= SIMILAR_MIN
+        or item["reason"]["shared_authors"]
+    ]
+    assert shown, page
+    assert list(reader.signals.similar) == shown

@@ -31,6 +31,7 @@ from paperroute.config import Settings
 from paperroute.digest.compose import Digest, compose_digest, period_for, period_length
 from paperroute.digest.render import digest_message, digest_message_id
 from paperroute.digest.signals import ReaderInputs, gather_inputs
+from paperroute.library.recommendations import Recommender
 from paperroute.mail.smtp import (
     Mailer,
     PermanentMailError,
@@ -143,12 +144,16 @@ def send_due_digests(
     if due and not settings.smtp_configured:  # claiming would only burn retry attempts
         report.stopped = "SMTP is not configured: set PAPERROUTE_SMTP_HOST"
         return report
+    # One recommender for the run: its vector cache serves every batch.
+    recommender = Recommender.from_search(engine, search) if search is not None else None
     with Mailer(settings) as mailer:
         for start in range(0, len(due), options.batch_size):
             batch = due[start : start + options.batch_size]
             subs = [s for s, _ in batch]
             since = reader_since(engine, subs, moment)
-            inputs = gather_inputs(engine, settings, subs, since, search, moment)
+            inputs = gather_inputs(
+                engine, settings, subs, since, search, moment, recommender=recommender
+            )
             for (_, period), reader in zip(batch, inputs, strict=True):
                 if not _deliver_one(
                     settings, engine, mailer, reader, period, owner, options, report

@@ -12,10 +12,12 @@ contribute the centroid of the window's papers in that category.
 
 from __future__ import annotations
 
+import os
 import threading
 import time
 from collections import OrderedDict
 from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import date
 from typing import Any
@@ -30,6 +32,7 @@ MODEL_TTL_S = 3600.0  # new papers enter the window daily; refit at most hourly 
 WINDOW_TTL_S = 60.0  # new or hidden papers show up in recommendations within a minute
 TOPIC = "topic:"
 CATEGORY = "category:"
+READER_THREADS = 8  # readers ranked side by side in a batch (a digest run)
 
 
 @dataclass
@@ -154,12 +157,74 @@ class Recommender:
         with_reasons: bool = True,
     ) -> ForYou:
         """Ranked recommendations from the reader's window of recent papers."""
+        return self.for_readers([user_id], window, tag, limit, today, with_reasons)[user_id]
+
+    def for_readers(
+        self,
+        user_ids: Sequence[int],
+        window: str = "week",
+        tag: str | None = None,
+        limit: int = 20,
+        today: date | None = None,
+        with_reasons: bool = True,
+        candidates: Sequence[str] | None = None,
+    ) -> dict[int, ForYou]:
+        """Recommendations for many readers at once: the for-you page and API (one reader) and
+        the digest (every reader of a run) all come through here.
+
+        Candidates are the window's recent papers, or `candidates` when given (a digest's new
+        papers; `window` then only labels the result). Libraries are read in one batch, the
+        candidates' vectors, authors and texts once for all readers; readers are ranked on a
+        few threads (the regression fit and the matrix products release the GIL).
+        """
         start = time.perf_counter()
         if window not in rec.WINDOWS:
             raise ValueError(f"window: must be one of {', '.join(rec.WINDOWS)}")
-        lib = store.load_reader_library(self.engine, user_id)
+        libs = store.load_reader_libraries(self.engine, user_ids)
+        if candidates is None:
+            cand_ids, cand, index = self._window(window, today)
+        else:
+            cand_ids, cand = self.cache.get(list(dict.fromkeys(candidates)))
+            index = {pid: i for i, pid in enumerate(cand_ids)}
+        texts = _Texts(self.texts) if with_reasons else None
+        if len(libs) > 1:  # what the readers' rankings read: in a few queries, before the threads
+            saved = list(dict.fromkeys(p for lib in libs.values() for p in lib.positives_for(tag)))
+            self.cache.get([*saved, *{p for lib in libs.values() for p in lib.negatives}])
+            self._load_authors([*cand_ids, *saved])
+            if texts is not None:  # reasons name terms shared with the closest saved papers
+                texts([*cand_ids, *saved])
+
+        def one(user_id: int) -> ForYou:
+            return self._rank_reader(
+                user_id, libs[user_id], window, tag, limit, (cand_ids, cand, index), texts
+            )
+
+        readers = list(libs)
+        workers = min(os.cpu_count() or 1, READER_THREADS, len(readers))
+        if workers > 1:
+            with ThreadPoolExecutor(workers, thread_name_prefix="for-you") as pool:
+                found = dict(zip(readers, pool.map(one, readers), strict=True))
+        else:
+            found = {uid: one(uid) for uid in readers}
+        if len(found) == 1:
+            [only] = found.values()
+            only.took_ms = (time.perf_counter() - start) * 1000
+        return found
+
+    def _rank_reader(
+        self,
+        user_id: int,
+        lib: store.ReaderLibrary,
+        window: str,
+        tag: str | None,
+        limit: int,
+        candidates: tuple[list[str], np.ndarray, dict[str, int]],
+        texts: Callable[[Sequence[str]], dict[str, str]] | None,
+    ) -> ForYou:
+        """One reader's recommendations among the given candidates."""
+        start = time.perf_counter()
+        cand_ids, cand, index = candidates
         out = ForYou(window=window, tag=tag, negatives=len(lib.negatives))
-        cand_ids, cand, index = self._window(window, today)
         out.candidates = len(cand_ids)
         pos_ids, pos = self.cache.get(lib.positives_for(tag))
         pos_ids, pos_list = list(pos_ids), list(pos)
@@ -206,7 +271,7 @@ class Recommender:
                 authors=authors,
                 authors_of=lambda ids: {p: self._authors.get(p, ()) for p in ids},
                 candidate_index=index,
-                texts=self.texts if with_reasons else None,
+                texts=texts,
                 limit=limit,
                 hide=set(lib.positives) | set(lib.negatives),
                 params=self.params,
@@ -250,16 +315,20 @@ class Recommender:
         (each followed author counts like one saved paper of theirs)."""
         if not self.params.author_weight:
             return None
-        missing = [p for p in dict.fromkeys([*cand_ids, *pos_ids]) if p not in self._authors]
-        if missing:
-            if len(self._authors) > 200_000:
-                self._authors.clear()
-            self._authors.update(store.paper_author_keys(self.engine, missing))
+        self._load_authors([*cand_ids, *pos_ids])
         return rec.author_scores(
             [self._authors.get(p, ()) for p in cand_ids],
             [*(self._authors.get(p, ()) for p in pos_ids), *([k] for k in followed)],
             normalised=True,
         )
+
+    def _load_authors(self, ids: Sequence[str]) -> None:
+        """Make the author keys of these papers known (kept in memory like the vectors)."""
+        missing = [p for p in dict.fromkeys(ids) if p not in self._authors]
+        if missing:
+            if len(self._authors) > 200_000:
+                self._authors.clear()
+            self._authors.update(store.paper_author_keys(self.engine, missing))
 
     def texts(self, ids: Sequence[str]) -> dict[str, str]:
         """Title + abstract of papers; a topic or category pseudo-positive is its own text."""
@@ -267,6 +336,20 @@ class Recommender:
         found = store.paper_texts(self.engine, [p for p in ids if p not in out])
         out.update({pid: f"{t}. {a}" for pid, (t, a) in found.items()})
         return out
+
+
+class _Texts:
+    """Paper texts read once per batch of readers (thread-safe: a race reads a text twice)."""
+
+    def __init__(self, read: Callable[[Sequence[str]], dict[str, str]]) -> None:
+        self.read = read
+        self.known: dict[str, str] = {}
+
+    def __call__(self, ids: Sequence[str]) -> dict[str, str]:
+        missing = [p for p in ids if p not in self.known]
+        if missing:
+            self.known.update(self.read(missing))
+        return {p: self.known[p] for p in ids if p in self.known}
 
 
 _LOCK = threading.Lock()

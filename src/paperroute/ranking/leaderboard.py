@@ -5,6 +5,7 @@ Kept out of `store/` so that the store never imports ranking (imports flow store
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import date, datetime, timedelta
 
 from sqlalchemy import Engine
@@ -13,23 +14,42 @@ from paperroute.models import Paper
 from paperroute.ranking import trending
 from paperroute.ranking.trending import TrendingInput, TrendingScore, announced_at
 from paperroute.store import listings
+from paperroute.store.papers import as_date
 
 
 def trending_inputs(
-    engine: Engine, until: date, window_days: int, start: date | None = None
+    engine: Engine,
+    until: date | None = None,
+    window_days: int = trending.WINDOW_DAYS,
+    start: date | None = None,
+    ids: Sequence[str] | None = None,
 ) -> list[TrendingInput]:
-    """Trending inputs for visible papers announced in [start or until-window, until]."""
-    start = start or until - timedelta(days=window_days)
+    """Trending inputs: for visible papers announced in [start or until-window, until], or
+    for the visible papers among `ids` (a digest's new papers). The only place they are read."""
+    if ids is None:
+        start = start or until - timedelta(days=window_days)
     return [
         TrendingInput(
             paper_id=r["id"],
             hf_upvotes=r["hf_upvotes"] or 0,
             upvotes=r["upvotes"] or 0,
             saves=r["saves"] or 0,
-            announced_at=announced_at(r["announced"], r["published"]),
+            announced_at=announced_at(as_date(r["announced"]), r["published"]),
         )
-        for r in listings.trending_rows(engine, start, until)
+        for r in listings.trending_rows(engine, start, until, ids)
     ]
+
+
+def clock(engine: Engine, now: datetime) -> datetime:
+    """The one trending clock: now, or the end of the newest day when the store is stale."""
+    return trending.trending_clock(listings.latest_day(engine), now)
+
+
+def trending_order(engine: Engine, ids: Sequence[str], now: datetime) -> list[str]:
+    """These papers' ids by trending score on the trending clock, papers without any vote left
+    out (a digest's trending section: the /trending page's order among its papers)."""
+    ranked = trending.rank_trending(trending_inputs(engine, ids=ids), clock(engine, now))
+    return [s.paper_id for s in ranked if s.points > 0]
 
 
 def list_trending(
@@ -47,12 +67,12 @@ def list_trending(
     papers of that period are scored at the end of the period (or now, if earlier).
     """
     if end is None:
-        clock = trending.trending_clock(listings.latest_day(engine), now)
-        until = clock.date()
+        at = clock(engine, now)
+        until = at.date()
     else:
-        clock = trending.trending_clock(end, now)
+        at = trending.trending_clock(end, now)
         until = end
     inputs = trending_inputs(engine, until, trending.WINDOW_DAYS, start=start)
-    ranked = trending.rank_trending(inputs, clock)[offset : offset + limit]
+    ranked = trending.rank_trending(inputs, at)[offset : offset + limit]
     by_id = {p.id: p for p in listings.papers_by_ids(engine, [s.paper_id for s in ranked])}
     return [(by_id[s.paper_id], s) for s in ranked if s.paper_id in by_id]

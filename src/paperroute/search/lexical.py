@@ -28,6 +28,7 @@ PHRASE_BOOST = 2.0
 FUZZY_BOOST = 6.0
 MIN_FUZZY_LEN = 4
 WRITER_WAIT_S = 60.0
+DOC_IDS_KEPT = 500_000  # document address -> paper id entries kept per snapshot (~60 MB at most)
 
 
 def _stem_analyzer() -> tantivy.TextAnalyzer:
@@ -106,10 +107,16 @@ class LexicalIndex:
         self._meta = self.path / "paperroute.json"
         self.index = self._open()
         self._writer: tantivy.IndexWriter | None = None
-        self._searcher: tantivy.Searcher | None = None
+        # A snapshot of the index and the paper id of each of its document addresses (reading
+        # a stored document costs ~10 us, and a digest run ranks thousands of phrases over the
+        # same window), replaced together so a reload never mixes two snapshots' addresses.
+        self._snapshot: tuple[tantivy.Searcher, dict[tuple[int, int], str]] | None = None
         # Document frequencies of the current snapshot: each costs ~0.1-0.5 ms in tantivy, and
         # every query word asks for 2-3 of them (fuzzy fallback, "did you mean").
         self._doc_freqs: dict[tuple[str, str], int] = {}
+        # The must-clause of a first-seen window's ids, built once per window (a term set of
+        # every id of the window costs ~0.5 ms to build).
+        self._within: dict[frozenset[str], tantivy.Query] = {}
 
     def _open(self) -> tantivy.Index:
         self.path.mkdir(parents=True, exist_ok=True)
@@ -206,17 +213,20 @@ class LexicalIndex:
     def reload(self) -> None:
         """See the latest commit (of this or another process)."""
         self.index.reload()
-        self._searcher = None
+        self._snapshot = None
         self._doc_freqs = {}
 
     @property
     def searcher(self) -> tantivy.Searcher:
         """A snapshot of the index, kept until the next reload: getting one costs ~0.3 ms, and
         a query asks for document frequencies several times."""
-        searcher = self._searcher
-        if searcher is None:
-            searcher = self._searcher = self.index.searcher()
-        return searcher
+        return self._current()[0]
+
+    def _current(self) -> tuple[tantivy.Searcher, dict[tuple[int, int], str]]:
+        snapshot = self._snapshot
+        if snapshot is None:
+            snapshot = self._snapshot = (self.index.searcher(), {})
+        return snapshot
 
     def num_docs(self) -> int:
         """Documents in the index."""
@@ -228,9 +238,17 @@ class LexicalIndex:
         """(paper id, BM25 score) best first, and the number of matching documents (0 unless
         `count`: counting visits every match of an OR query, while top-k alone can skip most;
         measured at 1M: 18 ms of a 45 ms query)."""
-        searcher = self.searcher
+        searcher, ids = self._current()
         result = searcher.search(query, limit=max(1, limit), count=count)
-        hits = [(searcher.doc(addr)["id"][0], float(score)) for score, addr in result.hits]
+        if len(ids) > DOC_IDS_KEPT:
+            ids.clear()
+        hits = []
+        for score, addr in result.hits:
+            key = (addr.segment_ord, addr.doc)
+            pid = ids.get(key)
+            if pid is None:
+                pid = ids[key] = searcher.doc(addr)["id"][0]
+            hits.append((pid, float(score)))
         return hits, int(result.count or 0)
 
     def doc_freq(self, field: str, term: str) -> int:
@@ -318,8 +336,15 @@ class LexicalIndex:
             clauses.append(self._range("has_code", 1, None))
         if filters.min_upvotes:
             clauses.append(self._range("upvotes", int(filters.min_upvotes), None))
-        if getattr(filters, "within", None) is not None:  # a first-seen window's papers
-            clauses.append(tantivy.Query.term_set_query(self.schema, "id", sorted(filters.within)))
+        within = getattr(filters, "within", None)
+        if within is not None:  # a first-seen window's papers
+            clause = self._within.get(within)
+            if clause is None:
+                if len(self._within) >= 8:
+                    self._within.clear()
+                clause = tantivy.Query.term_set_query(self.schema, "id", sorted(within))
+                self._within[within] = clause
+            clauses.append(clause)
         return [(tantivy.Occur.Must, c) for c in clauses]
 
     def _range(self, field: str, lo: int | None, hi: int | None) -> tantivy.Query:
@@ -354,6 +379,8 @@ class LexicalIndex:
         query = self._author(name)
         if query is None:
             return []
+        if not all(self.doc_freq("authors", tok) for tok in name_tokens(name)):
+            return []  # a part no author name holds: nothing to search (most topic phrases)
         clauses = [(tantivy.Occur.Must, query), *self.filter_clauses(filters)]
         hits, _ = self.search(tantivy.Query.boolean_query(clauses), limit)
         return [pid for pid, _ in hits]

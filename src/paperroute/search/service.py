@@ -16,6 +16,7 @@ from collections.abc import Callable, Iterable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass, field, replace
 from datetime import UTC, date, datetime
+from functools import lru_cache
 from typing import Any, Literal
 
 import numpy as np
@@ -46,6 +47,7 @@ _LIGHT_COLUMNS = (
     "hidden",
     "citation_count",
 )
+_WINDOW_COLUMNS = (*_LIGHT_COLUMNS, "categories", "authors")
 # A query is ranked once over this many lexical candidates and VECTOR_DEPTH nearest neighbours
 # (x5 with filters); every page is a slice of that ranking, so pages never overlap and every
 # page shows the same total.
@@ -101,11 +103,12 @@ class SearchFilters:
 
     def allows(self, row: dict) -> bool:
         """Whether a hydrated papers row passes every filter."""
-        announced = as_date(row["announced"])
-        if self.date_from and (announced is None or announced < self.date_from):
-            return False
-        if self.date_to and (announced is None or announced > self.date_to):
-            return False
+        if self.date_from or self.date_to:
+            announced = as_date(row["announced"])
+            if self.date_from and (announced is None or announced < self.date_from):
+                return False
+            if self.date_to and (announced is None or announced > self.date_to):
+                return False
         if self.categories:
             wanted = {c.lower() for c in self.categories}
             if not wanted & {c.lower() for c in row["categories"] or []}:
@@ -418,9 +421,11 @@ class SearchService:
         # GIL: they run side by side on two cores.
         windowed = filters.within is not None and bool(filters.seen_from or filters.seen_until)
         window = self._window_vectors(filters)[1] if windowed else None
+        # A window's papers are scored exactly (no ANN search): the query vector is all the
+        # vector side needs, and a known phrase's is a lookup, not worth a thread hand-off.
         pending = (
-            self._pool.submit(self._embed_and_search, parsed.text, 0 if window else ann_depth)
-            if want_vectors
+            self._pool.submit(self._embed_and_search, parsed.text, ann_depth)
+            if want_vectors and window is None
             else None
         )
         lex_query = self.indexes.lexical.build_query(parsed, filters)
@@ -436,10 +441,11 @@ class SearchService:
         if while_waiting is not None:
             while_waiting([pid for pid, _ in lex_hits])
         vec_hits: list[tuple[str, float]] = []
+        if want_vectors and window is not None:  # exact cosine over all of the window's papers
+            qvec = self.embed_query(parsed.text)
+            return lex_hits, _window_hits(window, qvec, {p for p, _ in lex_hits}), total
         if pending is not None:
             qvec, vec_hits = pending.result()
-            if window is not None:  # a first-seen window: exact cosine over all of its papers
-                return lex_hits, _window_hits(window, qvec, {p for p, _ in lex_hits}), total
             # Exact cosine for lexical candidates the ANN list did not reach, so fusion
             # compares every candidate on both signals.
             seen = {pid for pid, _ in vec_hits}
@@ -517,8 +523,22 @@ class SearchService:
                 self._rankings[key] = ranking
         return ranking
 
-    def _rank(self, parsed: ParsedQuery, filters: SearchFilters, sort: Sort) -> Ranking:
-        """Rank a fixed number of candidates once: fusion, relevance floor, author, sorting."""
+    def _rank(
+        self,
+        parsed: ParsedQuery,
+        filters: SearchFilters,
+        sort: Sort,
+        source: _Rows | None = None,
+        explain: bool = True,
+    ) -> Ranking:
+        """Rank a fixed number of candidates once: fusion, relevance floor, author, sorting.
+
+        `source` replaces the per-query row reads (a batch of queries over one window reads
+        the window's rows once); without `explain` the message and the "did you mean"
+        suggestion are left out (they change nothing in the order).
+        """
+        source = source or _Rows(self._hydrate)
+        hydrate = source.read
         filters = self._resolve_window(filters)
         if parsed.min_citations is not None:  # `citations:>N` in the query
             filters = replace(
@@ -536,12 +556,13 @@ class SearchService:
         # The lexical candidates' rows load while the vector search still runs (at 1M papers
         # with the shipped ef the ANN side is the longer one).
         lex_hits, vec_hits, lex_total = self.candidates(
-            parsed, filters, LEXICAL_DEPTH, lambda ids: rows.update(self._hydrate(ids, columns))
+            parsed, filters, LEXICAL_DEPTH, lambda ids: rows.update(hydrate(ids, columns))
         )
-        author, author_ids = self._author_papers(name, filters, rows, columns) if name else ("", [])
-        rows.update(self._hydrate([p for p, _ in vec_hits if p not in rows], columns))
-        allows = filters.allows if filters.active else lambda row: True
-        ok = {pid for pid, row in rows.items() if not row["hidden"] and allows(row)}
+        author, author_ids = (
+            self._author_papers(name, filters, rows, columns, hydrate) if name else ("", [])
+        )
+        rows.update(hydrate([p for p, _ in vec_hits if p not in rows], columns))
+        ok = source.passing(rows, filters)
         for wanted in parsed.authors:  # the index matched name parts; require one whole author
             ok = {pid for pid in ok if author_matches(_names(rows[pid]), [wanted])}
         sims = dict(vec_hits)
@@ -563,8 +584,8 @@ class SearchService:
             lex_ids=frozenset(lex_ids),
             author=author if author_ids else None,
             author_ids=frozenset(author_ids),
-            message=_message(parsed, fused, lex_total),
-            suggestion=None if author_ids else self._suggestion(parsed),
+            message=_message(parsed, fused, lex_total) if explain else None,
+            suggestion=None if author_ids or not explain else self._suggestion(parsed),
         )
 
     def match_topics(
@@ -581,13 +602,17 @@ class SearchService:
         self.indexes.refresh()
         parsed = {p: parse_query(p) for p in phrases}
         self.phrases.ensure([q.text.strip().lower() for q in parsed.values() if q.text])
-        window = SearchFilters(seen_from=since, seen_until=until)
+        window = self._resolve_window(SearchFilters(seen_from=since, seen_until=until))
+        # Every candidate of a windowed ranking is a paper of the window (the lexical side is
+        # restricted to it, the vector side scores exactly its papers): read their rows once.
+        source = _WindowRows(self._hydrate, sorted(window.within or ()))
         out: dict[str, list[str]] = {}
         for phrase, query in parsed.items():
             if query.arxiv_id or query.is_empty:
                 out[phrase] = []
                 continue
-            ranking = self._rank(query, _merge_filters(window, query), "relevance")
+            filters = _merge_filters(window, query)
+            ranking = self._rank(query, filters, "relevance", source, explain=False)
             out[phrase] = [pid for pid, _ in ranking.order[:limit]]
         return out
 
@@ -596,9 +621,7 @@ class SearchService:
         if filters.within is not None or not (filters.seen_from or filters.seen_until):
             return filters
         ids, _ = self._window_vectors(filters)
-        resolved = SearchFilters(**asdict(filters))
-        resolved.within = frozenset(ids)
-        return resolved
+        return replace(filters, within=frozenset(ids))
 
     def _window_vectors(self, filters: SearchFilters) -> tuple[list[str], np.ndarray]:
         """Ids of the visible papers first seen in the window, and their unit vectors (rows of
@@ -618,14 +641,19 @@ class SearchService:
         return found[0], found[1]
 
     def _author_papers(
-        self, name: str, filters: SearchFilters, rows: dict[str, dict], columns: list
+        self,
+        name: str,
+        filters: SearchFilters,
+        rows: dict[str, dict],
+        columns: list,
+        hydrate: Callable[[Sequence[str], Sequence[str]], dict[str, dict]],
     ) -> tuple[str, list[str]]:
         """When the words are an author's whole name: that name as written, and their papers."""
         found = self.indexes.lexical.author_ids(name, filters, LEXICAL_DEPTH)
         if not found:
             return "", []
         # Author lists are JSON (slow to load): read them for these papers only.
-        theirs = self._hydrate(found, [*columns, "authors"])
+        theirs = hydrate(found, [*columns, "authors"])
         rows.update(theirs)
         shown, ids = "", []
         for pid in found:
@@ -680,6 +708,52 @@ class SearchService:
         )
 
 
+class _Rows:
+    """Where a ranking reads its candidates' rows: the store, per query."""
+
+    def __init__(self, hydrate: Callable[[Sequence[str], Sequence[str]], dict[str, dict]]):
+        self.hydrate = hydrate
+
+    def read(self, ids: Sequence[str], columns: Sequence[str]) -> dict[str, dict]:
+        """Rows of these papers with (at least) these columns."""
+        return self.hydrate(ids, columns)
+
+    def passing(self, rows: dict[str, dict], filters: SearchFilters) -> set[str]:
+        """Ids of the rows that are visible and pass the filters."""
+        allows = filters.allows if filters.active else lambda row: True
+        return {pid for pid, row in rows.items() if not row["hidden"] and allows(row)}
+
+
+class _WindowRows(_Rows):
+    """The rows of a first-seen window's papers, read once for a batch of queries over it
+    (every candidate of a windowed ranking is one of them), and which of them pass each
+    query's filters."""
+
+    def __init__(
+        self,
+        hydrate: Callable[[Sequence[str], Sequence[str]], dict[str, dict]],
+        ids: Sequence[str],
+    ):
+        super().__init__(hydrate)
+        self.rows = hydrate(ids, _WINDOW_COLUMNS)
+        self._passing: dict[str, set[str]] = {}
+
+    def read(self, ids: Sequence[str], columns: Sequence[str]) -> dict[str, dict]:
+        missing = [pid for pid in ids if pid not in self.rows]
+        if missing:  # indexed after the window was read: read them as a search would
+            self.rows.update(self.hydrate(missing, _WINDOW_COLUMNS))
+            self._passing.clear()
+        rows = self.rows
+        return {pid: rows[pid] for pid in ids if pid in rows}
+
+    def passing(self, rows: dict[str, dict], filters: SearchFilters) -> set[str]:
+        key = repr(replace(filters, within=None))  # the window itself is this batch's
+        every = self._passing.get(key)
+        if every is None:
+            every = self._passing[key] = super().passing(self.rows, filters)
+        return rows.keys() & every
+
+
 def _window_hits(
     window: tuple[list[str], np.ndarray], qvec: np.ndarray, lexical: set[str]
 ) -> list[tuple[str, float]]:
@@ -688,9 +762,12 @@ def _window_hits(
     ids, mat = window
     if not ids:
         return []
-    sims = (mat @ qvec).tolist()
-    kept = [(pid, s) for pid, s in zip(ids, sims, strict=True) if s >= FLOOR or pid in lexical]
-    return sorted(kept, key=lambda kv: -kv[1])
+    sims = (mat @ qvec).astype(np.float64)  # compared and ordered as the Python floats they become
+    keep = sims >= FLOOR
+    keep |= np.fromiter((pid in lexical for pid in ids), bool, len(ids))
+    rows = np.flatnonzero(keep)
+    rows = rows[np.argsort(-sims[rows], kind="stable")]  # best first, ties in window order
+    return list(zip([ids[i] for i in rows], sims[rows].tolist(), strict=True))
 
 
 def _names(row: dict) -> list[str]:
@@ -698,9 +775,9 @@ def _names(row: dict) -> list[str]:
 
 
 def _merge_filters(filters: SearchFilters | None, parsed: ParsedQuery) -> SearchFilters:
-    merged = SearchFilters(**asdict(filters)) if filters else SearchFilters()
-    merged.categories = list(dict.fromkeys(merged.categories + parsed.categories))
-    return merged
+    # A shallow copy: a window's `within` set stays the same object (it keys per-window caches).
+    merged = filters or SearchFilters()
+    return replace(merged, categories=list(dict.fromkeys(merged.categories + parsed.categories)))
 
 
 def _title_overlap(
@@ -710,7 +787,12 @@ def _title_overlap(
     q = set(stem_tokens(parsed.text))
     if len(q) < 3:
         return {}
-    return {pid: len(q.intersection(stem_tokens(rows[pid]["title"]))) / len(q) for pid in ids}
+    return {pid: len(q & _title_terms(rows[pid]["title"])) / len(q) for pid in ids}
+
+
+@lru_cache(maxsize=65536)
+def _title_terms(title: str) -> frozenset[str]:
+    return frozenset(stem_tokens(title))
 
 
 def _name_like(parsed: ParsedQuery) -> str:

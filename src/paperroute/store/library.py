@@ -70,44 +70,64 @@ def _utc(value: datetime | None) -> datetime:
 
 def load_reader_library(engine: Engine, user_id: int) -> ReaderLibrary:
     """The reader's positives (collections and upvotes), negatives and cold-start picks."""
-    lib = ReaderLibrary()
-    when: dict[str, datetime] = {}
+    return load_reader_libraries(engine, [user_id])[user_id]
+
+
+def load_reader_libraries(engine: Engine, user_ids: Sequence[int]) -> dict[int, ReaderLibrary]:
+    """`load_reader_library` for many readers in a few queries (a digest run's readers)."""
+    ids = list(dict.fromkeys(u for u in user_ids if u is not None))
+    libs = {uid: ReaderLibrary() for uid in ids}
+    when: dict[int, dict[str, datetime]] = {uid: {} for uid in ids}
+    followed: dict[int, set[str]] = defaultdict(set)
     with engine.connect() as conn:
-        items = conn.execute(
-            select(
-                collections.c.slug,
-                collections.c.name,
-                collection_items.c.paper_id,
-                collection_items.c.added_at,
-            )
-            .join(collection_items, collection_items.c.collection_id == collections.c.id)
-            .where(collections.c.user_id == user_id)
-            .order_by(collection_items.c.added_at.desc())
-        ).all()
-        for slug, name, pid, added in items:
-            lib.tags.setdefault(slug, []).append(pid)
-            lib.tag_names[slug] = name
-            when[pid] = max(when.get(pid, _utc(None)), _utc(added))
-        for pid, created in conn.execute(
-            select(votes.c.paper_id, votes.c.created_at).where(votes.c.user_id == user_id)
-        ):
-            when[pid] = max(when.get(pid, _utc(None)), _utc(created))
-        lib.negatives = list(
-            conn.execute(
-                select(not_interested.c.paper_id)
-                .where(not_interested.c.user_id == user_id)
-                .order_by(not_interested.c.created_at.desc())
-            ).scalars()
-        )
-        onboarding = conn.execute(select(users.c.onboarding).where(users.c.id == user_id)).scalar()
-        # "Authors you follow" are the digest subscription's follow_authors: one list for both.
-        followed = conn.execute(
-            select(subscriptions.c.follow_authors).where(subscriptions.c.user_id == user_id)
-        ).scalars()
-        lib.followed_authors = sorted({author_key(n) for names in followed for n in names or []})
-    lib.positives = [p for p, _ in sorted(when.items(), key=lambda kv: kv[1], reverse=True)]
-    lib.onboarding = dict(onboarding or {})
-    return lib
+        for start in range(0, len(ids), _CHUNK):
+            chunk = ids[start : start + _CHUNK]
+            items = conn.execute(
+                select(
+                    collections.c.user_id,
+                    collections.c.slug,
+                    collections.c.name,
+                    collection_items.c.paper_id,
+                    collection_items.c.added_at,
+                )
+                .join(collection_items, collection_items.c.collection_id == collections.c.id)
+                .where(collections.c.user_id.in_(chunk))
+                .order_by(collection_items.c.added_at.desc(), collection_items.c.paper_id)
+            ).all()
+            for uid, slug, name, pid, added in items:
+                lib = libs[uid]
+                lib.tags.setdefault(slug, []).append(pid)
+                lib.tag_names[slug] = name
+                when[uid][pid] = max(when[uid].get(pid, _utc(None)), _utc(added))
+            for uid, pid, created in conn.execute(
+                select(votes.c.user_id, votes.c.paper_id, votes.c.created_at).where(
+                    votes.c.user_id.in_(chunk)
+                )
+            ):
+                when[uid][pid] = max(when[uid].get(pid, _utc(None)), _utc(created))
+            for uid, pid in conn.execute(
+                select(not_interested.c.user_id, not_interested.c.paper_id)
+                .where(not_interested.c.user_id.in_(chunk))
+                .order_by(not_interested.c.created_at.desc(), not_interested.c.paper_id)
+            ):
+                libs[uid].negatives.append(pid)
+            for uid, onboarding in conn.execute(
+                select(users.c.id, users.c.onboarding).where(users.c.id.in_(chunk))
+            ):
+                libs[uid].onboarding = dict(onboarding or {})
+            # "Authors you follow" are the digest subscription's follow_authors: one list for both.
+            for uid, names in conn.execute(
+                select(subscriptions.c.user_id, subscriptions.c.follow_authors).where(
+                    subscriptions.c.user_id.in_(chunk)
+                )
+            ):
+                followed[uid].update(author_key(n) for n in names or [])
+    for uid, lib in libs.items():
+        lib.positives = [
+            p for p, _ in sorted(when[uid].items(), key=lambda kv: kv[1], reverse=True)
+        ]
+        lib.followed_authors = sorted(followed[uid])
+    return libs
 
 
 def mark_not_interested(engine: Engine, user_id: int, paper_id: str) -> bool:

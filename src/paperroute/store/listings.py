@@ -201,8 +201,14 @@ def adjacent_days(
     return prev, nxt
 
 
-def trending_rows(engine: Engine, start: date, until: date) -> list[dict]:
-    """The numbers trending needs for visible papers announced in [start, until]."""
+def trending_rows(
+    engine: Engine,
+    start: date | None = None,
+    until: date | None = None,
+    ids: Sequence[str] | None = None,
+) -> list[dict]:
+    """The numbers trending needs for visible papers announced in [start, until] (either bound
+    may be left open), or for the visible papers among `ids`."""
     query = select(
         papers.c.id,
         papers.c.hf_upvotes,
@@ -210,9 +216,20 @@ def trending_rows(engine: Engine, start: date, until: date) -> list[dict]:
         papers.c.saves,
         papers.c.announced,
         papers.c.published,
-    ).where(papers.c.hidden.is_(False), papers.c.announced >= start, papers.c.announced <= until)
+    ).where(papers.c.hidden.is_(False))
+    if start is not None:
+        query = query.where(papers.c.announced >= start)
+    if until is not None:
+        query = query.where(papers.c.announced <= until)
     with engine.connect() as conn:
-        return [dict(r) for r in conn.execute(query).mappings()]
+        if ids is None:
+            return [dict(r) for r in conn.execute(query).mappings()]
+        ids = list(dict.fromkeys(ids))
+        return [
+            dict(r)
+            for s in range(0, len(ids), 500)
+            for r in conn.execute(query.where(papers.c.id.in_(ids[s : s + 500]))).mappings()
+        ]
 
 
 def top_categories(engine: Engine, limit: int = 30) -> list[tuple[str, int]]:
