@@ -24,6 +24,7 @@ from html import unescape
 from sqlalchemy import Engine
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from paperroute.web.bodies import buffered, send_whole
 from paperroute.web.cache import UNRANKED_HEADER
 from paperroute.web.lookups import quick
 from paperroute.web.personal import VOTES_PREFIX
@@ -120,29 +121,16 @@ class VoteCountMiddleware:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        start: dict = {}
-        chunks: list[bytes] = []
 
-        async def capture(message: Message) -> None:
-            if message["type"] == "http.response.start":
-                kind = next((v for k, v in message.get("headers", []) if k == b"content-type"), b"")
-                if not kind.startswith(b"text/html"):
-                    await send(message)
-                    return
-                start.update(message)
-            elif start and message["type"] == "http.response.body":
-                chunks.append(message.get("body", b""))
-                if message.get("more_body"):
-                    return
-                body = await self.fill(b"".join(chunks))
-                dropped = (b"content-length", UNRANKED_HEADER)  # the caches' note to themselves
-                headers = [(k, v) for k, v in start.get("headers", []) if k not in dropped]
-                headers.append((b"content-length", str(len(body)).encode()))
-                await send({**start, "headers": headers})
-                await send({"type": "http.response.body", "body": body})
-            else:
-                await send(message)
+        def wants(start: Message) -> bool:
+            kind = next((v for k, v in start.get("headers", []) if k == b"content-type"), b"")
+            return kind.startswith(b"text/html")
 
+        async def finish(start: Message, body: bytes) -> None:
+            # UNRANKED_HEADER is the caches' note to themselves, never sent
+            await send_whole(send, start, await self.fill(body), drop=(UNRANKED_HEADER,))
+
+        capture = buffered(send, wants, finish)
         await self.app(scope, receive, capture)
 
     async def fill(self, body: bytes) -> bytes:

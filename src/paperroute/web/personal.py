@@ -26,6 +26,7 @@ from paperroute.store.library import not_interested_by_user
 from paperroute.store.notifications import unread_count
 from paperroute.store.users import User, get_user
 from paperroute.store.votes import user_voted_ids
+from paperroute.web.bodies import buffered
 from paperroute.web.cache import UNRANKED_HEADER, TTLCache, reader_key
 from paperroute.web.lookups import quick
 
@@ -242,28 +243,19 @@ class SharedPageMiddleware:
     async def _render(self, key, reader: Reader, scope: Scope, receive: Receive, send: Send):
         """Run the route with markers asked for; share the page if the route agreed."""
         scope[SHARED_SCOPE_KEY] = True
-        start: dict = {}
-        chunks: list[bytes] = []
 
-        async def capture(message: Message) -> None:
-            if message["type"] == "http.response.start":
-                headers = message.get("headers", [])
-                if message.get("status") == 200 and any(k == SHARED_HEADER for k, _ in headers):
-                    start.update(message)
-                    return
-                await send(message)
-            elif start and message["type"] == "http.response.body":
-                chunks.append(message.get("body", b""))
-                if not message.get("more_body"):
-                    html = b"".join(chunks).decode()
-                    page = SharedPage.from_html(list(start["headers"]), html)
-                    ranked = not any(k == UNRANKED_HEADER for k, _ in page.headers)
-                    self.cache.put(key, page, votes_matter=ranked)
-                    csrf = scope["session"]["csrf"]
-                    await self._send(page, reader, csrf, scope["app"].state, send)
-            else:
-                await send(message)
+        def wants(start: Message) -> bool:
+            headers = start.get("headers", [])
+            return start.get("status") == 200 and any(k == SHARED_HEADER for k, _ in headers)
 
+        async def finish(start: Message, body: bytes) -> None:
+            page = SharedPage.from_html(list(start["headers"]), body.decode())
+            ranked = not any(k == UNRANKED_HEADER for k, _ in page.headers)
+            self.cache.put(key, page, votes_matter=ranked)
+            csrf = scope["session"]["csrf"]
+            await self._send(page, reader, csrf, scope["app"].state, send)
+
+        capture = buffered(send, wants, finish)
         await self.app(scope, receive, capture)
 
     @staticmethod

@@ -28,6 +28,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from paperroute.store.comments import Comment, thread, voted_in_thread
 from paperroute.store.papers import get_paper
+from paperroute.web.bodies import buffered, send_whole
 from paperroute.web.lookups import quick
 
 # A secret per process in every slot, so no comment text (stored HTML) can spell one.
@@ -170,30 +171,16 @@ class ThreadSlotMiddleware:
         if scope["type"] != "http" or scope["method"] != "GET":
             await self.app(scope, receive, send)
             return
-        start: dict = {}
-        chunks: list[bytes] = []
 
-        async def capture(message: Message) -> None:
-            if message["type"] == "http.response.start":
-                if any(k == HEADER for k, _ in message.get("headers", [])):
-                    start.update(message)
-                    return
-                await send(message)
-            elif start and message["type"] == "http.response.body":
-                chunks.append(message.get("body", b""))
-                if message.get("more_body"):
-                    return
-                body = b"".join(chunks)
-                what = next(v for k, v in start["headers"] if k == HEADER).decode()
-                at = body.find(_MARK)
-                if at >= 0:
-                    body = body[:at] + await _thread_for(scope, what) + body[at + len(_MARK) :]
-                headers = [(k, v) for k, v in start["headers"]
-                           if k not in (HEADER, b"content-length")]  # fmt: skip
-                headers.append((b"content-length", str(len(body)).encode()))
-                await send({**start, "headers": headers})
-                await send({"type": "http.response.body", "body": body})
-            else:
-                await send(message)
+        def wants(start: Message) -> bool:
+            return any(k == HEADER for k, _ in start.get("headers", []))
 
+        async def finish(start: Message, body: bytes) -> None:
+            what = next(v for k, v in start["headers"] if k == HEADER).decode()
+            at = body.find(_MARK)
+            if at >= 0:
+                body = body[:at] + await _thread_for(scope, what) + body[at + len(_MARK) :]
+            await send_whole(send, start, body, drop=(HEADER,))
+
+        capture = buffered(send, wants, finish)
         await self.app(scope, receive, capture)
