@@ -16,7 +16,7 @@ from paperroute.config import load_settings
 from paperroute.store import auth
 from paperroute.store.engine import make_engine, migrate
 from paperroute.store.users import add_user
-from webtools import client_for, doc, make_app
+from webtools import client_for, doc, make_app, parse_curl
 
 README = Path(__file__).parent.parent / "README.md"
 # README commands that read the store and work offline; the others sync from the network,
@@ -47,24 +47,6 @@ def demo_client(demo):
         yield client
 
 
-def _curl(command: str, token: str) -> tuple[str, str, dict, str | None]:
-    """(method, path and query, headers, body) of one of the page's curl commands."""
-    words = shlex.split(command.replace("$TOKEN", token))
-    assert words[:2] == ["curl", "-s"], command
-    method, headers, body, url = "GET", {}, None, words[-1]
-    pairs = iter(words[2:-1])
-    for flag in pairs:
-        value = next(pairs)
-        if flag == "-X":
-            method = value
-        elif flag == "-H":
-            name, _, text = value.partition(": ")
-            headers[name.lower()] = text
-        elif flag == "-d":
-            body = value
-    return method, re.sub(r"^https?://[^/]+", "", url), headers, body
-
-
 def test_every_example_on_the_api_reference_answers_on_the_demo(demo, demo_client):
     _, engine = demo
     user = add_user(engine, "docs-reader@example.org")
@@ -82,7 +64,7 @@ def test_every_example_on_the_api_reference_answers_on_the_demo(demo, demo_clien
     assert all(any(part in op for part in allowed) for op in without), " | ".join(without)
     assert len(examples) >= 9
     for command in examples:
-        method, path, headers, body = _curl(command, token)
+        method, path, headers, body = parse_curl(command, token)
         response = demo_client.request(
             method, path, headers={**headers, "accept": "application/json"}, content=body
         )

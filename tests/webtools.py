@@ -8,6 +8,7 @@ where a test is not about email; the email flow itself is tested with a real SMT
 from __future__ import annotations
 
 import re
+import shlex
 import socket
 import threading
 import time
@@ -248,3 +249,21 @@ def finished_import(client: TestClient, started, timeout: float = 60.0):
             return state["status"], client.get(url)
         time.sleep(0.1)
     raise AssertionError(f"import {url} did not finish in {timeout} s")
+
+
+def parse_curl(command: str, token: str) -> tuple[str, str, dict, str | None]:
+    """(method, path and query, headers, body) of one of /docs' curl commands."""
+    words = shlex.split(command.replace("$TOKEN", token))
+    assert words[:2] == ["curl", "-s"], command
+    method, headers, body, url = "GET", {}, None, words[-1]
+    pairs = iter(words[2:-1])
+    for flag in pairs:
+        value = next(pairs)
+        if flag == "-X":
+            method = value
+        elif flag == "-H":
+            name, _, text = value.partition(": ")
+            headers[name.lower()] = text
+        elif flag == "-d":
+            body = value
+    return method, re.sub(r"^https?://[^/]+", "", url), headers, body

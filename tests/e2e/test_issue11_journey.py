@@ -24,7 +24,7 @@ import pytest
 from paperroute.config import load_settings
 from paperroute.store.auth import create_login_token
 from paperroute.store.engine import make_engine, migrate
-from webtools import LiveServer, free_port, make_app, record
+from webtools import LiveServer, free_port, make_app, parse_curl, record
 
 ROOT = Path(__file__).resolve().parents[2]
 CARDS = ".search-results article.paper-card"
@@ -241,24 +241,6 @@ def test_4a_the_demo_has_categories_to_browse_and_filter_by_and_says_it_is_demo(
     assert page.locator(".demo-banner").count() == 0  # dismissed for this visitor
 
 
-def _curl(command: str, token: str) -> tuple[str, str, dict, str | None]:
-    """(method, path and query, headers, body) of one of /docs' curl commands."""
-    words = shlex.split(command.replace("$TOKEN", token))
-    assert words[:2] == ["curl", "-s"], command
-    method, headers, body, url = "GET", {}, None, words[-1]
-    pairs = iter(words[2:-1])
-    for flag in pairs:
-        value = next(pairs)
-        if flag == "-X":
-            method = value
-        elif flag == "-H":
-            name, _, text = value.partition(": ")
-            headers[name.lower()] = text
-        elif flag == "-d":
-            body = value
-    return method, re.sub(r"^https?://[^/]+", "", url), headers, body
-
-
 def _readme_commands() -> list[list[str]]:
     """The README's read-only `paperroute` commands (the others fetch, serve or write)."""
     commands = []
@@ -289,7 +271,7 @@ def test_4b_every_readme_and_docs_example_works_on_the_demo(demo, page):
     examples = page.locator("pre.example code").all_inner_texts()
     assert len(examples) >= 9, examples
     for command in examples:
-        method, path, headers, body = _curl(command, token)
+        method, path, headers, body = parse_curl(command, token)
         response = page.request.fetch(
             demo.url + path,
             method=method,
