@@ -18,7 +18,9 @@ server warms the model and indexes in the background; /readyz is 503 until that 
 
 `--discussion` (issue 12) adds `thread`, a paper page with a 200-comment thread (p95 <= 50 ms),
 and `comment`, 32 members posting comments (the form POST: checked, rendered from Markdown and
-math, stored, notified; p95 <= 100 ms), with the comment rate limits lifted for the run.
+math, stored, notified; p95 <= 100 ms) closed loop, and `comment-paced`, the same 32 members
+posting at most once a second each, as people post; the comment rate limits are lifted for the
+run.
 """
 
 from __future__ import annotations
@@ -187,19 +189,29 @@ def commenter(base: str, data_dir: Path, email: str) -> tuple[str, str]:
 
 
 async def drive_posts(
-    port: int, paper_ids: list[str], clients: int, seconds: float, members: list[tuple[str, str]]
+    port: int,
+    paper_ids: list[str],
+    clients: int,
+    seconds: float,
+    members: list[tuple[str, str]],
+    every: float = 0.0,
 ) -> list[float]:
-    """Closed-loop clients posting comments (client i is members[i]) on rotating papers, as the
-    paper page's form does; every POST's latency in ms (each must answer 303 See Other)."""
+    """Clients posting comments (client i is members[i]) on rotating papers, as the paper
+    page's form does; every POST's latency in ms (each must answer 303 See Other). Closed loop
+    (the next post as soon as one is answered), or paced: each client posts at most once per
+    `every` seconds, as people do (`comment-paced`: once a second, like bench/load.py's
+    voters), starting at random offsets so the posts do not come in waves."""
     latencies: list[float] = []
     stop = time.monotonic() + seconds
     papers = itertools.cycle(paper_ids)
 
-    async def client(cookie: str, csrf: str) -> None:
+    async def client(cookie: str, csrf: str, offset: float) -> None:
         conn = Connection(port, cookie)
         n = 0
         try:
+            await asyncio.sleep(offset)
             while time.monotonic() < stop:
+                due = time.monotonic() + every
                 n += 1
                 url = f"/papers/{next(papers)}/comments"
                 form = urlencode({"csrf_token": csrf, "body": f"{COMMENT} #{n}"})
@@ -208,10 +220,14 @@ async def drive_posts(
                 latencies.append((time.perf_counter() - start) * 1000)
                 if status != 303:
                     raise SystemExit(f"POST {url}: HTTP {status}")
+                await asyncio.sleep(max(0.0, due - time.monotonic()))
         finally:
             conn.close()
 
-    await asyncio.gather(*(client(*members[i % len(members)]) for i in range(clients)))
+    rng = random.Random(2)
+    await asyncio.gather(
+        *(client(*members[i % len(members)], rng.uniform(0, every)) for i in range(clients))
+    )
     return latencies
 
 
@@ -287,6 +303,22 @@ async def drive(port: int, urls, clients: int, seconds: float, cookies: list[str
     return latencies
 
 
+def server_cpu(proc: subprocess.Popen) -> float:
+    """CPU seconds the server and its worker processes have used so far (Linux /proc)."""
+    pids = [proc.pid]
+    children = Path(f"/proc/{proc.pid}/task/{proc.pid}/children")
+    if children.exists():
+        pids += [int(p) for p in children.read_text().split()]
+    total = 0
+    for pid in pids:
+        try:
+            fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        total += int(fields[11]) + int(fields[12])  # utime, stime
+    return total / os.sysconf("SC_CLK_TCK")
+
+
 def report(name: str, latencies: list[float], seconds: float) -> str:
     """One result line."""
     q = statistics.quantiles(latencies, n=100)
@@ -317,7 +349,7 @@ def main() -> None:
     )
     args = parser.parse_args()
     prepare(args.data_dir)
-    discussion = {"thread", "comment"}
+    discussion = {"thread", "comment", "comment-paced"}
     if args.discussion or discussion & set(args.only.split(",")):
         args.discussion = True
         for name in ("MEMBER", "NEW_MEMBER", "ADDRESS"):  # 32 clients post far faster than people
@@ -366,6 +398,7 @@ def main() -> None:
             "preview": itertools.cycle(["/digest/preview"]),  # signed in only
             "thread": itertools.cycle([f"/papers/{discussed}"]),  # --discussion
             "comment": None,  # --discussion: POSTs, driven by drive_posts
+            "comment-paced": None,  # the same, each client at most one post a second
         }
         mode = "signed-in" if args.signed_in else "anonymous"
         print(f"paperroute serve, {args.workers} worker(s), {args.clients} clients, "
@@ -387,13 +420,16 @@ def main() -> None:
                     first.append((time.perf_counter() - start) * 1000)
                 print(f"{name:<9} first load per reader: median {statistics.median(first):.0f} ms, "
                       f"max {max(first):.0f} ms")  # fmt: skip
-            if name == "comment":  # on other papers than the measured thread, which stays 200
-                targets = ids[1:200]
-                run = drive_posts(port, targets, args.clients, args.seconds, members)
+            if name.startswith("comment"):  # on other papers than the measured thread (200)
+                every = 1.0 if name == "comment-paced" else 0.0
+                run = drive_posts(port, ids[1:200], args.clients, args.seconds, members, every)
             else:
                 run = drive(port, urls, args.clients, args.seconds, cookies)
+            cpu = server_cpu(server)
             latencies = asyncio.run(run)
-            print(report(name, latencies, args.seconds), flush=True)
+            cpu = (server_cpu(server) - cpu) * 1000 / len(latencies)
+            print(f"{report(name, latencies, args.seconds)}   server CPU {cpu:.1f} ms/request",
+                  flush=True)  # fmt: skip
     finally:
         server.terminate()
         server.wait(20)

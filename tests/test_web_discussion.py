@@ -424,3 +424,39 @@ def test_comment_api_is_documented_in_openapi_with_examples(app):
     assert {"get", "post"} <= set(paths["/api/papers/{paper_id}/comments"])
     assert {"patch", "delete"} <= set(paths["/api/comments/{comment_id}"])
     assert schema["components"]["schemas"]["CommentIn"]["examples"]
+
+
+def test_a_post_forgets_only_its_papers_rendered_thread(mail_settings, engine):
+    """A new comment shows at once on its paper, while every other paper's rendered thread and
+    the members' cached accounts stay (clearing them all made each post cost every reader a
+    re-render)."""
+    seed(engine)
+    app = make_app(mail_settings, engine, page_cache_ttl=60)
+    ada = member(app, engine, "ada@example.org", "Ada Lovelace")
+    comment_id(post(ada, "On the math paper", paper=MATH_ID))
+    assert ada.get(f"/papers/{MATH_ID}").status_code == 200
+    assert ada.get(f"/papers/{PAPER}").status_code == 200
+    data = app.state.caches.data
+    assert data.get(("thread-html", MATH_ID, True)) is not None
+    cid = comment_id(post(ada, "A new one"))
+    assert data.get(("thread-html", MATH_ID, True)) is not None  # another paper's: kept
+    assert data.get(("user", ada.user.id)) is not None
+    assert data.get(("thread-html", PAPER, True)) is None
+    assert doc(ada.get(f"/papers/{PAPER}")).cssselect(f"#comment-{cid}")
+    assert get_paper(engine, PAPER).num_comments == 1
+
+
+def test_one_post_notifies_the_replied_to_the_mentioned_and_the_saver_each_once(app, engine):
+    ada = member(app, engine, "ada@example.org", "Ada Lovelace")
+    bob = member(app, engine, "bob@example.org", "Bob Smith")
+    cy = member(app, engine, "cy@example.org", "Cy Young")
+    coll = coll_store.create_collection(engine, cy.user.id, "Reading")
+    coll_store.add_paper(engine, cy.user.id, coll.id, PAPER)
+    first = comment_id(post(ada, "Hello"))  # Cy saved the paper: told
+    post(bob, "@CyYoung @AdaLovelace @BobSmith look", parent=first)
+    assert [k for k, _, _ in notify_store.mail_states(engine, ada.user.id)] == ["reply"]
+    assert [k for k, _, _ in notify_store.mail_states(engine, cy.user.id)] == [
+        "saved_paper",
+        "mention",
+    ]
+    assert notify_store.mail_states(engine, bob.user.id) == []  # not of his own comment

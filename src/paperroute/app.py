@@ -232,7 +232,7 @@ def create_app(
         engine,
         render_comment,
         app.state.limiter,
-        changed=lambda user_ids=(): _comments_changed(caches, user_ids),
+        changed=lambda user_ids=(), paper_id=None: _comments_changed(caches, user_ids, paper_id),
         kick_mail=app.state.notify_mail.kick,
         limits=CommentLimits(
             per_member=settings.comments_per_member,
@@ -296,9 +296,10 @@ def _tell_followers(settings: Settings, engine: Engine, caches: Caches, kick_mai
     return on_added
 
 
-def _comments_changed(caches: Caches, user_ids) -> None:
-    """Drop what shows comments, and the notified readers' state (their unread count)."""
-    caches.changed("comments")
+def _comments_changed(caches: Caches, user_ids, paper_id: str | None = None) -> None:
+    """Drop what shows comments (a new one: only that paper's thread of the rendered ones),
+    and the notified readers' state (their unread count)."""
+    caches.changed("comments", paper_id=paper_id)
     for uid in user_ids:
         caches.data.pop(reader_key(uid))
 

@@ -59,8 +59,9 @@ class Discussion:
     engine: Engine
     render: Renderer
     limiter: Limiter
-    # Drop the caches that show comments, and the given members' state (their unread count).
-    changed: Callable[..., None] = lambda user_ids=(): None
+    # Drop the caches that show comments (those of one paper, when given), and the given
+    # members' state (their unread count).
+    changed: Callable[..., None] = lambda user_ids=(), paper_id=None: None
     kick_mail: Callable[[], None] = lambda: None  # send due notification mail soon
     limits: CommentLimits = field(default_factory=CommentLimits)
 
@@ -78,8 +79,6 @@ class Discussion:
         return text
 
     def _allow(self, user: User, ip: str) -> None:
-        if store.is_banned(self.engine, user.id):
-            raise CommentForbidden("you are banned from the discussion on this site")
         limits = self.limits
         created = user.created_at if user.created_at.tzinfo else user.created_at.replace(tzinfo=UTC)
         young = datetime.now(UTC) - created < limits.new_account
@@ -99,16 +98,23 @@ class Discussion:
         self, user: User, paper_id: str, body: str | None, parent_id: int | None = None,
         ip: str = "unknown",
     ) -> Comment:  # fmt: skip
-        """Post a comment (or a reply), notify who it concerns, and return it."""
+        """Post a comment (or a reply), notify who it concerns, and return it.
+
+        One transaction of about seven statements: the paper locked and the ban checked, the
+        rate limits, the parent, the insert, the count raised, the mentions, who else is told
+        and their notifications."""
         text = self.checked_body(body)
-        self._allow(user, ip)
         html, handles = self.render(text)
-        comment = store.add_comment(self.engine, paper_id, user.id, text, html, parent_id)
-        mentioned = store.mentioned_members(self.engine, handles).values()
-        notified = notify_comment(self.engine, comment, mentioned)
+        with self.engine.begin() as conn:
+            store.lock_for_comment(conn, paper_id, user.id)
+            self._allow(user, ip)  # after the ban check: a banned member is told so
+            author = store.author_name(user.display_name, user.email)
+            comment = store.insert_comment(conn, paper_id, user.id, author, text, html, parent_id)
+            mentioned = store.mentioned_members_in(conn, handles).values()
+            notified = notify_comment(conn, comment, mentioned)
         if notified:
             self.kick_mail()
-        self.changed(notified)
+        self.changed(notified, paper_id)
         return comment
 
     def edit(self, user: User, comment_id: int, body: str | None) -> Comment:

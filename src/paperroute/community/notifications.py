@@ -24,14 +24,13 @@ from urllib.parse import urlencode
 from itsdangerous import BadSignature, SignatureExpired, URLSafeTimedSerializer
 from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoescape
 from markupsafe import Markup
-from sqlalchemy import Engine
+from sqlalchemy import Connection, Engine
 
 from paperroute.config import Settings
 from paperroute.mail import mail_domain, new_message
 from paperroute.mail.smtp import Mailer, PermanentMailError, TemporaryMailError, send_with_retries
 from paperroute.store import notifications as store
-from paperroute.store.claims import author_member_ids
-from paperroute.store.comments import Comment, get_comment
+from paperroute.store.comments import Comment
 from paperroute.store.notifications import NewNotification, Notification
 from paperroute.store.papers import author_key, get_papers
 from paperroute.store.subscriptions import author_followers
@@ -50,26 +49,24 @@ LABELS = {
 }
 
 
-def notify_comment(engine: Engine, comment: Comment, mentioned: Iterable[int] = ()) -> list[int]:
-    """Record the notifications a new comment causes; returns the members notified.
+def notify_comment(conn: Connection, comment: Comment, mentioned: Iterable[int] = ()) -> list[int]:
+    """Record the notifications a new comment causes, in its own transaction (Discussion.post);
+    returns the members notified. Three statements.
 
-    One per member and comment, the first that applies: a reply to them, a mention of them, a
-    comment on a paper they authored (an approved claim), a comment on a paper they saved.
-    Nobody is notified of their own comment."""
+    One per member and comment, the first that applies: a reply to them (the comment's
+    `parent_author`), a mention of them, a comment on a paper they authored (an approved claim),
+    a comment on a paper they saved. Nobody is notified of their own comment."""
     about = dict(dedupe=f"comment:{comment.id}", paper_id=comment.paper_id,
                  comment_id=comment.id, actor_id=comment.user_id)  # fmt: skip
     items: list[NewNotification] = []
-    if comment.parent_id is not None:
-        parent = get_comment(engine, comment.parent_id)
-        if parent is not None and parent.user_id is not None:
-            items.append(NewNotification(parent.user_id, "reply", **about))
+    if comment.parent_author is not None:
+        items.append(NewNotification(comment.parent_author, "reply", **about))
     items += [NewNotification(uid, "mention", **about) for uid in mentioned]
-    authors = author_member_ids(engine, comment.paper_id)
+    authors, savers = store.told_of_comments(conn, comment.paper_id)
     items += [NewNotification(uid, "authored_paper", **about) for uid in authors]
-    savers = store.savers_of(engine, comment.paper_id)
     items += [NewNotification(uid, "saved_paper", **about) for uid in savers]
     items = [i for i in items if i.user_id != comment.user_id]
-    return store.add_notifications(engine, items) if items else []
+    return store.add_notifications_in(conn, items) if items else []
 
 
 def notify_new_paper_by_followed_author(

@@ -61,6 +61,7 @@ class Comment:
     hidden: bool = False
     voted: bool = False
     paper_title: str | None = None
+    parent_author: int | None = None  # set by `insert_comment` only: who is told of a reply
     replies: list[Comment] = field(default_factory=list)
 
     @property
@@ -75,10 +76,15 @@ def _utc(value: datetime | None) -> datetime | None:
     return value
 
 
+def author_name(display_name: str | None, email: str) -> str:
+    """The name a member's comments show (never their whole email)."""
+    return display_name or email.split("@", 1)[0]
+
+
 def _author(row) -> str:
     if row.user_id is None:
         return DELETED_MEMBER
-    return row.display_name or row.email.split("@", 1)[0]
+    return author_name(row.display_name, row.email)
 
 
 def _from_row(row) -> Comment:
@@ -179,31 +185,82 @@ def add_comment(
     parent_id: int | None = None,
     now: datetime | None = None,
 ) -> Comment:
-    """Store a new comment (a reply when `parent_id` is given) and recount the paper's."""
-    now = now or datetime.now(UTC)
+    """Store a new comment (a reply when `parent_id` is given) and count it on the paper."""
     with engine.begin() as conn:
-        _lock_paper(conn, paper_id)
-        if parent_id is not None:
-            parent = _get(conn, parent_id)
-            if parent is None or parent.paper_id != paper_id or parent.placeholder:
-                raise CommentError(
-                    f"comment {parent_id}: no such comment to reply to on this paper", "parent_id"
-                )
-        new_id = conn.execute(
-            comments.insert()
-            .values(
-                paper_id=paper_id,
-                user_id=user_id,
-                parent_id=parent_id,
-                body=body,
-                html=html,
-                upvotes=0,
-                created_at=now,
+        author = conn.execute(
+            select(users.c.display_name, users.c.email, users.c.id.label("user_id")).where(
+                users.c.id == user_id
             )
-            .returning(comments.c.id)
-        ).scalar_one()
-        _recount(conn, [paper_id])
-        return _get(conn, new_id)  # type: ignore[return-value]
+        ).one()
+        lock_for_comment(conn, paper_id, user_id)
+        return insert_comment(conn, paper_id, user_id, _author(author), body, html, parent_id, now)
+
+
+def lock_for_comment(conn: Connection, paper_id: str, user_id: int) -> None:
+    """Lock the visible paper's row for a new comment (PostgreSQL: racing posts on one paper
+    queue here) and check the member is not banned, in one statement; CommentNotFound or
+    CommentForbidden otherwise."""
+    banned = select(member_bans.c.user_id).where(member_bans.c.user_id == user_id).exists()
+    found = conn.execute(
+        select(papers.c.id, banned.label("banned"))
+        .where(papers.c.id == paper_id, papers.c.hidden.is_(False))
+        .with_for_update(of=papers)
+    ).first()
+    if found is None:
+        raise CommentNotFound(f"paper {paper_id}: not found")
+    if found.banned:
+        raise CommentForbidden("you are banned from the discussion on this site")
+
+
+def insert_comment(
+    conn: Connection,
+    paper_id: str,
+    user_id: int,
+    author: str,
+    body: str,
+    html: str,
+    parent_id: int | None = None,
+    now: datetime | None = None,
+) -> Comment:
+    """Store a new comment in the caller's transaction, after `lock_for_comment`: the parent
+    checked (a reply), the row inserted, the paper's count raised by one (exact: the paper's
+    row is locked, and a new comment is visible). `author` is the name it shows; the returned
+    comment's `parent_author` is the replied-to member (None: none, or a deleted member)."""
+    now = now or datetime.now(UTC)
+    parent_author = None
+    if parent_id is not None:
+        parent = conn.execute(
+            select(comments.c.paper_id, comments.c.user_id).where(
+                comments.c.id == parent_id, _VISIBLE
+            )
+        ).first()
+        if parent is None or parent.paper_id != paper_id:
+            raise CommentError(
+                f"comment {parent_id}: no such comment to reply to on this paper", "parent_id"
+            )
+        parent_author = parent.user_id
+    new_id = conn.execute(
+        comments.insert()
+        .values(
+            paper_id=paper_id,
+            user_id=user_id,
+            parent_id=parent_id,
+            body=body,
+            html=html,
+            upvotes=0,
+            created_at=now,
+        )
+        .returning(comments.c.id)
+    ).scalar_one()
+    conn.execute(
+        papers.update()
+        .where(papers.c.id == paper_id)
+        .values(num_comments=papers.c.num_comments + 1)
+    )
+    return Comment(
+        id=new_id, paper_id=paper_id, user_id=user_id, author=author, parent_id=parent_id,
+        body=body, html=html, upvotes=0, created_at=now, parent_author=parent_author,
+    )  # fmt: skip
 
 
 def _own_live(conn: Connection, comment_id: int, user_id: int | None) -> Comment:
@@ -365,15 +422,20 @@ def mentioned_members(engine: Engine, handles: Iterable[str]) -> dict[str, int]:
     A member's handle is their display name with spaces removed, compared case-insensitively
     ("Ada Lovelace" is @AdaLovelace); members without a display name cannot be mentioned (their
     email must never show). Two members with one handle: the earlier account has it."""
+    with engine.connect() as conn:
+        return mentioned_members_in(conn, handles)
+
+
+def mentioned_members_in(conn: Connection, handles: Iterable[str]) -> dict[str, int]:
+    """`mentioned_members` in the caller's transaction."""
     wanted = sorted({h.lower() for h in handles})
     if not wanted:
         return {}
     handle = func.lower(func.replace(users.c.display_name, " ", ""))
     query = select(handle.label("handle"), users.c.id).where(handle.in_(wanted))
     found: dict[str, int] = {}
-    with engine.connect() as conn:
-        for h, uid in conn.execute(query.order_by(users.c.id)):
-            found.setdefault(h, uid)
+    for h, uid in conn.execute(query.order_by(users.c.id)):
+        found.setdefault(h, uid)
     return found
 
 

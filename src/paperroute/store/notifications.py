@@ -18,10 +18,11 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
-from sqlalchemy import Engine, and_, func, or_, select, update
+from sqlalchemy import Connection, Engine, and_, func, literal, or_, select, union_all, update
 
 from paperroute.store.engine import dialect_insert
 from paperroute.store.schema import (
+    author_claims,
     collection_items,
     collections,
     comments,
@@ -130,36 +131,49 @@ def add_notifications(
 ) -> list[int]:
     """Record notifications, in order; one already recorded for a member's dedupe key (or an
     earlier item with it) is dropped. Returns the members newly notified."""
-    now = now or datetime.now(UTC)
-    with engine.connect() as conn:
-        rows = conn.execute(
-            select(notification_settings).where(
-                notification_settings.c.user_id.in_({i.user_id for i in items})
-            )
-        ).all()
-    prefs = {r.user_id: NotificationSettings(r.mail, tuple(r.muted or [])) for r in rows}
-    notified: list[int] = []
     with engine.begin() as conn:
-        for item in items:
-            pref = prefs.get(item.user_id, NotificationSettings())
-            mailed = pref.mail != "off" and item.kind not in pref.muted
-            gathered = pref.mail == "digest"
-            stmt = (
-                dialect_insert(conn, notifications)
-                .values(
-                    user_id=item.user_id, kind=item.kind, dedupe=item.dedupe,
-                    paper_id=item.paper_id, comment_id=item.comment_id, actor_id=item.actor_id,
-                    created_at=now, mail_status="pending" if mailed else None,
-                    gathered=gathered, attempts=0,
-                    mail_due_at=(next_gathering(now) if gathered else now) if mailed else None,
-                )
-                .on_conflict_do_nothing(index_elements=["user_id", "dedupe"])
-                .returning(notifications.c.id)
-            )  # fmt: skip
-            found = conn.execute(stmt).first()
-            if found is not None:
-                notified.append(item.user_id)
-    return notified
+        return add_notifications_in(conn, items, now)
+
+
+def add_notifications_in(
+    conn: Connection, items: Sequence[NewNotification], now: datetime | None = None
+) -> list[int]:
+    """`add_notifications` inside the caller's transaction (a comment's post): two statements,
+    the members' mail settings and one multi-row insert."""
+    now = now or datetime.now(UTC)
+    first: dict[tuple[int, str], NewNotification] = {}
+    for item in items:  # the first that applies, per member and dedupe key
+        first.setdefault((item.user_id, item.dedupe), item)
+    if not first:
+        return []
+    rows = conn.execute(
+        select(notification_settings).where(
+            notification_settings.c.user_id.in_({uid for uid, _ in first})
+        )
+    ).all()
+    prefs = {r.user_id: NotificationSettings(r.mail, tuple(r.muted or [])) for r in rows}
+    values = []
+    for item in first.values():
+        pref = prefs.get(item.user_id, NotificationSettings())
+        mailed = pref.mail != "off" and item.kind not in pref.muted
+        gathered = pref.mail == "digest"
+        values.append(dict(
+            user_id=item.user_id, kind=item.kind, dedupe=item.dedupe,
+            paper_id=item.paper_id, comment_id=item.comment_id, actor_id=item.actor_id,
+            created_at=now, mail_status="pending" if mailed else None,
+            gathered=gathered, attempts=0,
+            mail_due_at=(next_gathering(now) if gathered else now) if mailed else None,
+        ))  # fmt: skip
+    stmt = (
+        dialect_insert(conn, notifications)
+        .on_conflict_do_nothing(index_elements=["user_id", "dedupe"])
+        .returning(notifications.c.user_id, notifications.c.dedupe)
+    )
+    # Parameters, not .values(rows): that compiled the statement anew on every call (a third
+    # of a comment post's CPU); a list is SQLAlchemy's "insertmanyvalues", one statement.
+    rows = conn.execute(stmt, values[0] if len(values) == 1 else values)
+    inserted = {(r.user_id, r.dedupe) for r in rows}
+    return [uid for uid, dedupe in first if (uid, dedupe) in inserted]
 
 
 def _select_notifications():
@@ -382,3 +396,24 @@ def savers_of(engine: Engine, paper_id: str) -> list[int]:
     )
     with engine.connect() as conn:
         return sorted(conn.execute(query).scalars())
+
+
+def told_of_comments(conn: Connection, paper_id: str) -> tuple[list[int], list[int]]:
+    """(claimed authors, savers) of a paper, the members told of a new comment on it, in one
+    query: authors with an approved claim, members who saved it into any collection."""
+    authors = select(author_claims.c.user_id, literal("a").label("why")).where(
+        author_claims.c.paper_id == paper_id,
+        author_claims.c.status == "approved",
+        author_claims.c.user_id.is_not(None),
+    )
+    savers = (
+        select(collections.c.user_id, literal("s").label("why"))
+        .select_from(
+            collection_items.join(collections, collections.c.id == collection_items.c.collection_id)
+        )
+        .where(collection_items.c.paper_id == paper_id)
+    )
+    found: dict[str, set[int]] = {"a": set(), "s": set()}
+    for uid, why in conn.execute(union_all(authors, savers)):
+        found[why].add(uid)
+    return sorted(found["a"]), sorted(found["s"])
