@@ -214,17 +214,6 @@ def approved_authors(engine: Engine, paper_id: str) -> dict[str, Member]:
     return {author_key(r.author_name): _to_claim(r).member for r in rows}
 
 
-def author_member_ids(engine: Engine, paper_id: str) -> list[int]:
-    """Members with an approved claim on the paper (told of new comments on it)."""
-    query = (
-        select(author_claims.c.user_id)
-        .where(author_claims.c.paper_id == paper_id, author_claims.c.status == "approved")
-        .distinct()
-    )
-    with engine.connect() as conn:
-        return sorted(uid for uid in conn.execute(query).scalars() if uid is not None)
-
-
 def claims_by(engine: Engine, user_id: int) -> list[Claim]:
     """Every claim of a member, newest first (their profile and account export)."""
     query = _claims_query().where(author_claims.c.user_id == user_id)

@@ -384,20 +384,6 @@ def mail_states(engine: Engine, user_id: int) -> list[tuple[str, str | None, str
         ]
 
 
-def savers_of(engine: Engine, paper_id: str) -> list[int]:
-    """Members who saved the paper into any of their collections."""
-    query = (
-        select(collections.c.user_id)
-        .select_from(
-            collection_items.join(collections, collections.c.id == collection_items.c.collection_id)
-        )
-        .where(collection_items.c.paper_id == paper_id)
-        .distinct()
-    )
-    with engine.connect() as conn:
-        return sorted(conn.execute(query).scalars())
-
-
 def told_of_comments(conn: Connection, paper_id: str) -> tuple[list[int], list[int]]:
     """(claimed authors, savers) of a paper, the members told of a new comment on it, in one
     query: authors with an approved claim, members who saved it into any collection."""
