@@ -53,3 +53,29 @@ def test_a_journal_article_is_found_shown_and_has_similar_papers(settings, engin
     similar = client.get(href + "/similar")
     links = [a.get("href") for a in doc(similar).cssselect("a") if "/papers/doi/" in a.get("href")]
     assert f"/papers/{ids[0].replace(':', '/', 1)}" in links
+
+
+def test_the_venue_filter_keeps_a_venue_or_journal_s_papers(settings, engine):
+    load_fixture(engine)
+    ingest = Ingest(engine)
+    for path in [
+        DATA / "journal" / "ajph_atypon_2015.xml",
+        DATA / "acl" / "2024.acl_long3_short2.xml",
+    ]:
+        ingest.items(read_file(path), progress=False)
+    service = make_service(settings, engine)
+    client = client_for(make_app(settings, engine, search=service))
+
+    def ids(q: str) -> list[str]:
+        found = client.get("/search", params={"q": q})
+        assert found.status_code == 200
+        return [e.get("data-paper-id") for e in doc(found).cssselect(".search-results .paper-card")]
+
+    everything = ids("public health systems")
+    assert any(pid.startswith("doi:10.2105/") for pid in everything)
+    assert any(not pid.startswith("doi:") for pid in everything)  # arXiv papers match too
+    ajph = ids('public health systems venue:"American Journal of Public Health"')
+    assert ajph and all(pid.startswith("doi:10.2105/") for pid in ajph)
+    assert all(pid.startswith("acl:2024.") for pid in ids("public health systems venue:ACL"))
+    acl = ids("language models venue:acl")
+    assert acl and all(pid.startswith("acl:2024.acl-") for pid in acl)
