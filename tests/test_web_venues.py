@@ -14,6 +14,7 @@ DATA = Path(__file__).parent / "data" / "sources"
 FILES = [
     DATA / "acl" / "2024.acl_long3_short2.xml",  # ACL 2024: 3 long, 2 short
     DATA / "merge" / "2024.acl_overlap.xml",  # ACL 2024: 3 long, 2 short, 1 demo, 2 srw
+    DATA / "acl" / "2024.tacl_first2.xml",  # TACL 2024: 2
     DATA / "journal" / "ajph_atypon_2015.xml",  # American Journal of Public Health, 20
     DATA / "crossref" / "members98_cursor_page0.json",  # 4 journal articles with ISSNs
 ]
@@ -84,3 +85,12 @@ def test_hostile_venue_and_issn_values_get_clear_answers(settings, engine):
         "/venues/ACL/2024?track=%00",
     ]:
         assert client.get(url).status_code < 500, url
+
+
+def test_venue_urls_take_union_and_exclusion_like_categories(settings, engine):
+    client = _site(settings, engine)
+    both = client.get("/venues/ACL+TACL/2024")
+    assert texts(both, "h1")[0] == "ACL or TACL 2024"
+    assert client.get("/venues/ACL+TACL/2024?format=json").json()["total"] == 15
+    assert client.get("/venues/ACL+TACL-ACL?format=json").json()["total"] == 2
+    assert len(client.get("/feeds/venues/ACL+TACL/2024.json").json()["items"]) == 15
