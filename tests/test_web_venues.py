@@ -6,8 +6,11 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from paperroute.digest.compose import PaperIndex
 from paperroute.sources.files import read_file
 from paperroute.sources.ingest import Ingest
+from paperroute.store.listings import PaperFilter, list_papers
+from paperroute.store.subscriptions import Preferences
 from webtools import client_for, doc, make_app, texts
 
 DATA = Path(__file__).parent / "data" / "sources"
@@ -94,3 +97,16 @@ def test_venue_urls_take_union_and_exclusion_like_categories(settings, engine):
     assert client.get("/venues/ACL+TACL/2024?format=json").json()["total"] == 15
     assert client.get("/venues/ACL+TACL-ACL?format=json").json()["total"] == 2
     assert len(client.get("/feeds/venues/ACL+TACL/2024.json").json()["items"]) == 15
+
+
+def test_a_venue_page_s_follow_tag_is_one_a_digest_accepts_and_follows(settings, engine):
+    client = _site(settings, engine)
+    page = client.get("/venues/American Journal of Public Health/2015")
+    tag = texts(page, ".follow code")[0]
+    assert tag == "venue:American Journal of Public Health"  # a journal feed without ISSNs
+    prefs = Preferences(follow_categories=[tag]).validated()  # was: longer than 32 characters
+    assert prefs.follow_categories == [tag]
+    found, _ = list_papers(engine, PaperFilter(venues=("American Journal of Public Health",)))
+    assert len(PaperIndex.build(found).by_category[tag.lower()]) == 20
+    assert texts(client.get("/journals/1687-725X"), ".follow code")[0] == "journal:1687-725X"
+    assert not texts(client.get("/venues/ACL+TACL/2024"), ".follow code")  # no one tag for a union

@@ -73,8 +73,9 @@ def _venue(
         tracks=listings.facet_counts(engine, venue_filter(request, venue, year, None), "track"),
         years=listings.facet_counts(engine, venue_filter(request, venue, None, None), "year"),
         years_base=f"/venues/{quote(venue)}",
-        follow_tag=f"venue:{venue}",
-        search_filter=f"venue:{venue}",
+        # one venue is followed and searched by its name; a union has no single tag
+        follow_tag=None if len(flt.venues) != 1 or flt.exclude_venues else f"venue:{venue}",
+        search_filter=f'venue:"{venue}"' if " " in venue else f"venue:{venue}",
     )
 
 
