@@ -167,6 +167,9 @@ def populated_site(settings, engine, search) -> Site:
         "collection_id": str(public.id),
         "token": saved_search_feed_token(secret, search_id),
         "path": "app.css",
+        "venue": "ACL",
+        "year": "2024",
+        "issn": "1687-725X",
     }
     values["import_id"] = str(
         imports.create_import(engine, user.id, "library", "crawl.bib", "uploads/none", "Crawl")

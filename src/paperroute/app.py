@@ -54,6 +54,7 @@ ROUTERS = [
     "paperroute.web.routes.votes",
     "paperroute.web.routes.discussion",  # before papers: /papers/{id}/comments/new
     "paperroute.web.routes.papers",
+    "paperroute.web.routes.venues",  # /venues, /journals
     "paperroute.web.routes.search",
     "paperroute.web.routes.accounts",
     "paperroute.web.routes.collections",

@@ -1,5 +1,5 @@
-"""Parsing user queries: quoted phrases, `author:`, `cat:`, `citations:>N`, `-word`, arXiv ids
-and URLs.
+"""Parsing user queries: quoted phrases, `author:`, `cat:`, `venue:`, `citations:>N`, `-word`,
+arXiv ids and URLs.
 
 Parsing never fails: anything that is not syntax is a word. The result also says what kind of
 query it is (id, structured, keyword, title-like, natural language), which hybrid fusion uses to
@@ -17,7 +17,7 @@ MAX_QUERY_CHARS = 1000
 MAX_WORDS = 64
 _TOKEN = re.compile(
     r"(?P<cites>citations|cited):(?:>=?|=)?(?P<n>\d{1,9})\b|"
-    r'(?P<key>author|cat|au|category):(?:"(?P<qv>[^"]*)"?|(?P<v>\S*))|"(?P<phrase>[^"]*)"?|(?P<word>\S+)',
+    r'(?P<key>author|cat|au|category|venue|journal):(?:"(?P<qv>[^"]*)"?|(?P<v>\S*))|"(?P<phrase>[^"]*)"?|(?P<word>\S+)',
     re.IGNORECASE,
 )
 _WORDISH = re.compile(r"\w", re.UNICODE)
@@ -93,6 +93,7 @@ class ParsedQuery:
     phrases: list[str] = field(default_factory=list)
     authors: list[str] = field(default_factory=list)
     categories: list[str] = field(default_factory=list)
+    venues: list[str] = field(default_factory=list)  # `venue:ACL`, `journal:1687-725X`
     excluded: list[str] = field(default_factory=list)
     arxiv_id: str | None = None
     min_citations: int | None = None  # `citations:>N` (also `citations:N`, `cited:>=N`)
@@ -159,7 +160,10 @@ def parse_query(raw: str | bytes | None) -> ParsedQuery:
             value = (m.group("qv") if m.group("qv") is not None else m.group("v") or "").strip()
             if value and _WORDISH.search(value):
                 key = m.group("key").lower()
-                (parsed.authors if key in {"author", "au"} else parsed.categories).append(value)
+                if key in {"venue", "journal"}:
+                    parsed.venues.append(value)
+                else:
+                    (parsed.authors if key in {"author", "au"} else parsed.categories).append(value)
         elif m.group("phrase") is not None:
             if _WORDISH.search(m.group("phrase")):
                 parsed.phrases.append(" ".join(m.group("phrase").split()))

@@ -47,7 +47,7 @@ _LIGHT_COLUMNS = (
     "hidden",
     "citation_count",
 )
-_WINDOW_COLUMNS = (*_LIGHT_COLUMNS, "categories", "authors")
+_WINDOW_COLUMNS = (*_LIGHT_COLUMNS, "categories", "authors", "venue", "issn")
 # A query is ranked once over this many lexical candidates and VECTOR_DEPTH nearest neighbours
 # (x5 with filters); every page is a slice of that ranking, so pages never overlap and every
 # page shows the same total.
@@ -81,6 +81,8 @@ class SearchFilters:
     has_code: bool = False
     min_upvotes: int = 0
     min_citations: int = 0  # papers with fewer (or no known) citations are left out
+    # `venue:ACL` / `journal:<ISSN or title>`: the paper's venue or journal is one of these
+    venues: tuple[str, ...] = ()
     # First seen in [seen_from, seen_until) (a digest's window of new papers); the service
     # resolves it to `within`, the window's paper ids, once per ranking.
     seen_from: datetime | None = None
@@ -97,6 +99,7 @@ class SearchFilters:
             or self.has_code
             or self.min_upvotes
             or self.min_citations
+            or self.venues
             or self.seen_from
             or self.seen_until
         )
@@ -118,6 +121,10 @@ class SearchFilters:
         if self.within is not None and row["id"] not in self.within:
             return False
         if self.min_citations and (row.get("citation_count") or 0) < self.min_citations:
+            return False
+        if self.venues and not {v.lower() for v in self.venues} & {
+            (row.get(c) or "").lower() for c in ("venue", "issn")
+        }:
             return False
         return _upvotes(row) >= self.min_upvotes
 
@@ -544,12 +551,16 @@ class SearchService:
             filters = replace(
                 filters, min_citations=max(filters.min_citations, parsed.min_citations)
             )
+        if parsed.venues:  # `venue:` in the query
+            filters = replace(filters, venues=(*filters.venues, *parsed.venues))
         name = _name_like(parsed)
         # Light columns for every candidate (JSON columns only when a filter or name needs
         # them); the full rows are loaded for the page shown only.
         columns = list(_LIGHT_COLUMNS)
         if filters.categories:
             columns.append("categories")
+        if filters.venues:
+            columns += ["venue", "issn"]
         if parsed.authors:
             columns.append("authors")
         rows: dict[str, dict] = {}

@@ -81,7 +81,8 @@ class Preferences:
             sections=sections,
             topics=_clean_list(self.topics, "topics", 20, 200),
             follow_authors=_clean_list(self.follow_authors, "follow_authors", 50, 200),
-            follow_categories=_clean_list(self.follow_categories, "follow_categories", 50, 32),
+            # arXiv categories, and `venue:<name>` / `journal:<title or ISSN>` (titles run long)
+            follow_categories=_clean_list(self.follow_categories, "follow_categories", 50, 200),
             send_empty=bool(self.send_empty),
         )
 

@@ -1,4 +1,5 @@
-"""Atom and JSON Feed for daily, trending, each category, each saved search, each public collection.
+"""Atom and JSON Feed for daily, trending, each category, venue and journal, each saved search
+and each public collection.
 
 Every feed URL ends in `.atom` or `.json`; the papers come from the same listing code the pages use.
 """
@@ -6,13 +7,13 @@ Every feed URL ends in `.atom` or `.json`; the papers come from the same listing
 from __future__ import annotations
 
 from datetime import UTC, datetime
-from urllib.parse import parse_qs
+from urllib.parse import parse_qs, quote
 
 from fastapi import APIRouter, HTTPException, Request
 from fastapi.responses import JSONResponse, Response
 
 from paperroute.models import Paper, paper_path
-from paperroute.params import RowId
+from paperroute.params import RowId, Year
 from paperroute.store import collections as coll_store
 from paperroute.store import listings
 from paperroute.web.deps import engine_of, render
@@ -21,6 +22,7 @@ from paperroute.web.mathtext import plain_snippet
 from paperroute.web.routes.orgs import org_or_404
 from paperroute.web.routes.papers import trending_papers, union_filter
 from paperroute.web.routes.search import run_search, search_params
+from paperroute.web.routes.venues import venue_filter
 
 router = APIRouter(prefix="/feeds")
 FEED_SIZE = 50
@@ -141,6 +143,23 @@ def category(request: Request, category: str, fmt: str) -> Response:
         limit=FEED_SIZE,
     )
     return _feed(request, fmt, f"papers in {category}", f"/categories/{category}", papers)
+
+
+@router.get("/venues/{venue}/{year}.{fmt}", name="feeds.venue")
+def venue_feed(request: Request, venue: str, year: Year, fmt: str) -> Response:
+    """Newest papers of one venue and year."""
+    flt = venue_filter(request, venue, year, None)
+    papers, _ = listings.list_papers(engine_of(request), flt, order="published", limit=FEED_SIZE)
+    title = f"papers in {venue} {year}"
+    return _feed(request, fmt, title, f"/venues/{quote(venue)}/{year}", papers)
+
+
+@router.get("/journals/{issn}.{fmt}", name="feeds.journal")
+def journal_feed(request: Request, issn: str, fmt: str) -> Response:
+    """Newest articles of one journal."""
+    flt = listings.PaperFilter(issn=issn.upper())
+    papers, _ = listings.list_papers(engine_of(request), flt, order="published", limit=FEED_SIZE)
+    return _feed(request, fmt, f"articles in ISSN {flt.issn}", f"/journals/{flt.issn}", papers)
 
 
 @router.get("/collections/{collection_id}.{fmt}", name="feeds.collection")

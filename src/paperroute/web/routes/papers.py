@@ -67,7 +67,7 @@ def _submitted_by(paper: Paper) -> dict | None:
     return {"name": found.name, "url": found.url, "at": found.at.isoformat()}
 
 
-def _listing(
+def listing_page(
     request: Request,
     flt: listings.PaperFilter,
     heading: str,
@@ -165,7 +165,7 @@ def _daily(request: Request, day: date | None, p: int, mode: listings.PeriodMode
     curated = _daily_mode(request) == "curated"
     base = "/date/{}/all" if curated and mode == "all" else "/date/{}"
     title = "Daily papers" if mode != "all" or not curated else "All papers"
-    return _listing(
+    return listing_page(
         request,
         listings.PaperFilter(start=day, end=day, mode=mode),
         f"{title} · {day.strftime('%A %d %B %Y')}",
@@ -190,7 +190,7 @@ def weekly(request: Request, week: str, p: Page = 0) -> Response:
         start, end = listings.week_range(week)
     except ValueError as exc:
         raise HTTPException(404, str(exc)) from None
-    return _listing(
+    return listing_page(
         request,
         listings.PaperFilter(start=start, end=end),
         f"Weekly papers · {listings.iso_week(start)} ({start:%d %b} – {end:%d %b %Y})",
@@ -210,7 +210,7 @@ def monthly(request: Request, month: str, p: Page = 0) -> Response:
         raise HTTPException(404, str(exc)) from None
     prev_month = (start - timedelta(days=1)).strftime("%Y-%m")
     next_month = (end + timedelta(days=1)).strftime("%Y-%m")
-    return _listing(
+    return listing_page(
         request,
         listings.PaperFilter(start=start, end=end),
         f"Monthly papers · {start:%B %Y}",
@@ -402,7 +402,7 @@ def _show(request: Request, paper_id: str) -> Response:
 @router.get("/authors/{name:path}", name="papers.author")
 def author(request: Request, name: str, p: Page = 0) -> Response:
     """Every paper by one author."""
-    return _listing(
+    return listing_page(
         request,
         listings.PaperFilter(author=name),
         f"Papers by {name}",
@@ -454,7 +454,7 @@ def category(
     """Papers in arXiv categories (`cs.CL+cs.LG-cs.CY`: either, but not the last), newest first."""
     flt = union_filter(request, "category", category)
     flt.min_citations = min_citations
-    return _listing(
+    return listing_page(
         request,
         flt,
         f"Papers in {union_heading(flt, 'category')}",
