@@ -292,3 +292,24 @@ def test_for_you_says_upvoted_for_an_upvote_and_keeps_reasons_and_controls_compa
     ]
     assert not any(p.get("open") is not None for p in panels)
     assert doc(mine).cssselect("details.library-panel form.import-form")
+
+
+def test_for_you_is_kept_between_loads_and_follows_the_readers_own_upvote_at_once(
+    client, settings, engine
+):
+    client = client_for(make_app(settings, engine, page_cache_ttl=10))  # production caching
+    user = sign_in(client, engine, "reader@example.org")
+    shelf = coll.create_collection(engine, user.id, "Vision")
+    for pid in VISION[:2]:
+        coll.add_paper(engine, user.id, shelf.id, pid)
+    first = client.get("/for-you?window=month&format=json").json()
+    again = client.get("/for-you?window=month&format=json").json()
+    assert again == first  # the kept ranking (its took_ms too), not ranked again
+    assert LANGUAGE[0] in [i["id"] for i in first["items"]]
+
+    csrf = csrf_from(client.get("/for-you"))
+    voted = client.post(f"/papers/{LANGUAGE[0]}/upvote", data={"csrf_token": csrf})
+    assert voted.status_code == 303
+    after = client.get("/for-you?window=month&format=json").json()
+    shown = [i["id"] for i in after["items"]]
+    assert LANGUAGE[0] not in shown  # in the reader's library now: the kept ranking was dropped

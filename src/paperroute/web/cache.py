@@ -137,6 +137,13 @@ UNRANKED_HEADER = b"x-paperroute-unranked"  # set by render(ranked=False); never
 Change = Literal["paper", "votes", "collection", "user", "reader", "comments"]
 
 
+FOR_YOU_KEY = "for-you"  # data cache: (FOR_YOU_KEY, user id, window, tag) -> the ranking
+
+
+def _for_you_of(key: Any, user_id: int) -> bool:
+    return isinstance(key, tuple) and len(key) > 1 and key[:2] == (FOR_YOU_KEY, user_id)
+
+
 def reader_key(user_id: int) -> tuple[str, int]:
     """Where the data cache keeps a reader's personal state (web/personal.reader_of)."""
     return ("reader", user_id)
@@ -180,6 +187,7 @@ class Caches:
         if what == "votes":
             if user_id is not None:
                 self._voted(user_id)
+                self.data.drop(lambda key: _for_you_of(key, user_id))  # an upvote is a signal
             self.votes.forget(paper_id)
             for cache in self._stale[what]:
                 slots = cache is self.pages or cache is self.shared_pages

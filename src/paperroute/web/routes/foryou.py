@@ -14,7 +14,7 @@ from fastapi.responses import RedirectResponse, Response
 from paperroute.jobs.imports import UploadTooLarge, store_upload
 from paperroute.library.export import MEDIA_TYPES, export_papers
 from paperroute.library.formats import MAX_BYTES
-from paperroute.library.recommendations import recommendation_json, shared_recommender
+from paperroute.library.recommendations import ForYou, recommendation_json, shared_recommender
 from paperroute.models import Paper
 from paperroute.params import OptionalRowId, RowId
 from paperroute.ranking.recommend import WINDOWS
@@ -24,6 +24,7 @@ from paperroute.store import library as store
 from paperroute.store.listings import papers_by_ids
 from paperroute.store.papers import author_key
 from paperroute.store.votes import UnknownPaper, voted_ids
+from paperroute.web.cache import FOR_YOU_KEY
 from paperroute.web.deps import (
     accepts_json,
     current_user,
@@ -50,6 +51,21 @@ def _window(value: str) -> str:
     return value
 
 
+FOR_YOU_KEPT_S = 300.0  # a reader's ranking, unless a write drops it sooner (web/cache.py)
+
+
+def reader_for_you(request: Request, user_id: int, window: str, tag: str | None) -> ForYou:
+    """The reader's For-you ranking, kept in the data cache: ranking costs ~30 ms of CPU, and
+    32 readers reloading their page queued behind each other (bench/web.py: p95 1.1 s). Any
+    local write of the reader's library, a new paper, and the reader's own vote drop it."""
+    key = (FOR_YOU_KEY, user_id, window, tag)
+    return request.app.state.data_cache.remember(
+        key,
+        lambda: shared_recommender(request.app.state).for_reader(user_id, window, tag, limit=30),
+        ttl=FOR_YOU_KEPT_S,
+    )
+
+
 @router.get("/for-you", name="foryou.index")
 def index(request: Request, window: str = "week", tag: str = "") -> Response:
     """Recommendations for the signed-in reader, with the papers they are closest to."""
@@ -57,9 +73,7 @@ def index(request: Request, window: str = "week", tag: str = "") -> Response:
     if user is None:
         return RedirectResponse("/signin?next=/for-you", status_code=303)
     engine = engine_of(request)
-    result = shared_recommender(request.app.state).for_reader(
-        user.id, _window(window), tag or None, limit=30
-    )
+    result = reader_for_you(request, user.id, _window(window), tag or None)
     ids = [r.paper_id for r in result.items]
     near = [pid for r in result.items for pid, _ in r.reason.closest if ":" not in pid]
     papers = {p.id: p for p in papers_by_ids(engine, ids + near, include_hidden=True)}
