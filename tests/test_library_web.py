@@ -307,9 +307,18 @@ def test_for_you_is_kept_between_loads_and_follows_the_readers_own_upvote_at_onc
     assert again == first  # the kept ranking (its took_ms too), not ranked again
     assert LANGUAGE[0] in [i["id"] for i in first["items"]]
 
-    csrf = csrf_from(client.get("/for-you"))
+    page = client.get("/for-you?window=month")
+    assert LANGUAGE[0] in _cards(page) and client.get("/for-you?window=month").text == page.text
+    csrf = csrf_from(page)
     voted = client.post(f"/papers/{LANGUAGE[0]}/upvote", data={"csrf_token": csrf})
     assert voted.status_code == 303
     after = client.get("/for-you?window=month&format=json").json()
     shown = [i["id"] for i in after["items"]]
     assert LANGUAGE[0] not in shown  # in the reader's library now: the kept ranking was dropped
+    assert LANGUAGE[0] not in _cards(client.get("/for-you?window=month"))  # and the kept page
+    client.post("/for-you/not-interested", data={"paper_id": shown[0], "csrf_token": csrf})
+    assert shown[0] not in _cards(client.get("/for-you?window=month"))
+
+
+def _cards(page) -> list[str]:
+    return [a.get("data-paper-id") for a in doc(page).cssselect(".recommendations .paper-card")]
