@@ -258,11 +258,15 @@ def top_venues(engine: Engine, limit: int = 200) -> list[tuple[str, int | None, 
         return [(v, y, n) for v, y, n in conn.execute(query)]
 
 
-def top_journals(engine: Engine, limit: int = 200) -> list[tuple[str, str, int]]:
-    """(ISSN, journal title, papers) for every journal with visible papers, largest first."""
+def top_journals(
+    engine: Engine, limit: int = 200, issn: str | None = None
+) -> list[tuple[str, str, int]]:
+    """(ISSN, journal title, papers) for every journal with visible papers (or the one `issn`),
+    largest first."""
+    which = papers.c.issn.is_not(None) if issn is None else papers.c.issn == issn
     query = (
         select(papers.c.issn, func.max(papers.c.venue), func.count())
-        .where(papers.c.issn.is_not(None), papers.c.hidden.is_(False))
+        .where(which, papers.c.hidden.is_(False))
         .group_by(papers.c.issn)
         .order_by(func.count().desc(), papers.c.issn)
         .limit(limit)

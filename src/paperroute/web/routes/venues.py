@@ -117,9 +117,8 @@ def journal(
     """One journal's articles by ISSN, newest first."""
     flt = listings.PaperFilter(issn=issn.upper(), min_citations=min_citations)
     engine = engine_of(request)
-    [title] = [t for i, t, _ in listings.top_journals(engine, limit=10_000) if i == flt.issn] or [
-        None
-    ]
+    # one group of the journals' listing, not all of it scanned for this ISSN
+    [(_, title, _)] = listings.top_journals(engine, limit=1, issn=flt.issn) or [(None, None, 0)]
     if title is None:
         raise HTTPException(404, f"journal ISSN {issn[:20]!r}: no articles")
     return listing_page(
