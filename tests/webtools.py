@@ -270,3 +270,12 @@ def parse_curl(command: str, token: str) -> tuple[str, str, dict, str | None]:
         elif flag == "-d":
             body = value
     return method, re.sub(r"^https?://[^/]+", "", url), headers, body
+
+
+def browser_sign_in(site, page, email: str) -> None:
+    """Sign a chromium page in through the real verify page with a token from the store, and
+    wait until the header shows the signed-in member."""
+    token = auth.create_login_token(site.engine, email)
+    page.goto(f"{site.url}/signin/verify?token={token}")
+    page.click("#finish-signin")
+    page.wait_for_selector("a.who, a.menu-who", state="attached")

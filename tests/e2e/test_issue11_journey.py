@@ -22,9 +22,8 @@ import httpx
 import pytest
 
 from paperroute.config import load_settings
-from paperroute.store.auth import create_login_token
 from paperroute.store.engine import make_engine, migrate
-from webtools import LiveServer, free_port, make_app, parse_curl, record
+from webtools import LiveServer, browser_sign_in, free_port, make_app, parse_curl, record
 
 ROOT = Path(__file__).resolve().parents[2]
 CARDS = ".search-results article.paper-card"
@@ -81,15 +80,6 @@ def _search(page, query: str) -> None:
     page.wait_for_load_state()
 
 
-def _sign_in(site, page, email: str) -> None:
-    """Sign in through the real verify page with a token from the store (the mail itself is
-    item 2's and item 12's business)."""
-    token = create_login_token(site.engine, email)
-    page.goto(f"{site.url}/signin/verify?token={token}")
-    page.click("#finish-signin")
-    page.wait_for_load_state()
-
-
 # 1. Paging: one ranking, sliced.
 def test_1_pages_one_to_five_of_a_broad_query_repeat_no_paper_and_keep_one_total(demo, page):
     page.goto(demo.url + "/search?q=diffusion")
@@ -132,7 +122,7 @@ def test_2_sign_in_without_smtp_shows_the_development_link_on_the_page(demo, pag
 
 # 3. Digests can be found.
 def test_3_digest_settings_and_preview_are_reached_from_the_home_page_by_clicking(demo, page):
-    _sign_in(demo, page, "digest-finder@example.org")
+    browser_sign_in(demo, page, "digest-finder@example.org")
     page.goto(demo.url + "/")
     page.click("header .main-nav >> text=Digest")
     page.wait_for_url("**/settings/digest")
@@ -147,7 +137,7 @@ def test_3_digest_settings_and_preview_are_reached_from_the_home_page_by_clickin
 
 # 5. Feedback: "Not interested" hides the card at once, with Undo; not offered on saved papers.
 def test_5_not_interested_hides_the_card_at_once_offers_undo_and_spares_saved_papers(demo, page):
-    _sign_in(demo, page, "picky-reader@example.org")
+    browser_sign_in(demo, page, "picky-reader@example.org")
     page.goto(demo.url + "/")
     card = page.locator(".paper-list .paper-card").first
     paper_id = card.get_attribute("data-paper-id")

@@ -7,22 +7,14 @@ from __future__ import annotations
 from datetime import UTC, date, datetime
 
 from paperroute.models import Version
-from paperroute.store.auth import create_login_token
 from paperroute.store.papers import upsert_records
-from webtools import record
+from webtools import browser_sign_in, record
 
 RICH_ID = "2502.00077"
 
 
-def _sign_in(site, page, email: str) -> None:
-    token = create_login_token(site.engine, email)
-    page.goto(f"{site.url}/signin/verify?token={token}")
-    page.click("#finish-signin")
-    page.wait_for_selector("a.who, a.menu-who", state="attached")
-
-
 def test_digest_settings_are_reached_from_the_home_page_by_clicking(site, page):
-    _sign_in(site, page, "digest-reader@example.org")
+    browser_sign_in(site, page, "digest-reader@example.org")
     page.goto(site.url + "/")
     page.click("header .main-nav >> text=Digest")
     page.wait_for_url("**/settings/digest")
@@ -36,7 +28,7 @@ def test_digest_settings_are_reached_from_the_home_page_by_clicking(site, page):
 def test_phone_header_is_one_row_and_its_menu_reaches_everything(site, browser):
     context = browser.new_context(viewport={"width": 390, "height": 844})
     page = context.new_page()
-    _sign_in(site, page, "phone-reader@example.org")
+    browser_sign_in(site, page, "phone-reader@example.org")
     page.goto(site.url + "/")
     header = page.locator("header.site-header").bounding_box()
     brand = page.locator("header .brand").bounding_box()

@@ -18,11 +18,10 @@ from paperroute.jobs.sources import sync_sources_job
 from paperroute.models import Author, PaperRecord
 from paperroute.sources.files import read_file
 from paperroute.sources.ingest import Ingest
-from paperroute.store.auth import create_login_token
 from paperroute.store.engine import make_engine, migrate
 from paperroute.store.papers import upsert_records
 from paperroute.store.users import add_user
-from webtools import LiveServer, free_port, make_app
+from webtools import LiveServer, browser_sign_in, free_port, make_app
 
 DATA = Path(__file__).parent.parent / "data" / "sources"
 IMPORTS = [
@@ -95,13 +94,6 @@ def sources_site(tmp_path_factory, recorded):
     engine.dispose()
 
 
-def _sign_in(site, page, email: str) -> None:
-    token = create_login_token(site.engine, email)
-    page.goto(f"{site.url}/signin/verify?token={token}")
-    page.click("#finish-signin")
-    page.wait_for_load_state()
-
-
 def test_a_venue_page_lists_its_papers_by_track(sources_site, page):
     page.goto(sources_site.url + "/venues")
     page.click(".venue-list a:text('ACL 2024')")
@@ -146,7 +138,7 @@ def test_an_admin_adds_a_journal_feed_the_worker_reads_on_its_schedule(
     sources_site, recorded, page
 ):
     add_user(sources_site.engine, "sources-admin@example.org", is_admin=True)
-    _sign_in(sources_site, page, "sources-admin@example.org")
+    browser_sign_in(sources_site, page, "sources-admin@example.org")
     page.goto(sources_site.url + "/admin/sources")
     url = recorded.url_for("/ajph/feed")
     page.fill("form.add-feed input[name=url]", url)
