@@ -12,6 +12,7 @@ from typer.testing import CliRunner
 
 from paperroute.cli import app
 from paperroute.jobs.sources import sync_sources_job
+from paperroute.services import Services
 from paperroute.store.engine import make_engine
 from paperroute.store.papers import count_papers
 from paperroute.store.sources import add_journal_feed, set_paused
@@ -117,15 +118,17 @@ def test_worker_runs_a_due_source_once_per_interval_and_skips_a_paused_one(
     )  # fmt: skip
     feed, _ = add_journal_feed(engine, httpserver.url_for("/feed"))
     set_paused(engine, feed["name"], True)
-    note = sync_sources_job(settings, engine)
+    note = sync_sources_job(Services.for_worker(settings, engine))
     assert "biorxiv: ok 30 records: 30 papers added" in note
     assert feed["name"] not in note and count_papers(engine) == 30
     assert [r.path for r, _ in httpserver.log] == ["/plants"]
     assert httpserver.log[0][0].args["subject"] == "plant_biology"
 
-    assert sync_sources_job(settings, engine) == "no source due"  # hourly: not due again
+    assert (
+        sync_sources_job(Services.for_worker(settings, engine)) == "no source due"
+    )  # hourly: not due again
     set_paused(engine, feed["name"], False)
-    assert "20 papers added" in sync_sources_job(settings, engine)
+    assert "20 papers added" in sync_sources_job(Services.for_worker(settings, engine))
     assert count_papers(engine) == 50
     from paperroute.jobs.sources import source_overview
 
@@ -141,7 +144,7 @@ def test_a_failing_source_is_recorded_and_the_others_still_run(settings, engine,
     settings = settings.model_copy(update={"source_host_delay": 0.0, **NO_ENRICHMENT})
     gone, _ = add_journal_feed(engine, httpserver.url_for("/gone"))
     add_journal_feed(engine, httpserver.url_for("/feed"))
-    note = sync_sources_job(settings, engine)
+    note = sync_sources_job(Services.for_worker(settings, engine))
     assert f"{gone['name']}: error" in note and "HTTP 404" in note
     assert count_papers(engine) == 20
     from paperroute.jobs.sources import source_overview

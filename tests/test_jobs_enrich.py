@@ -11,6 +11,7 @@ from pathlib import Path
 
 from paperroute.jobs.sources import sync_sources_job
 from paperroute.models import Author, PaperRecord
+from paperroute.services import Services
 from paperroute.store.papers import count_papers, get_paper, upsert_records
 from paperroute.store.sources import enrichment_targets
 
@@ -44,7 +45,7 @@ def test_semantic_scholar_batch_fills_citations_with_provenance_and_moves_on(
         settings, enrich_citations=True, enrich_batch=4, semantic_scholar_delay=0.0,
         semantic_scholar_url=httpserver.url_for(""),
     )  # fmt: skip
-    note = sync_sources_job(settings, engine)
+    note = sync_sources_job(Services.for_worker(settings, engine))
     assert "semantic-scholar: ok 3 records" in note and "1 rejected" in note
     request = httpserver.log[0][0]
     assert json.loads(request.data) == {"ids": [f"ARXIV:{pid}" for pid in ids[:4]]}
@@ -70,11 +71,11 @@ def test_crossref_published_version_joins_the_arxiv_paper_by_its_doi(settings, e
     settings = only(
         settings, enrich_published=True, crossref_delay=0.0, crossref_url=httpserver.url_for("")
     )
-    note = sync_sources_job(settings, engine)
+    note = sync_sources_job(Services.for_worker(settings, engine))
     assert "crossref-published: ok 1 records: 0 papers added, 1 updated" in note
     paper = get_paper(engine, "2401.00009")
     assert count_papers(engine) == 1
     assert (paper.publication_type, paper.pages) == ("proceedings", "877-882")
     assert enrichment_targets(engine, "published") == []  # done: not asked again
-    sync_sources_job(settings, engine)
+    sync_sources_job(Services.for_worker(settings, engine))
     assert len(httpserver.log) == 1

@@ -14,13 +14,14 @@ from datetime import UTC, datetime, timedelta
 
 from paperroute.jobs import scheduler
 from paperroute.jobs.scheduler import Job
-from paperroute.jobs.worker import run_worker, start_background_jobs
+from paperroute.jobs.worker import digest_job, run_worker, start_background_jobs, sync_hf_daily_job
+from paperroute.services import Services
 from paperroute.store import deliveries
 from smtp_fixture import smtp_server  # noqa: F401  (pytest fixture)
 from test_digest_delivery import active, load_demo
 
 # The web-process tests run only the digest job: the sync job would reach for huggingface.co.
-DIGESTS_ONLY = [Job("digests", 60.0, "paperroute.jobs.worker:digest_job", exclusive=False)]
+DIGESTS_ONLY = [Job("digests", 60.0, digest_job, exclusive=False)]
 
 
 def worker_env(settings, server, rate=0):
@@ -112,7 +113,7 @@ def test_two_workers_at_once_share_the_batch_without_duplicates(
 
 
 def test_job_lease_lets_one_worker_run_an_exclusive_job_once_per_interval(engine):
-    job = Job("sync", 3600.0, "paperroute.nowhere:missing")
+    job = Job("sync", 3600.0)
     now = datetime.now(UTC)
     assert scheduler.try_lease(engine, job, "a", now)
     assert not scheduler.try_lease(engine, job, "b", now)
@@ -122,14 +123,19 @@ def test_job_lease_lets_one_worker_run_an_exclusive_job_once_per_interval(engine
 
 
 def test_a_stale_job_lease_is_taken_over_after_it_expires(engine):
-    job = Job("embed", 0.0, "paperroute.nowhere:missing", lease_seconds=30)
+    job = Job("embed", 0.0, lease_seconds=30)
     now = datetime.now(UTC)
     assert scheduler.try_lease(engine, job, "crashed", now)
     assert not scheduler.try_lease(engine, job, "b", now + timedelta(seconds=29))
     assert scheduler.try_lease(engine, job, "b", now + timedelta(seconds=31))
 
 
-def test_worker_round_runs_jobs_and_records_missing_ones_as_unavailable(
+def failing_sync(services, stop=None):
+    """A job that fails as a source's parser would on a record it does not expect."""
+    raise KeyError("published")
+
+
+def test_worker_round_runs_jobs_and_records_a_failing_one_without_stopping(
     engine,
     settings,
     smtp_server,  # noqa: F811
@@ -139,19 +145,46 @@ def test_worker_round_runs_jobs_and_records_missing_ones_as_unavailable(
         update={"smtp_host": smtp_server.host, "smtp_port": smtp_server.port}
     )
     jobs = [
-        Job("digests", 60.0, "paperroute.jobs.worker:digest_job", exclusive=False),
-        Job("sync", 3600.0, "paperroute.nowhere:sync_job"),
+        Job("sync", 3600.0, failing_sync),
+        Job("digests", 60.0, digest_job, exclusive=False),
     ]
     ran = []
-    run_worker(mail, engine, threading.Event(), jobs, once=True, on_run=lambda *a: ran.append(a))
-    assert [(name, status) for name, status, _ in ran] == [
-        ("digests", "ok"),
-        ("sync", "unavailable"),
-    ]
+    services = Services.for_worker(mail, engine)
+    run_worker(services, threading.Event(), jobs, once=True, on_run=lambda *a: ran.append(a))
+    assert [(name, status) for name, status, _ in ran] == [("sync", "error"), ("digests", "ok")]
     assert len(smtp_server.messages) == 2
     status = {r["name"]: r for r in scheduler.job_status(engine)}
     assert status["digests"]["last_message"].startswith("due 2, sent 2")
-    assert "paperroute.nowhere" in status["sync"]["last_message"]
+    assert status["sync"]["last_message"].startswith("KeyError: 'published'")
+
+
+def test_every_job_of_a_process_shares_its_one_search_service(engine, settings, monkeypatch):
+    """One embedding model and one set of indexes per process: the worker's jobs used to build a
+    SearchService (a second MiniLM, a second vector index) on every run."""
+    from paperroute.jobs.worker import embed_job
+    from paperroute.search.service import SearchService
+    from paperroute.services import LazySearch
+    from webtools import make_app
+
+    built = []
+    init = SearchService.__init__
+
+    def counting_init(self, *args, **kwargs):
+        built.append(self)
+        init(self, *args, **kwargs)
+
+    monkeypatch.setattr(SearchService, "__init__", counting_init)
+    services = Services.for_worker(settings, engine, LazySearch(settings, engine, warm_up=False))
+    jobs = [Job("embed", 0.0, embed_job, lease_seconds=30), Job("digests", 0.0, digest_job)]
+    ran = []
+    for _ in range(2):
+        run_worker(services, threading.Event(), jobs, once=True, on_run=lambda *a: ran.append(a))
+    assert [(name, status) for name, status, _ in ran] == [("embed", "ok"), ("digests", "ok")] * 2
+    assert built == [services.search_service()]
+    # The web process's jobs (run_jobs_in_web) run on the app's own services and search service.
+    app = make_app(settings, engine, enable_search=True)
+    assert app.state.services.search.get == app.state.search_provider
+    assert app.state.services.ingest is app.state.ingest
 
 
 def test_background_jobs_start_and_stop_with_the_web_process(
@@ -163,7 +196,7 @@ def test_background_jobs_start_and_stop_with_the_web_process(
     mail = settings.model_copy(
         update={"smtp_host": smtp_server.host, "smtp_port": smtp_server.port}
     )
-    stop = start_background_jobs(mail, engine, DIGESTS_ONLY)
+    stop = start_background_jobs(Services.for_worker(mail, engine), DIGESTS_ONLY)
     deadline = time.monotonic() + 20
     while not smtp_server.messages and time.monotonic() < deadline:
         time.sleep(0.1)
@@ -196,7 +229,6 @@ def test_sync_job_fetches_todays_hugging_face_papers_from_the_configured_server(
 ):
     from pathlib import Path
 
-    from paperroute.jobs.worker import sync_hf_daily_job
     from paperroute.store.papers import count_papers
 
     day = Path(__file__).parent / "data" / "sources" / "hf" / "2026-08-21.json"
@@ -213,7 +245,7 @@ def test_sync_job_fetches_todays_hugging_face_papers_from_the_configured_server(
 
     kou = add_user(engine, "kou-fan@example.org")
     follow_author(engine, kou.id, kou.email, "Kou Shi")
-    note = sync_hf_daily_job(live, engine)
+    note = sync_hf_daily_job(Services.for_worker(live, engine))
     assert count_papers(engine) == 3
     assert len(httpserver.log) == 2, "yesterday and today"
     assert "3" in note
@@ -228,10 +260,10 @@ def test_an_unreachable_source_is_logged_as_a_message_without_a_traceback(
     # Port 9 on loopback refuses connections: the sync job's source is offline, as on a laptop.
     monkeypatch.setattr(settings, "hf_api_url", "http://127.0.0.1:9")
     monkeypatch.setattr(settings, "http_retries", 0)
-    job = Job("sync-hf-daily", 3600.0, "paperroute.jobs.worker:sync_hf_daily_job")
+    job = Job("sync-hf-daily", 3600.0, sync_hf_daily_job)
     assert scheduler.try_lease(engine, job, "w1")
     with caplog.at_level("WARNING", logger="paperroute.jobs.scheduler"):
-        status, note = scheduler.run_job(settings, engine, job, "w1")
+        status, note = scheduler.run_job(Services.for_worker(settings, engine), job, "w1")
     assert status == "error" and "unreachable" in note
     assert caplog.records and all(r.exc_info is None for r in caplog.records)
 

@@ -207,8 +207,12 @@ def test_metrics_count_mails_sent_retried_and_bounced(settings, smtp_server):  #
 def test_metrics_count_job_runs_by_outcome(settings, engine):
     from paperroute.jobs.scheduler import Job, run_job
     from paperroute.metrics import JOB_RUNS
+    from paperroute.services import Services
 
-    job = Job("not-installed", 60.0, "paperroute.nowhere:job")
-    before = JOB_RUNS.labels("not-installed", "unavailable")._value.get()
-    assert run_job(settings, engine, job, "w1")[0] == "unavailable"
-    assert JOB_RUNS.labels("not-installed", "unavailable")._value.get() == before + 1
+    def broken(services, stop=None):
+        raise RuntimeError("the source changed its format")
+
+    job = Job("broken", 60.0, broken)
+    before = JOB_RUNS.labels("broken", "error")._value.get()
+    assert run_job(Services.for_worker(settings, engine), job, "w1")[0] == "error"
+    assert JOB_RUNS.labels("broken", "error")._value.get() == before + 1

@@ -6,6 +6,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from paperroute.jobs.sources import sync_sources_job
+from paperroute.services import Services
 from paperroute.store.papers import count_papers
 from paperroute.store.sources import journal_feeds, paused_sources
 from webtools import client_for, doc, make_app, page_csrf, sign_in, texts
@@ -41,12 +42,10 @@ def test_admin_adds_a_feed_the_worker_reads_then_pauses_and_resumes_it(
     assert added.status_code == 303
     [feed] = journal_feeds(engine)
 
-    note = sync_sources_job(
-        settings.model_copy(
-            update={"source_host_delay": 0.0, "enrich_citations": False, "enrich_published": False}
-        ),
-        engine,
+    quick = settings.model_copy(
+        update={"source_host_delay": 0.0, "enrich_citations": False, "enrich_published": False}
     )
+    note = sync_sources_job(Services.for_worker(quick, engine))
     assert f"{feed['name']}: ok 20 records: 20 papers added" in note
     assert count_papers(engine) == 20
     page = client.get("/admin/sources")

@@ -1,18 +1,16 @@
 """The composition root: `create_app(settings)` builds the engine, templates, routers and security.
 
 Nothing is created at import time; every app gets its own engine, caches and limits, so tests can
-run several apps side by side. Routers are listed by module in ROUTERS: adding an area is one line.
+run several apps side by side. The services the app's requests and background jobs share are built
+once here (`app.state.services`). Routers are imported and listed in ROUTERS.
 """
 
 from __future__ import annotations
 
-import importlib
 import logging
 import os
-import threading
-from collections.abc import Callable
 from contextlib import asynccontextmanager
-from typing import Any
+from typing import TYPE_CHECKING
 
 import anyio.to_thread
 from fastapi import Depends, FastAPI, HTTPException, Request
@@ -22,11 +20,15 @@ from fastapi.staticfiles import StaticFiles
 from sqlalchemy import Engine
 from starlette.middleware.sessions import SessionMiddleware
 
+from paperroute.api import comments as api_comments
+from paperroute.api import recommendations as api_recommendations
+from paperroute.api import routes as api_routes
 from paperroute.api.routes import OPENAPI_TAGS
 from paperroute.community.discussion import CommentLimits, Discussion
 from paperroute.community.notifications import MailKicker, notify_followers_of_new_papers
 from paperroute.config import Settings
 from paperroute.jobs.imports import ImportRunner
+from paperroute.services import FixedSearch, LazySearch, SearchProvider, Services
 from paperroute.sources.ingest import Ingest
 from paperroute.store.engine import check_schema, make_engine, migrate
 from paperroute.store.papers import demo_days
@@ -39,6 +41,25 @@ from paperroute.web.livevotes import LiveVotes, VoteCountMiddleware
 from paperroute.web.ops import RequestMetricsMiddleware
 from paperroute.web.personal import SharedPageMiddleware
 from paperroute.web.protocol import HeadAsGetMiddleware, refuse_nul
+from paperroute.web.routes import (
+    accounts,
+    admin,
+    collections,
+    discussion,
+    docs,
+    feeds,
+    foryou,
+    members,
+    orgs,
+    papers,
+    site,
+    sources,
+    submit,
+    subscriptions,
+    venues,
+    votes,
+)
+from paperroute.web.routes import search as search_routes
 from paperroute.web.routes.site import api_console_assets
 from paperroute.web.security import (
     RateLimiter,
@@ -49,95 +70,45 @@ from paperroute.web.security import (
 from paperroute.web.templating import STATIC, make_environment
 from paperroute.web.threadview import ThreadSlotMiddleware
 
-# Page routers (HTML forms, CSRF-protected); each module exposes `router`.
+# Page routers (HTML forms, CSRF-protected): adding an area is one line.
 ROUTERS = [
-    "paperroute.web.routes.votes",
-    "paperroute.web.routes.discussion",  # before papers: /papers/{id}/comments/new
-    "paperroute.web.routes.papers",
-    "paperroute.web.routes.venues",  # /venues, /journals
-    "paperroute.web.routes.search",
-    "paperroute.web.routes.accounts",
-    "paperroute.web.routes.collections",
-    "paperroute.web.routes.admin",
-    "paperroute.web.routes.sources",  # /admin/sources
-    "paperroute.web.routes.feeds",
-    "paperroute.web.routes.docs",
-    "paperroute.web.routes.subscriptions",
-    "paperroute.web.routes.discussion:admin_router",
-    "paperroute.web.routes.foryou",
-    "paperroute.web.routes.submit",
-    "paperroute.web.routes.members",
-    "paperroute.web.routes.orgs",
-    "paperroute.web.routes.site",
+    votes.router,
+    discussion.router,  # before papers: /papers/{id}/comments/new
+    papers.router,
+    venues.router,  # /venues, /journals
+    search_routes.router,
+    accounts.router,
+    collections.router,
+    admin.router,
+    sources.router,  # /admin/sources
+    feeds.router,
+    docs.router,
+    subscriptions.router,
+    discussion.admin_router,
+    foryou.router,
+    submit.router,
+    members.router,
+    orgs.router,
+    site.router,
 ]
 # RFC 8058 one-click unsubscribe: mail clients POST without a session, so no CSRF token;
 # the signed token in the URL authorises it.
 NO_CSRF_ROUTERS = [
-    "paperroute.web.routes.subscriptions:oneclick_router",
-    "paperroute.web.routes.site:nocsrf_router",  # dismissing the demo banner
-    "paperroute.web.routes.discussion:oneclick_router",  # notification mail's unsubscribe
+    subscriptions.oneclick_router,
+    site.nocsrf_router,  # dismissing the demo banner
+    discussion.oneclick_router,  # notification mail's unsubscribe
 ]
-# JSON API routers (bearer tokens or CSRF header for writes); each module exposes `router`.
+# JSON API routers (bearer tokens or CSRF header for writes).
 API_ROUTERS = [
-    "paperroute.api.comments",  # before routes: its /api/papers/{id}/comments is more specific
-    "paperroute.api.routes",
-    "paperroute.api.recommendations",
+    api_comments.router,  # before routes: its /api/papers/{id}/comments is more specific
+    api_routes.router,
+    api_recommendations.router,
 ]
+
+if TYPE_CHECKING:
+    from paperroute.search.service import SearchService
 
 log = logging.getLogger("paperroute.web")
-
-
-class LazySearch:
-    """The search service, built on first use (loading the embedding model costs seconds)."""
-
-    def __init__(
-        self, settings: Settings, engine: Engine, warm: Callable[[], None] | None = None
-    ) -> None:
-        self._settings, self._engine, self._service, self._failed = settings, engine, None, False
-        self._lock = threading.Lock()
-        self._warm = warm  # more start-up work done before the service counts as ready
-
-    def get(self) -> Any | None:
-        """The SearchService with its indexes opened, or None when search is not available."""
-        if self._service is None and not self._failed:
-            with self._lock:
-                if self._service is None and not self._failed:
-                    self._service = self._build()
-        return self._service
-
-    def ready(self) -> Any | None:
-        """The service if it is built; otherwise start building it in the background and say None.
-
-        Pages where search is an extra (similar papers) never wait for the model to load.
-        """
-        if self._service is None and not self._failed and not self._lock.locked():
-            threading.Thread(target=self.get, name="search-warmup", daemon=True).start()
-        return self._service
-
-    def status(self) -> str:
-        """`ready`, `opening` (being built) or `unavailable` (failed), for /readyz."""
-        if self._service is not None:
-            return "ready"
-        return "unavailable" if self._failed else "opening"
-
-    def _build(self) -> Any | None:
-        try:
-            from paperroute.search.service import SearchService
-
-            service = SearchService(self._settings, self._engine)
-            for line in service.open():
-                log.info("search: %s", line)
-            # Load the model (and export its ONNX query encoder the first time) and run one
-            # search through every index now, not on a reader's first search; /readyz says
-            # ready only after this.
-            service.search("warm up the indexes")
-            if self._warm is not None:
-                self._warm()
-            return service
-        except Exception:  # search is optional for every page but /search
-            log.warning("search service unavailable", exc_info=True)
-            self._failed = True
-            return None
 
 
 def _warm_pages(env) -> None:
@@ -169,7 +140,7 @@ def create_app(
     *,
     migrate_schema: bool = False,
     engine: Engine | None = None,
-    search: Any | None = None,
+    search: SearchService | None = None,
     page_cache_ttl: float = 10.0,
     warm_search: bool = False,
     enable_search: bool = True,
@@ -214,20 +185,21 @@ def create_app(
     app.state.page_cache, app.state.similar_cache = caches.pages, caches.similar
     app.state.log = log
     templates = app.state.templates
-    lazy = LazySearch(settings, engine, warm=lambda: _warm_pages(templates))
+    provider: SearchProvider
     if search is not None or not enable_search:
-        app.state.search_provider = app.state.search_if_ready = lambda: search
-        app.state.search_status = lambda: "ready" if search is not None else "disabled"
+        provider = FixedSearch(search)
     else:
-        app.state.search_provider, app.state.search_if_ready = lazy.get, lazy.ready
-        app.state.search_status = lazy.status
+        provider = LazySearch(settings, engine, warm=lambda: _warm_pages(templates))
         if warm_search:  # load the model and open the indexes now, not on a reader's request
-            lazy.ready()
-    on_stored = _make_searchable(app.state.search_if_ready, caches)
+            provider.ready()
+    app.state.search_provider, app.state.search_if_ready = provider.get, provider.ready
+    app.state.search_status = provider.status
+    on_stored = _make_searchable(provider.ready, caches)
     app.state.notify_mail = MailKicker(settings, engine)
     on_added = _tell_followers(settings, engine, caches, app.state.notify_mail.kick)
-    # every web path that adds papers
+    # every web path that adds papers, and the jobs this process runs (run_jobs_in_web)
     app.state.ingest = Ingest(engine, settings, on_stored, on_added)
+    app.state.services = Services(settings, engine, provider, app.state.ingest)
     app.state.imports = ImportRunner(settings, engine, on_stored)
     app.state.discussion = Discussion(
         engine,
@@ -267,18 +239,12 @@ def create_app(
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
     app.include_router(ops.router)
     app.mount("/static-apidocs", StaticFiles(directory=api_console_assets()), name="apidocs")
-    for name in API_ROUTERS:
-        app.include_router(importlib.import_module(name).router)
-    for name in ROUTERS:
-        module, _, attr = name.partition(":")
-        app.include_router(  # pages are not the API: /help/pages lists them, not /openapi.json
-            getattr(importlib.import_module(module), attr or "router"),
-            dependencies=[Depends(csrf_protect)],
-            include_in_schema=False,
-        )
-    for spec in NO_CSRF_ROUTERS:
-        module, _, attr = spec.partition(":")
-        app.include_router(getattr(importlib.import_module(module), attr), include_in_schema=False)
+    for router in API_ROUTERS:
+        app.include_router(router)
+    for router in ROUTERS:  # pages are not the API: /help/pages lists them, not /openapi.json
+        app.include_router(router, dependencies=[Depends(csrf_protect)], include_in_schema=False)
+    for router in NO_CSRF_ROUTERS:
+        app.include_router(router, include_in_schema=False)
     _install_error_pages(app)
     return app
 

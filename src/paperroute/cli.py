@@ -155,27 +155,32 @@ def _disk_full_is_an_error(settings: Settings):
 
 
 def cli_ingest(settings: Settings, engine):
-    """The CLI process's one Ingest: what it stores is keyword-indexed at once, and the terminal
-    says how many papers still await `paperroute embed` (the CLI embeds only when asked). The
-    followers of new papers' authors are notified; the worker's mail job sends the mail."""
+    """The CLI process's one Ingest: what it stores is keyword-indexed at once (by one search
+    service for the whole command), and the terminal says how many papers still await
+    `paperroute embed` (the CLI embeds only when asked). The followers of new papers' authors are
+    notified; the worker's mail job sends the mail."""
     from paperroute.community.notifications import notify_followers_of_new_papers
+    from paperroute.services import LazySearch
     from paperroute.sources.ingest import Ingest
 
+    search = LazySearch(settings, engine, warm_up=False)
     return Ingest(
-        engine, settings, on_stored=lambda ids: _index_stored(settings, engine, ids),
+        engine, settings, on_stored=lambda ids: _index_stored(search, engine, ids),
         on_added=lambda ids: notify_followers_of_new_papers(
             engine, ids, settings.submission_max_age_days
         ),
     )  # fmt: skip
 
 
-def _index_stored(settings: Settings, engine, changed: list[str]) -> None:
-    from paperroute.search.service import SearchService
+def _index_stored(search, engine, changed: list[str]) -> None:
     from paperroute.store.embeddings import count_pending
 
-    search = SearchService(settings, engine)
-    indexed = search.index_papers(changed)
-    pending = count_pending(engine, search.model)
+    service = search.get()
+    if service is None:
+        err.print("search index: not updated (the search service is unavailable; see the log)")
+        return
+    indexed = service.index_papers(changed)
+    pending = count_pending(engine, service.model)
     hint = f"; {pending} papers await `paperroute embed` for semantic search" if pending else ""
     err.print(f"search index: {indexed} papers indexed{hint}")
 
@@ -523,6 +528,7 @@ def worker(
     from paperroute.jobs.scheduler import job_status
     from paperroute.jobs.worker import run_worker
     from paperroute.logs import configure_logging
+    from paperroute.services import Services
 
     yield_cpu_to_requests()
     settings = get_settings()
@@ -534,7 +540,8 @@ def worker(
     stop = threading.Event()
     for sig in (signal.SIGINT, signal.SIGTERM):
         signal.signal(sig, lambda *_: stop.set())
-    run_worker(settings, engine, stop, tick_seconds=tick, once=once)
+    # One search service (one model, one set of indexes) for every job this process runs.
+    run_worker(Services.for_worker(settings, engine), stop, tick_seconds=tick, once=once)
 
 
 # --- web: serve, users (web/, app.py) -------------------------------------------------------
@@ -564,6 +571,7 @@ def prepare_database(settings: Settings, migrate_schema: bool):
 
 def load_demo_if_empty(settings: Settings, engine) -> None:
     """Import the bundled demo corpus into an empty store (setting load_demo)."""
+    from paperroute.services import LazySearch
     from paperroute.sources.demo import demo_corpus_path, demo_vectors_path
     from paperroute.sources.files import read_file
     from paperroute.sources.ingest import Ingest
@@ -579,7 +587,8 @@ def load_demo_if_empty(settings: Settings, engine) -> None:
         load_precomputed(engine, demo_vectors_path())
     mark_demo_loaded(engine)  # the site then says it is demo data (web/deps.demo_banner)
     if report.result.changed_ids:
-        _index_stored(settings, engine, sorted(report.result.changed_ids))
+        search = LazySearch(settings, engine, warm_up=False)
+        _index_stored(search, engine, sorted(report.result.changed_ids))
     err.print(f"empty store: loaded the demo corpus ({report.summary()})", highlight=False)
 
 

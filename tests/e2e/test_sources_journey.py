@@ -16,6 +16,7 @@ from pytest_httpserver import HTTPServer
 from paperroute.config import load_settings
 from paperroute.jobs.sources import sync_sources_job
 from paperroute.models import Author, PaperRecord
+from paperroute.services import Services
 from paperroute.sources.files import read_file
 from paperroute.sources.ingest import Ingest
 from paperroute.store.engine import make_engine, migrate
@@ -86,7 +87,9 @@ def sources_site(tmp_path_factory, recorded):
         doi=DOI.upper(),
     )  # fmt: skip
     upsert_records(engine, [preprint])
-    sync_sources_job(only(settings, enrich_citations=True, enrich_published=True), engine)
+    sync_sources_job(
+        Services.for_worker(only(settings, enrich_citations=True, enrich_published=True), engine)
+    )
     with LiveServer(make_app(settings, engine), port=port) as live:
         live.engine = engine
         live.settings = settings
@@ -148,7 +151,9 @@ def test_an_admin_adds_a_journal_feed_the_worker_reads_on_its_schedule(
     assert "every 6 h" in row.locator(".schedule").inner_text()
     assert row.locator(".last-run").inner_text() == "never"
 
-    sync_sources_job(only(sources_site.settings), sources_site.engine)  # the worker's turn
+    sync_sources_job(
+        Services.for_worker(only(sources_site.settings), sources_site.engine)
+    )  # worker
     page.reload()
     row = page.locator("tr.source", has_text=url)
     assert row.locator(".papers").inner_text() == "20"

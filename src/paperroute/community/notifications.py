@@ -244,13 +244,6 @@ def send_notification_mail(
     return report
 
 
-def mail_job(settings: Settings, engine: Engine, stop: threading.Event | None = None) -> str:
-    """The worker's job: mail the notifications that are due."""
-    report = send_notification_mail(settings, engine)
-    note = f"sent {report.sent}, failed {report.failed}, deferred {report.deferred}"
-    return f"{note}; stopped: {report.stopped}" if report.stopped else note
-
-
 class MailKicker:
     """Sends due notification mail in one background thread soon after a comment, so "at once"
     means seconds without the request waiting for SMTP; the worker's job catches anything a

@@ -7,42 +7,39 @@ per digest). The lease itself lives in the store (store/jobs.py).
 
 from __future__ import annotations
 
-import importlib
 import logging
 import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
+from typing import TYPE_CHECKING
 
 from sqlalchemy import Engine
 
-from paperroute.config import Settings
 from paperroute.metrics import JOB_RUNS
 from paperroute.sources.base import SourceError
 from paperroute.store import jobs as lease_store
 
+if TYPE_CHECKING:
+    from paperroute.services import Services
+
 log = logging.getLogger(__name__)
 
-# (settings, engine, stop): a long job returns early once `stop` (the shutdown) is set.
-JobFn = Callable[[Settings, Engine, threading.Event | None], str | None]
+# (services, stop): a long job returns early once `stop` (the shutdown) is set.
+JobFn = Callable[["Services", threading.Event | None], str | None]
 
 
 @dataclass
 class Job:
-    """A periodic job: `target` is "module:function" taking (settings, engine, stop), returning
-    a note."""
+    """A periodic job: `run` takes the process's services and the shutdown event and returns a
+    note (None: a lease only, which a job takes for each of its parts, as the sources do)."""
 
     name: str
     interval_seconds: float
-    target: str
+    run: JobFn | None = None
     exclusive: bool = True
     lease_seconds: float = 3600.0
-
-    def resolve(self) -> JobFn:
-        """The function to call; ImportError/AttributeError when that part is not installed."""
-        module, _, attr = self.target.partition(":")
-        return getattr(importlib.import_module(module), attr)
 
 
 def try_lease(engine: Engine, job: Job, owner: str, now: datetime | None = None) -> bool:
@@ -60,38 +57,30 @@ def finish(engine: Engine, job: Job, owner: str, status: str, message: str | Non
 
 
 def run_job(
-    settings: Settings,
-    engine: Engine,
-    job: Job,
-    owner: str,
-    stop: threading.Event | None = None,
+    services: Services, job: Job, owner: str, stop: threading.Event | None = None
 ) -> tuple[str, str | None]:
     """Run one job now (lease already held, or concurrent); returns (status, message)."""
     started = time.monotonic()
     try:
-        fn = job.resolve()
-    except (ImportError, AttributeError) as exc:
-        status, message = "unavailable", f"{job.target}: {exc}"
-    else:
-        try:
-            message = fn(settings, engine, stop)
-            status = "ok"
-        except SourceError as exc:  # expected (source offline, error feed): a message, no traceback
-            log.warning("job %s failed: %s", job.name, exc)
-            status, message = "error", str(exc)
-        except Exception as exc:  # a failing job must not stop the worker; it is recorded
-            log.exception("job %s failed", job.name)
-            status, message = "error", f"{type(exc).__name__}: {exc}"
+        if job.run is None:
+            raise ValueError(f"{job.name} is a lease only, with nothing to run")
+        message = job.run(services, stop)
+        status = "ok"
+    except SourceError as exc:  # expected (source offline, error feed): a message, no traceback
+        log.warning("job %s failed: %s", job.name, exc)
+        status, message = "error", str(exc)
+    except Exception as exc:  # a failing job must not stop the worker; it is recorded
+        log.exception("job %s failed", job.name)
+        status, message = "error", f"{type(exc).__name__}: {exc}"
     elapsed = time.monotonic() - started
     note = f"{message or ''} ({elapsed:.1f}s)".strip()
-    finish(engine, job, owner, status, note)
+    finish(services.engine, job, owner, status, note)
     JOB_RUNS.labels(job.name, status).inc()
     return status, note
 
 
 def run_due_jobs(
-    settings: Settings,
-    engine: Engine,
+    services: Services,
     jobs: list[Job],
     owner: str,
     last_local: dict[str, float],
@@ -104,14 +93,14 @@ def run_due_jobs(
         if stop is not None and stop.is_set():
             break
         if job.exclusive:
-            if not try_lease(engine, job, owner):
+            if not try_lease(services.engine, job, owner):
                 continue
         else:
             last = last_local.get(job.name)
             if last is not None and time.monotonic() - last < job.interval_seconds:
                 continue
             last_local[job.name] = time.monotonic()
-        status, message = run_job(settings, engine, job, owner, stop)
+        status, message = run_job(services, job, owner, stop)
         ran.append((job.name, status, message))
     return ran
 

@@ -20,7 +20,7 @@ import threading
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import quote
 
 from sqlalchemy import Engine
@@ -31,6 +31,10 @@ from paperroute.sources.base import Page, Source, SourceError
 from paperroute.sources.http import HostPacer, HttpClient
 from paperroute.store import sources as store
 from paperroute.store.papers import get_sync_state, set_sync_state
+
+if TYPE_CHECKING:
+    from paperroute.services import Services
+    from paperroute.sources.ingest import Ingest
 
 log = logging.getLogger(__name__)
 
@@ -85,7 +89,7 @@ class ScheduledSource:
     @property
     def job(self) -> Job:
         """The lease row this source runs under (`source:<name>` in job_runs)."""
-        return Job(f"source:{self.name}", self.interval_seconds, __name__, lease_seconds=6 * HOUR)
+        return Job(f"source:{self.name}", self.interval_seconds, lease_seconds=6 * HOUR)
 
     @property
     def checkpoint_key(self) -> str:
@@ -324,7 +328,7 @@ def build_source(settings: Settings, engine: Engine, scheduled: ScheduledSource)
 
 
 def run_scheduled_source(
-    settings: Settings, engine: Engine, scheduled: ScheduledSource, ingest: Any
+    settings: Settings, engine: Engine, scheduled: ScheduledSource, ingest: Ingest
 ) -> str:
     """Run one scheduled source from its checkpoint through `ingest`; returns a note. Once a
     run completes, the next one asks only for what is new since this run's day."""
@@ -338,23 +342,14 @@ def run_scheduled_source(
     return report.summary()
 
 
-def worker_ingest(settings: Settings, engine: Engine) -> Any:
-    """The worker's Ingest: what it stores is keyword-indexed at once."""
-    from paperroute.search.service import SearchService
-    from paperroute.sources.ingest import Ingest
-
-    return Ingest(engine, settings, lambda ids: SearchService(settings, engine).index_papers(ids))
-
-
-def sync_sources_job(
-    settings: Settings, engine: Engine, stop: threading.Event | None = None
-) -> str:
-    """Run every source that is due, not paused and configured, each under its own lease."""
+def sync_sources_job(services: Services, stop: threading.Event | None = None) -> str:
+    """Run every source that is due, not paused and configured, each under its own lease,
+    through the process's one ingest path."""
     from paperroute.digest.delivery import worker_id
 
+    settings, engine = services.settings, services.engine
     owner = worker_id()
     paused = store.paused_sources(engine)
-    ingest = None
     notes = []
     for scheduled in scheduled_sources(engine):
         if stop is not None and stop.is_set():
@@ -363,9 +358,8 @@ def sync_sources_job(
             continue
         if not try_lease(engine, scheduled.job, owner):
             continue
-        ingest = ingest or worker_ingest(settings, engine)
         try:
-            note, status = run_scheduled_source(settings, engine, scheduled, ingest), "ok"
+            note, status = run_scheduled_source(settings, engine, scheduled, services.ingest), "ok"
         except SourceError as exc:  # offline, an error reply, a bad setting: recorded, no trace
             note, status = str(exc), "error"
         except Exception as exc:  # one failing source is recorded and the others still run
