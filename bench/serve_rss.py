@@ -120,7 +120,7 @@ def main() -> None:
             f"{r['pending']} |" for name, r in runs]  # fmt: skip
     table = "\n".join(
         [
-            "| code | RSS at /readyz | peak RSS (VmHWM) | RSS at the end | papers still unembedded |",
+            "| code | RSS at /readyz | peak RSS (VmHWM) | RSS at the end | still unembedded |",
             "|---|---|---|---|---|",
             *rows,
         ]  # fmt: skip

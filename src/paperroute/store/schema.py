@@ -201,8 +201,9 @@ users = Table(
     Column("created_at", TS, nullable=False),
     Column("last_login_at", TS),
     Column("onboarding", JSON, comment="cold-start picks: categories, topics"),
-    Column("handle", String(40), unique=True, comment="public name in /members/<handle> URLs"),
+    Column("handle", String(40), comment="public name in /members/<handle> URLs"),
     Column("orcid", String(19), comment="ORCID iD the member gave, checksum-validated"),
+    Index("uq_users_handle", "handle", unique=True),  # as migration 0007 made it
 )
 
 login_tokens = Table(

@@ -74,6 +74,15 @@ def upgrade() -> None:
     if bind.dialect.name == "postgresql":
         for table, column in _PAPER_ID_COLUMNS:
             op.alter_column(table, column, type_=sa.String(255), existing_nullable=False)
+        # The comment schema.py gives papers.id since non-arXiv papers (added to this migration
+        # when tests/test_store_schema_drift.py found it missing; harmless where it ran before).
+        op.alter_column(
+            "papers",
+            "id",
+            existing_type=sa.String(255),
+            existing_nullable=False,
+            comment="canonical arXiv id (no version), else record_key: doi:10.x/..",
+        )
     with op.batch_alter_table("papers", schema=None) as batch_op:
         for column in _new_columns():
             batch_op.add_column(column)
