@@ -361,7 +361,7 @@ def settings_markdown() -> str:
         "",
         "Every setting can be given in a TOML file named by `PAPERROUTE_CONFIG` (keys as below, at",
         "the top level or under `[paperroute]`), overridden by a `PAPERROUTE_<NAME>` environment",
-        "variable, overridden by a command-line flag where one exists. `paperroute config --dump`",
+        "variable, overridden by a command-line flag where one exists. `paperroute config`",
         "prints the effective values with secrets masked.",
         "",
         "| setting | environment variable | default | meaning |",

@@ -1,9 +1,5 @@
-"""`paperroute sources` (every source's schedule, counts and errors; pause, resume, journal
-feeds) and `paperroute sync <source>` for each source beyond arXiv and Hugging Face.
-
-Registered into the Typer app by cli.py; each command goes through the same Ingest and the
-same scheduled-source functions (jobs/sources.py) as the worker and the admin page.
-"""
+"""`paperroute sync <source>`: fetch new papers from each live source, resumably, through the
+CLI's one ingest path (the same scheduled-source functions as the worker, jobs/sources.py)."""
 
 from __future__ import annotations
 
@@ -13,23 +9,130 @@ from urllib.parse import quote
 
 import typer
 
-from paperroute.cli import (
-    _parse_date,
-    _run_sync,
+from paperroute.cli.common import (
     app,
     cli_ingest,
     err,
+    fail,
     get_settings,
     open_engine,
-    print_json,
-    sync_app,
 )
+from paperroute.config import Settings
 
-sources_app = typer.Typer(
-    help="Every source: last run, next run, papers, errors; pause, resume, journal feeds.",
-    invoke_without_command=True,
-)
-app.add_typer(sources_app, name="sources")
+sync_app = typer.Typer(help="Fetch new papers from live sources (resumable).")
+app.add_typer(sync_app, name="sync")
+
+
+def _parse_date(value: str | None, flag: str):
+    from datetime import date
+
+    if value is None:
+        return None
+    try:
+        return date.fromisoformat(value)
+    except ValueError:
+        fail(f"{flag}: not a date (YYYY-MM-DD): {value!r}", 2)
+
+
+def _run_sync(settings: Settings, source, checkpoint_key: str | None) -> None:
+    """Run a live source into the store; exit non-zero on a source failure."""
+    from paperroute.sources.base import SourceError
+
+    engine = open_engine(settings)
+    try:
+        report = cli_ingest(settings, engine).source(
+            source,
+            checkpoint_key=checkpoint_key,
+            on_error=lambda e: err.print(f"[yellow]rejected[/yellow] {e}", highlight=False),
+        )
+    except SourceError as exc:
+        err.print(f"[red]{exc}[/red]", highlight=False)
+        err.print("progress up to the last stored page is kept; run the same command to resume")
+        raise typer.Exit(1) from exc
+    err.print(f"{source.name}: {report.summary()}", highlight=False)
+    if report.interrupted:
+        err.print("interrupted: run the same command again to resume")
+        raise typer.Exit(130)
+
+
+@sync_app.command("arxiv-oai")
+def sync_arxiv_oai(
+    set_spec: str | None = typer.Option(None, "--set", help="OAI set, e.g. cs or physics:hep-th."),
+    from_date: str | None = typer.Option(None, "--from", help="First datestamp (YYYY-MM-DD)."),
+    until_date: str | None = typer.Option(None, "--until", help="Last datestamp (YYYY-MM-DD)."),
+    prefix: str = typer.Option("arXiv", help="Metadata format: arXiv or arXivRaw (all versions)."),
+    restart: bool = typer.Option(False, help="Ignore a saved checkpoint and start over."),
+) -> None:
+    """Harvest arXiv over OAI-PMH (ListRecords), resuming an interrupted harvest."""
+    from paperroute.sources.arxiv_oai import ArxivOAISource
+    from paperroute.sources.ingest import checkpoint_key_for
+
+    settings = get_settings()
+    params = {
+        "set_spec": set_spec,
+        "from_date": _parse_date(from_date, "--from"),
+        "until_date": _parse_date(until_date, "--until"),
+        "metadata_prefix": prefix,
+    }
+    key = checkpoint_key_for("arxiv-oai", params)
+    if restart:
+        from paperroute.store.papers import set_sync_state
+
+        set_sync_state(open_engine(settings), key, None)
+    _run_sync(settings, ArxivOAISource.from_settings(settings, **params), key)
+
+
+@sync_app.command("arxiv-rss")
+def sync_arxiv_rss(
+    categories: list[str] = typer.Argument(..., help="Categories, e.g. cs.CL cs.LG or math."),
+) -> None:
+    """Read today's arXiv announcements (new, cross-lists, replacements) for categories."""
+    from paperroute.sources.arxiv_rss import ArxivRSSSource
+
+    settings = get_settings()
+    _run_sync(settings, ArxivRSSSource.from_settings(settings, categories), None)
+
+
+@sync_app.command("arxiv-api")
+def sync_arxiv_api(
+    ids: list[str] = typer.Argument(None, help="arXiv ids or URLs."),
+    query: str | None = typer.Option(None, "--query", help="arXiv search query, e.g. ti:llm."),
+    max_results: int | None = typer.Option(None, "--max", help="Stop after this many results."),
+) -> None:
+    """Fetch papers by id or search query through the arXiv API (3 s between requests)."""
+    from paperroute.sources.arxiv_api import ArxivAPISource
+    from paperroute.sources.base import SourceError
+
+    settings = get_settings()
+    try:
+        source = ArxivAPISource.from_settings(
+            settings, ids=ids or (), query=query, max_results=max_results
+        )
+    except SourceError as exc:
+        fail(str(exc), 2)
+    _run_sync(settings, source, None)
+
+
+@sync_app.command("hf-daily")
+def sync_hf_daily(
+    day: str | None = typer.Option(None, "--date", help="One day (YYYY-MM-DD)."),
+    since: str | None = typer.Option(None, "--since", help="Every day from this one to today."),
+    until: str | None = typer.Option(None, "--until", help="Last day with --since."),
+) -> None:
+    """Fetch Hugging Face daily papers (upvotes, code, stars) for a day or a range of days."""
+    from paperroute.sources.hf_daily import HfDailySource
+    from paperroute.sources.ingest import checkpoint_key_for
+
+    if bool(day) == bool(since):
+        fail("give exactly one of --date or --since", 2)
+    settings = get_settings()
+    if day:
+        source = HfDailySource.from_settings(settings, [_parse_date(day, "--date")])
+        _run_sync(settings, source, None)
+        return
+    start, end = _parse_date(since, "--since"), _parse_date(until, "--until")
+    source = HfDailySource.from_settings(settings, since=start, until=end)
+    _run_sync(settings, source, checkpoint_key_for("hf-daily", {"since": start, "until": end}))
 
 
 def _source_or_exit(build):
@@ -39,8 +142,7 @@ def _source_or_exit(build):
     try:
         return build()
     except SourceError as exc:
-        err.print(f"[red]{exc}[/red]", highlight=False)
-        raise typer.Exit(2) from exc
+        fail(str(exc), 2)
 
 
 def _sync_resumable(settings, name: str, params: dict[str, Any], build, restart: bool) -> None:
@@ -138,8 +240,7 @@ def _preprints(server: str, subjects: list[str], since: str | None, until: str |
     from paperroute.sources.http import HttpClient
 
     if bool(subjects) == bool(since):
-        err.print("[red]give --subject (the RSS feeds) or --from (the details API)[/red]")
-        raise typer.Exit(2)
+        fail("give --subject (the RSS feeds) or --from (the details API)", 2)
     settings = get_settings()
     if subjects:
         for subject in subjects:
@@ -210,128 +311,3 @@ def sync_journal_feed(
 
 
 # --- paperroute sources ----------------------------------------------------------------------
-
-
-def _when(value) -> str:
-    if value is None:
-        return "-"
-    seconds = (value - datetime.now(UTC)).total_seconds()
-    if seconds <= 0:
-        return "due now" if seconds > -60 else value.strftime("%Y-%m-%d %H:%M")
-    return f"in {seconds / 3600:.1f} h" if seconds >= 3600 else f"in {seconds / 60:.0f} min"
-
-
-@sources_app.callback()
-def sources_list(
-    ctx: typer.Context, as_json: bool = typer.Option(False, "--json", help="Print JSON.")
-) -> None:
-    """Every source: last run, next run, papers, status (errors), paused."""
-    if ctx.invoked_subcommand is not None:
-        return
-    from rich.console import Console
-    from rich.table import Table
-
-    from paperroute.jobs.sources import source_overview
-
-    settings = get_settings()
-    rows = source_overview(settings, open_engine(settings))
-    if as_json:
-        print_json(rows)
-        return
-    table = Table("source", "papers", "last run", "next run", "status", "message")
-    for row in rows:
-        status = "paused" if row["paused"] else row["status"]
-        if not row["configured"]:
-            status = f"not configured (set {row['setting']})"
-        last = row["last_run"].strftime("%Y-%m-%d %H:%M") if row["last_run"] else "never"
-        nxt = "paused" if row["paused"] else _when(row["next_run"])
-        table.add_row(
-            row["url"] or row["name"], str(row["papers"]), last, nxt, status, row["message"] or ""
-        )
-    Console(soft_wrap=True, width=200).print(table)
-
-
-def _known_or_exit(engine, name: str):
-    from paperroute.jobs.sources import find_source
-
-    found = find_source(engine, name)
-    if found is None:
-        err.print(
-            f"[red]no source {name!r}; `paperroute sources` lists them[/red]", highlight=False
-        )
-        raise typer.Exit(2)
-    return found
-
-
-@sources_app.command("pause")
-def sources_pause(name: str = typer.Argument(..., help="A source name or feed URL.")) -> None:
-    """Pause a source: the worker skips it until resumed."""
-    from paperroute.store.sources import set_paused
-
-    engine = open_engine(get_settings())
-    set_paused(engine, _known_or_exit(engine, name).name, True)
-    err.print(f"{name}: paused")
-
-
-@sources_app.command("resume")
-def sources_resume(name: str = typer.Argument(..., help="A source name or feed URL.")) -> None:
-    """Resume a paused source."""
-    from paperroute.store.sources import set_paused
-
-    engine = open_engine(get_settings())
-    set_paused(engine, _known_or_exit(engine, name).name, False)
-    err.print(f"{name}: resumed")
-
-
-@sources_app.command("add-feed")
-def sources_add_feed(
-    url: str = typer.Argument(..., help="An RSS or Atom journal feed URL."),
-) -> None:
-    """Add a journal feed by URL: the worker then reads it on its own schedule."""
-    from paperroute.store.sources import FeedUrlError, add_journal_feed
-
-    engine = open_engine(get_settings())
-    try:
-        feed, new = add_journal_feed(engine, url)
-    except FeedUrlError as exc:
-        err.print(f"[red]{exc}[/red]", highlight=False)
-        raise typer.Exit(2) from exc
-    err.print(
-        f"{feed['name']}: {'added' if new else 'already added'} ({feed['url']})", highlight=False
-    )
-
-
-@sources_app.command("remove-feed")
-def sources_remove_feed(name: str = typer.Argument(..., help="The feed's name or URL.")) -> None:
-    """Stop reading a journal feed (its papers stay)."""
-    from paperroute.store.sources import remove_journal_feed
-
-    engine = open_engine(get_settings())
-    if not remove_journal_feed(engine, name):
-        err.print(f"[red]no journal feed {name!r}[/red]", highlight=False)
-        raise typer.Exit(2)
-    err.print(f"{name}: removed")
-
-
-@sources_app.command("run")
-def sources_run(name: str = typer.Argument(..., help="A source name or feed URL.")) -> None:
-    """Run one scheduled source now, from its checkpoint, as the worker would (the run is
-    recorded in its history, and its next run is one interval later)."""
-    import dataclasses
-
-    from paperroute.jobs.scheduler import finish
-    from paperroute.jobs.sources import run_scheduled_source
-    from paperroute.sources.base import SourceError
-
-    settings = get_settings()
-    engine = open_engine(settings)
-    scheduled = _known_or_exit(engine, name)
-    job = dataclasses.replace(scheduled.job, exclusive=False)  # recorded without a lease
-    try:
-        note = run_scheduled_source(settings, engine, scheduled, cli_ingest(settings, engine))
-    except SourceError as exc:
-        finish(engine, job, "cli", "error", str(exc))
-        err.print(f"[red]{exc}[/red]", highlight=False)
-        raise typer.Exit(1) from exc
-    finish(engine, job, "cli", "ok", note)
-    err.print(f"{scheduled.name}: {note}", highlight=False)

@@ -1,0 +1,5 @@
+"""`python -m paperroute.cli`."""
+
+from paperroute.cli import main
+
+main()
