@@ -110,3 +110,71 @@ def test_a_venue_page_s_follow_tag_is_one_a_digest_accepts_and_follows(settings,
     assert len(PaperIndex.build(found).by_category[tag.lower()]) == 20
     assert texts(client.get("/journals/1687-725X"), ".follow code")[0] == "journal:1687-725X"
     assert not texts(client.get("/venues/ACL+TACL/2024"), ".follow code")  # no one tag for a union
+
+
+def test_a_venue_ranks_its_papers_by_trending_as_the_trending_page_does(settings, engine):
+    from paperroute.store.users import add_user
+    from paperroute.store.votes import set_vote
+
+    client = _site(settings, engine)
+    newest = client.get("/venues/ACL/2024?format=json").json()["papers"]
+    picked = newest[-1]["id"]  # the last by votes: nobody has voted yet
+    for n in range(3):
+        set_vote(engine, add_user(engine, f"reader{n}@example.org").id, picked, True)
+    client = client_for(make_app(settings, engine))  # a new app: nothing cached
+    ranked = client.get("/venues/ACL/2024?sort=trending&format=json").json()
+    assert ranked["total"] == 13
+    assert ranked["papers"][0]["id"] == picked
+    page = client.get("/venues/ACL/2024?sort=trending")
+    assert texts(page, ".sorts a.current") == ["trending"]
+    first_link = doc(page).cssselect(".paper-list .paper-title a")[0].get("href")
+    assert first_link.endswith(picked.split(":", 1)[-1])  # acl:2024.x -> /papers/acl/2024.x
+    journal = client.get("/journals/1687-725X?sort=trending&format=json").json()
+    assert journal["total"] == 1
+
+
+def test_journal_urls_take_union_and_exclusion_like_categories(settings, engine):
+    client = _site(settings, engine)
+    journals = {i: n for i, n in ((j["issn"], j["papers"]) for j in
+                client.get("/venues?format=json").json()["journals"])}  # fmt: skip
+    assert len(journals) >= 2, journals
+    first, second = sorted(journals)[:2]
+    both = client.get(f"/journals/{first}+{second}?format=json").json()
+    assert both["total"] == journals[first] + journals[second]
+    page = client.get(f"/journals/{first}+{second}")
+    assert f"(ISSN {first}) or " in texts(page, "h1")[0]
+    assert not texts(page, ".follow code"), "no one digest tag for a union"
+    only = client.get(f"/journals/{first}+{second}-{second}?format=json").json()
+    assert only["total"] == journals[first]
+    feed = client.get(f"/feeds/journals/{first}+{second}.json").json()
+    assert len(feed["items"]) == journals[first] + journals[second]
+    assert client.get(f"/journals/{first}+0000-0000").status_code == 404
+
+
+def test_a_member_follows_a_venue_with_one_click_and_the_digest_has_it(settings, engine):
+    from paperroute.store.subscriptions import subscription_of_user
+    from webtools import sign_in
+
+    client = _site(settings, engine)
+    anonymous = client.get("/venues/ACL/2024")
+    assert texts(anonymous, ".follow a.follow-signin") == ["Sign in"]
+    user = sign_in(client, engine, "reader@example.org")
+    page = client.get("/venues/ACL/2024")
+    [form] = doc(page).cssselect(".follow form.follow-form")
+    fields = {i.get("name"): i.get("value") for i in form.cssselect("input")}
+    assert fields["tag"] == "venue:ACL"
+    done = client.post(form.get("action"), data=fields)
+    assert done.status_code == 303 and done.headers["location"].startswith("/settings/digest")
+    sub = subscription_of_user(engine, user.id, user.email)
+    assert sub.prefs.follow_categories == ["venue:ACL"]
+    settings_page = client.get(done.headers["location"])
+    assert "venue:ACL" in doc(settings_page).cssselect("#follow_categories")[0].get("value")
+    again = client.post("/follow", data=fields)  # twice is still one follow
+    assert again.status_code == 303
+    assert subscription_of_user(engine, user.id, user.email).prefs.follow_categories == [
+        "venue:ACL"
+    ]
+    bad = client.post("/follow", data={**fields, "tag": "<script>"})
+    assert bad.status_code == 422 and "tag" in bad.text
+    client.post("/follow", data={**fields, "follow": "0"})
+    assert subscription_of_user(engine, user.id, user.email).prefs.follow_categories == []

@@ -18,8 +18,8 @@ MAX_COUNT = 10**9  # upvotes and other counters: far above any real paper
 Page = Annotated[int, Query(ge=0, le=MAX_PAGE, description="Page number, from 0")]
 RowId = Annotated[int, Path(ge=1, le=MAX_ROW_ID, description="A row id")]
 ListSort = Annotated[
-    Literal["votes", "published", "citations"] | None,
-    Query(description="Order: most upvoted, newest, or most cited"),
+    Literal["votes", "published", "citations", "trending"] | None,
+    Query(description="Order: most upvoted, newest, most cited, or trending"),
 ]
 MinCitations = Annotated[
     int | None, Query(ge=0, le=MAX_COUNT, description="Only papers cited at least this often")

@@ -23,10 +23,12 @@ def trending_inputs(
     window_days: int = trending.WINDOW_DAYS,
     start: date | None = None,
     ids: Sequence[str] | None = None,
+    flt: listings.PaperFilter | None = None,
 ) -> list[TrendingInput]:
-    """Trending inputs: for visible papers announced in [start or until-window, until], or
-    for the visible papers among `ids` (a digest's new papers). The only place they are read."""
-    if ids is None:
+    """Trending inputs: for visible papers announced in [start or until-window, until], for
+    the visible papers among `ids` (a digest's new papers), or for those a listing's filter
+    selects, whenever announced (a venue or journal). The only place they are read."""
+    if ids is None and flt is None:
         start = start or until - timedelta(days=window_days)
     return [
         TrendingInput(
@@ -36,7 +38,7 @@ def trending_inputs(
             saves=r["saves"] or 0,
             announced_at=announced_at(as_date(r["announced"]), r["published"]),
         )
-        for r in listings.trending_rows(engine, start, until, ids)
+        for r in listings.trending_rows(engine, start, until, ids, flt)
     ]
 
 
@@ -76,3 +78,15 @@ def list_trending(
     ranked = trending.rank_trending(inputs, at)[offset : offset + limit]
     by_id = {p.id: p for p in listings.papers_by_ids(engine, [s.paper_id for s in ranked])}
     return [(by_id[s.paper_id], s) for s in ranked if s.paper_id in by_id]
+
+
+def trending_listing(
+    engine: Engine, now: datetime, flt: listings.PaperFilter, *, limit: int = 50, offset: int = 0
+) -> tuple[list[Paper], int]:
+    """A page of a listing's papers (a venue, a journal, a category) in trending order on the
+    trending clock, and how many it has in all; papers nobody voted for come last, newest first
+    (the formula gives them no points)."""
+    ranked = trending.rank_trending(trending_inputs(engine, flt=flt), clock(engine, now))
+    page = [s.paper_id for s in ranked[offset : offset + limit]]
+    by_id = {p.id: p for p in listings.papers_by_ids(engine, page)}
+    return [by_id[pid] for pid in page if pid in by_id], len(ranked)

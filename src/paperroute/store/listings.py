@@ -45,7 +45,9 @@ class PaperFilter:
     exclude_venues: tuple[str, ...] = ()
     year: int | None = None
     track: str | None = None
-    issn: str | None = None
+    # `/journals/0090-0036+1541-0048`: any of these ISSNs, none of the excluded ones
+    issns: tuple[str, ...] = ()
+    exclude_issns: tuple[str, ...] = ()
     min_citations: int | None = None
     mode: PeriodMode = "announced"
     organizations: tuple[str, ...] | None = None  # papers credited to any of these names
@@ -89,8 +91,6 @@ def _conditions(flt: PaperFilter) -> list:
         conds.append(papers.c.year == flt.year)
     if flt.track:
         conds.append(func.lower(papers.c.track) == flt.track.lower())
-    if flt.issn:
-        conds.append(papers.c.issn == flt.issn)
     if flt.min_citations:
         conds.append(papers.c.citation_count >= flt.min_citations)
     if flt.submitter:  # a Hugging Face user name, or a member's handle
@@ -116,6 +116,10 @@ def _union_conditions(flt: PaperFilter) -> list:
         conds.append(venue.in_([v.lower() for v in flt.venues]))
     if flt.exclude_venues:
         conds.append(func.coalesce(venue, "").not_in([v.lower() for v in flt.exclude_venues]))
+    if flt.issns:
+        conds.append(papers.c.issn.in_(list(flt.issns)))
+    if flt.exclude_issns:
+        conds.append(func.coalesce(papers.c.issn, "").not_in(list(flt.exclude_issns)))
     return conds
 
 
@@ -206,9 +210,10 @@ def trending_rows(
     start: date | None = None,
     until: date | None = None,
     ids: Sequence[str] | None = None,
+    flt: PaperFilter | None = None,
 ) -> list[dict]:
     """The numbers trending needs for visible papers announced in [start, until] (either bound
-    may be left open), or for the visible papers among `ids`."""
+    may be left open), or for the visible papers among `ids`; only those `flt` selects."""
     query = select(
         papers.c.id,
         papers.c.hf_upvotes,
@@ -216,7 +221,7 @@ def trending_rows(
         papers.c.saves,
         papers.c.announced,
         papers.c.published,
-    ).where(papers.c.hidden.is_(False))
+    ).where(papers.c.hidden.is_(False), *(_conditions(flt) if flt else ()))
     if start is not None:
         query = query.where(papers.c.announced >= start)
     if until is not None:
@@ -259,11 +264,11 @@ def top_venues(engine: Engine, limit: int = 200) -> list[tuple[str, int | None, 
 
 
 def top_journals(
-    engine: Engine, limit: int = 200, issn: str | None = None
+    engine: Engine, limit: int = 200, issns: Sequence[str] | None = None
 ) -> list[tuple[str, str, int]]:
-    """(ISSN, journal title, papers) for every journal with visible papers (or the one `issn`),
+    """(ISSN, journal title, papers) for every journal with visible papers (or those `issns`),
     largest first."""
-    which = papers.c.issn.is_not(None) if issn is None else papers.c.issn == issn
+    which = papers.c.issn.is_not(None) if issns is None else papers.c.issn.in_(list(issns))
     query = (
         select(papers.c.issn, func.max(papers.c.venue), func.count())
         .where(which, papers.c.hidden.is_(False))
@@ -288,9 +293,11 @@ def facet_counts(engine: Engine, flt: PaperFilter, column: str) -> list[tuple[An
         return [(v, n) for v, n in conn.execute(query)]
 
 
-def known_names(engine: Engine, kind: Literal["category", "venue"]) -> frozenset[str]:
-    """Every category (or venue) the store has: what a union/exclusion URL is split against."""
-    column = paper_categories.c.category if kind == "category" else papers.c.venue
+def known_names(engine: Engine, kind: Literal["category", "venue", "journal"]) -> frozenset[str]:
+    """Every category (venue, journal ISSN) the store has: what a union/exclusion URL is split
+    against."""
+    column = {"category": paper_categories.c.category, "venue": papers.c.venue,
+              "journal": papers.c.issn}[kind]  # fmt: skip
     with engine.connect() as conn:
         return frozenset(v for v in conn.execute(select(column).distinct()).scalars() if v)
 

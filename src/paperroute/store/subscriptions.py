@@ -431,6 +431,19 @@ def follow_author(
     """Follow (or stop following) an author: their name goes in the member's digest
     subscription's `follow_authors`, which the digest and For-you both read. A member without a
     subscription gets one that sends nothing (`unsubscribed`) until they turn the digest on."""
+    return _follow(engine, user_id, email, "follow_authors", name, follow)
+
+
+def follow_tag(
+    engine: Engine, user_id: int, email: str, tag: str, follow: bool = True
+) -> list[str]:
+    """Follow (or stop following) a category, `venue:<name>` or `journal:<ISSN>` in the member's
+    digest (`follow_categories`), as the digest form does; a subscription is made as for
+    authors."""
+    return _follow(engine, user_id, email, "follow_categories", tag, follow)
+
+
+def _follow(engine: Engine, user_id: int, email: str, field: str, value: str, follow: bool):
     found = subscription_of_user(engine, user_id, email)
     if found is None:
         if not follow:
@@ -448,13 +461,13 @@ def follow_author(
             )
         found = subscription_of_user(engine, user_id, email)
         assert found is not None
-    key = " ".join(name.lower().split())
-    names = [n for n in found.prefs.follow_authors if " ".join(n.lower().split()) != key]
+    key = " ".join(value.lower().split())
+    values = [v for v in getattr(found.prefs, field) if " ".join(v.lower().split()) != key]
     if follow:
-        names.append(" ".join(name.split()))
-    found.prefs.follow_authors = names
+        values.append(" ".join(value.split()))
+    setattr(found.prefs, field, values)
     update_preferences(engine, found.id, found.prefs)  # validates: length, at most 50
-    return names
+    return values
 
 
 def author_followers(engine: Engine) -> dict[str, set[int]]:

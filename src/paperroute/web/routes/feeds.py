@@ -22,7 +22,7 @@ from paperroute.web.mathtext import plain_snippet
 from paperroute.web.routes.orgs import org_or_404
 from paperroute.web.routes.papers import trending_papers, union_filter
 from paperroute.web.routes.search import run_search, search_params
-from paperroute.web.routes.venues import venue_filter
+from paperroute.web.routes.venues import journal_filter, venue_filter
 
 router = APIRouter(prefix="/feeds")
 FEED_SIZE = 50
@@ -156,10 +156,10 @@ def venue_feed(request: Request, venue: str, year: Year, fmt: str) -> Response:
 
 @router.get("/journals/{issn}.{fmt}", name="feeds.journal")
 def journal_feed(request: Request, issn: str, fmt: str) -> Response:
-    """Newest articles of one journal."""
-    flt = listings.PaperFilter(issn=issn.upper())
+    """Newest articles of one journal (or a union of journals, as on its page)."""
+    flt, heading = journal_filter(request, issn)
     papers, _ = listings.list_papers(engine_of(request), flt, order="published", limit=FEED_SIZE)
-    return _feed(request, fmt, f"articles in ISSN {flt.issn}", f"/journals/{flt.issn}", papers)
+    return _feed(request, fmt, f"articles in {heading}", f"/journals/{quote(issn.upper())}", papers)
 
 
 @router.get("/collections/{collection_id}.{fmt}", name="feeds.collection")

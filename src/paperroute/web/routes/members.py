@@ -1,5 +1,6 @@
 """Members and authors: public member pages, authorship claims (and the admins' queue), the
-public handle and ORCID iD on a profile, and following an author.
+public handle and ORCID iD on a profile, and following an author, a category, a venue or a
+journal.
 
 A claim is approved at once when store/claims.py can check it, else it waits in /admin/claims.
 Following an author writes the digest subscription's author list (store/subscriptions.py), the
@@ -8,6 +9,7 @@ one list the digest and For-you read.
 
 from __future__ import annotations
 
+import re
 from urllib.parse import quote
 
 from fastapi import APIRouter, Depends, Form, HTTPException, Request
@@ -18,7 +20,7 @@ from paperroute.store import claims as claim_store
 from paperroute.store.collections import list_collections
 from paperroute.store.listings import papers_by_ids
 from paperroute.store.submissions import Limits, submissions_by
-from paperroute.store.subscriptions import SubscriptionError, follow_author
+from paperroute.store.subscriptions import SubscriptionError, follow_author, follow_tag
 from paperroute.store.users import ProfileError, get_user_by_handle, update_public_profile
 from paperroute.store.votes import voted_ids
 from paperroute.web.deps import (
@@ -103,6 +105,31 @@ def follow(
         raise HTTPException(422, str(exc)) from None
     request.app.state.caches.changed("user", user.id)
     return RedirectResponse("/profile#following", status_code=303)
+
+
+# What a listing page offers to follow: an arXiv category (cs.CL, hep-th, q-bio.NC), or a venue
+# or journal by its digest tag (venue:ACL, journal:1687-725X).
+_FOLLOW_TAG = re.compile(r"(?:venue|journal):\S.*|[a-z][a-z-]*(?:\.[A-Za-z][A-Za-z-]*)?")
+
+
+@router.post("/follow", name="members.follow_tag")
+def follow_listing(
+    request: Request, tag: str = Form(..., max_length=200), follow: str = Form("1")
+) -> Response:
+    """Follow a category, venue or journal in your digest (`follow=0`: stop), then show the
+    digest settings, where the followed tags are listed."""
+    user = require_user(request)
+    tag = " ".join(tag.split())
+    if not _FOLLOW_TAG.fullmatch(tag):
+        raise HTTPException(
+            422, f"tag: {tag[:60]!r} is not a category, venue:<name> or journal:<ISSN>"
+        )
+    try:
+        follow_tag(engine_of(request), user.id, user.email, tag, follow != "0")
+    except SubscriptionError as exc:
+        raise HTTPException(422, str(exc)) from None
+    request.app.state.caches.changed("user", user.id)
+    return RedirectResponse("/settings/digest#follow_categories", status_code=303)
 
 
 @router.get("/admin/claims", name="members.claims_queue", dependencies=[Depends(require_admin)])

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import UTC, date, datetime, timedelta
+from typing import Literal
 from urllib.parse import quote
 
 from fastapi import APIRouter, HTTPException, Request
@@ -72,17 +73,14 @@ def listing_page(
     flt: listings.PaperFilter,
     heading: str,
     p: int,
-    order: listings.Order = "votes",
+    order: listings.Order | Literal["trending"] = "votes",
     template: str = "papers/list.html",
     **extra,
 ) -> Response:
     """Render page `p` of a ranked listing (or its JSON twin)."""
     engine = engine_of(request)
     papers, total = request.app.state.data_cache.remember(
-        ("list", repr(flt), order, p),
-        lambda: listings.list_papers(
-            engine, flt, order=order, limit=PAGE_SIZE, offset=p * PAGE_SIZE
-        ),
+        ("list", repr(flt), order, p), lambda: _listing(engine, flt, order, p)
     )
     if wants_json(request):
         return json_response(
@@ -109,6 +107,13 @@ def listing_page(
         offset=p * PAGE_SIZE,
         **extra,
     )
+
+
+def _listing(engine, flt: listings.PaperFilter, order: str, p: int) -> tuple[list[Paper], int]:
+    if order == "trending":  # the trending formula over the listing's papers, on its clock
+        now = datetime.now(UTC)
+        return leaderboard.trending_listing(engine, now, flt, limit=PAGE_SIZE, offset=p * PAGE_SIZE)
+    return listings.list_papers(engine, flt, order=order, limit=PAGE_SIZE, offset=p * PAGE_SIZE)
 
 
 @router.get("/", name="papers.home")
@@ -422,7 +427,8 @@ def categories(request: Request) -> Response:
 
 
 def union_filter(request: Request, kind: str, spec: str) -> listings.PaperFilter:
-    """The filter a category or venue URL names, with union and exclusion (`cs.CL+cs.LG-cs.CY`)."""
+    """The filter a category, venue or journal URL names, with union and exclusion
+    (`cs.CL+cs.LG-cs.CY`, `0090-0036+1541-0048`)."""
     known = frozenset()
     if "+" in spec or "-" in spec:
         engine = engine_of(request)
@@ -432,13 +438,18 @@ def union_filter(request: Request, kind: str, spec: str) -> listings.PaperFilter
     include, exclude = listings.split_union(spec, known)
     if kind == "category":
         return listings.PaperFilter(categories=tuple(include), exclude_categories=tuple(exclude))
+    if kind == "journal":
+        return listings.PaperFilter(issns=tuple(include), exclude_issns=tuple(exclude))
     return listings.PaperFilter(venues=tuple(include), exclude_venues=tuple(exclude))
 
 
 def union_heading(flt: listings.PaperFilter, kind: str) -> str:
     """ "cs.CL or cs.LG, not cs.CY": how a page names a union/exclusion filter."""
-    include = flt.categories if kind == "category" else flt.venues
-    exclude = flt.exclude_categories if kind == "category" else flt.exclude_venues
+    include, exclude = {
+        "category": (flt.categories, flt.exclude_categories),
+        "venue": (flt.venues, flt.exclude_venues),
+        "journal": (flt.issns, flt.exclude_issns),
+    }[kind]
     words = " or ".join(include) or "all"
     return words + (f", not {', '.join(exclude)}" if exclude else "")
 
@@ -454,6 +465,7 @@ def category(
     """Papers in arXiv categories (`cs.CL+cs.LG-cs.CY`: either, but not the last), newest first."""
     flt = union_filter(request, "category", category)
     flt.min_citations = min_citations
+    single = len(flt.categories) == 1 and not flt.exclude_categories
     return listing_page(
         request,
         flt,
@@ -462,6 +474,8 @@ def category(
         order=sort or "published",
         feed_url=f"/feeds/categories/{quote(category)}",
         sort=sort or "published",
+        follow_tag=flt.categories[0] if single else None,  # a union has no single tag
+        search_filter=f"cat:{flt.categories[0]}" if single else None,
     )
 
 

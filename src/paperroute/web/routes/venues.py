@@ -106,6 +106,22 @@ def venue_year(
     return _venue(request, venue, year, p, sort, track, min_citations)
 
 
+def journal_filter(request: Request, issns: str) -> tuple[listings.PaperFilter, str]:
+    """The articles a journal URL names (`0090-0036`, or a union `0090-0036+1541-0048-...`),
+    and the page's heading: "Journal (ISSN ...)", titles joined for a union; 404 when it
+    names no journal the store has."""
+    flt = union_filter(request, "journal", issns.upper())
+    named = [*flt.issns, *flt.exclude_issns]
+    found = {i: t for i, t, _ in listings.top_journals(engine_of(request), issns=named)}
+    if not flt.issns or any(i not in found for i in named):
+        missing = next((i for i in named if i not in found), issns)
+        raise HTTPException(404, f"journal ISSN {missing[:20]!r}: no articles")
+    words = " or ".join(f"{found[i]} (ISSN {i})" for i in flt.issns)
+    if flt.exclude_issns:
+        words += ", not " + ", ".join(f"{found[i]} (ISSN {i})" for i in flt.exclude_issns)
+    return flt, words
+
+
 @router.get("/journals/{issn}", name="venues.journal")
 def journal(
     request: Request,
@@ -114,25 +130,24 @@ def journal(
     sort: ListSort = None,
     min_citations: MinCitations = None,
 ) -> Response:
-    """One journal's articles by ISSN, newest first."""
-    flt = listings.PaperFilter(issn=issn.upper(), min_citations=min_citations)
+    """A journal's articles by ISSN (or a union, `0090-0036+1541-0048`), newest first."""
+    flt, heading = journal_filter(request, issn)
+    flt.min_citations = min_citations
     engine = engine_of(request)
-    # one group of the journals' listing, not all of it scanned for this ISSN
-    [(_, title, _)] = listings.top_journals(engine, limit=1, issn=flt.issn) or [(None, None, 0)]
-    if title is None:
-        raise HTTPException(404, f"journal ISSN {issn[:20]!r}: no articles")
+    spec = issn.upper()
+    single = len(flt.issns) == 1 and not flt.exclude_issns
     return listing_page(
         request,
         flt,
-        f"{title} (ISSN {flt.issn})",
+        heading,
         p,
         order=sort or "published",
         template="venues/show.html",
-        feed_url=f"/feeds/journals/{quote(flt.issn)}",
+        feed_url=f"/feeds/journals/{quote(spec)}",
         sort=sort or "published",
-        page_path=f"/journals/{quote(flt.issn)}",
-        years=listings.facet_counts(engine, listings.PaperFilter(issn=flt.issn), "year"),
+        page_path=f"/journals/{quote(spec)}",
+        years=listings.facet_counts(engine, journal_filter(request, issn)[0], "year"),
         years_base=None,
-        follow_tag=f"journal:{flt.issn}",
-        search_filter=f"journal:{flt.issn}",
+        follow_tag=f"journal:{flt.issns[0]}" if single else None,
+        search_filter=f"journal:{flt.issns[0]}" if single else None,
     )
