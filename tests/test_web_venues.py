@@ -169,6 +169,7 @@ def test_a_member_follows_a_venue_with_one_click_and_the_digest_has_it(settings,
     assert sub.prefs.follow_categories == ["venue:ACL"]
     settings_page = client.get(done.headers["location"])
     assert "venue:ACL" in doc(settings_page).cssselect("#follow_categories")[0].get("value")
+    assert texts(settings_page, ".notice.followed code") == ["venue:ACL"]
     again = client.post("/follow", data=fields)  # twice is still one follow
     assert again.status_code == 303
     assert subscription_of_user(engine, user.id, user.email).prefs.follow_categories == [

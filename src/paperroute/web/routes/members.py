@@ -129,7 +129,8 @@ def follow_listing(
     except SubscriptionError as exc:
         raise HTTPException(422, str(exc)) from None
     request.app.state.caches.changed("user", user.id)
-    return RedirectResponse("/settings/digest#follow_categories", status_code=303)
+    shown = f"/settings/digest?followed={quote(tag)}" if follow != "0" else "/settings/digest"
+    return RedirectResponse(shown + "#follow_categories", status_code=303)
 
 
 @router.get("/admin/claims", name="members.claims_queue", dependencies=[Depends(require_admin)])

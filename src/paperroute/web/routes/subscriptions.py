@@ -240,9 +240,19 @@ def settings_page(request: Request) -> Response:
     if sub is None:
         return _form_page(request, email=user.email)
     saved = request.query_params.get("saved") == "1"
+    # what a listing's Follow button just added (shown only if it is really followed)
+    followed = request.query_params.get("followed", "")[:200]
+    if followed not in sub.prefs.follow_categories:
+        followed = ""
     stop = make_token(request.app.state.settings, sub.id, "unsubscribe")  # the button below
     return _form_page(
-        request, subscription=sub, prefs=sub.prefs, email=sub.email, saved=saved, stop_token=stop
+        request,
+        subscription=sub,
+        prefs=sub.prefs,
+        email=sub.email,
+        saved=saved,
+        followed=followed,
+        stop_token=stop,
     )
 
 
