@@ -79,3 +79,39 @@ def test_the_venue_filter_keeps_a_venue_or_journal_s_papers(settings, engine):
     assert all(pid.startswith("acl:2024.") for pid in ids("public health systems venue:ACL"))
     acl = ids("language models venue:acl")
     assert acl and all(pid.startswith("acl:2024.acl-") for pid in acl)
+
+
+def test_for_you_recommends_journal_and_conference_papers_from_a_library_of_them(settings, engine):
+    """A reader who saved public-health journal articles is recommended the other articles of
+    that journal before ACL papers or the 300 arXiv papers, by the recommender behind /for-you,
+    its API and the digest, with reasons that name the saved articles."""
+    from paperroute.library.recommendations import Recommender
+    from paperroute.store.collections import save_into_collection
+    from paperroute.store.users import add_user
+
+    load_fixture(engine)
+    ingest = Ingest(engine)
+    journal = sorted(
+        ingest.items(
+            read_file(DATA / "journal" / "ajph_atypon_2015.xml"), progress=False
+        ).result.added_ids
+    )
+    acl = sorted(
+        ingest.items(
+            read_file(DATA / "acl" / "2024.acl_long3_short2.xml"), progress=False
+        ).result.added_ids
+    )
+    service = make_service(settings, engine)
+    service.papers_stored([*journal, *acl])
+    reader = add_user(engine, "epidemiologist@example.org")
+    saved = journal[:4]
+    save_into_collection(engine, reader.id, "Tobacco and health", saved)
+
+    arxiv = [h.id for h in service.search("language models").hits][:20]
+    candidates = [*journal, *acl, *arxiv]
+    recommender = Recommender.from_search(engine, service)
+    [found] = recommender.for_readers([reader.id], "month", candidates=candidates).values()
+    top = [item.paper_id for item in found.items[:8]]
+    assert not set(top) & set(saved), "saved papers are never recommended back"
+    assert all(pid in journal for pid in top), top
+    assert all(pid in saved for pid, _ in found.items[0].reason.closest)
