@@ -7,6 +7,7 @@ once per test session; each test gets a fresh database on it.
 from __future__ import annotations
 
 import os
+import shutil
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -14,7 +15,7 @@ from pathlib import Path
 import pytest
 from hypothesis import HealthCheck
 from hypothesis import settings as settings_profiles
-from sqlalchemy import Engine, create_engine, text
+from sqlalchemy import Engine, create_engine, make_url, text
 
 from paperroute.config import Settings, load_settings
 from paperroute.store.engine import make_engine, migrate
@@ -78,20 +79,61 @@ def second_database_url(request, database_url, tmp_path) -> str:
     return _fresh_pg_database(request.getfixturevalue("pg_server"))
 
 
-@pytest.fixture
-def engine(database_url) -> Iterator[Engine]:
-    """A migrated engine on each backend."""
-    eng = make_engine(database_url)
+@pytest.fixture(scope="session")
+def sqlite_template(tmp_path_factory) -> Path:
+    """A SQLite file migrated to head once per session; each test's store starts as a copy."""
+    path = tmp_path_factory.mktemp("template") / "paperroute.db"
+    eng = make_engine(f"sqlite:///{path}")
     migrate(eng)
+    eng.dispose()
+    return path
+
+
+@pytest.fixture(scope="session")
+def pg_template(pg_server) -> str:
+    """A PostgreSQL database migrated to head once per session, the TEMPLATE of each test's."""
+    url = _fresh_pg_database(pg_server)
+    eng = make_engine(url)
+    migrate(eng)
+    eng.dispose()  # CREATE DATABASE ... TEMPLATE needs the template without connections
+    return make_url(url).database
+
+
+def _migrated_copy(request, database_url: str) -> Engine:
+    """The test's database as a copy of the session's migrated template (a file copy, or
+    CREATE DATABASE ... TEMPLATE): the schema Alembic made, without running the ~10 migrations
+    again for every test (0.3 s on SQLite, more on PostgreSQL, times about a thousand tests)."""
+    if database_url.startswith("sqlite"):
+        path = Path(database_url.removeprefix("sqlite:///"))
+        if not path.exists():
+            path.parent.mkdir(parents=True, exist_ok=True)
+            shutil.copyfile(request.getfixturevalue("sqlite_template"), path)
+    else:
+        template = request.getfixturevalue("pg_template")
+        name = make_url(database_url).database
+        server = request.getfixturevalue("pg_server")
+        admin = create_engine(server.get_uri(driver="psycopg"), isolation_level="AUTOCOMMIT")
+        with admin.connect() as conn:
+            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}"'))
+            conn.execute(text(f'CREATE DATABASE "{name}" TEMPLATE "{template}"'))
+        admin.dispose()
+    eng = make_engine(database_url)
+    migrate(eng)  # a no-op at head; still checks the copy is at head
+    return eng
+
+
+@pytest.fixture
+def engine(request, database_url) -> Iterator[Engine]:
+    """A migrated engine on each backend (a copy of the session's migrated template)."""
+    eng = _migrated_copy(request, database_url)
     yield eng
     eng.dispose()
 
 
 @pytest.fixture
-def sqlite_engine(tmp_path) -> Iterator[Engine]:
+def sqlite_engine(request, tmp_path) -> Iterator[Engine]:
     """A migrated SQLite engine, for tests that are about SQLite only."""
-    eng = make_engine(f"sqlite:///{tmp_path / 'paperroute.db'}")
-    migrate(eng)
+    eng = _migrated_copy(request, f"sqlite:///{tmp_path / 'paperroute.db'}")
     yield eng
     eng.dispose()
 
