@@ -20,6 +20,10 @@ from sqlalchemy import Engine, create_engine, make_url, text
 from paperroute.config import Settings, load_settings
 from paperroute.store.engine import make_engine, migrate
 
+# Fixtures shared by many test modules: the loopback SMTP server (and settings that mail through
+# it), the fixture-corpus search service.
+pytest_plugins = ["smtp_fixture", "search_support"]
+
 DATA = Path(__file__).parent / "data"
 BACKENDS = ["sqlite", "postgres"]
 CHROMIUM = Path("/usr/bin/chromium")

@@ -97,3 +97,18 @@ def smtp_server():
     server = SmtpServer().start()
     yield server
     server.stop()
+
+
+@pytest.fixture
+def mail_settings(settings, smtp_server):
+    """The test's settings sending to the loopback SMTP server, as a production site would."""
+    return settings.model_copy(
+        update={
+            "smtp_host": smtp_server.host,
+            "smtp_port": smtp_server.port,
+            "base_url": "https://papers.example.org",
+            "mail_from": "Paper Route <digest@papers.example.org>",
+            "mail_reply_to": "editors@papers.example.org",
+            "mail_rate_per_second": 0,
+        }
+    )

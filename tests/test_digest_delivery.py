@@ -32,7 +32,6 @@ from paperroute.store.subscriptions import (
     subscribe,
 )
 from search_support import HashEmbedder, real_embedder
-from smtp_fixture import smtp_server  # noqa: F401  (pytest fixture)
 
 DEMO = Path(paperroute.__file__).parent / "data" / "demo_papers.jsonl.gz"
 FAST = DeliveryOptions(attempts=4, backoff=0.01, retry_after=0.0)
@@ -68,20 +67,6 @@ def load_demo(engine, count=60, settings=None):
     return found
 
 
-@pytest.fixture
-def mail_settings(settings, smtp_server):  # noqa: F811
-    return settings.model_copy(
-        update={
-            "smtp_host": smtp_server.host,
-            "smtp_port": smtp_server.port,
-            "base_url": "https://papers.example.org",
-            "mail_from": "Paper Route <digest@papers.example.org>",
-            "mail_reply_to": "editors@papers.example.org",
-            "mail_rate_per_second": 0,
-        }
-    )
-
-
 def active(engine, email, **prefs):
     sub = subscribe(engine, email, Preferences(**prefs))
     return confirm_subscription(engine, sub.id)
@@ -95,7 +80,7 @@ def send(settings, engine, moment=None, **kw):
 def test_digest_arrives_only_after_confirmation_with_headers_parts_and_links(
     engine,
     mail_settings,
-    smtp_server,  # noqa: F811
+    smtp_server,
 ):
     demo = load_demo(engine)
     author = demo[1].author_names[0]
@@ -145,7 +130,7 @@ def test_digest_arrives_only_after_confirmation_with_headers_parts_and_links(
 def test_a_digest_has_one_date_message_id_and_mime_version_as_received(
     engine,
     mail_settings,
-    smtp_server,  # noqa: F811
+    smtp_server,
 ):
     load_demo(engine, 20)
     active(engine, "headers@example.com", send_hour=0, send_empty=True)
@@ -161,7 +146,7 @@ def test_a_digest_has_one_date_message_id_and_mime_version_as_received(
 def test_a_legacy_subscription_holding_an_address_list_is_not_fanned_out(
     engine,
     mail_settings,
-    smtp_server,  # noqa: F811
+    smtp_server,
 ):
     from sqlalchemy import update
 
@@ -186,7 +171,7 @@ def test_a_legacy_subscription_holding_an_address_list_is_not_fanned_out(
 def test_temporary_smtp_failures_then_recovery_send_each_digest_once(
     engine,
     mail_settings,
-    smtp_server,  # noqa: F811
+    smtp_server,
 ):
     load_demo(engine, 20)
     emails = [f"r{i}@example.com" for i in range(5)]
@@ -205,7 +190,7 @@ def test_temporary_smtp_failures_then_recovery_send_each_digest_once(
 def test_unreachable_server_defers_the_digest_and_a_later_run_sends_it(
     engine,
     mail_settings,
-    smtp_server,  # noqa: F811
+    smtp_server,
 ):
     load_demo(engine, 20)
     active(engine, "later@example.com", send_hour=0)
@@ -221,7 +206,7 @@ def test_unreachable_server_defers_the_digest_and_a_later_run_sends_it(
 def test_hard_bounces_are_recorded_and_pause_the_address(
     engine,
     mail_settings,
-    smtp_server,  # noqa: F811
+    smtp_server,
 ):
     load_demo(engine, 20)
     # send_empty: the later days hold no new papers, yet a digest is still attempted.
@@ -242,7 +227,7 @@ def test_hard_bounces_are_recorded_and_pause_the_address(
     assert smtp_server.handler.to("gone@example.com") == []
 
 
-def test_empty_digest_is_not_sent_unless_asked(engine, mail_settings, smtp_server):  # noqa: F811
+def test_empty_digest_is_not_sent_unless_asked(engine, mail_settings, smtp_server):
     active(engine, "quiet@example.com", send_hour=0)
     active(engine, "always@example.com", send_hour=0, send_empty=True)
     report = send(mail_settings, engine)
@@ -283,7 +268,7 @@ def test_smtp_authentication_from_settings(settings):
         controller.stop()
 
 
-def test_send_rate_limit_spaces_messages(smtp_server):  # noqa: F811
+def test_send_rate_limit_spaces_messages(smtp_server):
     import time as clock
 
     from paperroute.config import Settings
@@ -305,7 +290,7 @@ def test_send_rate_limit_spaces_messages(smtp_server):  # noqa: F811
 def test_cli_subscribe_sends_a_confirmation_and_names_bad_fields(
     settings,
     engine,
-    smtp_server,  # noqa: F811
+    smtp_server,
 ):
     from typer.testing import CliRunner
 

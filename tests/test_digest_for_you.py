@@ -14,8 +14,7 @@ from paperroute.store.collections import save_into_collection
 from paperroute.store.library import mark_not_interested
 from paperroute.store.subscriptions import Preferences, confirm_subscription, subscribe
 from paperroute.store.users import add_user
-from smtp_fixture import smtp_server  # noqa: F401  (pytest fixture)
-from test_digest_delivery import load_demo, mail_settings  # noqa: F401
+from test_digest_delivery import load_demo
 
 SAVED_VISION = ["2602.22144", "2602.20739", "2602.22766"]  # NoLan, PyVision-RL, Imagination…
 VISION_BENCH = "2602.20159"  # "A Very Big Video Reasoning Suite": the closest by content
@@ -43,8 +42,8 @@ def section(text: str, title: str) -> str:
 
 def test_reader_who_saved_vision_papers_gets_the_vision_paper_for_them(
     engine,
-    mail_settings,  # noqa: F811
-    smtp_server,  # noqa: F811
+    mail_settings,
+    smtp_server,
 ):
     demo = {p.id: p for p in load_demo(engine, 80, mail_settings)}
     user = add_user(engine, "vision@example.org")
@@ -70,8 +69,8 @@ def test_reader_who_saved_vision_papers_gets_the_vision_paper_for_them(
 
 def test_not_interested_paper_is_absent_from_every_section(
     engine,
-    mail_settings,  # noqa: F811
-    smtp_server,  # noqa: F811
+    mail_settings,
+    smtp_server,
 ):
     demo = {p.id: p for p in load_demo(engine, 80, mail_settings)}
     user = add_user(engine, "picky@example.org")

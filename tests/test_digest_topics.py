@@ -19,7 +19,7 @@ from paperroute.search.phrases import PhraseVectors
 from paperroute.search.service import SearchFilters
 from paperroute.store.schema import papers as papers_table
 from paperroute.store.subscriptions import Preferences, confirm_subscription, subscribe
-from search_support import fixture_records, search_fixture  # noqa: F401 - fixture
+from search_support import fixture_records
 
 TOPICS = ["retrieval augmented generation", "video diffusion models", "reinforcement learning"]
 

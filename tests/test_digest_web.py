@@ -18,13 +18,12 @@ from paperroute.search.service import SearchService
 from paperroute.store import subscriptions as subs
 from paperroute.store.votes import set_vote
 from search_support import real_embedder
-from smtp_fixture import smtp_server  # noqa: F401  (pytest fixture)
 from test_digest_delivery import active, load_demo
 from webtools import csrf_from, doc, make_app, sign_in, texts
 
 
 @pytest.fixture
-def web_settings(settings, smtp_server):  # noqa: F811
+def web_settings(settings, smtp_server):
     return settings.model_copy(
         update={
             "smtp_host": smtp_server.host,
@@ -70,7 +69,7 @@ def test_subscribe_confirm_and_receive_a_digest_with_the_chosen_sections(
     client,
     engine,
     web_settings,
-    smtp_server,  # noqa: F811
+    smtp_server,
 ):
     demo = load_demo(engine, 80, web_settings)
     sparse = next(p for p in demo if "SpargeAttention2" in p.title)
@@ -129,7 +128,7 @@ def test_one_click_unsubscribe_post_works_without_session_or_csrf(
     client,
     engine,
     web_settings,
-    smtp_server,  # noqa: F811
+    smtp_server,
 ):
     load_demo(engine, 20)
     sub = active(engine, "leaving@example.org", send_hour=0)
@@ -196,7 +195,7 @@ def test_signed_in_reader_subscribes_from_settings_and_previews_for_you(
     client,
     engine,
     web_settings,
-    smtp_server,  # noqa: F811
+    smtp_server,
 ):
     demo = load_demo(engine, 80, web_settings)
     user = sign_in(client, engine, "member@example.org")

@@ -17,7 +17,6 @@ from paperroute.jobs.scheduler import Job
 from paperroute.jobs.worker import digest_job, run_worker, start_background_jobs, sync_hf_daily_job
 from paperroute.services import Services
 from paperroute.store import deliveries
-from smtp_fixture import smtp_server  # noqa: F401  (pytest fixture)
 from test_digest_delivery import active, load_demo
 
 # The web-process tests run only the digest job: the sync job would reach for huggingface.co.
@@ -57,7 +56,7 @@ def assert_one_each(server, emails):
 def test_worker_killed_before_a_250_and_restarted_loses_no_digest_and_repeats_none(
     engine,
     settings,
-    smtp_server,  # noqa: F811
+    smtp_server,
 ):
     emails = subscribers(engine, 12)
     env = worker_env(settings, smtp_server)
@@ -97,7 +96,7 @@ def test_worker_killed_before_a_250_and_restarted_loses_no_digest_and_repeats_no
 def test_two_workers_at_once_share_the_batch_without_duplicates(
     engine,
     settings,
-    smtp_server,  # noqa: F811
+    smtp_server,
 ):
     emails = subscribers(engine, 40)
     env = worker_env(settings, smtp_server, rate=25)
@@ -138,7 +137,7 @@ def failing_sync(services, stop=None):
 def test_worker_round_runs_jobs_and_records_a_failing_one_without_stopping(
     engine,
     settings,
-    smtp_server,  # noqa: F811
+    smtp_server,
 ):
     subscribers(engine, 2)
     mail = settings.model_copy(
@@ -190,7 +189,7 @@ def test_every_job_of_a_process_shares_its_one_search_service(engine, settings, 
 def test_background_jobs_start_and_stop_with_the_web_process(
     engine,
     settings,
-    smtp_server,  # noqa: F811
+    smtp_server,
 ):
     subscribers(engine, 1)
     mail = settings.model_copy(
@@ -204,7 +203,7 @@ def test_background_jobs_start_and_stop_with_the_web_process(
     assert len(smtp_server.messages) == 1
 
 
-def test_web_app_lifespan_runs_the_jobs_and_stops_them(engine, settings, smtp_server):  # noqa: F811
+def test_web_app_lifespan_runs_the_jobs_and_stops_them(engine, settings, smtp_server):
     from fastapi.testclient import TestClient
 
     from paperroute.jobs.worker import attach_background_jobs
@@ -291,7 +290,7 @@ class LedgerLock:
 def test_a_kill_between_the_250_and_the_ledger_commit_resends_that_digest_once_with_its_message_id(
     engine,
     settings,
-    smtp_server,  # noqa: F811
+    smtp_server,
 ):
     emails = subscribers(engine, 6)
     env = worker_env(settings, smtp_server)

@@ -8,7 +8,6 @@ from datetime import UTC, datetime
 from paperroute.models import PaperRecord
 from paperroute.search.query import parse_query
 from paperroute.store.papers import upsert_records
-from search_support import search_fixture  # noqa: F401 - fixture
 
 
 def test_query_syntax_reads_a_citation_floor_and_leaves_other_words():

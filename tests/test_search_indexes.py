@@ -10,7 +10,7 @@ from sqlalchemy import text
 from paperroute.models import Author, PaperRecord
 from paperroute.store.embeddings import count_vectors, load_precomputed
 from paperroute.store.papers import upsert_records
-from search_support import VECTORS, load_fixture, make_service, search_fixture  # noqa: F401 - fixture
+from search_support import VECTORS, load_fixture, make_service
 
 NEW = PaperRecord(
     source="test",

@@ -4,8 +4,6 @@ from __future__ import annotations
 
 import pytest
 
-from search_support import search_fixture  # noqa: F401 - fixture
-
 # (query, the paper a reader is looking for): keyword, misspelled title, plain-language paraphrase.
 KEYWORD = [
     ("model merging heterogeneous multimodal", "2503.23733"),

@@ -9,7 +9,6 @@ import pytest
 from paperroute.models import Author, PaperRecord
 from paperroute.search.service import SearchFilters
 from paperroute.store.papers import get_papers, upsert_records
-from search_support import search_fixture  # noqa: F401 - fixture
 
 
 def test_arxiv_id_or_url_jumps_to_the_paper(search):

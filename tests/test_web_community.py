@@ -18,7 +18,6 @@ from paperroute.store.auth import create_api_token
 from paperroute.store.papers import get_paper, upsert_records
 from paperroute.store.subscriptions import follow_author
 from paperroute.store.users import add_user, get_user_by_email, update_profile
-from smtp_fixture import smtp_server  # noqa: F401  (pytest fixture)
 from webtools import DAY3, client_for, doc, make_app, page_csrf, record, seed, sign_in, texts
 
 API_DATA = Path(__file__).parent / "data" / "sources" / "api"
@@ -261,7 +260,7 @@ def test_followers_of_an_author_are_told_of_a_new_paper_in_app_and_by_mail_once(
     settings,
     engine,
     arxiv,
-    smtp_server,  # noqa: F811
+    smtp_server,
 ):
     app = community_app(settings, engine, arxiv, smtp_host=smtp_server.host,
                         smtp_port=smtp_server.port, mail_rate_per_second=0)  # fmt: skip

@@ -17,7 +17,6 @@ from paperroute.store import collections as coll_store
 from paperroute.store import notifications as notify_store
 from paperroute.store.papers import get_paper
 from paperroute.store.users import add_user, update_profile
-from smtp_fixture import smtp_server  # noqa: F401  (pytest fixture)
 from webtools import MATH_ID, client_for, doc, make_app, page_csrf, seed, sign_in, texts
 
 PAPER = "2502.00002"
@@ -28,7 +27,7 @@ def doc_of(html: str):
 
 
 @pytest.fixture
-def mail_settings(settings, smtp_server):  # noqa: F811
+def mail_settings(settings, smtp_server):
     return settings.model_copy(
         update={"smtp_host": smtp_server.host, "smtp_port": smtp_server.port,
                 "mail_rate_per_second": 0}
@@ -227,7 +226,7 @@ def test_recent_discussion_page_and_paper_comment_feeds(app, engine):
     assert json_feed["items"][0]["content_text"] == "On the first paper"
 
 
-def test_reply_notifies_in_app_with_unread_count_and_by_one_mail(app, engine, smtp_server):  # noqa: F811
+def test_reply_notifies_in_app_with_unread_count_and_by_one_mail(app, engine, smtp_server):
     ada = member(app, engine, "ada@example.org", "Ada Lovelace")
     bob = member(app, engine, "bob@example.org", "Bob")
     first = comment_id(post(ada, "My question"))
@@ -245,7 +244,7 @@ def test_reply_notifies_in_app_with_unread_count_and_by_one_mail(app, engine, sm
     assert not doc(ada.get("/")).cssselect(".nav-notifications .unread-count")
 
 
-def test_mention_notifies_the_member_once_even_when_also_a_reply(app, engine, smtp_server):  # noqa: F811
+def test_mention_notifies_the_member_once_even_when_also_a_reply(app, engine, smtp_server):
     ada = member(app, engine, "ada@example.org", "Ada Lovelace")
     bob = member(app, engine, "bob@example.org", "Bob Smith")
     first = comment_id(post(ada, "Hello"))
@@ -258,7 +257,7 @@ def test_mention_notifies_the_member_once_even_when_also_a_reply(app, engine, sm
     assert "@AdaLovelace" in texts(page, ".comment-body .mention")
 
 
-def test_comment_on_a_saved_paper_notifies_the_saver(app, engine, smtp_server):  # noqa: F811
+def test_comment_on_a_saved_paper_notifies_the_saver(app, engine, smtp_server):
     ada = member(app, engine, "ada@example.org", "Ada Lovelace")
     bob = member(app, engine, "bob@example.org", "Bob")
     coll = coll_store.create_collection(engine, ada.user.id, "Reading")
@@ -267,7 +266,7 @@ def test_comment_on_a_saved_paper_notifies_the_saver(app, engine, smtp_server): 
     assert [k for k, _, _ in notify_store.mail_states(engine, ada.user.id)] == ["saved_paper"]
 
 
-def test_comment_on_an_authored_paper_notifies_the_approved_author(app, engine, smtp_server):  # noqa: F811
+def test_comment_on_an_authored_paper_notifies_the_approved_author(app, engine, smtp_server):
     ada = member(app, engine, "ada@example.org", "Ada Lovelace")
     grace = member(app, engine, "grace@example.org", "Grace")
     bob = member(app, engine, "bob@example.org", "Bob")
@@ -285,7 +284,7 @@ def test_comment_on_an_authored_paper_notifies_the_approved_author(app, engine, 
 def test_digest_members_get_one_gathered_mail_and_one_click_unsubscribe_works(
     app,
     engine,
-    smtp_server,  # noqa: F811
+    smtp_server,
 ):
     from datetime import UTC, datetime, timedelta
 
@@ -314,7 +313,7 @@ def test_digest_members_get_one_gathered_mail_and_one_click_unsubscribe_works(
 def test_a_digest_readers_gathered_notifications_arrive_as_a_section_of_the_digest(
     app,
     engine,
-    smtp_server,  # noqa: F811
+    smtp_server,
 ):
     from datetime import UTC, datetime, timedelta
 

@@ -19,7 +19,6 @@ from paperroute.search.service import SearchService
 from paperroute.store import embeddings as emb_store
 from paperroute.store.papers import upsert_records
 from paperroute.store.schema import job_runs
-from smtp_fixture import smtp_server  # noqa: F401  (pytest fixture)
 from webtools import DAY1, client_for, free_port, make_app, record, seed
 
 
@@ -173,7 +172,7 @@ def _value(body: str, series: str) -> float:
     raise AssertionError(f"{series} not in /metrics")
 
 
-def test_metrics_count_mails_sent_retried_and_bounced(settings, smtp_server):  # noqa: F811
+def test_metrics_count_mails_sent_retried_and_bounced(settings, smtp_server):
     from email.message import EmailMessage
 
     from paperroute.mail import MailError, send_email
