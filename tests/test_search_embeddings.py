@@ -149,3 +149,18 @@ def test_vector_index_and_onnx_runtime_load_together():
     code = "import paperroute.search.vectors, onnxruntime, usearch.index; print('ok')"
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
     assert done.returncode == 0 and done.stdout.strip() == "ok", done.stderr[-2000:]
+
+
+def test_a_search_opened_on_an_empty_store_takes_vectors_of_any_size(settings, engine):
+    """`paperroute serve` on a new store opens the indexes before any paper has a vector, so
+    the vector index's size is a guess (384, MiniLM's); a model of another size (here 32) must
+    still embed the first papers and find them (it raised usearch's dimension error)."""
+    service = SearchService(settings, engine, embedder=HashEmbedder())
+    service.open()
+    _small_store(engine)
+    ids = [r.id for r in fixture_records()[:6]]
+    service.index_papers(ids)
+    assert service.embed_pending() == 6
+    assert len(service.similar(ids[0]).hits) == 5
+    reopened = SearchService(settings, engine, embedder=HashEmbedder())
+    assert reopened.open() == [] and len(reopened.similar(ids[0]).hits) == 5

@@ -171,3 +171,41 @@ def test_listing_pages_run_the_same_number_of_queries_for_few_and_many_papers(se
     upsert_records(engine, [record(f"2502.1{n:04d}", DAY3, n) for n in range(40)])
     many = {p: count_queries(engine, lambda p=p: client.get(p)) for p in pages}
     assert few == many
+
+
+def test_search_for_you_and_paper_pages_run_as_many_queries_for_a_big_store_as_a_small_one(
+    settings, engine
+):
+    """The flat-query-count check of the listings, for the pages that read the most: a search,
+    a reader's For-you (40 more papers in the window and 20 more saved), and a paper page with
+    30 more comments (31 in all) and 40 more papers beside it. Each count is taken after one warm-up
+    request in a fresh app, so caches that outlive a request do not hide a query per row."""
+    from paperroute.store.collections import save_into_collection
+    from paperroute.store.comments import add_comment
+    from paperroute.store.papers import upsert_records
+    from paperroute.store.users import add_user
+    from search_support import HashEmbedder, make_service
+    from webtools import record, sign_in
+
+    seed(engine)
+    pages = ["/search?q=learning", "/for-you?window=month", "/papers/2502.00005"]
+
+    def counts() -> dict[str, int]:
+        service = make_service(settings, engine, HashEmbedder())
+        service.embed_pending()
+        client = client_for(make_app(settings, engine, search=service))
+        sign_in(client, engine, "q@example.org")
+        for page in pages:
+            assert client.get(page).status_code == 200, page
+        return {p: count_queries(engine, lambda p=p: client.get(p)) for p in pages}
+
+    reader = add_user(engine, "q@example.org")
+    save_into_collection(engine, reader.id, "Reading", ["2502.00001", "2502.00002"])
+    add_comment(engine, "2502.00005", reader.id, "First", "<p>First</p>")  # a thread exists
+    few = counts()
+    more = [record(f"2502.1{n:04d}", DAY3, n) for n in range(40)]
+    upsert_records(engine, more)
+    save_into_collection(engine, reader.id, "Reading", [r.id for r in more[:20]])
+    for n in range(30):
+        add_comment(engine, "2502.00005", reader.id, f"Comment {n}", f"<p>Comment {n}</p>")
+    assert counts() == few

@@ -15,6 +15,7 @@ from collections.abc import Callable, Sequence
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+import numpy as np
 from sqlalchemy import Engine
 
 from paperroute.search.lexical import IndexDoc, LexicalIndex
@@ -313,6 +314,12 @@ class SearchIndexes:
         """Put freshly computed vectors into the vector index (saved by `save_vectors`)."""
         with self.lock:
             self._generation += 1
+            width = int(np.asarray(vectors).shape[-1])
+            if len(self.vectors) == 0 and self.vectors.ndim != width:
+                # Opened on a store without vectors, the index took MiniLM's 384 as a guess
+                # (knowing the model's size would mean loading it at start-up); the first
+                # vectors say the real size, and an empty index is simply made again.
+                self._vectors = self._open_vector_index(width, None)[0]
             self.vectors.upsert(ids, vectors)
 
     def save_vectors(self) -> None:
