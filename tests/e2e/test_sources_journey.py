@@ -161,3 +161,17 @@ def test_an_admin_adds_a_journal_feed_the_worker_reads_on_its_schedule(
     assert row.locator(".last-run").inner_text() != "never"
     page.goto(sources_site.url + "/venues")
     assert page.locator(".venue-list a:text('American Journal of Public Health 2015')").count()
+
+
+def test_a_member_follows_a_venue_from_its_page_and_sorts_it_by_trending(sources_site, page):
+    add_user(sources_site.engine, "venue-reader@example.org")
+    browser_sign_in(sources_site, page, "venue-reader@example.org")
+    page.goto(sources_site.url + "/venues/ACL/2024")
+    page.click(".sorts a:text('trending')")
+    assert page.url.endswith("/venues/ACL/2024?sort=trending")
+    assert page.locator(".sorts a.current").inner_text() == "trending"
+    assert page.locator(CARDS).count() == 13
+    page.click(".follow form.follow-form button:text('Follow in my digest')")
+    assert "/settings/digest" in page.url
+    assert page.locator(".notice.followed code").inner_text() == "venue:ACL"
+    assert "venue:ACL" in page.locator("#follow_categories").input_value()
