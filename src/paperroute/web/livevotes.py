@@ -66,6 +66,13 @@ class LiveVotes:
         """Read counts from the store and keep them (blocking: off the loop on PostgreSQL)."""
         began = time.monotonic()
         counts = self.load(paper_ids)
+        self.keep(counts, began)
+        return counts
+
+    def keep(self, counts: Counts, began: float) -> None:
+        """Hold counts that a store read begun at `began` (time.monotonic) found, unless a
+        write since then made them stale (a page that reads its paper anyway, so the vote
+        slots it shows need no second query)."""
         with self._lock:
             if began > self._cleared:
                 for paper_id, (local, hf) in counts.items():
@@ -73,7 +80,6 @@ class LiveVotes:
                         self._known[paper_id] = began, local, hf
             if len(self._known) > 50000:
                 self._known.clear()
-        return counts
 
     def forget(self, paper_id: str | None = None) -> None:
         """A write changed this paper's counts (None: any paper's)."""
