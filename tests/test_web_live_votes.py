@@ -115,3 +115,27 @@ def test_no_stored_text_can_spell_a_vote_slot(settings, engine):
     title = texts(page, "h1.paper-title")[0]
     assert "votes:total:2502.00002" in title and "\x00" not in page.text
     assert texts(page, ".total-votes") == ["4"]
+
+
+def test_a_paper_page_fills_its_counts_from_the_paper_it_read(settings, engine):
+    """The page reads its paper anyway: the counts come with it, not from a second query."""
+    seed(engine)
+    app = make_app(settings, engine, page_cache_ttl=60)
+    asked = []
+    load = app.state.caches.votes.load
+    app.state.caches.votes.load = lambda ids: asked.append(ids) or load(ids)
+    page = client_for(app).get(f"/papers/{PAPER}")
+    assert texts(page, ".total-votes") == ["5"] and texts(page, ".hf-votes") == ["5"]
+    assert asked == []
+
+
+def test_counts_read_before_a_vote_are_not_kept(settings, engine):
+    from paperroute.web.livevotes import LiveVotes
+
+    live = LiveVotes(lambda ids: {}, ttl=60)
+    began = time.monotonic()
+    live.forget(PAPER)  # a vote lands while the page's read is under way
+    live.keep({PAPER: (0, 5)}, began)
+    assert live.known([PAPER]) == ({}, [PAPER])
+    live.keep({PAPER: (1, 5)}, time.monotonic())
+    assert live.known([PAPER]) == ({PAPER: (1, 5)}, [])

@@ -12,7 +12,7 @@ import re
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
-from sqlalchemy import Engine, select
+from sqlalchemy import Engine, bindparam, select
 from sqlalchemy.exc import IntegrityError
 
 from paperroute.models import Paper
@@ -204,13 +204,16 @@ def decide_claim(engine: Engine, claim_id: int, approve: bool) -> Claim | None:
     return _to_claim(row)
 
 
+# Built once, so SQLAlchemy reuses its compiled form (every paper page asks it).
+_APPROVED_FOR_PAPER = _claims_query().where(
+    author_claims.c.paper_id == bindparam("paper_id"), author_claims.c.status == "approved"
+)
+
+
 def approved_authors(engine: Engine, paper_id: str) -> dict[str, Member]:
     """author_key of each claimed author of the paper -> the member who is that author."""
-    query = _claims_query().where(
-        author_claims.c.paper_id == paper_id, author_claims.c.status == "approved"
-    )
     with engine.connect() as conn:
-        rows = conn.execute(query).all()
+        rows = conn.execute(_APPROVED_FOR_PAPER, {"paper_id": paper_id}).all()
     return {author_key(r.author_name): _to_claim(r).member for r in rows}
 
 

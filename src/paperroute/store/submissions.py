@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Connection, Engine, func, or_, select
+from sqlalchemy import Connection, Engine, bindparam, func, or_, select
 from sqlalchemy.exc import IntegrityError
 
 from paperroute.models import Paper, Submission
@@ -94,14 +94,21 @@ def _to_submission(row) -> Submission:
     )
 
 
+# Built once, so SQLAlchemy reuses its compiled form (every paper page asks it).
+_FOR_IDS = (
+    select(*_COLUMNS)
+    .select_from(_joined())
+    .where(submissions.c.paper_id.in_(bindparam("ids", expanding=True)))
+)
+
+
 def submissions_for(conn: Connection, ids: Sequence[str]) -> dict[str, Submission]:
     """paper id -> its submission, for the papers of `ids` that members submitted."""
     found: dict[str, Submission] = {}
     ids = list(dict.fromkeys(ids))
     for start in range(0, len(ids), 500):  # bound the IN list on both dialects
-        query = select(*_COLUMNS).select_from(_joined())
-        query = query.where(submissions.c.paper_id.in_(ids[start : start + 500]))
-        found.update((row.paper_id, _to_submission(row)) for row in conn.execute(query))
+        rows = conn.execute(_FOR_IDS, {"ids": ids[start : start + 500]})
+        found.update((row.paper_id, _to_submission(row)) for row in rows)
     return found
 
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from datetime import UTC, datetime
 
-from sqlalchemy import Connection, Engine, func, select
+from sqlalchemy import Connection, Engine, bindparam, func, select
 
 from paperroute.store.engine import dialect_insert
 from paperroute.store.schema import papers, votes
@@ -87,11 +87,15 @@ def vote_counts(engine: Engine, paper_ids: Sequence[str]) -> dict[str, tuple[int
     found: dict[str, tuple[int, int]] = {}
     with engine.connect() as conn:
         for i in range(0, len(ids), 500):
-            query = select(papers.c.id, papers.c.upvotes, papers.c.hf_upvotes).where(
-                papers.c.id.in_(ids[i : i + 500])
-            )
-            found.update((row.id, (row.upvotes, row.hf_upvotes)) for row in conn.execute(query))
+            rows = conn.execute(_COUNTS, {"ids": ids[i : i + 500]})
+            found.update((row.id, (row.upvotes, row.hf_upvotes)) for row in rows)
     return found
+
+
+# Built once, so SQLAlchemy reuses its compiled form (every page with vote numbers asks it).
+_COUNTS = select(papers.c.id, papers.c.upvotes, papers.c.hf_upvotes).where(
+    papers.c.id.in_(bindparam("ids", expanding=True))
+)
 
 
 def voted_ids(engine: Engine, user_id: int, paper_ids: Sequence[str]) -> set[str]:

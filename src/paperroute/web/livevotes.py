@@ -66,6 +66,13 @@ class LiveVotes:
         """Read counts from the store and keep them (blocking: off the loop on PostgreSQL)."""
         began = time.monotonic()
         counts = self.load(paper_ids)
+        self.keep(counts, began)
+        return counts
+
+    def keep(self, counts: Counts, began: float) -> None:
+        """Hold counts that a store read begun at `began` (time.monotonic) found, unless a
+        write since then made them stale (a page that reads its paper anyway, so the vote
+        slots it shows need no second query)."""
         with self._lock:
             if began > self._cleared:
                 for paper_id, (local, hf) in counts.items():
@@ -73,7 +80,6 @@ class LiveVotes:
                         self._known[paper_id] = began, local, hf
             if len(self._known) > 50000:
                 self._known.clear()
-        return counts
 
     def forget(self, paper_id: str | None = None) -> None:
         """A write changed this paper's counts (None: any paper's)."""
@@ -91,24 +97,32 @@ class LiveVotes:
                 self._forgotten = {k: t for k, t in self._forgotten.items() if t > old}
 
 
-def slot_ids(body: bytes) -> set[str]:
-    """The papers whose vote numbers a page has slots for."""
+def split_slots(body: bytes) -> list[bytes]:
+    """The page cut at its vote slots: text, part, escaped paper id, text, part, id, ..., text
+    (one regex pass; the slots are then filled by `fill_votes`)."""
     if VOTES_PREFIX.encode() not in body:
-        return set()
-    return {unescape(paper_id.decode()) for _, paper_id in _SLOT.findall(body)}
+        return [body]
+    return _SLOT.split(body)
 
 
-def fill_votes(body: bytes, counts: Counts) -> bytes:
+def slot_ids(pieces: list[bytes]) -> set[str]:
+    """The papers whose vote numbers a page (cut by `split_slots`) has slots for."""
+    return {unescape(paper_id.decode()) for paper_id in pieces[2::3]}
+
+
+def fill_votes(pieces: list[bytes], counts: Counts) -> bytes:
     """The page with every vote slot replaced by its number (0 for a paper the store lacks)."""
-
-    def number(match: re.Match) -> bytes:
-        local, hf = counts.get(unescape(match.group(2).decode()), (0, 0))
-        part = match.group(1)
+    out = pieces[:]
+    for i in range(1, len(pieces), 3):
+        local, hf = counts.get(unescape(pieces[i + 1].decode()), (0, 0))
+        part = pieces[i]
         if part == b"s":
-            return b"" if local + hf == 1 else b"s"
-        return str(local if part == b"local" else hf if part == b"hf" else local + hf).encode()
-
-    return _SLOT.sub(number, body)
+            number = b"" if local + hf == 1 else b"s"
+        else:
+            number = str(local if part == b"local" else hf if part == b"hf" else local + hf)
+            number = number.encode()
+        out[i], out[i + 1] = number, b""
+    return b"".join(out)
 
 
 class VoteCountMiddleware:
@@ -135,10 +149,10 @@ class VoteCountMiddleware:
 
     async def fill(self, body: bytes) -> bytes:
         """The page with live counts in its vote slots."""
-        ids = slot_ids(body)
-        if not ids:
+        pieces = split_slots(body)
+        if len(pieces) == 1:
             return body
-        counts, missing = self.live.known(ids)
+        counts, missing = self.live.known(slot_ids(pieces))
         if missing:
             counts.update(await quick(self.engine, self.live.read, missing))
-        return fill_votes(body, counts)
+        return fill_votes(pieces, counts)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from datetime import UTC, date, datetime, timedelta
 from typing import Literal
 from urllib.parse import quote
@@ -317,6 +318,15 @@ def find_paper(request: Request, raw: str) -> Paper | None:
     return paper
 
 
+def _read_paper(request: Request, raw: str) -> Paper | None:
+    """`find_paper`, its vote counts kept for the vote slots of the page (no second query)."""
+    began = time.monotonic()
+    paper = find_paper(request, raw)
+    if paper is not None:
+        request.app.state.caches.votes.keep({paper.id: (paper.upvotes, paper.hf_upvotes)}, began)
+    return paper
+
+
 def _elsewhere(request: Request, paper: Paper, suffix: str = "") -> Response | None:
     """A permanent redirect to the paper's own URL when it was reached by another identifier
     (or by an id it lost when it joined its arXiv preprint)."""
@@ -369,7 +379,7 @@ def _show(request: Request, paper_id: str) -> Response:
     engine = engine_of(request)
     user = current_user(request)
     paper = request.app.state.data_cache.remember(
-        ("paper", paper_id), lambda: find_paper(request, paper_id)
+        ("paper", paper_id), lambda: _read_paper(request, paper_id)
     )
     if paper is None or (paper.hidden and not (user and user.is_admin)):
         raise HTTPException(404, f"paper {paper_id}: not found")
