@@ -194,16 +194,9 @@ def create_app(
     app.state.data_cache, app.state.shared_pages = caches.data, caches.shared_pages
     app.state.page_cache, app.state.similar_cache = caches.pages, caches.similar
     app.state.log = log
-    templates = app.state.templates
-    provider: SearchProvider
-    if search is not None or not enable_search:
-        provider = FixedSearch(search)
-    else:
-        provider = LazySearch(
-            settings, engine, warm=lambda: (_warm_pages(templates), _freeze_startup_heap())
-        )
-        if warm_search:  # load the model and open the indexes now, not on a reader's request
-            provider.ready()
+    provider = _search_provider(settings, engine, app.state.templates, search, enable_search)
+    if warm_search:  # load the model and open the indexes now, not on a reader's request
+        provider.ready()
     app.state.search_provider, app.state.search_if_ready = provider.get, provider.ready
     app.state.search_status = provider.status
     on_stored = _make_searchable(provider.ready, caches)
@@ -213,18 +206,46 @@ def create_app(
     app.state.ingest = Ingest(engine, settings, on_stored, on_added)
     app.state.services = Services(settings, engine, provider, app.state.ingest)
     app.state.imports = ImportRunner(settings, engine, on_stored)
-    app.state.discussion = Discussion(
+    app.state.discussion = _discussion(
+        settings, engine, app.state.limiter, caches, app.state.notify_mail
+    )
+    _add_middleware(app, settings, engine, caches)
+    _add_routes(app)
+    _install_error_pages(app)
+    return app
+
+
+def _search_provider(
+    settings: Settings, engine: Engine, templates, search: SearchService | None, enabled: bool
+) -> SearchProvider:
+    """The app's one search service: the injected one (or none), else built on first use."""
+    if search is not None or not enabled:
+        return FixedSearch(search)
+    return LazySearch(
+        settings, engine, warm=lambda: (_warm_pages(templates), _freeze_startup_heap())
+    )
+
+
+def _discussion(
+    settings: Settings, engine: Engine, limiter: RateLimiter, caches: Caches, mail: MailKicker
+) -> Discussion:
+    """Comments: rendered by the Markdown renderer, rate-limited, dropping what they change."""
+    return Discussion(
         engine,
         render_comment,
-        app.state.limiter,
+        limiter,
         changed=lambda user_ids=(), paper_id=None: _comments_changed(caches, user_ids, paper_id),
-        kick_mail=app.state.notify_mail.kick,
+        kick_mail=mail.kick,
         limits=CommentLimits(
             per_member=settings.comments_per_member,
             per_new_member=settings.comments_per_new_member,
             per_ip=settings.comments_per_address,
         ),
     )
+
+
+def _add_middleware(app: FastAPI, settings: Settings, engine: Engine, caches: Caches) -> None:
+    """The middleware stack, innermost first (each add wraps what is already there)."""
     https = settings.base_url.startswith("https://")
     app.add_middleware(SecurityHeadersMiddleware, hsts=https)
     # Inside the session middleware: it needs the session to know the reader.
@@ -248,6 +269,10 @@ def create_app(
     app.add_middleware(RequestMetricsMiddleware, routes=app.router.routes)
     # Outermost: everything inside sees a HEAD as a GET, the page cache included.
     app.add_middleware(HeadAsGetMiddleware)
+
+
+def _add_routes(app: FastAPI) -> None:
+    """Static files, the operations routes, the JSON API, and the pages (CSRF-protected)."""
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
     app.include_router(ops.router)
     app.mount("/static-apidocs", StaticFiles(directory=api_console_assets()), name="apidocs")
@@ -257,8 +282,6 @@ def create_app(
         app.include_router(router, dependencies=[Depends(csrf_protect)], include_in_schema=False)
     for router in NO_CSRF_ROUTERS:
         app.include_router(router, include_in_schema=False)
-    _install_error_pages(app)
-    return app
 
 
 def _tell_followers(settings: Settings, engine: Engine, caches: Caches, kick_mail):
