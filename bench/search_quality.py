@@ -32,6 +32,8 @@ from pathlib import Path
 
 import numpy as np
 
+from paperroute.search.embedding import embed_pending
+
 sys.path.insert(0, str(Path(__file__).parent))
 
 from embed import OUT, load_corpus, load_vectors  # noqa: E402
@@ -114,7 +116,7 @@ def build_demo_store(queries: list[dict]) -> SearchService:
         load_precomputed(engine, demo_vectors_path())
         wanted = {pid for q in queries for pid in q["relevant"]}
         upsert_records(engine, [_record(p) for p in load_corpus() if p.id in wanted])
-        service.embed_pending()
+        embed_pending(service)
     service.open()
     return service
 

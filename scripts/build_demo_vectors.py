@@ -18,6 +18,7 @@ from pathlib import Path
 
 from paperroute.config import load_settings
 from paperroute.models import PaperRecord
+from paperroute.search.embedding import embed_pending
 from paperroute.search.service import SearchService
 from paperroute.sources.files import read_file
 from paperroute.store.embeddings import export_vectors
@@ -43,7 +44,7 @@ def main() -> None:
                 upsert_records(engine, records[start : start + 1000])
         service = SearchService(settings, engine)
         started = time.perf_counter()
-        n = service.embed_pending(progress=True)
+        n = embed_pending(service, progress=True)
         took = time.perf_counter() - started
         written = export_vectors(engine, service.model, args.out)
         print(

@@ -7,6 +7,7 @@ from sqlalchemy import select
 
 from paperroute.models import PaperRecord
 from paperroute.search.embedder import DEFAULT_MODEL, model_path, paper_text
+from paperroute.search.embedding import embed_pending
 from paperroute.search.service import SearchService
 from paperroute.store.embeddings import count_pending, count_vectors
 from paperroute.store.papers import get_papers, upsert_records
@@ -52,15 +53,15 @@ def test_embedding_is_incremental_by_content_hash_and_model(settings, engine):
     _small_store(engine)
     embedder = HashEmbedder()
     service = SearchService(settings, engine, embedder=embedder)
-    assert service.embed_pending() == 6
-    assert service.embed_pending() == 0 and embedder.calls == 6
+    assert embed_pending(service) == 6
+    assert embed_pending(service) == 0 and embedder.calls == 6
     first = fixture_records()[0]
     changed = PaperRecord(source="test", id=first.id, title=first.title, abstract="A new abstract.")
     upsert_records(engine, [changed])
-    assert service.embed_pending() == 1
+    assert embed_pending(service) == 1
     other = SearchService(settings, engine, embedder=HashEmbedder("test/other-model"))
     assert count_pending(engine, "test/other-model") == 6
-    assert other.embed_pending() == 6
+    assert embed_pending(other) == 6
     assert count_vectors(engine, "test/hash-embedder") == 6
 
 
@@ -68,16 +69,16 @@ def test_embedding_resumes_where_an_interrupted_run_stopped(settings, engine):
     # The hashing embedder stands in for the model: this test is about resuming only.
     _small_store(engine, 6)
     first = SearchService(settings, engine, embedder=HashEmbedder())
-    assert first.embed_pending(limit=4) == 4  # "interrupted" after four papers were committed
+    assert embed_pending(first, limit=4) == 4  # "interrupted" after four papers were committed
     again = HashEmbedder()
-    assert SearchService(settings, engine, embedder=again).embed_pending() == 2
+    assert embed_pending(SearchService(settings, engine, embedder=again)) == 2
     assert again.calls == 2
 
 
 def test_vectors_api_returns_unit_vectors_for_known_papers(settings, engine):
     _small_store(engine, 3)
     service = SearchService(settings, engine, embedder=HashEmbedder())
-    service.embed_pending()
+    embed_pending(service)
     with engine.connect() as conn:
         ids = list(conn.execute(select(papers.c.id)).scalars())
     found = service.vectors(ids + ["2101.00001"])
@@ -160,7 +161,7 @@ def test_a_search_opened_on_an_empty_store_takes_vectors_of_any_size(settings, e
     _small_store(engine)
     ids = [r.id for r in fixture_records()[:6]]
     service.index_papers(ids)
-    assert service.embed_pending() == 6
+    assert embed_pending(service) == 6
     assert len(service.similar(ids[0]).hits) == 5
     reopened = SearchService(settings, engine, embedder=HashEmbedder())
     assert reopened.open() == [] and len(reopened.similar(ids[0]).hits) == 5

@@ -8,6 +8,7 @@ from datetime import date
 from sqlalchemy import text
 
 from paperroute.models import Author, PaperRecord
+from paperroute.search.embedding import embed_pending
 from paperroute.store.embeddings import count_vectors, load_precomputed
 from paperroute.store.papers import upsert_records
 from search_support import VECTORS, load_fixture, make_service
@@ -26,7 +27,7 @@ NEW = PaperRecord(
 def test_new_paper_is_searchable_after_embed_and_index(search):
     assert all(h.id != "2611.00042" for h in search.search("quokka").hits)
     result = upsert_records(search.engine, [NEW])
-    assert search.embed_pending() == 1
+    assert embed_pending(search) == 1
     search.index_papers(["2611.00042"])
     assert search.search("quokka").hits[0].id == "2611.00042"
     # found by meaning too: the vector index holds the new paper
@@ -145,7 +146,7 @@ def test_a_serving_process_sees_papers_another_process_indexed(settings, engine,
     assert web.search("quokka").total == 0
     upsert_records(engine, [NEW])
     worker = make_service(settings, engine)  # e.g. the worker: embeds, indexes, saves
-    worker.embed_pending()
+    embed_pending(worker)
     worker.index_papers(["2611.00042"])
     worker.indexes.save_vectors()
     monkeypatch.setattr(indexes, "REFRESH_S", 0.0)

@@ -15,6 +15,7 @@ import pytest
 from pydantic import SecretStr
 from sqlalchemy import create_engine, select
 
+from paperroute.search.embedding import embed_pending
 from paperroute.search.service import SearchService
 from paperroute.store import embeddings as emb_store
 from paperroute.store.papers import upsert_records
@@ -73,7 +74,7 @@ def test_sigterm_stops_the_server_within_5_s_while_it_embeds_and_the_job_resumes
     assert 0 < kept < 1500 and emb_store.count_pending(engine, model) == 1500 - kept
     service = SearchService(settings, engine)
     service.open()
-    assert service.embed_pending(limit=5) == 5, "the next run goes on where it stopped"
+    assert embed_pending(service, limit=5) == 5, "the next run goes on where it stopped"
     assert emb_store.count_vectors(engine, model) == kept + 5
 
 

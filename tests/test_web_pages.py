@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 
+from paperroute.search.embedding import embed_pending
 from paperroute.store.listings import set_flags
 from webtools import DAY1, DAY2, DAY3, MATH_ID, SCRIPT_ID, client_for, doc, make_app, seed, texts
 
@@ -192,7 +193,7 @@ def test_search_for_you_and_paper_pages_run_as_many_queries_for_a_big_store_as_a
 
     def counts() -> dict[str, int]:
         service = make_service(settings, engine, HashEmbedder())
-        service.embed_pending()
+        embed_pending(service)
         client = client_for(make_app(settings, engine, search=service))
         sign_in(client, engine, "q@example.org")
         for page in pages:

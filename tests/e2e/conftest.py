@@ -9,6 +9,8 @@ from pathlib import Path
 
 import pytest
 
+from paperroute.search.embedding import embed_pending
+
 sys.path.insert(0, str(Path(__file__).parent.parent))  # tests/ helpers (webtools, smtp_fixture)
 
 from paperroute.config import load_settings  # noqa: E402
@@ -60,7 +62,7 @@ def site(tmp_path_factory, smtp):
     seed(engine)
     search = SearchService(settings, engine)
     search.open()
-    search.embed_pending()  # vectors for the seeded papers, and the model loaded before serving
+    embed_pending(search)  # vectors for the seeded papers, and the model loaded before serving
     search.similar("2502.00001")
     with LiveServer(make_app(settings, engine, search=search), port=port) as live:
         live.engine = engine

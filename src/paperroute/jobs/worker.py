@@ -18,6 +18,7 @@ from paperroute.community.notifications import send_notification_mail
 from paperroute.digest.delivery import send_due_digests, worker_id
 from paperroute.jobs.scheduler import Job, run_due_jobs
 from paperroute.jobs.sources import sync_sources_job
+from paperroute.search.embedding import embed_pending
 from paperroute.services import Services
 
 log = logging.getLogger(__name__)
@@ -55,7 +56,7 @@ def embed_job(services: Services, stop: threading.Event | None = None) -> str:
     service = services.search_service()
     if service is None:
         raise RuntimeError("the search service is unavailable (see the log), so nothing to embed")
-    n = service.embed_pending(progress=False, stop=stop)
+    n = embed_pending(service, progress=False, stop=stop)
     if stop is not None and stop.is_set():
         return f"stopped by shutdown after embedding {n} papers; the next run goes on"
     return f"embedded {n} papers"

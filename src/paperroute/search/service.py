@@ -54,9 +54,6 @@ _WINDOW_COLUMNS = (*_LIGHT_COLUMNS, "categories", "authors", "venue", "issn")
 LEXICAL_DEPTH = 500
 VECTOR_DEPTH = 200
 MAX_LIMIT = 200
-# Texts per embedding batch when the job can be stopped: about 1 s on 2 busy cores (15.6 texts/s,
-# docs/search.md), so SIGTERM stops the server's background embedding well within 5 s.
-STOPPABLE_BATCH = 16
 # An ingest this small is embedded as it is stored (papers_stored); larger ones wait for `embed`.
 EMBED_AT_ONCE = 64
 # The relevance floor: MiniLM cosine below which a candidate that matched no query word is
@@ -258,49 +255,12 @@ class SearchService:
         too when they are few (an admin's add, a member's submission, a library import's
         fetches), so they are found by meaning at once; big imports leave that to the embed job.
         Returns how many were indexed."""
+        from paperroute.search.embedding import embed_pending
+
         indexed = self.index_papers(ids)
         if 0 < len(ids) <= EMBED_AT_ONCE:
-            self.embed_pending(ids=ids)
+            embed_pending(self, ids=ids)
         return indexed
-
-    def embed_pending(
-        self,
-        progress: bool = False,
-        limit: int | None = None,
-        stop: threading.Event | None = None,
-        ids: Sequence[str] | None = None,
-    ) -> int:
-        """Embed papers that are new or changed for this model (only among `ids` when given);
-        commits per batch (resumable).
-
-        With `stop`, batches are STOPPABLE_BATCH texts and it returns, with what it finished
-        saved, soon after `stop` is set: a shutdown then waits about a second, not a batch.
-        """
-        from tqdm import tqdm
-
-        todo = len(ids) if ids is not None else emb_store.count_pending(self.engine, self.model)
-        if limit is not None:
-            todo = min(todo, limit)
-        done = 0
-        batch = STOPPABLE_BATCH if stop else max(1, self.settings.embedding_batch_size) * 4
-        with tqdm(total=todo, desc="embedding", unit="paper", disable=not progress) as bar:
-            for rows in emb_store.iter_pending(self.engine, self.model, batch, ids):
-                if stop is not None and stop.is_set():
-                    break
-                rows = rows[: todo - done]
-                vecs = self.embedder.embed([paper_text(r["title"], r["abstract"]) for r in rows])
-                ids = [r["id"] for r in rows]
-                emb_store.save_vectors(
-                    self.engine, self.model, ids, [r["content_hash"] for r in rows], vecs
-                )
-                self.indexes.add_vectors(ids, vecs)
-                done += len(rows)
-                bar.update(len(rows))
-                if done >= todo:
-                    break
-        if done:
-            self.indexes.save_vectors()
-        return done
 
     # --- vectors for other parts --------------------------------------------------------------
 
