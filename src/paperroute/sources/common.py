@@ -5,6 +5,7 @@ Kept here so each parser applies the same rules (one piece of code serves every 
 
 from __future__ import annotations
 
+import operator
 import re
 from collections.abc import Iterator
 from datetime import UTC, date, datetime
@@ -182,8 +183,47 @@ def _count_problem(name: str, value: object, low: int, high: int) -> str | None:
     return None
 
 
+_SHORT_TEXTS = operator.attrgetter(
+    "primary_category", "comments", "journal_ref", "doi", "license", "abs_url", "pdf_url",
+    "code_url", "project_url", "submitter", "announce_type",
+)  # fmt: skip
+
+
 def record_problem(rec: PaperRecord) -> str | None:
     """Why a record breaks the import limits or field types (None when it is fine)."""
+    if _plainly_fine(rec):
+        return None
+    return _first_problem(rec)
+
+
+def _plainly_fine(rec: PaperRecord) -> bool:
+    """True when the record clearly meets every limit of `_first_problem`: nearly every record,
+    in a few C-level calls instead of thirty Python ones (the checks were 15% of import time).
+    False says only "look closer"."""
+    if rec.versions:
+        return False
+    for text, limit in ((rec.title, MAX_TITLE_CHARS), (rec.abstract, MAX_ABSTRACT_CHARS)):
+        if text is not None and (text.__class__ is not str or len(text) > limit):
+            return False
+    for count, low, high in ((rec.version, 1, MAX_VERSION), (rec.github_stars, 0, MAX_COUNT),
+                             (rec.upvotes, 0, MAX_COUNT)):  # fmt: skip
+        if count is not None and (count.__class__ is not int or not low <= count <= high):
+            return False
+    lists = (rec.authors, rec.categories, rec.keywords)
+    if max(map(len, lists)) > MAX_LIST_ITEMS:
+        return False
+    texts = [t for t in _SHORT_TEXTS(rec) if t is not None]
+    texts += rec.categories
+    texts += rec.keywords
+    for a in rec.authors:
+        texts.append(a.name)
+        texts += a.affiliations
+    if any(t.__class__ is not str for t in texts):
+        return False
+    return max(map(len, texts), default=0) <= MAX_TEXT_CHARS
+
+
+def _first_problem(rec: PaperRecord) -> str | None:
     checks = [
         _text_problem("title", rec.title, MAX_TITLE_CHARS),
         _text_problem("abstract", rec.abstract, MAX_ABSTRACT_CHARS),

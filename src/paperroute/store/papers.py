@@ -74,28 +74,33 @@ def _executemany(conn: Connection, stmt, rows: list[dict[str, Any]]) -> None:
     """Run an INSERT for many rows straight through the driver's executemany.
 
     SQLAlchemy's per-row parameter handling was a third of import time; here each column's
-    dialect bind processor (JSON, DateTime, Boolean) is applied in one tight loop instead.
+    dialect bind processor (JSON, DateTime, Boolean) is applied with one map() per column, and
+    a column that is NULL in every row is left out of the statement (see `_null_by_default`).
     """
     if not rows:
         return
-    keys = list(rows[0])
-    compiled = stmt.compile(dialect=conn.dialect, column_keys=keys)
     table = stmt.table
-    procs = {}
-    for key in keys:
-        col_type = table.c[key].type.dialect_impl(conn.dialect)
-        proc = col_type.bind_processor(conn.dialect)
+    columns: dict[str, list] = {}
+    for name in rows[0]:
+        values = list(map(operator.itemgetter(name), rows))
+        proc = table.c[name].type.dialect_impl(conn.dialect).bind_processor(conn.dialect)
         if proc is not None:
-            procs[key] = proc
-    if procs:
-        rows = [{**r, **{k: p(r[k]) for k, p in procs.items()}} for r in rows]
-    if compiled.positional:
-        params = list(map(operator.itemgetter(*compiled.positiontup), rows))
-        if len(compiled.positiontup) == 1:
-            params = [(p,) for p in params]
-    else:
-        params = rows
+            values = list(map(proc, values))
+        if values.count(None) < len(values) or not _null_by_default(table.c[name]):
+            columns[name] = values
+    compiled = stmt.compile(dialect=conn.dialect, column_keys=list(columns))
+    names = compiled.positiontup if compiled.positional else list(columns)
+    params = list(zip(*(columns[n] for n in names), strict=True))
+    if not compiled.positional:
+        params = [dict(zip(names, values, strict=True)) for values in params]
     conn.exec_driver_sql(compiled.string, params)
+
+
+def _null_by_default(column) -> bool:
+    """True when leaving `column` out of an INSERT stores NULL, as binding None does (and an
+    upsert's `excluded` value is then NULL too). An arXiv record leaves ~30 columns empty, and
+    sqlite3 binds None through its adapter lookup: 1 us a value, a tenth of import CPU."""
+    return column.default is None and column.server_default is None
 
 
 def _chunks(items: Sequence, size: int = _SQL_CHUNK) -> Iterator[Sequence]:
@@ -253,16 +258,21 @@ def _write_papers(conn: Connection, inserts: list[dict], updates: list[dict]) ->
     for chunk in _chunks(ids):
         conn.execute(paper_authors.delete().where(paper_authors.c.paper_id.in_(chunk)))
         conn.execute(paper_categories.delete().where(paper_categories.c.paper_id.in_(chunk)))
-    author_rows = [
-        {
-            "paper_id": r["id"],
-            "position": i,
-            "name": a["name"],
-            "name_key": author_key(a["name"]),
-        }
-        for r in rows
-        for i, a in enumerate(r["authors"])
-    ]
+    # In name order: the name index then takes its new entries page by page, not at random
+    # (a third of the time of inserting the authors of the arXiv corpus).
+    author_rows = sorted(
+        (
+            {
+                "paper_id": r["id"],
+                "position": i,
+                "name": a["name"],
+                "name_key": author_key(a["name"]),
+            }
+            for r in rows
+            for i, a in enumerate(r["authors"])
+        ),
+        key=operator.itemgetter("name_key"),
+    )
     cat_rows = [
         {"paper_id": r["id"], "category": c, "is_primary": c == r["primary_category"]}
         for r in rows
