@@ -143,6 +143,25 @@ def test_a_digest_has_one_date_message_id_and_mime_version_as_received(
     assert b"\r\n" in raw and b"\n" not in raw.replace(b"\r\n", b"")  # policy.SMTP line ends
 
 
+def test_list_unsubscribe_goes_on_the_wire_as_the_bare_url(
+    engine,
+    mail_settings,
+    smtp_server,  # noqa: F811
+):
+    # Mail clients read List-Unsubscribe as written (RFC 2369): RFC 2047 encoded words, which
+    # the header registry used to fold a long URL into, would hide the URL from them.
+    load_demo(engine, 20)
+    active(engine, "leaving@example.com", send_hour=0, send_empty=True)
+    assert send(mail_settings, engine).sent == 1
+    [raw] = smtp_server.handler.raw
+    [line] = [h for h in raw.split(b"\r\n") if h.startswith(b"List-Unsubscribe:")]
+    assert re.fullmatch(
+        rb"List-Unsubscribe: <https://papers\.example\.org/subscriptions/unsubscribe\?token=[\w.%-]+>",
+        line,
+    )
+    assert b"List-Unsubscribe-Post: List-Unsubscribe=One-Click\r\n" in raw
+
+
 def test_a_legacy_subscription_holding_an_address_list_is_not_fanned_out(
     engine,
     mail_settings,

@@ -27,7 +27,7 @@ from markupsafe import Markup
 from sqlalchemy import Connection, Engine
 
 from paperroute.config import Settings
-from paperroute.mail import mail_domain, new_message
+from paperroute.mail import mail_domain, new_message, set_list_unsubscribe
 from paperroute.mail.smtp import Mailer, PermanentMailError, TemporaryMailError, send_with_retries
 from paperroute.store import notifications as store
 from paperroute.store.comments import Comment
@@ -171,8 +171,7 @@ def notification_message(settings: Settings, to: str, items: list[Notification])
     )  # fmt: skip
     msg.set_content(_env().get_template("notification.txt").render(**context))
     msg.add_alternative(_env().get_template("notification.html").render(**context), subtype="html")
-    msg["List-Unsubscribe"] = f"<{unsubscribe}>"
-    msg["List-Unsubscribe-Post"] = "List-Unsubscribe=One-Click"
+    set_list_unsubscribe(msg, unsubscribe)
     msg["List-Id"] = f"{settings.site_name} notifications <notify.{mail_domain(settings)}>"
     return msg
 
