@@ -136,19 +136,27 @@ class Services:
         """The services of a process without a web app (`paperroute worker`, the CLI): what the
         ingest stores is indexed at once and the followers of new papers' authors are told."""
         provider = search or LazySearch(settings, engine)
-        ingest = Ingest(
-            engine,
-            settings,
-            lambda ids: _index(provider, ids),
-            on_added=lambda ids: notify_followers_of_new_papers(
-                engine, ids, settings.submission_max_age_days
-            ),
-        )
+        ingest = process_ingest(settings, engine, lambda ids: _index(provider, ids))
         return cls(settings, engine, provider, ingest)
 
     def search_service(self) -> SearchService | None:
         """The process's search service (built on first use; None when unavailable)."""
         return self.search.get()
+
+
+def process_ingest(
+    settings: Settings, engine: Engine, on_stored: Callable[[Sequence[str]], None]
+) -> Ingest:
+    """The ingest of a process without a web app: `on_stored` indexes what it stored, and the
+    followers of new papers' authors are told (the notification-mail job sends the mail)."""
+    return Ingest(
+        engine,
+        settings,
+        on_stored,
+        on_added=lambda ids: notify_followers_of_new_papers(
+            engine, ids, settings.submission_max_age_days
+        ),
+    )
 
 
 def _index(search: SearchProvider, ids: Sequence[str]) -> None:

@@ -100,17 +100,10 @@ def cli_ingest(settings: Settings, engine):
     service for the whole command), and the terminal says how many papers still await
     `paperroute embed` (the CLI embeds only when asked). The followers of new papers' authors are
     notified; the worker's mail job sends the mail."""
-    from paperroute.community.notifications import notify_followers_of_new_papers
-    from paperroute.services import LazySearch
-    from paperroute.sources.ingest import Ingest
+    from paperroute.services import LazySearch, process_ingest
 
     search = LazySearch(settings, engine, warm_up=False)
-    return Ingest(
-        engine, settings, on_stored=lambda ids: _index_stored(search, engine, ids),
-        on_added=lambda ids: notify_followers_of_new_papers(
-            engine, ids, settings.submission_max_age_days
-        ),
-    )  # fmt: skip
+    return process_ingest(settings, engine, lambda ids: _index_stored(search, engine, ids))
 
 
 def _index_stored(search, engine, changed: list[str]) -> None:

@@ -75,9 +75,7 @@ def list_trending(
         at = trending.trending_clock(end, now)
         until = end
     inputs = trending_inputs(engine, until, trending.WINDOW_DAYS, start=start)
-    ranked = trending.rank_trending(inputs, at)[offset : offset + limit]
-    by_id = {p.id: p for p in listings.papers_by_ids(engine, [s.paper_id for s in ranked])}
-    return [(by_id[s.paper_id], s) for s in ranked if s.paper_id in by_id]
+    return _hydrated(engine, trending.rank_trending(inputs, at)[offset : offset + limit])
 
 
 def trending_listing(
@@ -87,6 +85,10 @@ def trending_listing(
     trending clock, and how many it has in all; papers nobody voted for come last, newest first
     (the formula gives them no points)."""
     ranked = trending.rank_trending(trending_inputs(engine, flt=flt), clock(engine, now))
-    page = [s.paper_id for s in ranked[offset : offset + limit]]
-    by_id = {p.id: p for p in listings.papers_by_ids(engine, page)}
-    return [by_id[pid] for pid in page if pid in by_id], len(ranked)
+    return [p for p, _ in _hydrated(engine, ranked[offset : offset + limit])], len(ranked)
+
+
+def _hydrated(engine: Engine, scores: list[TrendingScore]) -> list[tuple[Paper, TrendingScore]]:
+    """The papers of a page of scores, in the scores' order (papers gone meanwhile left out)."""
+    by_id = {p.id: p for p in listings.papers_by_ids(engine, [s.paper_id for s in scores])}
+    return [(by_id[s.paper_id], s) for s in scores if s.paper_id in by_id]

@@ -5,6 +5,7 @@ A venue URL takes the category-style union and exclusion (`/venues/ACL+EMNLP-Fin
 
 from __future__ import annotations
 
+from dataclasses import replace
 from urllib.parse import quote
 
 from fastapi import APIRouter, HTTPException, Query, Request
@@ -131,8 +132,8 @@ def journal(
     min_citations: MinCitations = None,
 ) -> Response:
     """A journal's articles by ISSN (or a union, `0090-0036+1541-0048`), newest first."""
-    flt, heading = journal_filter(request, issn)
-    flt.min_citations = min_citations
+    base, heading = journal_filter(request, issn)
+    flt = replace(base, min_citations=min_citations)
     engine = engine_of(request)
     spec = issn.upper()
     single = len(flt.issns) == 1 and not flt.exclude_issns
@@ -146,7 +147,7 @@ def journal(
         feed_url=f"/feeds/journals/{quote(spec)}",
         sort=sort or "published",
         page_path=f"/journals/{quote(spec)}",
-        years=listings.facet_counts(engine, journal_filter(request, issn)[0], "year"),
+        years=listings.facet_counts(engine, base, "year"),
         years_base=None,
         follow_tag=f"journal:{flt.issns[0]}" if single else None,
         search_filter=f"journal:{flt.issns[0]}" if single else None,
