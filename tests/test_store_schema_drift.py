@@ -4,6 +4,7 @@ both backends (tests/conftest.py's `engine` is migrated by Alembic, not by creat
 
 from __future__ import annotations
 
+import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 from sqlalchemy import String
@@ -32,3 +33,15 @@ def test_a_database_migrated_to_head_matches_schema_py(engine):
     assert diffs == [], "schema.py and the migrations differ; add a migration:\n" + "\n".join(
         map(repr, diffs)
     )
+
+
+def test_the_notification_kind_column_names_every_kind_the_code_stores(engine):
+    """An admin reading the PostgreSQL catalogue sees every kind, authored_paper included."""
+    from sqlalchemy import inspect
+
+    from paperroute.store.notifications import KINDS
+
+    if engine.dialect.name == "sqlite":
+        pytest.skip("SQLite keeps no column comments")
+    columns = {c["name"]: c for c in inspect(engine).get_columns("notifications")}
+    assert columns["kind"]["comment"].split("|") == list(KINDS)

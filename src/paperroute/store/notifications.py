@@ -22,6 +22,7 @@ from sqlalchemy import Connection, Engine, and_, func, literal, or_, select, uni
 
 from paperroute.store.engine import dialect_insert
 from paperroute.store.schema import (
+    NOTIFICATION_KINDS,
     author_claims,
     collection_items,
     collections,
@@ -33,7 +34,7 @@ from paperroute.store.schema import (
     users,
 )
 
-KINDS = ("reply", "mention", "authored_paper", "saved_paper", "followed_author")
+KINDS = NOTIFICATION_KINDS
 MAIL_MODES = ("instant", "digest", "off")
 GATHER_HOUR_UTC = 7  # when a member's daily batch of notification mail is due
 

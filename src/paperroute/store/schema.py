@@ -514,6 +514,9 @@ member_bans = Table(
     Column("created_at", TS, nullable=False),
 )
 
+# The kinds of in-app notification; the column comment lists them (migration 0009 keeps it true).
+NOTIFICATION_KINDS = ("reply", "mention", "authored_paper", "saved_paper", "followed_author")
+
 # In-app notifications, and the mail ledger for each (store/notifications.py): one row per
 # (member, dedupe key), so nobody is told about the same thing twice; the mail_* columns are
 # claimed atomically like store/deliveries.py's rows, so each notification is mailed once.
@@ -522,7 +525,7 @@ notifications = Table(
     metadata,
     Column("id", Integer, primary_key=True, autoincrement=True),
     Column("user_id", Integer, ForeignKey("users.id", ondelete="CASCADE"), nullable=False),
-    Column("kind", String(24), nullable=False, comment="reply|mention|saved_paper|followed_author"),
+    Column("kind", String(24), nullable=False, comment="|".join(NOTIFICATION_KINDS)),
     Column("dedupe", String(96), nullable=False, comment="what it is about: comment:7, paper:x"),
     Column("paper_id", String(64), ForeignKey("papers.id", ondelete="CASCADE")),
     Column("comment_id", Integer, ForeignKey("comments.id", ondelete="CASCADE")),
