@@ -5,6 +5,7 @@ from __future__ import annotations
 import time
 from datetime import date
 
+import pytest
 from sqlalchemy import text
 
 from paperroute.models import Author, PaperRecord
@@ -101,6 +102,21 @@ def test_corrupt_vector_index_is_detected_and_rebuilt(settings, engine):
         assert any("vector index unreadable" in m for m in service.indexes.messages)
     service = make_service(settings, engine)
     assert [h.id for h in service.similar("2505.16864", k=5).hits] == before
+
+
+def test_an_empty_vector_table_is_built_in_one_pass_from_the_embeddings(settings, engine):
+    """A store migrated to 0010 has the table but no rows: it is filled, with a message."""
+    if not _on_postgres(engine):
+        pytest.skip("the pgvector table exists on PostgreSQL only")
+    load_fixture(engine)
+    first = make_service(settings, engine)
+    with engine.begin() as conn:
+        conn.execute(text(f"TRUNCATE {first.indexes.vectors.table.name}"))
+    (settings.data_dir / "index" / "vectors.pgvector.json").unlink()
+    service = make_service(settings, engine)
+    assert any("vector index empty" in m for m in service.indexes.messages)
+    assert len(service.indexes.vectors) == 300
+    assert service.similar("2505.16864", k=1).hits
 
 
 def test_missing_indexes_are_rebuilt_with_a_message(settings, engine):

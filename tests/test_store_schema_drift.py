@@ -9,6 +9,7 @@ from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 from sqlalchemy import String
 
+from paperroute.store.migrations.env_filters import include_object
 from paperroute.store.schema import metadata
 
 
@@ -27,7 +28,12 @@ def _compare_type(context, inspected, metadata_column, inspected_type, metadata_
 def test_a_database_migrated_to_head_matches_schema_py(engine):
     with engine.connect() as conn:
         context = MigrationContext.configure(
-            conn, opts={"compare_type": _compare_type, "compare_server_default": False}
+            conn,
+            opts={
+                "compare_type": _compare_type,
+                "compare_server_default": False,
+                "include_object": include_object,
+            },
         )
         diffs = compare_metadata(context, metadata)
     assert diffs == [], "schema.py and the migrations differ; add a migration:\n" + "\n".join(
@@ -45,3 +51,18 @@ def test_the_notification_kind_column_names_every_kind_the_code_stores(engine):
         pytest.skip("SQLite keeps no column comments")
     columns = {c["name"]: c for c in inspect(engine).get_columns("notifications")}
     assert columns["kind"]["comment"].split("|") == list(KINDS)
+
+
+def test_the_default_models_vector_table_is_made_by_the_migrations(engine):
+    """On PostgreSQL the pgvector table and its HNSW index exist before any process opens them."""
+    from sqlalchemy import inspect
+
+    from paperroute.search.embedder import DEFAULT_MODEL
+    from paperroute.store.pgvector_index import vector_table_name
+
+    if engine.dialect.name == "sqlite":
+        pytest.skip("SQLite keeps vectors in a usearch file")
+    name = vector_table_name(DEFAULT_MODEL, 384)
+    inspector = inspect(engine)
+    assert inspector.has_table(name)
+    assert [i["name"] for i in inspector.get_indexes(name)] == [f"{name}_hnsw"]

@@ -3,7 +3,9 @@
 On PostgreSQL every web node and worker shares one index in the database instead of each
 keeping an HNSW file: a vector saved by the embedding worker is searchable everywhere at once.
 Like the usearch file on SQLite it is derived data: a table per model (`vector_index_<hash>`),
-filled from the embeddings table, rebuilt when it is missing or incomplete. Parameters are the
+filled from the embeddings table, rebuilt when it is missing, empty or incomplete. Migration
+0010 creates the default model's table (and the extension); a table for another configured model
+is created here when it is first opened. Parameters are the
 ones measured in bench/search_pgvector.py (docs/benchmarks.md): m=16, ef_construction=64,
 ef_search 400 gave recall@10 0.982 at p95 11.3 ms on 100k papers.
 """
@@ -29,6 +31,11 @@ _MAX_EF_SEARCH = 1000  # pgvector's limit
 COUNT_TTL_S = 10.0  # other processes add vectors too: count again after this long
 
 
+def vector_table_name(model: str, ndim: int) -> str:
+    """The name of the table holding one model's vectors (a hash: model names hold slashes)."""
+    return "vector_index_" + hashlib.sha1(f"{model}|{ndim}".encode()).hexdigest()[:12]
+
+
 class PgVectorIndex:
     """Paper vectors of one model in a PostgreSQL table with an HNSW index (cosine)."""
 
@@ -37,9 +44,8 @@ class PgVectorIndex:
         self.meta_path = Path(meta_path)
         self.ndim = ndim
         self.model = model
-        name = "vector_index_" + hashlib.sha1(f"{model}|{ndim}".encode()).hexdigest()[:12]
         self.table = Table(
-            name,
+            vector_table_name(model, ndim),
             MetaData(),
             Column("paper_id", Text, primary_key=True),
             Column("vec", HALFVEC(ndim), nullable=False),
@@ -73,6 +79,8 @@ class PgVectorIndex:
                 vi._create_hnsw(conn)
         if not exists:
             return vi, "vector index missing: rebuilding from the embeddings table"
+        if expected and len(vi) == 0:  # made empty by the migration: one bulk build, not a sync
+            return vi, "vector index empty: building it from the embeddings table"
         if expected is not None and len(vi) != expected:
             return vi, (
                 f"vector index holds {len(vi)} vectors, the database {expected}: "
