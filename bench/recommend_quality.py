@@ -353,10 +353,8 @@ def speed(corpus: list[dict], n_papers: int, n_saved: int, repeat: int) -> dict:
     if profiler is not None:
         import pstats
 
-        from paperroute.library.recommendations import shared_recommender
-
         for _ in range(repeat):  # the route runs in a worker thread: profile the call itself
-            shared_recommender(app.state).for_reader(user.id, "month", None, 30)
+            app.state.services.recommender().for_reader(user.id, "month", None, 30)
         profiler.disable()
         pstats.Stats(profiler).sort_stats("tottime").print_stats(25)
     body = response.json()

@@ -161,6 +161,7 @@ def test_every_job_of_a_process_shares_its_one_search_service(engine, settings, 
     """One embedding model and one set of indexes per process: the worker's jobs used to build a
     SearchService (a second MiniLM, a second vector index) on every run."""
     from paperroute.jobs.worker import embed_job
+    from paperroute.library.recommendations import Recommender
     from paperroute.search.service import SearchService
     from paperroute.services import LazySearch
     from webtools import make_app
@@ -173,6 +174,14 @@ def test_every_job_of_a_process_shares_its_one_search_service(engine, settings, 
         init(self, *args, **kwargs)
 
     monkeypatch.setattr(SearchService, "__init__", counting_init)
+    recommenders = []
+    rec_init = Recommender.__init__
+
+    def counting_rec_init(self, *args, **kwargs):
+        recommenders.append(self)
+        rec_init(self, *args, **kwargs)
+
+    monkeypatch.setattr(Recommender, "__init__", counting_rec_init)
     services = Services.for_worker(settings, engine, LazySearch(settings, engine, warm_up=False))
     jobs = [Job("embed", 0.0, embed_job, lease_seconds=30), Job("digests", 0.0, digest_job)]
     ran = []
@@ -180,6 +189,8 @@ def test_every_job_of_a_process_shares_its_one_search_service(engine, settings, 
         run_worker(services, threading.Event(), jobs, once=True, on_run=lambda *a: ran.append(a))
     assert [(name, status) for name, status, _ in ran] == [("embed", "ok"), ("digests", "ok")] * 2
     assert built == [services.search_service()]
+    # ... and one recommender, whose caches every digest run (and /for-you in the web) reuse
+    assert recommenders == [services.recommender()]
     # The web process's jobs (run_jobs_in_web) run on the app's own services and search service.
     app = make_app(settings, engine, enable_search=True)
     assert app.state.services.search.get == app.state.search_provider

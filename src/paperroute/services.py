@@ -12,16 +12,18 @@ from __future__ import annotations
 import logging
 import threading
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Protocol
 
 from sqlalchemy import Engine
 
 from paperroute.community.notifications import notify_followers_of_new_papers
 from paperroute.config import Settings
+from paperroute.mail.smtp import Mailer
 from paperroute.sources.ingest import Ingest
 
-if TYPE_CHECKING:  # the service module loads numpy, tantivy and usearch: only when first used
+if TYPE_CHECKING:  # these load numpy, tantivy and usearch: only when first used
+    from paperroute.library.recommendations import Recommender
     from paperroute.search.service import SearchService
 
 log = logging.getLogger("paperroute.services")
@@ -128,6 +130,8 @@ class Services:
     engine: Engine
     search: SearchProvider
     ingest: Ingest
+    _recommender: Recommender | None = field(default=None, init=False, repr=False)
+    _lock: threading.Lock = field(default_factory=threading.Lock, init=False, repr=False)
 
     @classmethod
     def for_worker(
@@ -142,6 +146,33 @@ class Services:
     def search_service(self) -> SearchService | None:
         """The process's search service (built on first use; None when unavailable)."""
         return self.search.get()
+
+    def recommender(self) -> Recommender:
+        """The process's one recommender (/for-you, its API, the digest and the CLI), built on
+        first use: its window and vector caches then serve every reader of the process.
+
+        Without a search service, vectors come straight from the embeddings table and topics
+        cannot be embedded.
+        """
+        with self._lock:
+            if self._recommender is None:
+                self._recommender = self._build_recommender()
+            return self._recommender
+
+    def _build_recommender(self) -> Recommender:
+        from paperroute.library.recommendations import Recommender
+
+        search = self.search.get()
+        if search is not None:
+            return Recommender.from_search(self.engine, search)
+        from paperroute.store.embeddings import load_vectors
+
+        model, engine = self.settings.embedding_model, self.engine
+        return Recommender(engine, lambda ids: load_vectors(engine, model, ids))
+
+    def mailer(self) -> Mailer:
+        """A mail connection for one run of sending (use as a context manager)."""
+        return Mailer(self.settings)
 
 
 def process_ingest(

@@ -9,7 +9,7 @@ from fastapi import APIRouter, Depends, HTTPException, Query, Request
 from paperroute.api.auth import api_user
 from paperroute.api.hf import paper_object
 from paperroute.api.schemas import AUTH_ERRORS, RecommendationsOut, answers
-from paperroute.library.recommendations import recommendation_json, shared_recommender
+from paperroute.library.recommendations import recommendation_json
 from paperroute.ranking.recommend import WINDOWS
 from paperroute.store.listings import papers_by_ids
 from paperroute.store.users import User
@@ -36,7 +36,7 @@ def recommendations(
     closest to and which terms they share."""
     if window not in WINDOWS:
         raise HTTPException(422, f"window: must be one of {', '.join(WINDOWS)}")
-    result = shared_recommender(request.app.state).for_reader(user.id, window, tag, limit)
+    result = request.app.state.services.recommender().for_reader(user.id, window, tag, limit)
     papers = {
         p.id: p for p in papers_by_ids(request.app.state.engine, [r.paper_id for r in result.items])
     }

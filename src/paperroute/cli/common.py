@@ -106,6 +106,14 @@ def cli_ingest(settings: Settings, engine):
     return process_ingest(settings, engine, lambda ids: _index_stored(search, engine, ids))
 
 
+def cli_services(settings: Settings, search):
+    """The command's one Services around its search service (recommender, mailer, ingest), as
+    the worker and the web app build theirs."""
+    from paperroute.services import FixedSearch, Services
+
+    return Services.for_worker(settings, search.engine, FixedSearch(search))
+
+
 def _index_stored(search, engine, changed: list[str]) -> None:
     from paperroute.store.embeddings import count_pending
 

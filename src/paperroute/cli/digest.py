@@ -8,6 +8,7 @@ import typer
 
 from paperroute.cli.common import (
     app,
+    cli_services,
     err,
     fail,
     get_settings,
@@ -47,7 +48,16 @@ def digest_send(
                         "sections": sizes})  # fmt: skip
         return
     options = DeliveryOptions(lease_seconds=lease_seconds, attempts=retries, backoff=backoff)
-    report = send_due_digests(settings, engine, search, only_email=to, options=options)
+    services = cli_services(settings, search)
+    report = send_due_digests(
+        settings,
+        engine,
+        search,
+        only_email=to,
+        options=options,
+        recommender=services.recommender(),
+        mailer=services.mailer,
+    )
     print_json(report.as_dict())
     if report.stopped:
         raise typer.Exit(1)

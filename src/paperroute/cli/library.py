@@ -10,6 +10,7 @@ import typer
 from paperroute.cli.common import (
     app,
     cli_ingest,
+    cli_services,
     err,
     fail,
     get_settings,
@@ -37,14 +38,15 @@ def recommend(
     as_json: bool = typer.Option(False, "--json", help="Print JSON."),
 ) -> None:
     """A reader's recommendations with the saved papers each is closest to."""
-    from paperroute.library.recommendations import Recommender, recommendation_json
+    from paperroute.library.recommendations import recommendation_json
     from paperroute.ranking.recommend import WINDOWS
 
     if window not in WINDOWS:
         fail(f"--window must be one of {', '.join(WINDOWS)}", 2)
-    search = open_search(get_settings())
-    user = _user_or_exit(search.engine, email)
-    result = Recommender.from_search(search.engine, search).for_reader(user.id, window, tag, limit)
+    settings = get_settings()
+    services = cli_services(settings, open_search(settings))
+    user = _user_or_exit(services.engine, email)
+    result = services.recommender().for_reader(user.id, window, tag, limit)
     if as_json:
         print_json([{"id": r.paper_id, **recommendation_json(r)} for r in result.items])
         return

@@ -21,8 +21,10 @@ import logging
 import os
 import socket
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
+from functools import partial
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import Engine
@@ -133,9 +135,15 @@ def send_due_digests(
     only_email: str | None = None,
     options: DeliveryOptions | None = None,
     owner: str | None = None,
+    recommender: Recommender | None = None,
+    mailer: Callable[[], Mailer] | None = None,
 ) -> SendReport:
     """Send every due digest (none lost, at most one duplicate per crash); safe to run in several
-    processes at the same time."""
+    processes at the same time.
+
+    A process passes its one `recommender` and `mailer` (services.Services); without them the run
+    builds its own (commands and tests that run one send).
+    """
     moment = moment or datetime.now(UTC)
     options = options or DeliveryOptions()
     owner = owner or worker_id()
@@ -144,9 +152,9 @@ def send_due_digests(
     if due and not settings.smtp_configured:  # claiming would only burn retry attempts
         report.stopped = "SMTP is not configured: set PAPERROUTE_SMTP_HOST"
         return report
-    # One recommender for the run: its vector cache serves every batch.
-    recommender = Recommender.from_search(engine, search) if search is not None else None
-    with Mailer(settings) as mailer:
+    if recommender is None and search is not None:  # one for the run: its cache serves each batch
+        recommender = Recommender.from_search(engine, search)
+    with (mailer or partial(Mailer, settings))() as connection:
         for start in range(0, len(due), options.batch_size):
             batch = due[start : start + options.batch_size]
             subs = [s for s, _ in batch]
@@ -156,7 +164,7 @@ def send_due_digests(
             )
             for (_, period), reader in zip(batch, inputs, strict=True):
                 if not _deliver_one(
-                    settings, engine, mailer, reader, period, owner, options, report
+                    settings, engine, connection, reader, period, owner, options, report
                 ):
                     return report
     return report

@@ -31,7 +31,14 @@ STOP_SECONDS = 4.0
 
 def digest_job(services: Services, stop: threading.Event | None = None) -> str:
     """Send every digest that is due now (the `paperroute digest send` command)."""
-    report = send_due_digests(services.settings, services.engine, services.search_service())
+    search = services.search_service()  # without it, no topic or "for you" sections
+    report = send_due_digests(
+        services.settings,
+        services.engine,
+        search,
+        recommender=services.recommender() if search is not None else None,
+        mailer=services.mailer,
+    )
     note = (
         f"due {report.due}, sent {report.sent}, empty {report.skipped_empty}, "
         f"failed {report.failed}, deferred {report.deferred}, busy {report.busy}"

@@ -352,32 +352,6 @@ class _Texts:
         return {p: self.known[p] for p in ids if p in self.known}
 
 
-_LOCK = threading.Lock()
-
-
-def shared_recommender(state) -> Recommender:
-    """The app's one Recommender (its vector cache serves every request), built on first use.
-
-    `state` is the web app's `app.state` (engine, settings, search_provider). Without a search
-    service, vectors come straight from the embeddings table and topics cannot be embedded.
-    """
-    with _LOCK:
-        found = getattr(state, "recommender", None)
-        if found is None:
-            search = state.search_provider() if hasattr(state, "search_provider") else None
-            if search is not None:
-                found = Recommender.from_search(state.engine, search)
-            else:
-                from paperroute.store.embeddings import load_vectors
-
-                model = state.settings.embedding_model
-                found = Recommender(
-                    state.engine, lambda ids: load_vectors(state.engine, model, ids)
-                )
-            state.recommender = found
-    return found
-
-
 def recommendation_json(item: rec.Recommendation) -> dict:
     """The JSON form of one recommendation's score and reason."""
     return {

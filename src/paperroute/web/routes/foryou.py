@@ -14,7 +14,7 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from paperroute.jobs.imports import UploadTooLarge, store_upload
 from paperroute.library.export import MEDIA_TYPES, export_papers
 from paperroute.library.formats import MAX_BYTES
-from paperroute.library.recommendations import ForYou, recommendation_json, shared_recommender
+from paperroute.library.recommendations import ForYou, recommendation_json
 from paperroute.models import Paper
 from paperroute.params import OptionalRowId, RowId
 from paperroute.ranking.recommend import WINDOWS
@@ -63,7 +63,7 @@ def reader_for_you(request: Request, user_id: int, window: str, tag: str | None)
     key = (FOR_YOU_KEY, user_id, window, tag)
     return request.app.state.data_cache.remember(
         key,
-        lambda: shared_recommender(request.app.state).for_reader(user_id, window, tag, limit=30),
+        lambda: request.app.state.services.recommender().for_reader(user_id, window, tag, limit=30),
         ttl=FOR_YOU_KEPT_S,
     )
 
