@@ -14,6 +14,7 @@ from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
+from functools import cache
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError, available_timezones
 
@@ -136,13 +137,10 @@ def check_timezone(name: str) -> ZoneInfo:
         raise SubscriptionError(f"timezone: unknown time zone {name!r}") from exc
 
 
-_ZONES: set[str] = set()
-
-
-def _zone_names() -> set[str]:
-    if not _ZONES:
-        _ZONES.update(available_timezones() | {"UTC"})
-    return _ZONES
+@cache
+def _zone_names() -> frozenset[str]:
+    """The IANA zone names this system knows (read from disk once: a pure function of it)."""
+    return frozenset(available_timezones() | {"UTC"})
 
 
 def _clean_list(
