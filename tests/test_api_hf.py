@@ -147,9 +147,9 @@ def test_huggingface_hub_client_reads_the_member_who_submitted_a_paper(server, e
 
 
 def test_huggingface_hub_client_reads_the_organisation(server, engine, monkeypatch):
+    from factories import record
     from paperroute.models import Author
     from paperroute.store.papers import upsert_records
-    from webtools import record
 
     upsert_records(engine, [record("2502.00901", DAY3, 4, organization="Deep Lab",
                                    authors=[Author("Kim")])])  # fmt: skip

@@ -6,24 +6,13 @@ from datetime import UTC, datetime
 
 import pytest
 
+from factories import paper
 from paperroute.config import Settings
 from paperroute.digest.compose import Signals, compose_digest, period_for, period_label
 from paperroute.digest.delivery import is_due
 from paperroute.digest.render import digest_message, excerpt, render_digest
-from paperroute.models import Author, Paper
+from paperroute.models import Author
 from paperroute.store.subscriptions import Preferences, Subscription, SubscriptionError
-
-
-def paper(pid, title="A paper", authors=("Ada Lovelace",), cats=("cs.LG",), ups=0, **kw):
-    return Paper(
-        id=pid,
-        title=title,
-        abstract=kw.pop("abstract", f"Abstract of {pid}."),
-        authors=[Author(a) for a in authors],
-        categories=list(cats),
-        hf_upvotes=ups,
-        **kw,
-    )
 
 
 def sub(**prefs):
@@ -31,11 +20,16 @@ def sub(**prefs):
 
 
 PAPERS = [
-    paper("2501.00001", "Sparse attention", ups=50),
-    paper("2501.00002", "Robot hands", authors=("Grace Hopper", "Alan Turing"), ups=5),
-    paper("2501.00003", "Speech codecs", cats=("eess.AS", "cs.SD"), ups=20),
-    paper("2501.00004", "Old news", ups=99),
-    paper("2501.00005", "Hidden", ups=100, hidden=True),
+    paper("2501.00001", title="Sparse attention", hf_upvotes=50),
+    paper(
+        "2501.00002",
+        title="Robot hands",
+        authors=[Author("Grace Hopper"), Author("Alan Turing")],
+        hf_upvotes=5,
+    ),
+    paper("2501.00003", title="Speech codecs", categories=["eess.AS", "cs.SD"], hf_upvotes=20),
+    paper("2501.00004", title="Old news", hf_upvotes=99),
+    paper("2501.00005", title="Hidden", hf_upvotes=100, hidden=True),
 ]
 
 
@@ -162,7 +156,7 @@ def test_bad_preferences_name_the_field(prefs, field):
 
 def test_rendered_email_escapes_titles_and_has_both_parts_and_links():
     settings = Settings(base_url="https://papers.example.org", site_name="paperroute")
-    evil = paper("2501.00009", "Evil <script>alert(1)</script> & co", ups=3)
+    evil = paper("2501.00009", title="Evil <script>alert(1)</script> & co", hf_upvotes=3)
     digest = compose_digest(sub(), [evil], Signals(), "2026-11-29")
     html, text = render_digest(settings, sub(), digest)
     assert "<script>alert(1)</script>" not in html

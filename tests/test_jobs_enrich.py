@@ -6,11 +6,11 @@ goes on from its cursor and skips papers that already have the values."""
 from __future__ import annotations
 
 import json
-from datetime import UTC, date, datetime
+from datetime import date
 from pathlib import Path
 
+from factories import paper_record
 from paperroute.jobs.sources import sync_sources_job
-from paperroute.models import Author, PaperRecord
 from paperroute.services import Services
 from paperroute.store.papers import count_papers, get_paper, upsert_records
 from paperroute.store.sources import enrichment_targets
@@ -19,13 +19,7 @@ DATA = Path(__file__).parent / "data" / "sources"
 BATCH = DATA / "semantic_scholar" / "batch_return_not_found.json"  # [null, 10670, 2185, 0 cites]
 WORK = DATA / "crossref" / "work_10.1109_icdcsw.2003.1203662.json"
 
-
-def arxiv_paper(pid: str, **fields) -> PaperRecord:
-    return PaperRecord(
-        source="arxiv-api", id=pid, title=f"Paper {pid}", abstract="About things.",
-        authors=[Author("Ada Lovelace")], categories=["cs.DC"], version=1,
-        published=datetime(2024, 1, 2, tzinfo=UTC), announced=date(2024, 1, 3), **fields,
-    )  # fmt: skip
+ANNOUNCED = date(2024, 1, 3)  # the day after PUBLISHED: an arXiv preprint's announcement
 
 
 def only(settings, **enabled):
@@ -37,7 +31,7 @@ def test_semantic_scholar_batch_fills_citations_with_provenance_and_moves_on(
     settings, engine, httpserver
 ):
     ids = ["2401.00001", "2401.00002", "2401.00003", "2401.00004", "2401.00005"]
-    upsert_records(engine, [arxiv_paper(pid) for pid in ids])
+    upsert_records(engine, [paper_record(pid, announced=ANNOUNCED, version=1) for pid in ids])
     httpserver.expect_oneshot_request("/graph/v1/paper/batch", method="POST").respond_with_data(
         BATCH.read_bytes(), content_type="application/json"
     )
@@ -66,7 +60,14 @@ def test_semantic_scholar_batch_fills_citations_with_provenance_and_moves_on(
 
 def test_crossref_published_version_joins_the_arxiv_paper_by_its_doi(settings, engine, httpserver):
     doi = "10.1109/icdcsw.2003.1203662"
-    upsert_records(engine, [arxiv_paper("2401.00009", doi="10.1109/ICDCSW.2003.1203662")])
+    upsert_records(
+        engine,
+        [
+            paper_record(
+                "2401.00009", announced=ANNOUNCED, version=1, doi="10.1109/ICDCSW.2003.1203662"
+            )
+        ],
+    )
     httpserver.expect_request(f"/works/{doi}").respond_with_data(WORK.read_bytes())
     settings = only(
         settings, enrich_published=True, crossref_delay=0.0, crossref_url=httpserver.url_for("")

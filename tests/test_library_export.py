@@ -16,6 +16,7 @@ import rispy
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from factories import paper
 from paperroute.library.export import to_bibtex, to_csl_json, to_ris
 from paperroute.models import Author, Paper
 
@@ -28,12 +29,12 @@ RIS_TAGS = {"type_of_reference", "title", "authors", "year", "journal_name", "no
 
 
 def _paper(title: str, text: str, name: str) -> Paper:
-    return Paper(
-        id="2502.00001",
+    """A paper whose every text field holds the hostile values."""
+    return paper(
+        "2502.00001",
         title="T " + title,
         abstract=text,
         authors=[Author("Ada " + name), Author(name)],
-        primary_category="cs.LG",
         categories=["cs.LG", text],
         published=datetime(2025, 2, 3, tzinfo=UTC),
         doi=text,

@@ -6,6 +6,7 @@ import json
 
 import pytest
 
+from factories import paper
 from paperroute.library.export import export_papers
 from paperroute.library.formats import (
     MAX_BYTES,
@@ -141,16 +142,12 @@ def test_unknown_content_is_refused_naming_the_formats():
 
 
 def _paper(pid: str, title: str) -> Paper:
-    from datetime import UTC, datetime
-
-    return Paper(
-        id=pid,
+    """A paper with BibTeX-hostile braces and ampersands, a DOI on every other id."""
+    return paper(
+        pid,
         title=title,
         abstract="We use {braces} and } stray ones & ampersands.",
         authors=[Author("Ada Lovelace"), Author("Grace Brewster Hopper")],
-        primary_category="cs.LG",
-        categories=["cs.LG"],
-        published=datetime(2024, 1, 2, tzinfo=UTC),
         doi="10.1000/xyz" if pid.endswith("1") else None,
     )
 

@@ -10,11 +10,12 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
+from factories import record
 from paperroute.cli import app
 from paperroute.library.formats import decode, parse_library
 from paperroute.store.papers import upsert_records
 from paperroute.store.users import add_user
-from webtools import DAY1, client_for, csrf_from, finished_import, make_app, record, sign_in, texts
+from webtools import DAY1, client_for, csrf_from, finished_import, make_app, sign_in, texts
 
 PID = "2606.00100"  # seeded in the web test, so nothing is fetched from arXiv
 BIB = f"@article{{a, title = {{A seeded paper}}, eprint = {{{PID}}}}}\n"

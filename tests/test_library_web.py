@@ -16,12 +16,13 @@ import numpy as np
 import pytest
 from sqlalchemy import select
 
+from factories import record
 from paperroute.store import auth
 from paperroute.store import collections as coll
 from paperroute.store.embeddings import save_vectors
 from paperroute.store.papers import upsert_records
 from paperroute.store.schema import papers
-from webtools import client_for, csrf_from, doc, make_app, record, sign_in, texts
+from webtools import client_for, csrf_from, doc, make_app, sign_in, texts
 
 DAY = date(2026, 6, 10)
 VISION = [f"2606.0010{i}" for i in range(5)]

@@ -6,7 +6,8 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from paperroute.models import Author, PaperRecord
+from factories import paper_record
+from paperroute.models import Author
 from paperroute.store import claims, listings, orgs
 from paperroute.store import submissions as subs
 from paperroute.store.library import export_account, load_reader_library
@@ -27,32 +28,19 @@ OLD_ACCOUNT = NOW + timedelta(days=30)  # "now" for members whose account is a m
 LIMITS = subs.Limits(max_age_days=14, daily_quota=2, new_account_days=7, new_account_quota=1)
 
 
-def paper(pid: str, published: datetime, **fields) -> PaperRecord:
-    """An arXiv-API-like record: no announcement day, as a submitted paper has."""
-    values = dict(
-        title=f"Paper {pid}",
-        abstract=f"Abstract of {pid}.",
-        authors=[Author("Ada Lovelace", ["Analytical Engines Ltd"]), Author("Grace Hopper")],
-        categories=["cs.LG"],
-        primary_category="cs.LG",
-        published=published,
-        observed_at=published,
-    )
-    values.update(fields)
-    return PaperRecord(source="arxiv-api", id=pid, **values)
-
-
 @pytest.fixture
 def stored(engine):
     recent = OLD_ACCOUNT - timedelta(days=2)
     upsert_records(
         engine,
         [
-            paper("2603.00001", recent),
-            paper("2603.00002", recent),
-            paper("2603.00003", recent),
-            paper("2601.00009", OLD_ACCOUNT - timedelta(days=40)),
-            paper("2603.00004", recent, announced=(OLD_ACCOUNT - timedelta(days=1)).date()),
+            paper_record("2603.00001", published=recent),
+            paper_record("2603.00002", published=recent),
+            paper_record("2603.00003", published=recent),
+            paper_record("2601.00009", published=OLD_ACCOUNT - timedelta(days=40)),
+            paper_record(
+                "2603.00004", published=recent, announced=(OLD_ACCOUNT - timedelta(days=1)).date()
+            ),
         ],
     )
     return engine
@@ -185,9 +173,9 @@ def test_claims_are_approved_at_once_by_email_domain_or_orcid(stored):
     upsert_records(
         stored,
         [
-            paper(
+            paper_record(
                 "2603.00005",
-                OLD_ACCOUNT,
+                published=OLD_ACCOUNT,
                 authors=[Author("Grace Hopper", ["grace@navy.mil.example"])],
             )
         ],
@@ -197,8 +185,10 @@ def test_claims_are_approved_at_once_by_email_domain_or_orcid(stored):
     upsert_records(
         stored,
         [
-            paper(
-                "2603.00006", OLD_ACCOUNT, comments="ORCID 0000-0002-1825-0097 for the first author"
+            paper_record(
+                "2603.00006",
+                published=OLD_ACCOUNT,
+                comments="ORCID 0000-0002-1825-0097 for the first author",
             )
         ],
     )
@@ -208,14 +198,20 @@ def test_claims_are_approved_at_once_by_email_domain_or_orcid(stored):
     assert claims.claim_authorship(stored, grace, "2603.00006", "Ada Lovelace").how == "orcid"
     # An address at a public mail domain named in an affiliation proves nothing.
     upsert_records(
-        stored, [paper("2603.00007", OLD_ACCOUNT, authors=[Author("Kim", ["kim@gmail.com"])])]
+        stored,
+        [
+            paper_record(
+                "2603.00007", published=OLD_ACCOUNT, authors=[Author("Kim", ["kim@gmail.com"])]
+            )
+        ],
     )
     assert claims.claim_authorship(stored, grace, "2603.00007", "Kim").status == "pending"
 
 
 def test_organisations_from_sources_and_admins_with_their_members(stored):
     upsert_records(
-        stored, [paper("2603.00008", OLD_ACCOUNT, organization="Université Paris <Lab>")]
+        stored,
+        [paper_record("2603.00008", published=OLD_ACCOUNT, organization="Université Paris <Lab>")],
     )
     found = orgs.get_org(stored, orgs.slugify("Université Paris <Lab>"))
     assert (found.id, found.name, found.slug) == (

@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pytest
 
+from factories import record
 from paperroute.community.notifications import send_notification_mail
 from paperroute.models import Author
 from paperroute.store import claims as claim_store
@@ -18,7 +19,7 @@ from paperroute.store.auth import create_api_token
 from paperroute.store.papers import get_paper, upsert_records
 from paperroute.store.subscriptions import follow_author
 from paperroute.store.users import add_user, get_user_by_email, update_profile
-from webtools import DAY3, client_for, doc, make_app, page_csrf, record, seed, sign_in, texts
+from webtools import DAY3, client_for, doc, make_app, page_csrf, seed, sign_in, texts
 
 API_DATA = Path(__file__).parent / "data" / "sources" / "api"
 RECORDED = "2104.12255"  # published 2021-04-20

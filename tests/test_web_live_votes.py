@@ -6,12 +6,13 @@ from __future__ import annotations
 
 import time
 
+from factories import record
 from paperroute.store.listings import set_flags
 from paperroute.store.papers import upsert_records
 from paperroute.store.users import add_user
 from paperroute.store.votes import toggle_vote
 from paperroute.web import cache
-from webtools import DAY1, client_for, doc, make_app, page_csrf, record, seed, sign_in, texts
+from webtools import DAY1, client_for, doc, make_app, page_csrf, seed, sign_in, texts
 
 PAPER, DAY = "2502.00001", "/date/2025-02-03"  # 5 upvotes on Hugging Face; 2502.00002 has 50
 

@@ -15,12 +15,13 @@ import pytest
 from pydantic import SecretStr
 from sqlalchemy import create_engine, select
 
+from factories import record
 from paperroute.search.embedding import embed_pending
 from paperroute.search.service import SearchService
 from paperroute.store import embeddings as emb_store
 from paperroute.store.papers import upsert_records
 from paperroute.store.schema import job_runs
-from webtools import DAY1, client_for, free_port, make_app, record, seed
+from webtools import DAY1, client_for, free_port, make_app, seed
 
 
 def serve(settings, port: int, **env_extra: str) -> subprocess.Popen:

@@ -161,8 +161,9 @@ def count_queries(engine, fn) -> int:
 
 
 def test_listing_pages_run_the_same_number_of_queries_for_few_and_many_papers(settings, engine):
+    from factories import record
     from paperroute.store.papers import upsert_records
-    from webtools import record, sign_in
+    from webtools import sign_in
 
     seed(engine)
     client = client_for(make_app(settings, engine))
@@ -181,12 +182,13 @@ def test_search_for_you_and_paper_pages_run_as_many_queries_for_a_big_store_as_a
     a reader's For-you (40 more papers in the window and 20 more saved), and a paper page with
     30 more comments (31 in all) and 40 more papers beside it. Each count is taken after one warm-up
     request in a fresh app, so caches that outlive a request do not hide a query per row."""
+    from factories import record
     from paperroute.store.collections import save_into_collection
     from paperroute.store.comments import add_comment
     from paperroute.store.papers import upsert_records
     from paperroute.store.users import add_user
     from search_support import HashEmbedder, make_service
-    from webtools import record, sign_in
+    from webtools import sign_in
 
     seed(engine)
     pages = ["/search?q=learning", "/for-you?window=month", "/papers/2502.00005"]

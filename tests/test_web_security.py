@@ -14,11 +14,12 @@ import pytest
 import rispy
 from sqlalchemy import update
 
+from factories import record
 from paperroute.library.export import to_ris
 from paperroute.models import Author, Paper
 from paperroute.store.papers import get_paper, upsert_records
 from paperroute.store.schema import papers
-from webtools import DAY3, client_for, csrf_from, doc, make_app, page_csrf, record, seed, sign_in
+from webtools import DAY3, client_for, csrf_from, doc, make_app, page_csrf, seed, sign_in
 
 EVIL = "2502.00999"
 OLD_MARKS = "?u=\x00label\x00&t=\x00csrf\x00&s=\x00save:x\x00"

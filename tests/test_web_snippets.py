@@ -11,12 +11,13 @@ from pathlib import Path
 import pytest
 from lxml import etree
 
+from factories import record
 from paperroute.search.highlight import query_terms
 from paperroute.store.papers import upsert_records
 from paperroute.web.mathtext import excerpt_html
 from paperroute.web.routes.search import snippet_html
 from search_support import load_fixture, make_service
-from webtools import client_for, doc, make_app, record
+from webtools import client_for, doc, make_app
 
 MATHML = "{http://www.w3.org/1998/Math/MathML}"
 SAMPLES = json.loads((Path(__file__).parent / "data" / "latex_samples.json").read_text())["samples"]

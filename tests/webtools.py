@@ -13,14 +13,15 @@ import socket
 import threading
 import time
 from dataclasses import dataclass
-from datetime import UTC, date, datetime
+from datetime import date
 
 import uvicorn
 from fastapi.testclient import TestClient
 from lxml import html as lxml_html
 
+from factories import record
 from paperroute.app import create_app
-from paperroute.models import Author, PaperRecord
+from paperroute.models import Author
 from paperroute.store import auth, imports
 from paperroute.store import collections as coll_store
 from paperroute.store.comments import add_comment
@@ -33,23 +34,6 @@ from paperroute.web.feedlinks import saved_search_feed_token
 DAY1, DAY2, DAY3 = date(2025, 2, 3), date(2025, 2, 4), date(2025, 2, 5)
 SCRIPT_ID = "2502.00666"
 MATH_ID = "2502.00777"
-
-
-def record(pid: str, day: date, hf: int, **fields) -> PaperRecord:
-    """One HF-style observation of a paper announced on `day` with `hf` upvotes."""
-    defaults = dict(
-        title=f"Paper {pid} on learning",
-        abstract=f"We study problem {pid} and report results.",
-        authors=[Author("Ada Lovelace"), Author(f"Author {pid}")],
-        categories=["cs.LG", "cs.AI"],
-        primary_category="cs.LG",
-        published=datetime(day.year, day.month, day.day, 1, tzinfo=UTC),
-        announced=day,
-        upvotes=hf,
-        observed_at=datetime(2025, 2, 6, tzinfo=UTC),
-    )
-    defaults.update(fields)
-    return PaperRecord(source="hf-daily", id=pid, **defaults)
 
 
 def seed(engine) -> None:

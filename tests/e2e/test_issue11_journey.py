@@ -21,9 +21,10 @@ from pathlib import Path
 import httpx
 import pytest
 
+from factories import record
 from paperroute.config import load_settings
 from paperroute.store.engine import make_engine, migrate
-from webtools import LiveServer, browser_sign_in, free_port, make_app, parse_curl, record
+from webtools import LiveServer, browser_sign_in, free_port, make_app, parse_curl
 
 ROOT = Path(__file__).resolve().parents[2]
 CARDS = ".search-results article.paper-card"

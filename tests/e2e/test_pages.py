@@ -6,9 +6,10 @@ from __future__ import annotations
 
 from datetime import UTC, date, datetime
 
+from factories import record
 from paperroute.models import Version
 from paperroute.store.papers import upsert_records
-from webtools import browser_sign_in, record
+from webtools import browser_sign_in
 
 RICH_ID = "2502.00077"
 
