@@ -16,10 +16,10 @@ from paperroute.search.lexical import LexicalIndex
 from paperroute.store import collections as coll
 from paperroute.store import deliveries
 from paperroute.store import subscriptions as subs
+from paperroute.store.account import export_account
 from paperroute.store.backup import backup_database, restore_database, table_counts
 from paperroute.store.embeddings import save_vectors
 from paperroute.store.engine import make_engine
-from paperroute.store.library import export_account
 from paperroute.store.schema import papers, votes
 from paperroute.store.users import add_user
 from paperroute.store.votes import set_vote, toggle_vote

@@ -11,7 +11,7 @@ from __future__ import annotations
 import re
 
 from paperroute.store.collections import save_into_collection
-from paperroute.store.library import mark_not_interested
+from paperroute.store.readers import mark_not_interested
 from paperroute.store.subscriptions import Preferences, confirm_subscription, subscribe
 from paperroute.store.users import add_user
 from test_digest_delivery import load_demo

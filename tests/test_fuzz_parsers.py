@@ -21,15 +21,15 @@ from hypothesis import given
 from hypothesis import strategies as st
 from lxml import etree
 
-from paperroute.library.formats import LibraryFileError, decode, parse_library
 from paperroute.models import PaperRecord
+from paperroute.references.formats import LibraryFileError, decode, parse_library
 from paperroute.search.query import parse_query
 from paperroute.sources import arxiv_api, arxiv_oai, arxiv_rss, hf_daily, jsonl
 from paperroute.sources.base import RecordError, SourceError
 from paperroute.sources.common import record_problem
 from paperroute.sources.files import read_file
+from paperroute.store.account import AccountFileError, import_account
 from paperroute.store.engine import make_engine, migrate
-from paperroute.store.library import AccountFileError, import_account
 from paperroute.store.users import add_user
 from paperroute.web.mathtext import render_text
 

@@ -161,7 +161,7 @@ def test_every_job_of_a_process_shares_its_one_search_service(engine, settings, 
     """One embedding model and one set of indexes per process: the worker's jobs used to build a
     SearchService (a second MiniLM, a second vector index) on every run."""
     from paperroute.jobs.worker import embed_job
-    from paperroute.library.recommendations import Recommender
+    from paperroute.ranking.foryou import Recommender
     from paperroute.search.service import SearchService
     from paperroute.services import LazySearch
     from webtools import make_app

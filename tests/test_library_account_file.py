@@ -11,8 +11,8 @@ import pytest
 from typer.testing import CliRunner
 
 from paperroute.cli import app
+from paperroute.store import account as library
 from paperroute.store import collections as coll
-from paperroute.store import library
 from paperroute.store.users import add_user
 from webtools import client_for, csrf_from, finished_import, make_app, seed, sign_in
 

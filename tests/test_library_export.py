@@ -17,8 +17,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from factories import paper
-from paperroute.library.export import to_bibtex, to_csl_json, to_ris
 from paperroute.models import Author, Paper
+from paperroute.references.export import to_bibtex, to_csl_json, to_ris
 
 # Pieces that mean something to BibTeX or RIS, mixed with ordinary text and any Unicode.
 PIECES = [*"{}\\@,=\"%# \n\r\tax-", "@misc{k,", "}}", "title = {", "\nER  - \n", "\nTY  - BOOK",

@@ -7,8 +7,9 @@ import json
 import pytest
 
 from factories import paper
-from paperroute.library.export import export_papers
-from paperroute.library.formats import (
+from paperroute.models import Author, Paper
+from paperroute.references.export import export_papers
+from paperroute.references.formats import (
     MAX_BYTES,
     LibraryFileError,
     decode,
@@ -16,7 +17,6 @@ from paperroute.library.formats import (
     find_arxiv_id,
     parse_library,
 )
-from paperroute.models import Author, Paper
 
 BIBTEX = """% Zotero-style export
 @article{vaswani2017,

@@ -12,7 +12,7 @@ from typer.testing import CliRunner
 
 from factories import record
 from paperroute.cli import app
-from paperroute.library.formats import decode, parse_library
+from paperroute.references.formats import decode, parse_library
 from paperroute.store.papers import upsert_records
 from paperroute.store.users import add_user
 from webtools import DAY1, client_for, csrf_from, finished_import, make_app, sign_in, texts

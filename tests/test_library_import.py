@@ -14,14 +14,13 @@ import pytest
 from sqlalchemy import event
 
 from paperroute.config import Settings
-from paperroute.library.export import export_papers
-from paperroute.library.importer import import_library
 from paperroute.models import Author, PaperRecord
+from paperroute.references.export import export_papers
+from paperroute.references.importer import import_library
 from paperroute.sources.ingest import Ingest
+from paperroute.store import account, readers, votes
 from paperroute.store import collections as coll
-from paperroute.store import library as store
 from paperroute.store import subscriptions as subs
-from paperroute.store import votes
 from paperroute.store.papers import get_papers, upsert_records
 from paperroute.store.users import add_user
 
@@ -176,20 +175,20 @@ def test_account_export_then_import_restores_everything_and_twice_adds_nothing(e
     coll.add_paper(engine, user.id, shelf.id, "1512.03385")
     coll.add_paper(engine, user.id, shelf.id, "2010.11929")
     votes.set_vote(engine, user.id, "1706.03762", True)
-    store.mark_not_interested(engine, user.id, "1706.03762")
+    readers.mark_not_interested(engine, user.id, "1706.03762")
     coll.save_search(engine, user.id, "vit", "vision transformer")
-    store.set_onboarding(
+    readers.set_onboarding(
         engine, user.id, {"topics": ["image recognition"], "categories": ["cs.CV"]}
     )
     subs.subscribe(engine, "reader@example.org", subs.Preferences(cadence="weekly"), user.id)
-    data = json.loads(json.dumps(store.export_account(engine, user.id)))
+    data = json.loads(json.dumps(account.export_account(engine, user.id)))
 
     twin = add_user(engine, "twin@example.org")
-    result = store.import_account(engine, twin.id, data)
+    result = account.import_account(engine, twin.id, data)
     assert (result.collections_created, result.papers_saved, result.votes_added) == (1, 2, 1)
     assert (result.not_interested_added, result.searches_added) == (1, 1)
     assert result.subscription == "pending"  # a restored subscription waits for confirmation
-    restored = store.export_account(engine, twin.id)
+    restored = account.export_account(engine, twin.id)
     for key in ("collections", "saved_searches"):
         assert restored[key] == data[key]
     assert [v["id"] for v in restored["votes"]] == ["1706.03762"]
@@ -197,22 +196,22 @@ def test_account_export_then_import_restores_everything_and_twice_adds_nothing(e
     assert restored["user"]["onboarding"]["topics"] == ["image recognition"]
     assert restored["subscription"]["preferences"]["cadence"] == "weekly"
 
-    again = store.import_account(engine, twin.id, data)
+    again = account.import_account(engine, twin.id, data)
     assert (again.collections_created, again.papers_saved, again.votes_added) == (0, 0, 0)
     assert (again.not_interested_added, again.searches_added) == (0, 0)
 
 
 def test_account_import_names_bad_fields_and_unknown_papers(engine):
     user = add_user(engine, "reader@example.org")
-    with pytest.raises(store.AccountFileError, match="'format'"):
-        store.import_account(engine, user.id, {"collections": []})
+    with pytest.raises(account.AccountFileError, match="'format'"):
+        account.import_account(engine, user.id, {"collections": []})
     data = {
         "format": "paperroute-account",
         "version": 1,
         "collections": [{"name": "Mine", "papers": [{"id": "9999.99999"}, {}]}, {"papers": []}],
         "votes": [{"id": "9999.99998"}],
     }
-    result = store.import_account(engine, user.id, data)
+    result = account.import_account(engine, user.id, data)
     assert result.missing == ["9999.99998", "9999.99999"]
     assert result.errors == [
         "collections[1].papers[2]: missing paper 'id'",

@@ -15,11 +15,11 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from paperroute.library.recommendations import Recommender
 from paperroute.models import Author, PaperRecord
+from paperroute.ranking.foryou import Recommender
 from paperroute.ranking.recommend import normalise_rows, recommend, shared_terms
 from paperroute.store import collections as coll
-from paperroute.store import library as store
+from paperroute.store import readers
 from paperroute.store.papers import upsert_records
 from paperroute.store.users import add_user
 
@@ -175,7 +175,7 @@ def test_for_you_uses_collections_and_tags_and_hides_saved_and_rejected(
     everything = recommender.for_reader(user.id, "week", limit=36, today=TODAY)
     shown = [r.paper_id for r in everything.items]
     assert not set(shown) & set(_ids(corpus, "cs.CV")[:3] + _ids(corpus, "cs.CL")[:3])
-    store.mark_not_interested(engine, user.id, shown[0])
+    readers.mark_not_interested(engine, user.id, shown[0])
     again = recommender.for_reader(user.id, "week", limit=36, today=TODAY)
     assert shown[0] not in [r.paper_id for r in again.items]
     assert again.negatives == 1
@@ -185,7 +185,7 @@ def test_cold_start_from_plain_word_topics(engine, corpus, recommender):
     user = add_user(engine, "new@example.org")
     empty = recommender.for_reader(user.id, "week", today=TODAY)
     assert empty.items == [] and "pick topics" in empty.message
-    store.set_onboarding(engine, user.id, {"topics": ["image segmentation and object detection"]})
+    readers.set_onboarding(engine, user.id, {"topics": ["image segmentation and object detection"]})
     result = recommender.for_reader(user.id, "week", limit=5, today=TODAY)
     assert result.cold_start
     assert [_cat(corpus, r.paper_id) for r in result.items].count("cs.CV") >= 4
@@ -194,7 +194,7 @@ def test_cold_start_from_plain_word_topics(engine, corpus, recommender):
 
 def test_cold_start_from_categories(engine, corpus, recommender):
     user = add_user(engine, "new@example.org")
-    store.set_onboarding(engine, user.id, {"categories": ["cs.CL"]})
+    readers.set_onboarding(engine, user.id, {"categories": ["cs.CL"]})
     result = recommender.for_reader(user.id, "week", limit=5, today=TODAY)
     assert [_cat(corpus, r.paper_id) for r in result.items].count("cs.CL") >= 4
 

@@ -10,8 +10,9 @@ from factories import paper_record
 from paperroute.models import Author
 from paperroute.store import claims, listings, orgs
 from paperroute.store import submissions as subs
-from paperroute.store.library import export_account, load_reader_library
+from paperroute.store.account import export_account
 from paperroute.store.papers import get_paper, upsert_records
+from paperroute.store.readers import load_reader_library
 from paperroute.store.subscriptions import follow_author, subscription_of_user
 from paperroute.store.users import (
     ProfileError,

@@ -377,7 +377,7 @@ def test_account_export_holds_own_comments_and_reports(app, engine):
     cid = comment_id(post(bob, "Bob's words"))
     comment_id(post(ada, "Ada's words"))
     ada.post(f"/comments/{cid}/report", data={"csrf_token": ada.csrf, "reason": "rude"})
-    from paperroute.store.library import export_account
+    from paperroute.store.account import export_account
 
     exported = export_account(engine, ada.user.id)
     assert [c["body"] for c in exported["comments"]] == ["Ada's words"]

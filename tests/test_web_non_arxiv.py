@@ -85,7 +85,7 @@ def test_for_you_recommends_journal_and_conference_papers_from_a_library_of_them
     """A reader who saved public-health journal articles is recommended the other articles of
     that journal before ACL papers or the 300 arXiv papers, by the recommender behind /for-you,
     its API and the digest, with reasons that name the saved articles."""
-    from paperroute.library.recommendations import Recommender
+    from paperroute.ranking.foryou import Recommender
     from paperroute.store.collections import save_into_collection
     from paperroute.store.users import add_user
 

@@ -15,8 +15,8 @@ import rispy
 from sqlalchemy import update
 
 from factories import record
-from paperroute.library.export import to_ris
 from paperroute.models import Author, Paper
+from paperroute.references.export import to_ris
 from paperroute.store.papers import get_paper, upsert_records
 from paperroute.store.schema import papers
 from webtools import DAY3, client_for, csrf_from, doc, make_app, page_csrf, seed, sign_in

@@ -23,7 +23,7 @@ from paperroute.mail.smtp import Mailer
 from paperroute.sources.ingest import Ingest
 
 if TYPE_CHECKING:  # these load numpy, tantivy and usearch: only when first used
-    from paperroute.library.recommendations import Recommender
+    from paperroute.ranking.foryou import Recommender
     from paperroute.search.service import SearchService
 
 log = logging.getLogger("paperroute.services")
@@ -160,7 +160,7 @@ class Services:
             return self._recommender
 
     def _build_recommender(self) -> Recommender:
-        from paperroute.library.recommendations import Recommender
+        from paperroute.ranking.foryou import Recommender
 
         search = self.search.get()
         if search is not None:

@@ -9,7 +9,7 @@ from fastapi import APIRouter, Depends, HTTPException, Query, Request
 from paperroute.api.auth import api_user
 from paperroute.api.hf import paper_object
 from paperroute.api.schemas import AUTH_ERRORS, RecommendationsOut, answers
-from paperroute.library.recommendations import recommendation_json
+from paperroute.ranking.foryou import recommendation_json
 from paperroute.ranking.recommend import WINDOWS
 from paperroute.store.listings import papers_by_ids
 from paperroute.store.users import User

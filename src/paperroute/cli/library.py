@@ -38,7 +38,7 @@ def recommend(
     as_json: bool = typer.Option(False, "--json", help="Print JSON."),
 ) -> None:
     """A reader's recommendations with the saved papers each is closest to."""
-    from paperroute.library.recommendations import recommendation_json
+    from paperroute.ranking.foryou import recommendation_json
     from paperroute.ranking.recommend import WINDOWS
 
     if window not in WINDOWS:
@@ -71,16 +71,16 @@ def library_import(
     offline: bool = typer.Option(False, "--offline", help="Do not fetch unknown arXiv papers."),
 ) -> None:
     """Import a library file into a collection, or with --account a whole account export."""
-    from paperroute.library.importer import import_library
-    from paperroute.store import library as store
+    from paperroute.references.importer import import_library
+    from paperroute.store import account as account_store
 
     settings = get_settings()
     engine = open_engine(settings)
     user = _user_or_exit(engine, email)
     try:
         if account:
-            result = store.import_account(
-                engine, user.id, store.load_account_file(path.read_bytes())
+            result = account_store.import_account(
+                engine, user.id, account_store.load_account_file(path.read_bytes())
             )
             print_json(vars(result))
             return
@@ -102,18 +102,19 @@ def library_export(
     collection: str | None = typer.Option(None, help="Collection name (default: all saved)."),
 ) -> None:
     """Write a reader's collection (or whole account) to standard output."""
-    from paperroute.library.export import MEDIA_TYPES, export_papers
+    from paperroute.references.export import MEDIA_TYPES, export_papers
+    from paperroute.store import account as account_store
     from paperroute.store import collections as coll
-    from paperroute.store import library as store
+    from paperroute.store import readers
     from paperroute.store.papers import get_papers
 
     engine = open_engine(get_settings())
     user = _user_or_exit(engine, email)
     if fmt == "account":
-        print_json(store.export_account(engine, user.id))
+        print_json(account_store.export_account(engine, user.id))
         return
     if fmt not in MEDIA_TYPES:
         fail(f"--format must be one of {', '.join(MEDIA_TYPES)}, account", 2)
-    lib = store.load_reader_library(engine, user.id)
+    lib = readers.load_reader_library(engine, user.id)
     ids = lib.positives_for(coll.slugify(collection)) if collection else lib.positives
     sys.stdout.write(export_papers(get_papers(engine, ids, with_versions=False), fmt))

@@ -33,13 +33,13 @@ from paperroute.config import Settings
 from paperroute.digest.compose import Digest, compose_digest, period_for, period_length
 from paperroute.digest.render import digest_message, digest_message_id
 from paperroute.digest.signals import ReaderInputs, gather_inputs
-from paperroute.library.recommendations import Recommender
 from paperroute.mail.smtp import (
     Mailer,
     PermanentMailError,
     TemporaryMailError,
     send_with_retries,
 )
+from paperroute.ranking.foryou import Recommender
 from paperroute.search.service import SearchService
 from paperroute.store import deliveries as ledger
 from paperroute.store import notifications as notify_ledger

@@ -21,12 +21,12 @@ from sqlalchemy import Engine
 
 from paperroute.config import Settings
 from paperroute.digest.compose import PaperIndex, Signals
-from paperroute.library.recommendations import Recommender
 from paperroute.models import Paper
+from paperroute.ranking.foryou import Recommender
 from paperroute.ranking.leaderboard import trending_order
 from paperroute.search.service import SearchService
-from paperroute.store.library import not_interested_by_user
 from paperroute.store.papers import author_key, first_seen_since, get_papers
+from paperroute.store.readers import not_interested_by_user
 from paperroute.store.subscriptions import Subscription, sent_paper_ids
 
 SIMILAR_MIN = 0.45

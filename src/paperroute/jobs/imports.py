@@ -20,12 +20,12 @@ from typing import IO, Any
 from sqlalchemy import Engine
 
 from paperroute.config import Settings
-from paperroute.library.formats import LibraryFileError
-from paperroute.library.importer import import_ids, import_library
 from paperroute.metrics import JOB_RUNS
+from paperroute.references.formats import LibraryFileError
+from paperroute.references.importer import import_ids, import_library
 from paperroute.sources.ingest import Ingest, OnStored
+from paperroute.store import account as account_store
 from paperroute.store import imports
-from paperroute.store import library as account_store
 from paperroute.store.collections import CollectionError
 
 log = logging.getLogger(__name__)

@@ -23,8 +23,8 @@ from markupsafe import Markup, escape
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from paperroute.store.collections import collection_memberships
-from paperroute.store.library import not_interested_by_user
 from paperroute.store.notifications import unread_count
+from paperroute.store.readers import not_interested_by_user
 from paperroute.store.users import User, get_user
 from paperroute.store.votes import user_voted_ids
 from paperroute.web.bodies import buffered

@@ -12,15 +12,15 @@ from fastapi import APIRouter, File, Form, HTTPException, Request, UploadFile
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
 from paperroute.jobs.imports import UploadTooLarge, store_upload
-from paperroute.library.export import MEDIA_TYPES, export_papers
-from paperroute.library.formats import MAX_BYTES
-from paperroute.library.recommendations import ForYou, recommendation_json
 from paperroute.models import Paper
 from paperroute.params import OptionalRowId, RowId
+from paperroute.ranking.foryou import ForYou, recommendation_json
 from paperroute.ranking.recommend import WINDOWS
+from paperroute.references.export import MEDIA_TYPES, export_papers
+from paperroute.references.formats import MAX_BYTES
+from paperroute.store import account as account_store
 from paperroute.store import collections as coll
-from paperroute.store import imports
-from paperroute.store import library as store
+from paperroute.store import imports, readers
 from paperroute.store.listings import papers_by_ids
 from paperroute.store.papers import author_key
 from paperroute.store.votes import UnknownPaper, voted_ids
@@ -102,7 +102,7 @@ def index(request: Request, window: str = "week", tag: str = "") -> Response:
                 "items": [{**paper_summary(p), "reason": recommendation_json(r)} for p, r in items],
             }
         )
-    lib = store.load_reader_library(engine, user.id)
+    lib = readers.load_reader_library(engine, user.id)
     kept = {pid for ids in lib.tags.values() for pid in ids}
     response = render(
         request,
@@ -148,7 +148,7 @@ def not_interested(request: Request, paper_id: str = Form(...)) -> Response:
     """Mark a paper "not interested": it leaves the list and similar papers move down."""
     user = require_user(request)
     try:
-        store.mark_not_interested(engine_of(request), user.id, paper_id)
+        readers.mark_not_interested(engine_of(request), user.id, paper_id)
     except UnknownPaper:
         raise HTTPException(404, f"paper {paper_id}: not found") from None
     request.app.state.caches.changed("reader", user.id)
@@ -161,7 +161,7 @@ def not_interested(request: Request, paper_id: str = Form(...)) -> Response:
 def undo_not_interested(request: Request, paper_id: str = Form(...)) -> Response:
     """Take back "not interested"."""
     user = require_user(request)
-    store.unmark_not_interested(engine_of(request), user.id, paper_id)
+    readers.unmark_not_interested(engine_of(request), user.id, paper_id)
     request.app.state.caches.changed("reader", user.id)
     if accepts_json(request):
         return json_response({"paper_id": paper_id, "not_interested": False})
@@ -179,7 +179,7 @@ def start(
     user = require_user(request)
     engine = engine_of(request)
     words = [t.strip() for t in topics.replace("\n", ",").split(",") if t.strip()]
-    store.set_onboarding(engine, user.id, {"categories": categories or [], "topics": words})
+    readers.set_onboarding(engine, user.id, {"categories": categories or [], "topics": words})
     if arxiv_ids.strip():  # fetching unknown ones from arXiv takes seconds: in the background
         pasted = io.BytesIO(arxiv_ids.encode())
         return _start_import(request, "ids", pasted, "pasted arXiv ids", "Starter")
@@ -282,7 +282,7 @@ def export(
 def account_export(request: Request) -> Response:
     """Download everything you made here as one JSON file."""
     user = require_user(request)
-    data = store.export_account(engine_of(request), user.id)
+    data = account_store.export_account(engine_of(request), user.id)
     stamp = datetime.now(UTC).strftime("%Y%m%d")
     return Response(
         json.dumps(data, indent=2, ensure_ascii=False),

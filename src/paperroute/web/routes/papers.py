@@ -10,10 +10,10 @@ from urllib.parse import quote
 from fastapi import APIRouter, HTTPException, Request
 from fastapi.responses import RedirectResponse, Response
 
-from paperroute.library.export import to_bibtex
 from paperroute.models import Paper, paper_path
 from paperroute.params import ListSort, MinCitations, Page
 from paperroute.ranking import leaderboard, trending
+from paperroute.references.export import to_bibtex
 from paperroute.store import listings
 from paperroute.store.claims import approved_authors
 from paperroute.store.collections import collection_choices

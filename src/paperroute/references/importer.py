@@ -16,7 +16,7 @@ from typing import Any, Protocol
 
 from sqlalchemy import Engine
 
-from paperroute.library.formats import (
+from paperroute.references.formats import (
     Entry,
     EntryError,
     Parsed,
@@ -25,7 +25,7 @@ from paperroute.library.formats import (
     parse_library,
 )
 from paperroute.store import collections as coll
-from paperroute.store import library as store
+from paperroute.store import matching as store
 
 
 class _Stored(Protocol):

@@ -26,7 +26,7 @@ import numpy as np
 from sqlalchemy import Engine
 
 from paperroute.ranking import recommend as rec
-from paperroute.store import library as store
+from paperroute.store import readers as store
 
 MODEL_TTL_S = 3600.0  # new papers enter the window daily; refit at most hourly without changes
 WINDOW_TTL_S = 60.0  # new or hidden papers show up in recommendations within a minute
