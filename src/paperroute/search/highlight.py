@@ -6,7 +6,6 @@ Matching uses the same analyzers as the lexical index, so "transformers" in a qu
 
 from __future__ import annotations
 
-import html
 import re
 from collections.abc import Iterable
 
@@ -53,11 +52,9 @@ def mark_html(safe_html: str, terms: set[str]) -> tuple[str, list[str]]:
     return "".join(out), found
 
 
-def mark(text: str, terms: set[str]) -> tuple[str, list[str]]:
-    """Escaped HTML of text with matching words in <mark>, and the matched words.
-
-    Escaping comes first, so nothing from the text can become markup; then words are marked."""
-    return mark_html(html.escape(text), terms)
+def matched_words(text: str, terms: set[str]) -> list[str]:
+    """The words of a plain text that match the query terms, in order (a result's "Matched")."""
+    return [m.group() for m in _WORD.finditer(text) if _matches(m.group(), terms)]
 
 
 def snippet_window(text: str, terms: set[str], size: int = SNIPPET_CHARS) -> tuple[int, int]:
@@ -78,14 +75,6 @@ def snippet_window(text: str, terms: set[str], size: int = SNIPPET_CHARS) -> tup
         cut = text.rfind(" ", start, end)
         end = cut if cut - start > size // 2 else end
     return start, end
-
-
-def snippet(text: str, terms: set[str], size: int = SNIPPET_CHARS) -> tuple[str, list[str]]:
-    """A window of the text around its first matching word, escaped and marked (its LaTeX as
-    written: pages render it with web.mathtext.render_window)."""
-    start, end = snippet_window(text, terms, size)
-    marked, found = mark(text[start:end], terms)
-    return ("…" if start else "") + marked + ("…" if end < len(text) else ""), found
 
 
 def author_matches(authors: list[str], names: Iterable[str]) -> list[str]:

@@ -27,7 +27,7 @@ from paperroute.config import Settings
 from paperroute.models import canonical_id, is_arxiv_id
 from paperroute.search.embedder import Embedder, paper_text
 from paperroute.search.fusion import fuse
-from paperroute.search.highlight import author_matches, mark, query_terms, snippet
+from paperroute.search.highlight import author_matches, matched_words, query_terms, snippet_window
 from paperroute.search.indexes import SearchIndexes
 from paperroute.search.lexical import stem_tokens
 from paperroute.search.phrases import PhraseVectors
@@ -128,13 +128,12 @@ class SearchFilters:
 
 @dataclass
 class SearchHit:
-    """One result: ids and scores plus what a result list shows (HTML fields are escaped)."""
+    """One result: ids and scores plus what a result list shows (pages mark the matched words
+    in the title and snippet they render: web/routes/search.py)."""
 
     id: str
     score: float
     title: str
-    title_html: str
-    abstract_html: str
     authors: list[str]
     categories: list[str]
     announced: date | None
@@ -657,8 +656,9 @@ class SearchService:
         return paper_rows(self.engine, ids, columns)
 
     def _hit(self, row: dict, score: float, terms: set[str], why: list[str]) -> SearchHit:
-        title_html, in_title = mark(row["title"], terms)
-        abstract_html, in_abstract = snippet(row["abstract"], terms)
+        in_title = matched_words(row["title"], terms)
+        start, end = snippet_window(row["abstract"] or "", terms)
+        in_abstract = matched_words((row["abstract"] or "")[start:end], terms)
         matched = []
         if in_title:
             matched.append("title: " + ", ".join(dict.fromkeys(w.lower() for w in in_title)))
@@ -668,8 +668,6 @@ class SearchService:
             id=row["id"],
             score=float(score),
             title=row["title"],
-            title_html=title_html,
-            abstract_html=abstract_html,
             authors=_names(row),
             categories=list(row["categories"] or []),
             announced=as_date(row["announced"]),
