@@ -12,7 +12,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
-from sqlalchemy import Connection, Engine, and_, func, literal, select
+from sqlalchemy import Connection, Engine, and_, bindparam, func, literal, select
 
 from paperroute.store.engine import dialect_insert
 from paperroute.store.schema import (
@@ -125,6 +125,36 @@ _COLUMNS = (
 )
 _VISIBLE = and_(comments.c.deleted_at.is_(None), comments.c.hidden_at.is_(None))
 
+# The comment POST's statements, built once: a statement object keeps its cache key, so running
+# one costs ~20 us of CPU where building the same select per call cost ~170 us (measured).
+_LOCK_FOR_COMMENT = (
+    select(
+        papers.c.id,
+        select(member_bans.c.user_id)
+        .where(member_bans.c.user_id == bindparam("user_id"))
+        .exists()
+        .label("banned"),
+    )
+    .where(papers.c.id == bindparam("paper_id"), papers.c.hidden.is_(False))
+    .with_for_update(of=papers)
+)
+_PARENT = select(comments.c.paper_id, comments.c.user_id).where(
+    comments.c.id == bindparam("parent_id"), _VISIBLE
+)
+_INSERT_COMMENT = comments.insert().returning(comments.c.id)
+_COUNT_NEW_COMMENT = (
+    papers.update()
+    .where(papers.c.id == bindparam("commented"))
+    .values(num_comments=papers.c.num_comments + 1)
+)
+# A member's @handle: the display name without spaces, compared case-insensitively.
+_HANDLE = func.lower(func.replace(users.c.display_name, " ", ""))
+_MENTIONED = (
+    select(_HANDLE.label("handle"), users.c.id)
+    .where(_HANDLE.in_(bindparam("handles", expanding=True)))
+    .order_by(users.c.id)
+)
+
 
 def _lock_paper(conn: Connection, paper_id: str) -> None:
     # Serialises comment writes on one paper (PostgreSQL), so the recount sees every commit.
@@ -200,12 +230,7 @@ def lock_for_comment(conn: Connection, paper_id: str, user_id: int) -> None:
     """Lock the visible paper's row for a new comment (PostgreSQL: racing posts on one paper
     queue here) and check the member is not banned, in one statement; CommentNotFound or
     CommentForbidden otherwise."""
-    banned = select(member_bans.c.user_id).where(member_bans.c.user_id == user_id).exists()
-    found = conn.execute(
-        select(papers.c.id, banned.label("banned"))
-        .where(papers.c.id == paper_id, papers.c.hidden.is_(False))
-        .with_for_update(of=papers)
-    ).first()
+    found = conn.execute(_LOCK_FOR_COMMENT, {"paper_id": paper_id, "user_id": user_id}).first()
     if found is None:
         raise CommentNotFound(f"paper {paper_id}: not found")
     if found.banned:
@@ -229,34 +254,16 @@ def insert_comment(
     now = now or datetime.now(UTC)
     parent_author = None
     if parent_id is not None:
-        parent = conn.execute(
-            select(comments.c.paper_id, comments.c.user_id).where(
-                comments.c.id == parent_id, _VISIBLE
-            )
-        ).first()
+        parent = conn.execute(_PARENT, {"parent_id": parent_id}).first()
         if parent is None or parent.paper_id != paper_id:
             raise CommentError(
                 f"comment {parent_id}: no such comment to reply to on this paper", "parent_id"
             )
         parent_author = parent.user_id
-    new_id = conn.execute(
-        comments.insert()
-        .values(
-            paper_id=paper_id,
-            user_id=user_id,
-            parent_id=parent_id,
-            body=body,
-            html=html,
-            upvotes=0,
-            created_at=now,
-        )
-        .returning(comments.c.id)
-    ).scalar_one()
-    conn.execute(
-        papers.update()
-        .where(papers.c.id == paper_id)
-        .values(num_comments=papers.c.num_comments + 1)
-    )
+    row = dict(paper_id=paper_id, user_id=user_id, parent_id=parent_id, body=body, html=html,
+               upvotes=0, created_at=now)  # fmt: skip
+    new_id = conn.execute(_INSERT_COMMENT, row).scalar_one()
+    conn.execute(_COUNT_NEW_COMMENT, {"commented": paper_id})
     return Comment(
         id=new_id, paper_id=paper_id, user_id=user_id, author=author, parent_id=parent_id,
         body=body, html=html, upvotes=0, created_at=now, parent_author=parent_author,
@@ -431,10 +438,8 @@ def mentioned_members_in(conn: Connection, handles: Iterable[str]) -> dict[str, 
     wanted = sorted({h.lower() for h in handles})
     if not wanted:
         return {}
-    handle = func.lower(func.replace(users.c.display_name, " ", ""))
-    query = select(handle.label("handle"), users.c.id).where(handle.in_(wanted))
     found: dict[str, int] = {}
-    for h, uid in conn.execute(query.order_by(users.c.id)):
+    for h, uid in conn.execute(_MENTIONED, {"handles": wanted}):
         found.setdefault(h, uid)
     return found
 
