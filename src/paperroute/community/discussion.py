@@ -105,7 +105,7 @@ class Discussion:
         and their notifications."""
         text = self.checked_body(body)
         html, handles = self.render(text)
-        with self.engine.begin() as conn:
+        with store.posting(self.engine) as conn:
             store.lock_for_comment(conn, paper_id, user.id)
             self._allow(user, ip)  # after the ban check: a banned member is told so
             author = store.author_name(user.display_name, user.email)

@@ -8,7 +8,10 @@ locked first, so racing posts cannot leave it wrong on PostgreSQL.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+import threading
+import weakref
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
@@ -216,7 +219,7 @@ def add_comment(
     now: datetime | None = None,
 ) -> Comment:
     """Store a new comment (a reply when `parent_id` is given) and count it on the paper."""
-    with engine.begin() as conn:
+    with posting(engine) as conn:
         author = conn.execute(
             select(users.c.display_name, users.c.email, users.c.id.label("user_id")).where(
                 users.c.id == user_id
@@ -224,6 +227,27 @@ def add_comment(
         ).one()
         lock_for_comment(conn, paper_id, user_id)
         return insert_comment(conn, paper_id, user_id, _author(author), body, html, parent_id, now)
+
+
+_SQLITE_WRITERS: weakref.WeakKeyDictionary[Engine, threading.Lock] = weakref.WeakKeyDictionary()
+_WRITERS_LOCK = threading.Lock()
+
+
+@contextmanager
+def posting(engine: Engine) -> Iterator[Connection]:
+    """The transaction of a new comment (`engine.begin()`). On SQLite the process's posts take
+    turns on a lock first: SQLite has one writer, and a post that finds it busy sleeps in
+    SQLite's busy handler (1, 2, 5, 10 ms ...) while the holder waits for the GIL among the
+    other posting threads; queued on a lock they wake as it is freed (bench/web.py's 32
+    posting clients: more posts a second for less CPU each, docs/benchmarks.md)."""
+    if engine.dialect.name != "sqlite":  # PostgreSQL: the paper's row lock orders them
+        with engine.begin() as conn:
+            yield conn
+        return
+    with _WRITERS_LOCK:
+        lock = _SQLITE_WRITERS.setdefault(engine, threading.Lock())
+    with lock, engine.begin() as conn:
+        yield conn
 
 
 def lock_for_comment(conn: Connection, paper_id: str, user_id: int) -> None:
