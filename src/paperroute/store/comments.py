@@ -15,10 +15,11 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
-from sqlalchemy import Connection, Engine, and_, bindparam, func, literal, select
+from sqlalchemy import Connection, Engine, String, and_, bindparam, func, literal, select
 
 from paperroute.store.engine import dialect_insert
 from paperroute.store.schema import (
+    MENTION_HANDLE,
     comment_reports,
     comment_votes,
     comments,
@@ -150,11 +151,9 @@ _COUNT_NEW_COMMENT = (
     .where(papers.c.id == bindparam("commented"))
     .values(num_comments=papers.c.num_comments + 1)
 )
-# A member's @handle: the display name without spaces, compared case-insensitively.
-_HANDLE = func.lower(func.replace(users.c.display_name, " ", ""))
 _MENTIONED = (
-    select(_HANDLE.label("handle"), users.c.id)
-    .where(_HANDLE.in_(bindparam("handles", expanding=True)))
+    select(MENTION_HANDLE.label("handle"), users.c.id)
+    .where(MENTION_HANDLE.in_(bindparam("handles", expanding=True, type_=String)))
     .order_by(users.c.id)
 )
 
