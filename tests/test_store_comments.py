@@ -65,3 +65,25 @@ def test_comments_written_at_once_keep_the_count_exact(engine):
     assert len(set(ids)) == 40
     assert get_paper(engine, PAPER).num_comments == 40
     assert len(store.thread(engine, PAPER)) == 40
+
+
+def test_a_mention_finds_its_member_through_the_handle_index(engine):
+    """@AdaLovelace is "Ada Lovelace" in any case, the earlier of two accounts with one handle
+    has it, and the lookup uses migration 0011's index rather than reading every member."""
+    ada = add_user(engine, "ada@example.org")
+    update_profile(engine, ada.id, "Ada Lovelace")
+    update_profile(engine, add_user(engine, "twin@example.org").id, "ada lovelace")
+    add_user(engine, "nameless@example.org")  # no display name: cannot be mentioned
+    found = store.mentioned_members(engine, ["AdaLovelace", "adaLOVELACE", "nameless", "nobody"])
+    assert found == {"adalovelace": ada.id}
+
+    query = store._MENTIONED.params(handles=["adalovelace"]).compile(
+        dialect=engine.dialect, compile_kwargs={"literal_binds": True}
+    )
+    with engine.connect() as conn:
+        if engine.dialect.name == "sqlite":
+            plan = conn.exec_driver_sql(f"EXPLAIN QUERY PLAN {query}").all()
+        else:  # a handful of rows: without this PostgreSQL would rightly scan anyway
+            conn.exec_driver_sql("SET enable_seqscan = off")
+            plan = conn.exec_driver_sql(f"EXPLAIN {query}").all()
+    assert "ix_users_mention_handle" in " ".join(map(str, plan)), plan

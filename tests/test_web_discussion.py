@@ -369,6 +369,17 @@ def test_reported_comment_can_be_hidden_and_member_banned_from_the_queue(app, en
     assert f"comment-{other}" not in client_for(app).get(f"/papers/{MATH_ID}").text
     refused = post(troll, "I am back")
     assert refused.status_code == 403 and "banned" in refused.text
+    assert get_paper(engine, PAPER).num_comments == 0  # a refused post counts nothing
+
+
+def test_a_reply_to_a_comment_that_is_not_there_is_refused_and_counts_nothing(app, engine):
+    ada = member(app, engine, "ada@example.org", "Ada Lovelace")
+    other = comment_id(post(ada, "On the other paper", paper=MATH_ID))
+    for parent in (other, 999_999):  # another paper's comment, no comment at all
+        refused = post(ada, "A reply", parent=parent)
+        assert refused.status_code == 422 and "no such comment to reply to" in refused.text
+    assert get_paper(engine, PAPER).num_comments == 0
+    assert get_paper(engine, MATH_ID).num_comments == 1
 
 
 def test_account_export_holds_own_comments_and_reports(app, engine):

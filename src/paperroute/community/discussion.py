@@ -100,12 +100,13 @@ class Discussion:
     ) -> Comment:  # fmt: skip
         """Post a comment (or a reply), notify who it concerns, and return it.
 
-        One transaction of about seven statements: the paper locked and the ban checked, the
-        rate limits, the parent, the insert, the count raised, the mentions, who else is told
-        and their notifications."""
+        One transaction of about six statements, built once (store/comments.py): the paper's
+        count raised (which locks it) and the ban checked, the rate limits, the parent, the
+        insert, the mentions, who else is told and their notifications. On SQLite the
+        process's posts take turns on one lock (`store.posting`)."""
         text = self.checked_body(body)
         html, handles = self.render(text)
-        with self.engine.begin() as conn:
+        with store.posting(self.engine) as conn:
             store.lock_for_comment(conn, paper_id, user.id)
             self._allow(user, ip)  # after the ban check: a banned member is told so
             author = store.author_name(user.display_name, user.email)

@@ -22,6 +22,8 @@ from sqlalchemy import (
     Table,
     Text,
     UniqueConstraint,
+    func,
+    literal_column,
 )
 
 metadata = MetaData(
@@ -205,6 +207,13 @@ users = Table(
     Column("orcid", String(19), comment="ORCID iD the member gave, checksum-validated"),
     Index("uq_users_handle", "handle", unique=True),  # as migration 0007 made it
 )
+# What `@name` mentions match (store/comments.mentioned_members_in): the display name without
+# spaces, lower-cased, indexed (migration 0011) so a mention is a lookup, not a scan of every
+# member. The constants are SQL literals: a bound parameter would not match the index.
+MENTION_HANDLE = func.lower(
+    func.replace(users.c.display_name, literal_column("' '"), literal_column("''"))
+)
+Index("ix_users_mention_handle", MENTION_HANDLE)
 
 login_tokens = Table(
     "login_tokens",

