@@ -4,14 +4,14 @@ A mention used to scan every member (5 ms a comment at 20,000 members on SQLite)
 expression index it is a lookup. Both backends index expressions.
 
 Revision ID: 0011
-Revises: 0009
+Revises: 0010
 """
 
 import sqlalchemy as sa
 from alembic import op
 
 revision = "0011"
-down_revision = "0009"
+down_revision = "0010"
 branch_labels = None
 depends_on = None
 
