@@ -157,6 +157,18 @@ def test_worker_round_runs_jobs_and_records_a_failing_one_without_stopping(
     assert status["sync"]["last_message"].startswith("KeyError: 'published'")
 
 
+def _instances(monkeypatch, cls) -> list:
+    """Every instance of `cls` made from now on, in order (its __init__ wrapped)."""
+    made, init = [], cls.__init__
+
+    def counting_init(self, *args, **kwargs):
+        made.append(self)
+        init(self, *args, **kwargs)
+
+    monkeypatch.setattr(cls, "__init__", counting_init)
+    return made
+
+
 def test_every_job_of_a_process_shares_its_one_search_service(engine, settings, monkeypatch):
     """One embedding model and one set of indexes per process: the worker's jobs used to build a
     SearchService (a second MiniLM, a second vector index) on every run."""
@@ -166,22 +178,8 @@ def test_every_job_of_a_process_shares_its_one_search_service(engine, settings, 
     from paperroute.services import LazySearch
     from webtools import make_app
 
-    built = []
-    init = SearchService.__init__
-
-    def counting_init(self, *args, **kwargs):
-        built.append(self)
-        init(self, *args, **kwargs)
-
-    monkeypatch.setattr(SearchService, "__init__", counting_init)
-    recommenders = []
-    rec_init = Recommender.__init__
-
-    def counting_rec_init(self, *args, **kwargs):
-        recommenders.append(self)
-        rec_init(self, *args, **kwargs)
-
-    monkeypatch.setattr(Recommender, "__init__", counting_rec_init)
+    built = _instances(monkeypatch, SearchService)
+    recommenders = _instances(monkeypatch, Recommender)
     services = Services.for_worker(settings, engine, LazySearch(settings, engine, warm_up=False))
     jobs = [Job("embed", 0.0, embed_job, lease_seconds=30), Job("digests", 0.0, digest_job)]
     ran = []

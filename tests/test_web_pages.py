@@ -166,7 +166,8 @@ def test_listing_pages_run_the_same_number_of_queries_for_few_and_many_papers(se
     from webtools import sign_in
 
     seed(engine)
-    client = client_for(make_app(settings, engine))
+    # page_cache_ttl=0: every request renders (a cached page runs no query at all)
+    client = client_for(make_app(settings, engine, page_cache_ttl=0))
     sign_in(client, engine, "q@example.org")  # signed in: votes are looked up too
     pages = ["/", "/trending", "/week/2025-W06", "/authors/Ada Lovelace", "/categories/cs.LG"]
     few = {p: count_queries(engine, lambda p=p: client.get(p)) for p in pages}
@@ -196,7 +197,8 @@ def test_search_for_you_and_paper_pages_run_as_many_queries_for_a_big_store_as_a
     def counts() -> dict[str, int]:
         service = make_service(settings, engine, HashEmbedder())
         embed_pending(service)
-        client = client_for(make_app(settings, engine, search=service))
+        # page_cache_ttl=0: with the page cache the counted request would run no query at all
+        client = client_for(make_app(settings, engine, search=service, page_cache_ttl=0))
         sign_in(client, engine, "q@example.org")
         for page in pages:
             assert client.get(page).status_code == 200, page

@@ -68,12 +68,13 @@ def seed(engine) -> None:
 
 
 def make_app(settings, engine, **options):
-    """A fresh app on the test database (page cache off so each request reads the store).
+    """A fresh app on the test database, with the production cache settings (pages and data
+    shared for `create_app`'s default TTL), so tests see what readers see: a local write must
+    drop what it makes stale. Tests that count a render's queries pass `page_cache_ttl=0`.
 
     Without `search=` the app runs without the search service (no model load); the search tests
     pass the real service.
     """
-    options.setdefault("page_cache_ttl", 0)
     options.setdefault("enable_search", "search" in options)
     return create_app(settings, engine=engine, **options)
 
