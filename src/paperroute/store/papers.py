@@ -569,6 +569,8 @@ INDEX_COLUMNS = (
     "hf_upvotes",
     "upvotes",
     "hidden",
+    "venue",
+    "issn",
 )
 
 
@@ -598,6 +600,7 @@ def _index_row(row: Any) -> dict[str, Any]:
         "announced": announced,
         "has_code": bool(row["code_url"]),
         "upvotes": int(row["hf_upvotes"] or 0) + int(row["upvotes"] or 0),
+        "venues": [v for v in (row["venue"], row["issn"]) if v],
     }
 
 
