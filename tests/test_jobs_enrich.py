@@ -80,3 +80,44 @@ def test_crossref_published_version_joins_the_arxiv_paper_by_its_doi(settings, e
     assert enrichment_targets(engine, "published") == []  # done: not asked again
     sync_sources_job(Services.for_worker(settings, engine))
     assert len(httpserver.log) == 1
+
+
+def test_offline_every_enrichment_and_the_hf_sync_fail_fast_with_one_warning_line_each(
+    settings, engine, caplog
+):
+    """No network (hosts that never resolve): each enrichment job and the Hugging Face sync
+    gives up at once, the sources overview says why in one line, and the log holds one warning
+    per source and no traceback."""
+    import logging
+    import time
+
+    from paperroute.jobs.scheduler import run_job
+    from paperroute.jobs.sources import source_overview
+    from paperroute.jobs.worker import JOBS
+
+    upsert_records(engine, [arxiv_paper("2401.00001", doi="10.1000/xyz123")])
+    offline = {
+        "semantic_scholar_url": "http://api.semanticscholar.invalid",
+        "crossref_url": "http://api.crossref.invalid",
+        "pwc_url": "http://paperswithcode.invalid/api/v1",
+        "hf_api_url": "http://huggingface.invalid",
+    }
+    settings = only(
+        settings, enrich_citations=True, enrich_published=True, enrich_code=True, **offline
+    )
+    services = Services.for_worker(settings, engine)
+    caplog.set_level(logging.WARNING)
+    started = time.monotonic()
+    sync_sources_job(services)
+    [hf_job] = [j for j in JOBS if j.name == "sync-hf-daily"]
+    status, note = run_job(services, hf_job, "test")
+    assert time.monotonic() - started < 10  # no backoff rounds (5 retries wait 31 s a source)
+    assert status == "error" and "cannot resolve huggingface.invalid" in note
+    rows = {r["name"]: r for r in source_overview(settings, engine)}
+    for name in ("semantic-scholar", "crossref-published", "pwc"):
+        assert rows[name]["status"] == "error", rows[name]
+        assert "cannot resolve" in rows[name]["message"] and "\n" not in rows[name]["message"]
+    warned = [r for r in caplog.records if r.levelno >= logging.WARNING]
+    assert all(r.levelno == logging.WARNING and r.exc_info is None for r in warned)
+    assert len(warned) == 4, [r.getMessage() for r in warned]
+    assert all("cannot resolve" in r.getMessage() for r in warned)

@@ -165,3 +165,14 @@ def test_a_search_opened_on_an_empty_store_takes_vectors_of_any_size(settings, e
     assert len(service.similar(ids[0]).hits) == 5
     reopened = SearchService(settings, engine, embedder=HashEmbedder())
     assert reopened.open() == [] and len(reopened.similar(ids[0]).hits) == 5
+
+
+def test_loading_the_model_draws_no_progress_bar_in_the_log(capfd):
+    """`serve` loads the model on the first search: its log gets no "Loading weights" bar."""
+    from transformers.utils import logging as transformers_logging
+
+    from paperroute.search.embedder import Embedder
+
+    assert Embedder().model is not None
+    assert "Loading weights" not in capfd.readouterr().err
+    assert transformers_logging.is_progress_bar_enabled()  # restored for other callers

@@ -108,6 +108,18 @@ def test_connection_refused_is_retried_then_reported():
     assert fake.sleeps == [1.0, 2.0]
 
 
+def test_a_host_name_that_does_not_resolve_fails_at_once_with_a_one_line_reason():
+    """Offline (or a mistyped host in a setting): no DNS answer will come within the run, so
+    the worker does not spend half a minute of backoff per source before saying so."""
+    client, fake = fake_client(source="semantic_scholar", retries=5)
+    with pytest.raises(SourceError) as caught:
+        client.get("http://api.paperroute-test.invalid/graph")  # .invalid never resolves
+    message = str(caught.value)
+    assert message.startswith("semantic_scholar: cannot resolve api.paperroute-test.invalid")
+    assert "offline" in message and "\n" not in message
+    assert fake.sleeps == [] and client.requests == 1
+
+
 @pytest.fixture
 def threaded_server():
     """A loopback server that answers a retry while a slow first request is still running."""

@@ -115,3 +115,38 @@ def test_for_you_recommends_journal_and_conference_papers_from_a_library_of_them
     assert not set(top) & set(saved), "saved papers are never recommended back"
     assert all(pid in journal for pid in top), top
     assert all(pid in saved for pid, _ in found.items[0].reason.closest)
+
+
+def test_a_venue_or_journal_filter_alone_lists_its_papers(settings, engine):
+    """`venue:ACL` or `journal:<ISSN>` with no words is a filter-only query, like `cat:cs.CL`
+    alone: it lists that venue's papers on the search page and the JSON API."""
+    load_fixture(engine)
+    ingest = Ingest(engine)
+    acl_ids: set[str] = set()
+    for path in [
+        DATA / "journal" / "ajph_atypon_2015.xml",
+        DATA / "acl" / "2024.acl_long3_short2.xml",
+        DATA / "crossref" / "members98_cursor_page0.json",  # Journal of Sensors: 1687-725X
+    ]:
+        added = ingest.items(read_file(path), progress=False).result.added_ids
+        if "acl" in path.name:
+            acl_ids = set(added)
+    service = make_service(settings, engine)
+    client = client_for(make_app(settings, engine, search=service))
+
+    def ids(q: str) -> list[str]:
+        found = client.get("/search", params={"q": q})
+        assert found.status_code == 200
+        return [e.get("data-paper-id") for e in doc(found).cssselect(".search-results .paper-card")]
+
+    assert len(acl_ids) == 5 and set(ids("venue:ACL")) == acl_ids
+    assert set(ids("venue:acl")) == acl_ids
+    ajph = ids('venue:"American Journal of Public Health"')
+    assert len(ajph) == 20 and all(pid.startswith("doi:10.2105/") for pid in ajph)
+    [sensors] = ids("journal:1687-725X")
+    assert sensors.startswith("doi:")
+    assert ids("journal:1687-725x") == [sensors]
+    api = client.get("/api/papers/search", params={"q": "venue:ACL"}).json()
+    assert {e["paper"]["id"] for e in api} == acl_ids
+    assert len(ids("cat:cs.CL")) > 0  # the filter-only path both go through
+    assert ids("venue:NoSuchVenue") == []

@@ -361,6 +361,7 @@ def sync_sources_job(services: Services, stop: threading.Event | None = None) ->
         try:
             note, status = run_scheduled_source(settings, engine, scheduled, services.ingest), "ok"
         except SourceError as exc:  # offline, an error reply, a bad setting: recorded, no trace
+            log.warning("source %s failed: %s", scheduled.name, exc)  # one line, as jobs log
             note, status = str(exc), "error"
         except Exception as exc:  # one failing source is recorded and the others still run
             log.exception("source %s failed", scheduled.name)

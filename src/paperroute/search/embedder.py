@@ -75,8 +75,17 @@ class Embedder:
             os.environ.setdefault("HF_HUB_OFFLINE", "1")
             os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
             from sentence_transformers import SentenceTransformer
+            from transformers.utils import logging as transformers_logging
 
-            self._model = SentenceTransformer(model_path(self.model_name), device="cpu")
+            # transformers draws a "Loading weights" bar on stderr: in `serve`'s log that is
+            # noise, so it is off while the bundled model loads (and restored after).
+            shown = transformers_logging.is_progress_bar_enabled()
+            transformers_logging.disable_progress_bar()
+            try:
+                self._model = SentenceTransformer(model_path(self.model_name), device="cpu")
+            finally:
+                if shown:
+                    transformers_logging.enable_progress_bar()
         return self._model
 
     @property

@@ -43,6 +43,7 @@ def row_to_doc(row: dict) -> IndexDoc:
         announced=row["announced"],
         has_code=row["has_code"],
         upvotes=row["upvotes"],
+        venues=row["venues"],
     )
 
 

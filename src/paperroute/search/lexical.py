@@ -21,7 +21,7 @@ import tantivy
 from paperroute.search.query import ParsedQuery
 from paperroute.store.sidecar import read_json, write_json
 
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 3  # 3: the `venues` field (venue and ISSN, for `venue:` / `journal:`)
 FIELD_BOOSTS = {"title": 3.0, "authors": 2.0, "abstract": 1.0}
 PHRASE_BOOST = 2.0
 # Fuzzy matches score a constant (no BM25), so the boost stands in for a rare word's weight.
@@ -74,6 +74,7 @@ def _schema() -> tantivy.Schema:
     b.add_text_field("authors", tokenizer_name="paper_name")
     b.add_text_field("abstract", tokenizer_name="paper_stem")
     b.add_text_field("cats", tokenizer_name="raw")
+    b.add_text_field("venues", tokenizer_name="raw")
     b.add_integer_field("announced", indexed=True, fast=True)
     b.add_integer_field("has_code", indexed=True, fast=True)
     b.add_integer_field("upvotes", indexed=True, fast=True)
@@ -92,6 +93,7 @@ class IndexDoc:
     announced: date | None
     has_code: bool
     upvotes: int
+    venues: Sequence[str] = ()  # the venue (or journal title) and the ISSN
 
 
 def _day(value: date | None) -> int:
@@ -186,6 +188,8 @@ class LexicalIndex:
             doc.add_text("abstract", d.abstract)
             for cat in d.categories:
                 doc.add_text("cats", cat.lower())
+            for venue in d.venues:
+                doc.add_text("venues", venue.lower())
             doc.add_integer("announced", _day(d.announced))
             doc.add_integer("has_code", int(d.has_code))
             doc.add_integer("upvotes", int(d.upvotes))
@@ -332,6 +336,9 @@ class LexicalIndex:
         if filters.categories:
             cats = [c.lower() for c in filters.categories]
             clauses.append(tantivy.Query.term_set_query(self.schema, "cats", cats))
+        if getattr(filters, "venues", ()):
+            venues = [v.lower() for v in filters.venues]
+            clauses.append(tantivy.Query.term_set_query(self.schema, "venues", venues))
         if filters.has_code:
             clauses.append(self._range("has_code", 1, None))
         if filters.min_upvotes:
@@ -369,10 +376,15 @@ class LexicalIndex:
         for word in parsed.excluded:
             for q in self._fielded_word(word):
                 clauses.append((Occur.MustNot, q))
-        if not any(occ in (Occur.Should, Occur.Must) for occ, _ in clauses):
+        filtering = self.filter_clauses(filters)
+        if not any(occ in (Occur.Should, Occur.Must) for occ, _ in clauses) and (
+            parsed.text or parsed.authors or not filtering
+        ):
+            # Words that match nothing lexically leave the query to the vector side; filter
+            # syntax alone (`cat:cs.CL`, `venue:ACL`, or filters with an empty query) matches
+            # every paper that passes the filters.
             return None
-        clauses.extend(self.filter_clauses(filters))
-        return tantivy.Query.boolean_query(clauses)
+        return tantivy.Query.boolean_query(clauses + filtering)
 
     def author_ids(self, name: str, filters, limit: int) -> list[str]:
         """Papers with an author holding every part of `name` side by side (either order)."""
@@ -403,10 +415,3 @@ class LexicalIndex:
             return []
         query = tantivy.Query.boolean_query([(tantivy.Occur.Should, q) for q in queries])
         return [pid for pid, _ in self.search(query, limit)[0]]
-
-    def filter_only_query(self, filters) -> tantivy.Query | None:
-        """A query matching every document that passes the filters (None when no filter)."""
-        clauses = self.filter_clauses(filters)
-        if not clauses:
-            return None
-        return tantivy.Query.boolean_query(clauses)

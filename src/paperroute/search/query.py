@@ -113,7 +113,7 @@ class ParsedQuery:
     @property
     def is_empty(self) -> bool:
         """True when nothing searchable is left."""
-        return not (self.text or self.authors or self.categories or self.arxiv_id)
+        return not (self.text or self.authors or self.categories or self.venues or self.arxiv_id)
 
     @property
     def structured(self) -> bool:

@@ -395,12 +395,10 @@ class SearchService:
             else None
         )
         lex_query = self.indexes.lexical.build_query(parsed, filters)
-        if lex_query is None and parsed.is_empty:
-            lex_query = self.indexes.lexical.filter_only_query(filters)
         if lex_query is not None:
             try:
                 # Exact counts only where the match set is narrow (phrases, authors, filters).
-                narrow = parsed.structured or parsed.is_empty
+                narrow = parsed.structured or not parsed.text
                 lex_hits, total = self.indexes.lexical.search(lex_query, depth, count=narrow)
             except ValueError:  # tantivy refuses a query: fall back to vector results only
                 lex_hits, total = [], 0
@@ -510,8 +508,6 @@ class SearchService:
             filters = replace(
                 filters, min_citations=max(filters.min_citations, parsed.min_citations)
             )
-        if parsed.venues:  # `venue:` in the query
-            filters = replace(filters, venues=(*filters.venues, *parsed.venues))
         name = _name_like(parsed)
         # Light columns for every candidate (JSON columns only when a filter or name needs
         # them); the full rows are loaded for the page shown only.
@@ -746,7 +742,11 @@ def _names(row: dict) -> list[str]:
 def _merge_filters(filters: SearchFilters | None, parsed: ParsedQuery) -> SearchFilters:
     # A shallow copy: a window's `within` set stays the same object (it keys per-window caches).
     merged = filters or SearchFilters()
-    return replace(merged, categories=list(dict.fromkeys(merged.categories + parsed.categories)))
+    return replace(
+        merged,
+        categories=list(dict.fromkeys(merged.categories + parsed.categories)),
+        venues=tuple(dict.fromkeys((*merged.venues, *parsed.venues))),
+    )
 
 
 def _title_overlap(

@@ -3,7 +3,8 @@
 - identifies itself with a User-Agent, applies the configured timeout;
 - keeps a minimum delay between requests (arXiv asks API clients for 3 seconds);
 - retries connection errors, timeouts, 502/503/504 and 429 with exponential backoff, honouring
-  `Retry-After` (seconds or an HTTP date), with each wait capped;
+  `Retry-After` (seconds or an HTTP date), with each wait capped; a host name that does not
+  resolve (offline, no DNS, a mistyped setting) fails at once with a one-line reason;
 - raises `SourceError` naming the source, URL and status for any other 4xx/5xx.
 
 `sleep` and `clock` are injectable so tests exercise the waits without really waiting long.
@@ -11,6 +12,7 @@
 
 from __future__ import annotations
 
+import socket
 import threading
 import time
 from collections.abc import Callable, Collection, Mapping
@@ -168,6 +170,12 @@ class HttpClient:
                     method, url, params=params, json=json, headers=headers
                 )
             except httpx.TransportError as exc:  # connection refused/reset, timeouts
+                if _unresolved(exc):  # no answer will come within this run: say so now
+                    host = urlsplit(url).hostname
+                    raise SourceError(
+                        f"{self.source}: cannot resolve {host}: offline, or no DNS for it "
+                        "(not retried; the next scheduled run tries again)"
+                    ) from exc
                 if attempt >= self.retries:
                     raise SourceError(
                         f"{self.source}: {url} unreachable after {attempt + 1} attempts: "
@@ -205,6 +213,18 @@ class HttpClient:
                 now = self.clock()
         self._last_request = now
         self.requests += 1
+
+
+def _unresolved(exc: BaseException) -> bool:
+    """True when a transport error comes from a failed host name lookup."""
+    seen: BaseException | None = exc
+    for _ in range(8):  # httpx -> httpcore -> socket.gaierror; a bounded walk of the chain
+        if seen is None:
+            return False
+        if isinstance(seen, socket.gaierror):
+            return True
+        seen = seen.__cause__ or seen.__context__
+    return False
 
 
 def _snippet(response: httpx.Response, limit: int = 200) -> str:

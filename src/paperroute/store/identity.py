@@ -178,7 +178,11 @@ def _match_titles(
             year, doi = merge.record_year(records[i]), idents[i].get("doi")
             for row in rows.get(key, ()):
                 other = row["doi"] and merge.normalise_identifier("doi", row["doi"])
-                if merge.years_agree(year, merge.row_years(row)) and not (doi and other != doi):
+                # Refused only when both carry a DOI and they differ (a stored preprint without
+                # one is the usual match of a published version).
+                if merge.years_agree(year, merge.row_years(row)) and not (
+                    doi and other and other != doi
+                ):
                     clusters.union(i, _paper_node(clusters, row["id"]))
             for j in members:  # another record of the batch with the same title
                 if j < i and _titles_agree(records[i], records[j], idents[i], idents[j]):

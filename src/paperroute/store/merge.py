@@ -11,7 +11,9 @@ Rules, chosen so that re-importing changes nothing and import order matters as l
 - versions are the union of every version seen;
 - the published version (a record whose publication_type is not "preprint": ACL, Crossref, a
   journal feed) sets venue, year, track, ISSN, volume, issue, pages, BibTeX and the DOI over what a
-  preprint said; between two published-version sources the first one kept stays;
+  preprint said; between two published-version sources, each field comes from the earliest
+  observation that has it, whichever batch brought it (see `refold_publication`);
+- two spellings of one DOI (`10.18653/V1/...`, `10.18653/v1/...`) keep the one that sorts first;
 - citation counts and the TLDR come from the newest enrichment observation, with its source;
 - tasks are the union of every source's.
 
@@ -342,6 +344,16 @@ def merge_record(row: dict[str, Any], record: PaperRecord) -> None:
     _merge_signals(row, record)
     _merge_publication(row, record)
     _merge_citations(row, record)
+    if record.doi and row["doi"] != record.doi:
+        row["doi"] = _one_spelling(row["doi"], record.doi)
+
+
+def _one_spelling(kept: str | None, other: str) -> str | None:
+    """The kept DOI, or `other` where both spell the same DOI and `other` sorts first (so the
+    spelling stored does not depend on which source came last)."""
+    if not kept or kept.lower() != other.lower():
+        return kept
+    return min(kept, other)
 
 
 def _merge_dates(row: dict[str, Any], record: PaperRecord) -> None:
@@ -393,7 +405,7 @@ def merge_versions(existing: dict[int, dict], record: PaperRecord) -> None:
 
 def is_published(record: PaperRecord) -> bool:
     """True for a record of the published version (proceedings, journal), not a preprint."""
-    return bool(record.publication_type) and record.publication_type != "preprint"
+    return is_published_type(record.publication_type)
 
 
 def _merge_publication(row: dict[str, Any], record: PaperRecord) -> None:
@@ -409,6 +421,37 @@ def _merge_publication(row: dict[str, Any], record: PaperRecord) -> None:
         row["doi"] = record.doi
     if record.tasks:
         row["tasks"] = sorted({*(row["tasks"] or []), *record.tasks})
+
+
+def is_published_type(kind: str | None) -> bool:
+    """True for the publication_type of a published version (not None, not "preprint")."""
+    return bool(kind) and kind != "preprint"
+
+
+def refold_publication(row: dict[str, Any], observations: list[tuple[datetime, str, str]]) -> None:
+    """Set the publication fields (and a published DOI) from the published-version observations
+    of a paper, each field from the earliest observation holding it; fields none holds keep
+    what preprints said. Batches then agree with one another: merging record by record kept
+    whichever published source came first in arrival order."""
+    values: dict[str, Any] = {}
+    spellings = []
+    for _, _, fields_json in sorted(set(observations)):
+        asserted = json.loads(fields_json)
+        if not is_published_type(asserted.get("publication_type")):
+            continue
+        for name in (*PUBLICATION_FIELDS, "doi"):
+            value = asserted.get(name)
+            if value not in (None, ""):
+                values.setdefault(name, value)
+        spellings.append(asserted.get("doi"))
+    doi = values.pop("doi", None)
+    row.update(values)
+    if doi:
+        for other in spellings:
+            if other:
+                doi = _one_spelling(doi, other)
+        same = row["doi"] and row["doi"].lower() == doi.lower()
+        row["doi"] = _one_spelling(row["doi"], doi) if same else doi
 
 
 def _merge_citations(row: dict[str, Any], record: PaperRecord) -> None:

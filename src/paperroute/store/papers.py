@@ -168,6 +168,7 @@ def _upsert_grouped(conn: Connection, plan: identity.Plan, now: datetime) -> Ups
     existing = _load_existing(conn, ids + list(plan.absorbed))
     versions = _load_versions(conn, list(existing))  # new papers have no versions yet
     prov_rows = _provenance_rows(by_id)
+    observations = _publication_observations(conn, by_id, prov_rows, existing, absorbed_by)
     result = UpsertResult(merged=dict(plan.absorbed))
     inserts, updates, changed_versions = [], [], {}
     for pid in ids:
@@ -181,6 +182,8 @@ def _upsert_grouped(conn: Connection, plan: identity.Plan, now: datetime) -> Ups
         for rec in sorted(by_id.get(pid, ()), key=_observation_order):
             merge.merge_record(row, rec)
             merge.merge_versions(vers, rec)
+        if pid in observations:
+            merge.refold_publication(row, observations[pid])
         merge.finish_row(row)
         merge.refresh_match_key(row, before)
         if vers != versions.get(pid, {}):
@@ -214,6 +217,39 @@ def _write_identifiers(conn: Connection, pairs: dict[tuple[str, str], str]) -> N
 def _observation_order(record: PaperRecord) -> tuple:
     observed = merge._as_utc(record.observed_at) or datetime.min.replace(tzinfo=UTC)
     return (observed, record.version or 0)
+
+
+def _publication_observations(
+    conn: Connection,
+    by_id: dict[str, list[PaperRecord]],
+    prov_rows: list[dict[str, Any]],
+    existing: dict[str, dict[str, Any]],
+    absorbed_by: dict[str, list[str]],
+) -> dict[str, list[tuple[datetime, str, str]]]:
+    """(observed at, source, fields) of every observation, stored and new, of the papers whose
+    publication fields this batch may change: papers a published-version record reaches, and
+    stored papers that hold one's fields (a preprint arriving later must not undo them)."""
+    survivor = {loser: pid for pid, losers in absorbed_by.items() for loser in losers}
+    wanted = {
+        survivor.get(pid, pid)
+        for pid, row in existing.items()
+        if merge.is_published_type(row["publication_type"])
+    }
+    wanted |= {pid for pid, recs in by_id.items() if any(map(merge.is_published, recs))}
+    if not wanted:
+        return {}
+    new: dict[str, list[tuple[datetime, str, str]]] = defaultdict(list)
+    for r in prov_rows:
+        new[r["paper_id"]].append((r["observed_at"], r["source"], r["fields"]))
+    stored_ids = [p for p in existing if survivor.get(p, p) in wanted]
+    out = {pid: list(new.get(pid, ())) for pid in wanted}
+    query = select(
+        provenance.c.paper_id, provenance.c.observed_at, provenance.c.source, provenance.c.fields
+    ).where(provenance.c.paper_id.in_(_IDS))
+    for chunk in _chunks(stored_ids):
+        for pid, observed, source, fields_json in conn.execute(query, {"ids": list(chunk)}):
+            out[survivor.get(pid, pid)].append((merge._as_utc(observed), source, fields_json))
+    return out
 
 
 def _provenance_rows(by_id: dict[str, list[PaperRecord]]) -> list[dict[str, Any]]:
@@ -569,6 +605,8 @@ INDEX_COLUMNS = (
     "hf_upvotes",
     "upvotes",
     "hidden",
+    "venue",
+    "issn",
 )
 
 
@@ -598,6 +636,7 @@ def _index_row(row: Any) -> dict[str, Any]:
         "announced": announced,
         "has_code": bool(row["code_url"]),
         "upvotes": int(row["hf_upvotes"] or 0) + int(row["upvotes"] or 0),
+        "venues": [v for v in (row["venue"], row["issn"]) if v],
     }
 
 
