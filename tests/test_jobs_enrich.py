@@ -95,7 +95,7 @@ def test_offline_every_enrichment_and_the_hf_sync_fail_fast_with_one_warning_lin
     from paperroute.jobs.sources import source_overview
     from paperroute.jobs.worker import JOBS
 
-    upsert_records(engine, [arxiv_paper("2401.00001", doi="10.1000/xyz123")])
+    upsert_records(engine, [paper_record("2401.00001", announced=ANNOUNCED, doi="10.1000/xyz123")])
     offline = {
         "semantic_scholar_url": "http://api.semanticscholar.invalid",
         "crossref_url": "http://api.crossref.invalid",
