@@ -76,3 +76,10 @@ def test_a_topic_phrase_is_embedded_once_and_kept_between_runs(tmp_path):
     again.ensure(["speech", "robots"])
     assert calls[2:] == ["robots"]
     assert np.array_equal(again.get("speech"), first.get("speech"))
+
+
+def test_a_topic_no_new_paper_is_about_gets_no_papers(engine, settings, search):
+    now = datetime.now(UTC)
+    open_window(engine, now)
+    since = (now - timedelta(hours=23)).replace(minute=0, second=0, microsecond=0)
+    assert search.match_topics(["zzqxv wuzzelbrot"], since) == {"zzqxv wuzzelbrot": []}
