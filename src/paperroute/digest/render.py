@@ -4,13 +4,12 @@ Templates live in digest/templates (HTML with inline CSS and table layout for ma
 plain-text twin). Every digest carries RFC 8058 one-click unsubscribe headers and the Message-ID
 its ledger row holds (derived from (subscription, period) and stored before the first send), so a
 resend after a crash is recognisably the same message. Messages are EmailMessage objects under
-email.policy.SMTP, started by mail.new_message.
+mail.MAIL_POLICY (SMTP's), started by mail.new_message.
 """
 
 from __future__ import annotations
 
 import base64
-import email.policy
 import textwrap
 from email.message import EmailMessage, MIMEPart
 from functools import lru_cache
@@ -24,6 +23,7 @@ from paperroute.config import Settings
 from paperroute.digest.compose import Digest, DigestItem
 from paperroute.digest.tokens import link
 from paperroute.mail import header, mail_domain, new_message, set_list_unsubscribe
+from paperroute.mail.messages import MAIL_POLICY
 from paperroute.models import Paper, paper_path
 from paperroute.store.subscriptions import Subscription
 
@@ -172,7 +172,7 @@ def _base_message(
 def _text_part(body: str, subtype: str) -> MIMEPart:
     # Encoded here with C-speed base64: set_content's quoted-printable encoder is per-line Python
     # and made building 10,000 digests 40 s slower.
-    part = MIMEPart(policy=email.policy.SMTP)
+    part = MIMEPart(policy=MAIL_POLICY)
     part["Content-Type"] = header("Content-Type", f'text/{subtype}; charset="utf-8"')
     part["Content-Transfer-Encoding"] = header("Content-Transfer-Encoding", "base64")
     part.set_payload(base64.encodebytes(body.encode("utf-8")).decode("ascii"))
