@@ -65,6 +65,29 @@ def test_sections_in_order_each_paper_once_with_every_reason():
     assert len(digest.paper_ids) == len(set(digest.paper_ids))
 
 
+def test_a_full_section_still_adds_its_reason_to_papers_placed_before():
+    # Long shared lists (a run's trending order, a followed category) are not read to the end
+    # once their section is full: the papers placed earlier must still get every reason.
+    many = [paper(f"2502.{i:05d}", cats=("cs.LG", "cs.CV"), ups=200 - i) for i in range(150)]
+    s = sub(
+        topics=["late"],
+        follow_categories=["cs.LG", "cs.CV"],
+        sections={"topics": 1, "categories": 2, "trending": 2},
+    )
+    signals = Signals(
+        topic_matches={"late": ["2502.00140"]}, trending=[p.id for p in many], already_sent=set()
+    )
+    digest = compose_digest(s, many, signals, "2026-11-29")
+    assert [(x.key, [i.paper.id for i in x.items]) for x in digest.sections] == [
+        ("topics", ["2502.00140"]),
+        ("categories", ["2502.00000", "2502.00001"]),
+        ("trending", ["2502.00002", "2502.00003"]),
+    ]
+    reasons = {i.paper.id: i.reasons for x in digest.sections for i in x.items}
+    assert reasons["2502.00140"] == ['topic "late"', "in cs.LG", "in cs.CV", "trending"]
+    assert reasons["2502.00001"] == ["in cs.LG", "in cs.CV", "trending"]
+
+
 def test_hidden_and_already_sent_papers_never_appear():
     digest = compose_digest(sub(), PAPERS, Signals(already_sent={"2501.00001"}), "2026-11-29")
     assert digest.paper_ids == ["2501.00004", "2501.00003", "2501.00002"]
