@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 from datetime import UTC, datetime
 
 import pytest
@@ -9,7 +10,7 @@ import pytest
 from paperroute.config import Settings
 from paperroute.digest.compose import Signals, compose_digest, period_for, period_label
 from paperroute.digest.delivery import is_due
-from paperroute.digest.render import digest_message, excerpt, render_digest
+from paperroute.digest.render import _base64_lines, digest_message, excerpt, render_digest
 from paperroute.models import Author, Paper
 from paperroute.store.subscriptions import Preferences, Subscription, SubscriptionError
 
@@ -203,3 +204,9 @@ def test_excerpt_cuts_long_abstracts_at_a_word():
     long = paper("2501.00010", abstract="word " * 200)
     cut = excerpt(long, 50)
     assert len(cut) <= 51 and cut.endswith("…") and "wor…" not in cut
+
+
+@pytest.mark.parametrize("size", [0, 1, 56, 57, 58, 114, 20_000])
+def test_message_parts_are_base64_in_the_standard_lines(size):
+    data = bytes(range(256)) * (size // 256 + 1)
+    assert _base64_lines(data[:size]) == base64.encodebytes(data[:size]).decode("ascii")

@@ -114,7 +114,10 @@ def paper_block(kind: str, base: str, item: DigestItem) -> str:
     with their own reasons, which alone are filled in per reader."""
     head, tail = _paper_parts(kind, base, item.paper)
     reasons = "; ".join(item.reasons)  # what `reasons | join("; ")` renders
-    return head + (escape(reasons) if kind == "html" else reasons) + tail
+    if kind != "html":
+        return head + reasons + tail
+    # Joined as plain text and marked safe once (Markup's `+` escapes and wraps at each step).
+    return Markup("".join((head, escape(reasons), tail)))
 
 
 def _paper_parts(kind: str, base: str, paper: Paper) -> tuple[str, str]:
@@ -128,9 +131,7 @@ def _paper_parts(kind: str, base: str, paper: Paper) -> tuple[str, str]:
             item=DigestItem(paper, [_REASONS]), paper_url=lambda p: base + paper_path(p.id)
         )
         head, tail = block.split(_REASONS)  # the template shows the reasons exactly once
-        if kind == "html":  # rendered HTML, safe to join to escaped reasons
-            head, tail = Markup(head), Markup(tail)
-        parts = _BLOCKS[key] = (head, tail)
+        parts = _BLOCKS[key] = (str(head), str(tail))  # rendered HTML: `paper_block` marks it
     return parts
 
 
@@ -175,8 +176,17 @@ def _text_part(body: str, subtype: str) -> MIMEPart:
     part = MIMEPart(policy=MAIL_POLICY)
     part["Content-Type"] = header("Content-Type", f'text/{subtype}; charset="utf-8"')
     part["Content-Transfer-Encoding"] = header("Content-Transfer-Encoding", "base64")
-    part.set_payload(base64.encodebytes(body.encode("utf-8")).decode("ascii"))
+    part.set_payload(_base64_lines(body.encode("utf-8")))
     return part
+
+
+def _base64_lines(data: bytes) -> str:
+    """`base64.encodebytes(data)` as text (76-character lines, each ending in a newline), from
+    one encoding call: encodebytes encodes each 57-byte line in its own call."""
+    text = base64.b64encode(data).decode("ascii")
+    if not text:
+        return ""
+    return "\n".join([text[i : i + 76] for i in range(0, len(text), 76)]) + "\n"
 
 
 def _unsubscribe_headers(settings: Settings, msg: EmailMessage, url: str) -> None:
