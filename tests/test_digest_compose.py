@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 from datetime import UTC, datetime
 
 import pytest
@@ -10,7 +11,7 @@ from factories import paper
 from paperroute.config import Settings
 from paperroute.digest.compose import Signals, compose_digest, period_for, period_label
 from paperroute.digest.delivery import is_due
-from paperroute.digest.render import digest_message, excerpt, render_digest
+from paperroute.digest.render import _base64_lines, digest_message, excerpt, render_digest
 from paperroute.models import Author
 from paperroute.store.subscriptions import Preferences, Subscription, SubscriptionError
 
@@ -57,6 +58,29 @@ def test_sections_in_order_each_paper_once_with_every_reason():
     assert reasons["2501.00002"] == ["by alan  TURING", 'similar to "Dexterous grasping"']
     assert reasons["2501.00003"] == ["in cs.sd", "trending"]
     assert len(digest.paper_ids) == len(set(digest.paper_ids))
+
+
+def test_a_full_section_still_adds_its_reason_to_papers_placed_before():
+    # Long shared lists (a run's trending order, a followed category) are not read to the end
+    # once their section is full: the papers placed earlier must still get every reason.
+    many = [paper(f"2502.{i:05d}", categories=["cs.LG", "cs.CV"], hf_upvotes=200 - i) for i in range(150)]
+    s = sub(
+        topics=["late"],
+        follow_categories=["cs.LG", "cs.CV"],
+        sections={"topics": 1, "categories": 2, "trending": 2},
+    )
+    signals = Signals(
+        topic_matches={"late": ["2502.00140"]}, trending=[p.id for p in many], already_sent=set()
+    )
+    digest = compose_digest(s, many, signals, "2026-11-29")
+    assert [(x.key, [i.paper.id for i in x.items]) for x in digest.sections] == [
+        ("topics", ["2502.00140"]),
+        ("categories", ["2502.00000", "2502.00001"]),
+        ("trending", ["2502.00002", "2502.00003"]),
+    ]
+    reasons = {i.paper.id: i.reasons for x in digest.sections for i in x.items}
+    assert reasons["2502.00140"] == ['topic "late"', "in cs.LG", "in cs.CV", "trending"]
+    assert reasons["2502.00001"] == ["in cs.LG", "in cs.CV", "trending"]
 
 
 def test_hidden_and_already_sent_papers_never_appear():
@@ -174,3 +198,9 @@ def test_excerpt_cuts_long_abstracts_at_a_word():
     long = paper("2501.00010", abstract="word " * 200)
     cut = excerpt(long, 50)
     assert len(cut) <= 51 and cut.endswith("…") and "wor…" not in cut
+
+
+@pytest.mark.parametrize("size", [0, 1, 56, 57, 58, 114, 20_000])
+def test_message_parts_are_base64_in_the_standard_lines(size):
+    data = bytes(range(256)) * (size // 256 + 1)
+    assert _base64_lines(data[:size]) == base64.encodebytes(data[:size]).decode("ascii")

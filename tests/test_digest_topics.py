@@ -76,3 +76,36 @@ def test_a_topic_phrase_is_embedded_once_and_kept_between_runs(tmp_path):
     again.ensure(["speech", "robots"])
     assert calls[2:] == ["robots"]
     assert np.array_equal(again.get("speech"), first.get("speech"))
+
+
+def test_a_topic_no_new_paper_is_about_gets_no_papers(engine, settings, search):
+    now = datetime.now(UTC)
+    open_window(engine, now)
+    since = (now - timedelta(hours=23)).replace(minute=0, second=0, microsecond=0)
+    assert search.match_topics(["zzqxv wuzzelbrot"], since) == {"zzqxv wuzzelbrot": []}
+
+
+# Every kind of phrase a reader may type: keywords, natural language, a quoted phrase, syntax,
+# an excluded word, an author's name, a misspelling, nonsense.
+PHRASES = [
+    *TOPICS,
+    "diffusion",
+    '"test-time scaling"',
+    "video generation cat:cs.CV",
+    "diffusion -video",
+    "Song Han",
+    "how can language models reason about long documents",
+    "reinforcment lerning",
+    "zzqxv wuzzelbrot",
+]
+
+
+def test_one_batched_match_ranks_each_phrase_as_its_own_windowed_search(engine, settings, search):
+    now = datetime.now(UTC)
+    open_window(engine, now)
+    since = (now - timedelta(hours=23)).replace(minute=0, second=0, microsecond=0)
+    batched = search.match_topics(PHRASES, since)
+    for phrase in PHRASES:
+        searched = search.search(phrase, filters=SearchFilters(seen_from=since), limit=20)
+        assert batched[phrase] == [h.id for h in searched.hits], phrase
+    assert sum(bool(batched[p]) for p in PHRASES) >= len(PHRASES) - 1

@@ -190,3 +190,13 @@ def test_an_authors_name_shows_that_authors_papers_first_and_only_relevant_other
     assert results.total == len(theirs)
     assert search.search("ziwei liu").author == "Ziwei Liu"
     assert search.search("video generation").author is None
+
+
+@pytest.mark.parametrize(
+    "filters", [SearchFilters(categories=["cs.CV"]), SearchFilters(has_code=True)]
+)
+def test_a_filter_alone_does_not_make_every_paper_a_match(search, filters):
+    # A filter clause is a requirement, not a match: with it the query's words stay required
+    # (one of them), or else every paper passing the filter was a lexical "match".
+    results = search.search("zzqxv wuzzelbrot", filters=filters, limit=50)
+    assert results.hits == [] and results.total == 0

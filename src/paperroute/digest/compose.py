@@ -10,6 +10,7 @@ appears once, in the first section that wants it, carrying every reason it match
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from zoneinfo import ZoneInfo
@@ -126,6 +127,9 @@ class PaperIndex:
     rank: dict[str, int]
     by_author: dict[str, list[str]]
     by_category: dict[str, list[str]]
+    # Candidate lists that many readers share (a followed set of categories, the trending
+    # order) and where each paper stands in them, made once per run.
+    _shared: dict = field(default_factory=dict, repr=False, compare=False)
 
     @classmethod
     def build(cls, papers: list[Paper]) -> PaperIndex:
@@ -142,6 +146,32 @@ class PaperIndex:
         return cls({p.id: p for p in ordered}, ids, {pid: i for i, pid in enumerate(ids)},
                    by_author, by_category)  # fmt: skip
 
+    def shared(self, key: tuple, make: Callable[[], list], owner: object = None) -> list:
+        """What `make()` builds, made once for every reader asking with `key`; an `owner` (a
+        list keyed by its id) is held beside it, so a recycled id cannot match."""
+        found = self._shared.get(key)
+        if found is None or found[0] is not owner:
+            if len(self._shared) >= SHARED_KEPT:
+                self._shared.clear()
+            found = self._shared[key] = (owner, make())
+        return found[1]
+
+    def positions(self, candidates: list[tuple[str, str]]) -> dict[str, list[tuple[int, str]]]:
+        """Paper id -> (position, reason) of each of its entries in a shared candidate list."""
+
+        def make() -> dict[str, list[tuple[int, str]]]:
+            where: dict[str, list[tuple[int, str]]] = {}
+            for pos, (pid, reason) in enumerate(candidates):
+                where.setdefault(pid, []).append((pos, reason))
+            return where
+
+        return self.shared(("positions", id(candidates)), make, candidates)
+
+
+SHARED_KEPT = 4096
+# Past this many unread candidates a full section looks its placed papers up instead.
+SCAN_MAX = 64
+
 
 def compose_digest(
     subscription: Subscription,
@@ -157,34 +187,68 @@ def compose_digest(
     """
     prefs = subscription.prefs
     index = index or PaperIndex.build(papers)
-    allowed = _visible_ids(papers) - signals.already_sent - signals.not_interested
+    visible, sent, unwanted = _visible_ids(papers), signals.already_sent, signals.not_interested
+
+    def allowed(pid: str) -> bool:
+        return pid in visible and pid not in sent and pid not in unwanted
+
     placed: dict[str, DigestItem] = {}
     sections: list[DigestSection] = []
     for key, candidates in _section_candidates(subscription, index, signals):
         limit = prefs.sections.get(key, 0)
         if not limit:
             continue
-        items: list[DigestItem] = []
-        per_topic: dict[str, int] = {}
-        for pid, reason in candidates:
-            if pid not in allowed:
-                continue
-            if pid in placed:
-                if reason not in placed[pid].reasons:
-                    placed[pid].reasons.append(reason)
-                continue
-            if key == "topics":
-                # `limit` is per topic for the topics section.
-                if per_topic.get(reason, 0) >= limit:
-                    continue
-                per_topic[reason] = per_topic.get(reason, 0) + 1
-            elif len(items) >= limit:
-                continue
-            placed[pid] = DigestItem(index.by_id[pid], [reason])
-            items.append(placed[pid])
+        items = _fill(key, candidates(), limit, allowed, placed, index)
         if items:
             sections.append(DigestSection(key, SECTION_TITLES[key], items))
     return Digest(subscription.id, subscription.email, period, period_label(period), sections)
+
+
+def _fill(
+    key: str,
+    candidates: list[tuple[str, str]],
+    limit: int,
+    allowed: Callable[[str], bool],
+    placed: dict[str, DigestItem],
+    index: PaperIndex,
+) -> list[DigestItem]:
+    """One section's items from its candidates (a paper placed before only gains the reason)."""
+    items: list[DigestItem] = []
+    per_topic: dict[str, int] = {}
+    for pos, (pid, reason) in enumerate(candidates):
+        if pid in placed:
+            if reason not in placed[pid].reasons:
+                placed[pid].reasons.append(reason)
+            continue
+        if not allowed(pid):
+            continue
+        if key == "topics":
+            # `limit` is per topic for the topics section.
+            if per_topic.get(reason, 0) >= limit:
+                continue
+            per_topic[reason] = per_topic.get(reason, 0) + 1
+        placed[pid] = DigestItem(index.by_id[pid], [reason])
+        items.append(placed[pid])
+        if key != "topics" and len(items) >= limit:
+            _more_reasons(candidates, pos + 1, placed, index)
+            break
+    return items
+
+
+def _more_reasons(
+    candidates: list[tuple[str, str]], start: int, placed: dict[str, DigestItem], index: PaperIndex
+) -> None:
+    """A full section's later candidates only add their reasons to papers already placed."""
+    if len(candidates) - start <= SCAN_MAX:
+        later = [(pid, reason) for pid, reason in candidates[start:] if pid in placed]
+    else:  # a long shared list (trending, a category): look the few placed papers up in it
+        where = index.positions(candidates)
+        later = [
+            (pid, reason) for pid in placed for pos, reason in where.get(pid, ()) if pos >= start
+        ]
+    for pid, reason in later:  # per paper in list order, which is all the reasons' order is
+        if reason not in placed[pid].reasons:
+            placed[pid].reasons.append(reason)
 
 
 _LAST_VISIBLE: tuple[list[Paper], frozenset[str]] = ([], frozenset())
@@ -203,7 +267,7 @@ def _visible_ids(papers: list[Paper]) -> frozenset[str]:
 
 def _followed(
     lookup: dict[str, list[str]], wanted: list[str], key, word: str, rank: dict[str, int]
-):
+) -> list[tuple[str, str]]:
     pairs = []
     for name in wanted:
         pairs += [(pid, f"{word} {name}") for pid in lookup.get(key(name), [])]
@@ -212,23 +276,45 @@ def _followed(
 
 def _section_candidates(
     subscription: Subscription, index: PaperIndex, signals: Signals
-) -> list[tuple[str, list[tuple[str, str]]]]:
+) -> list[tuple[str, Callable[[], list[tuple[str, str]]]]]:
+    """Each section's (paper id, reason) candidates in order, made when the section is wanted."""
     prefs = subscription.prefs
-    # Interleave topics so that each topic gets its best papers before a later topic's.
-    topic_lists = [
-        [(pid, f'topic "{topic}"') for pid in signals.topic_matches.get(topic, [])]
-        for topic in prefs.topics
-    ]
-    topics = [pair for rank in _interleave(topic_lists) for pair in rank]
-    authors = _followed(index.by_author, prefs.follow_authors, _author_key, "by", index.rank)
-    categories = _followed(index.by_category, prefs.follow_categories, str.lower, "in", index.rank)
-    for_you = [
-        (pid, _similar_reason(pid, title, signals)) for pid, title in signals.similar.items()
-    ]
-    order = signals.trending
-    if order is None:
-        order = [pid for pid in index.by_votes if index.by_id[pid].total_upvotes > 0]
-    trending = [(pid, "trending") for pid in order if pid in index.by_id]
+
+    def topics() -> list[tuple[str, str]]:
+        # Interleave topics so that each topic gets its best papers before a later topic's.
+        topic_lists = [
+            [(pid, f'topic "{topic}"') for pid in signals.topic_matches.get(topic, [])]
+            for topic in prefs.topics
+        ]
+        return [pair for rank in _interleave(topic_lists) for pair in rank]
+
+    def authors() -> list[tuple[str, str]]:
+        return _followed(index.by_author, prefs.follow_authors, _author_key, "by", index.rank)
+
+    def categories() -> list[tuple[str, str]]:
+        wanted = prefs.follow_categories  # readers share a few sets: one list per set
+        return index.shared(
+            ("categories", tuple(wanted)),
+            lambda: _followed(index.by_category, wanted, str.lower, "in", index.rank),
+        )
+
+    def for_you() -> list[tuple[str, str]]:
+        return [
+            (pid, _similar_reason(pid, title, signals)) for pid, title in signals.similar.items()
+        ]
+
+    def trending() -> list[tuple[str, str]]:
+        order = signals.trending
+        if order is None:
+            order = [pid for pid in index.by_votes if index.by_id[pid].total_upvotes > 0]
+            return [(pid, "trending") for pid in order]
+        # Every reader of a run shares the one trending order.
+        return index.shared(
+            ("trending", id(order)),
+            lambda: [(pid, "trending") for pid in order if pid in index.by_id],
+            order,
+        )
+
     return [
         ("topics", topics),
         ("authors", authors),

@@ -4,13 +4,12 @@ Templates live in digest/templates (HTML with inline CSS and table layout for ma
 plain-text twin). Every digest carries RFC 8058 one-click unsubscribe headers and the Message-ID
 its ledger row holds (derived from (subscription, period) and stored before the first send), so a
 resend after a crash is recognisably the same message. Messages are EmailMessage objects under
-email.policy.SMTP, started by mail.new_message.
+mail.MAIL_POLICY (SMTP's), started by mail.new_message.
 """
 
 from __future__ import annotations
 
 import base64
-import email.policy
 import textwrap
 from email.message import EmailMessage, MIMEPart
 from functools import lru_cache
@@ -24,6 +23,7 @@ from paperroute.config import Settings
 from paperroute.digest.compose import Digest, DigestItem
 from paperroute.digest.tokens import link
 from paperroute.mail import header, mail_domain, new_message, set_list_unsubscribe
+from paperroute.mail.messages import MAIL_POLICY
 from paperroute.models import Paper, paper_path
 from paperroute.store.subscriptions import Subscription
 
@@ -114,7 +114,10 @@ def paper_block(kind: str, base: str, item: DigestItem) -> str:
     with their own reasons, which alone are filled in per reader."""
     head, tail = _paper_parts(kind, base, item.paper)
     reasons = "; ".join(item.reasons)  # what `reasons | join("; ")` renders
-    return head + (escape(reasons) if kind == "html" else reasons) + tail
+    if kind != "html":
+        return head + reasons + tail
+    # Joined as plain text and marked safe once (Markup's `+` escapes and wraps at each step).
+    return Markup("".join((head, escape(reasons), tail)))
 
 
 def _paper_parts(kind: str, base: str, paper: Paper) -> tuple[str, str]:
@@ -128,9 +131,7 @@ def _paper_parts(kind: str, base: str, paper: Paper) -> tuple[str, str]:
             item=DigestItem(paper, [_REASONS]), paper_url=lambda p: base + paper_path(p.id)
         )
         head, tail = block.split(_REASONS)  # the template shows the reasons exactly once
-        if kind == "html":  # rendered HTML, safe to join to escaped reasons
-            head, tail = Markup(head), Markup(tail)
-        parts = _BLOCKS[key] = (head, tail)
+        parts = _BLOCKS[key] = (str(head), str(tail))  # rendered HTML: `paper_block` marks it
     return parts
 
 
@@ -172,11 +173,20 @@ def _base_message(
 def _text_part(body: str, subtype: str) -> MIMEPart:
     # Encoded here with C-speed base64: set_content's quoted-printable encoder is per-line Python
     # and made building 10,000 digests 40 s slower.
-    part = MIMEPart(policy=email.policy.SMTP)
+    part = MIMEPart(policy=MAIL_POLICY)
     part["Content-Type"] = header("Content-Type", f'text/{subtype}; charset="utf-8"')
     part["Content-Transfer-Encoding"] = header("Content-Transfer-Encoding", "base64")
-    part.set_payload(base64.encodebytes(body.encode("utf-8")).decode("ascii"))
+    part.set_payload(_base64_lines(body.encode("utf-8")))
     return part
+
+
+def _base64_lines(data: bytes) -> str:
+    """`base64.encodebytes(data)` as text (76-character lines, each ending in a newline), from
+    one encoding call: encodebytes encodes each 57-byte line in its own call."""
+    text = base64.b64encode(data).decode("ascii")
+    if not text:
+        return ""
+    return "\n".join([text[i : i + 76] for i in range(0, len(text), 76)]) + "\n"
 
 
 def _unsubscribe_headers(settings: Settings, msg: EmailMessage, url: str) -> None:

@@ -45,8 +45,10 @@ def fuse(
     kind: str,
     title_overlap: dict[str, float] | None = None,
     weights: dict[str, Weights] | None = None,
+    limit: int | None = None,
 ) -> list[tuple[str, float]]:
-    """Fused (paper id, score) best first: weighted sum of normalised BM25 and cosine."""
+    """Fused (paper id, score) best first: weighted sum of normalised BM25 and cosine; with
+    `limit`, only the first `limit` of that same order."""
     w = _weights(kind, weights)
     bm25 = dict(lexical)
     cos = dict(vector)
@@ -67,7 +69,18 @@ def fuse(
     if overlap:
         near = np.array([overlap.get(pid, 0.0) for pid in ids], dtype=np.float64)
         scores = scores + np.where(near >= 0.6, w.title_bonus * near, 0.0)
-    return sorted(zip(ids, scores.tolist(), strict=True), key=lambda kv: (-kv[1], kv[0]))
+    if limit is not None and limit < len(ids):
+        # Only what can be among the first `limit`: every score at or above the limit-th best
+        # (ties included, so the id tie-break below orders them as a full sort would).
+        cut = np.partition(scores, len(ids) - limit)[len(ids) - limit]
+        keep = np.flatnonzero(scores >= cut)
+        ids, scores = [ids[i] for i in keep], scores[keep]
+        return sorted(zip(ids, scores.tolist(), strict=True), key=_best_first)[:limit]
+    return sorted(zip(ids, scores.tolist(), strict=True), key=_best_first)
+
+
+def _best_first(kv: tuple[str, float]) -> tuple[float, str]:
+    return (-kv[1], kv[0])
 
 
 def rrf(

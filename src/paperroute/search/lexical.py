@@ -343,16 +343,23 @@ class LexicalIndex:
             clauses.append(self._range("has_code", 1, None))
         if filters.min_upvotes:
             clauses.append(self._range("upvotes", int(filters.min_upvotes), None))
+        # Filters decide what may match and add nothing to the score: a paper's BM25 is the
+        # same with or without them (fusion divides by the best BM25 of the query).
+        clauses = [self._unscored(c) for c in clauses]
         within = getattr(filters, "within", None)
         if within is not None:  # a first-seen window's papers
             clause = self._within.get(within)
             if clause is None:
                 if len(self._within) >= 8:
                     self._within.clear()
-                clause = tantivy.Query.term_set_query(self.schema, "id", sorted(within))
-                self._within[within] = clause
+                ids = tantivy.Query.term_set_query(self.schema, "id", sorted(within))
+                clause = self._within[within] = self._unscored(ids)
             clauses.append(clause)
         return [(tantivy.Occur.Must, c) for c in clauses]
+
+    @staticmethod
+    def _unscored(query: tantivy.Query) -> tantivy.Query:
+        return tantivy.Query.const_score_query(query, 0.0)
 
     def _range(self, field: str, lo: int | None, hi: int | None) -> tantivy.Query:
         return tantivy.Query.range_query(
@@ -384,6 +391,12 @@ class LexicalIndex:
             # syntax alone (`cat:cs.CL`, `venue:ACL`, or filters with an empty query) matches
             # every paper that passes the filters.
             return None
+        words = [(Occur.Should, q) for occ, q in clauses if occ == Occur.Should]
+        if filtering and words and not any(occ == Occur.Must for occ, _ in clauses):
+            # Beside a must-clause, should-clauses are optional: a filter alone would make
+            # every paper passing it a match. The words stay required (any one of them).
+            rest = [kv for kv in clauses if kv[0] != Occur.Should]
+            clauses = [(Occur.Must, tantivy.Query.boolean_query(words)), *rest]
         return tantivy.Query.boolean_query(clauses + filtering)
 
     def author_ids(self, name: str, filters, limit: int) -> list[str]:

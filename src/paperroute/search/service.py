@@ -407,7 +407,7 @@ class SearchService:
         vec_hits: list[tuple[str, float]] = []
         if want_vectors and window is not None:  # exact cosine over all of the window's papers
             qvec = self.embed_query(parsed.text)
-            return lex_hits, _window_hits(window, qvec, {p for p, _ in lex_hits}), total
+            return lex_hits, _window_hits(window, qvec, [p for p, _ in lex_hits]), total
         if pending is not None:
             qvec, vec_hits = pending.result()
             # Exact cosine for lexical candidates the ANN list did not reach, so fusion
@@ -494,12 +494,14 @@ class SearchService:
         sort: Sort,
         source: _Rows | None = None,
         explain: bool = True,
+        limit: int | None = None,
     ) -> Ranking:
         """Rank a fixed number of candidates once: fusion, relevance floor, author, sorting.
 
         `source` replaces the per-query row reads (a batch of queries over one window reads
         the window's rows once); without `explain` the message and the "did you mean"
-        suggestion are left out (they change nothing in the order).
+        suggestion are left out (they change nothing in the order); with `limit` the order
+        holds only its first `limit` papers (a digest topic's).
         """
         source = source or _Rows(self._hydrate)
         hydrate = source.read
@@ -540,7 +542,10 @@ class SearchService:
         lex_ids = {pid for pid, _ in lex_hits}
         vec_hits = [h for h in vec_hits if h[0] in ok and (h[0] in lex_ids or h[1] >= FLOOR)]
         # Only lexical matches can hold most query words in their title.
-        fused = fuse(lex_hits, vec_hits, parsed.kind, _title_overlap(parsed, rows, lex_ids))
+        overlap = _title_overlap(parsed, rows, lex_ids)
+        # The author's papers move first and other sorts reorder everything: those need it all.
+        top = limit if sort == "relevance" and not author_ids else None
+        fused = fuse(lex_hits, vec_hits, parsed.kind, overlap, limit=top)
         if author_ids:
             fused = _author_first(fused, [a for a in author_ids if a in ok])
         fused = _sorted(fused, sort, rows)
@@ -578,7 +583,7 @@ class SearchService:
                 out[phrase] = []
                 continue
             filters = _merge_filters(window, query)
-            ranking = self._rank(query, filters, "relevance", source, explain=False)
+            ranking = self._rank(query, filters, "relevance", source, False, limit)
             out[phrase] = [pid for pid, _ in ranking.order[:limit]]
         return out
 
@@ -589,7 +594,7 @@ class SearchService:
         ids, _ = self._window_vectors(filters)
         return replace(filters, within=frozenset(ids))
 
-    def _window_vectors(self, filters: SearchFilters) -> tuple[list[str], np.ndarray]:
+    def _window_vectors(self, filters: SearchFilters) -> tuple[list[str], _WindowVectors]:
         """Ids of the visible papers first seen in the window, and their unit vectors (rows of
         papers with a vector), read once per window while the indexes are unchanged."""
         key = (filters.seen_from, filters.seen_until, self.indexes.version())
@@ -603,7 +608,7 @@ class SearchService:
             stored = self.indexes.vectors.get(ids)
             mat = np.stack(list(stored.values())) if stored else np.zeros((0, 1), np.float32)
             mat = mat / np.maximum(np.linalg.norm(mat, axis=1, keepdims=True), 1e-12)
-            found = self._windows[key] = (ids, (list(stored), mat))
+            found = self._windows[key] = (ids, _WindowVectors(list(stored), mat))
         return found[0], found[1]
 
     def _author_papers(
@@ -680,7 +685,7 @@ class _Rows:
         self.hydrate = hydrate
 
     def read(self, ids: Sequence[str], columns: Sequence[str]) -> dict[str, dict]:
-        """Rows of these papers with (at least) these columns."""
+        """Rows of these papers (and maybe others) with (at least) these columns."""
         return self.hydrate(ids, columns)
 
     def passing(self, rows: dict[str, dict], filters: SearchFilters) -> set[str]:
@@ -708,8 +713,9 @@ class _WindowRows(_Rows):
         if missing:  # indexed after the window was read: read them as a search would
             self.rows.update(self.hydrate(missing, _WINDOW_COLUMNS))
             self._passing.clear()
-        rows = self.rows
-        return {pid: rows[pid] for pid in ids if pid in rows}
+        # Every row of the window, not a copy of the asked ones: a ranking reads its
+        # candidates' rows by id, and copying ~500 of them for each query cost more than it.
+        return self.rows
 
     def passing(self, rows: dict[str, dict], filters: SearchFilters) -> set[str]:
         key = repr(replace(filters, within=None))  # the window itself is this batch's
@@ -719,20 +725,30 @@ class _WindowRows(_Rows):
         return rows.keys() & every
 
 
+class _WindowVectors:
+    """A first-seen window's papers that have a vector: their ids, unit vectors (one row each)
+    and each id's row."""
+
+    def __init__(self, ids: list[str], mat: np.ndarray) -> None:
+        self.ids, self.mat = ids, mat
+        self.row = {pid: i for i, pid in enumerate(ids)}
+
+
 def _window_hits(
-    window: tuple[list[str], np.ndarray], qvec: np.ndarray, lexical: set[str]
+    window: _WindowVectors, qvec: np.ndarray, lexical: Iterable[str]
 ) -> list[tuple[str, float]]:
     """Cosine of the query to the window's papers, best first: those past the relevance floor
     and the lexical candidates (`_rank` drops every other one, so they are not even loaded)."""
-    ids, mat = window
+    ids = window.ids
     if not ids:
         return []
-    sims = (mat @ qvec).astype(np.float64)  # compared and ordered as the Python floats they become
+    sims = (window.mat @ qvec).astype(np.float64)  # compared and ordered as the Python floats
     keep = sims >= FLOOR
-    keep |= np.fromiter((pid in lexical for pid in ids), bool, len(ids))
-    rows = np.flatnonzero(keep)
-    rows = rows[np.argsort(-sims[rows], kind="stable")]  # best first, ties in window order
-    return list(zip([ids[i] for i in rows], sims[rows].tolist(), strict=True))
+    rows = window.row
+    keep[[rows[pid] for pid in lexical if pid in rows]] = True
+    picked = np.flatnonzero(keep)
+    picked = picked[np.argsort(-sims[picked], kind="stable")]  # best first, ties in window order
+    return list(zip([ids[i] for i in picked], sims[picked].tolist(), strict=True))
 
 
 def _names(row: dict) -> list[str]:
