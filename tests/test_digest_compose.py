@@ -63,7 +63,10 @@ def test_sections_in_order_each_paper_once_with_every_reason():
 def test_a_full_section_still_adds_its_reason_to_papers_placed_before():
     # Long shared lists (a run's trending order, a followed category) are not read to the end
     # once their section is full: the papers placed earlier must still get every reason.
-    many = [paper(f"2502.{i:05d}", categories=["cs.LG", "cs.CV"], hf_upvotes=200 - i) for i in range(150)]
+    many = [
+        paper(f"2502.{i:05d}", categories=["cs.LG", "cs.CV"], hf_upvotes=200 - i)
+        for i in range(150)
+    ]
     s = sub(
         topics=["late"],
         follow_categories=["cs.LG", "cs.CV"],
