@@ -8,7 +8,16 @@ from alembic import command
 from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
-from sqlalchemy import Connection, Engine, Table, create_engine, event
+from sqlalchemy import (
+    Connection,
+    CursorResult,
+    Engine,
+    Select,
+    Table,
+    bindparam,
+    create_engine,
+    event,
+)
 from sqlalchemy.dialects import postgresql, sqlite
 
 MIGRATIONS_DIR = Path(__file__).parent / "migrations"
@@ -34,6 +43,22 @@ def dialect_insert(conn: Connection, table: Table):
     """An INSERT with the dialect's ON CONFLICT support (SQLite and PostgreSQL share the API)."""
     dialect = postgresql if conn.dialect.name == "postgresql" else sqlite
     return dialect.insert(table)
+
+
+class ByIds:
+    """A read by a list of ids, built once in two forms so SQLAlchemy reuses their compiled SQL:
+    `IN (...)` for many ids, `= :id` for one. The one-id form skips expanding the IN list on
+    every call, which was a fifth of a cold paper page's store reads (one id each)."""
+
+    def __init__(self, query: Select, column) -> None:
+        self.many = query.where(column.in_(bindparam("ids", expanding=True)))
+        self.one = query.where(column == bindparam("id"))
+
+    def execute(self, conn: Connection, ids: list) -> CursorResult:
+        """The rows for `ids` (a list short enough for one IN list)."""
+        if len(ids) == 1:
+            return conn.execute(self.one, {"id": ids[0]})
+        return conn.execute(self.many, {"ids": list(ids)})
 
 
 def _sqlite_pragmas(dbapi_conn, _record) -> None:

@@ -14,10 +14,11 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Connection, Engine, bindparam, func, or_, select
+from sqlalchemy import Connection, Engine, func, or_, select
 from sqlalchemy.exc import IntegrityError
 
 from paperroute.models import Paper, Submission
+from paperroute.store.engine import ByIds
 from paperroute.store.schema import papers, submissions, users
 from paperroute.store.users import User, public_name
 
@@ -95,11 +96,7 @@ def _to_submission(row) -> Submission:
 
 
 # Built once, so SQLAlchemy reuses its compiled form (every paper page asks it).
-_FOR_IDS = (
-    select(*_COLUMNS)
-    .select_from(_joined())
-    .where(submissions.c.paper_id.in_(bindparam("ids", expanding=True)))
-)
+_FOR_IDS = ByIds(select(*_COLUMNS).select_from(_joined()), submissions.c.paper_id)
 
 
 def submissions_for(conn: Connection, ids: Sequence[str]) -> dict[str, Submission]:
@@ -107,7 +104,7 @@ def submissions_for(conn: Connection, ids: Sequence[str]) -> dict[str, Submissio
     found: dict[str, Submission] = {}
     ids = list(dict.fromkeys(ids))
     for start in range(0, len(ids), 500):  # bound the IN list on both dialects
-        rows = conn.execute(_FOR_IDS, {"ids": ids[start : start + 500]})
+        rows = _FOR_IDS.execute(conn, ids[start : start + 500])
         found.update((row.paper_id, _to_submission(row)) for row in rows)
     return found
 
