@@ -330,8 +330,8 @@ def _read_paper(request: Request, raw: str) -> Paper | None:
 def _elsewhere(request: Request, paper: Paper, suffix: str = "") -> Response | None:
     """A permanent redirect to the paper's own URL when it was reached by another identifier
     (or by an id it lost when it joined its arXiv preprint)."""
-    own = paper_path(paper.id) + suffix
-    if quote(request.url.path, safe=_SAFE) == quote(own, safe=_SAFE):
+    own, path = paper_path(paper.id) + suffix, request.url.path
+    if path == own or quote(path, safe=_SAFE) == quote(own, safe=_SAFE):  # equal: no quoting
         return None
     query = f"?{request.url.query}" if request.url.query else ""
     return RedirectResponse(own + query, status_code=301)
