@@ -127,16 +127,15 @@ def _normalise_loaded(row: dict[str, Any]) -> dict[str, Any]:
 def _load_existing(conn: Connection, ids: list[str]) -> dict[str, dict[str, Any]]:
     found: dict[str, dict[str, Any]] = {}
     for chunk in _chunks(ids):
-        for row in _PAPERS_BY_ID.execute(conn, chunk).mappings():
-            found[row["id"]] = _normalise_loaded(dict(row))
+        for row in _PAPERS_BY_ID.dicts(conn, chunk):
+            found[row["id"]] = _normalise_loaded(row)
     return found
 
 
 def _load_versions(conn: Connection, ids: list[str]) -> dict[str, dict[int, dict]]:
     found: dict[str, dict[int, dict]] = defaultdict(dict)
     for chunk in _chunks(ids):
-        for row in _VERSIONS_BY_ID.execute(conn, chunk).mappings():
-            data = dict(row)
+        for data in _VERSIONS_BY_ID.dicts(conn, chunk):
             pid = data.pop("paper_id")
             if isinstance(data["submitted"], datetime) and data["submitted"].tzinfo is None:
                 data["submitted"] = data["submitted"].replace(tzinfo=UTC)
@@ -393,8 +392,8 @@ def get_papers(engine: Engine, ids: Sequence[str], with_versions: bool = True) -
 def _load_identifiers(conn: Connection, ids: list[str]) -> dict[str, dict[str, str]]:
     found: dict[str, dict[str, str]] = defaultdict(dict)
     for chunk in _chunks(ids):
-        for pid, scheme, value in _IDENTIFIERS_BY_ID.execute(conn, chunk):
-            found[pid].setdefault(scheme, value)
+        for row in _IDENTIFIERS_BY_ID.dicts(conn, chunk):
+            found[row["paper_id"]].setdefault(row["scheme"], row["value"])
     return found
 
 
