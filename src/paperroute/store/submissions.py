@@ -84,14 +84,14 @@ def _joined():
     return submissions.outerjoin(users, users.c.id == submissions.c.user_id)
 
 
-def _to_submission(row) -> Submission:
-    handle = None
-    if row.user_id is not None:
-        handle = row.handle or f"member-{row.user_id}"
+def _to_submission(row: dict) -> Submission:
+    handle, user_id = None, row["user_id"]
+    if user_id is not None:
+        handle = row["handle"] or f"member-{user_id}"
     return Submission(
         handle=handle,
-        name=public_name(row.display_name, row.handle, row.user_id),
-        at=_utc(row.submitted_at),
+        name=public_name(row["display_name"], row["handle"], user_id),
+        at=_utc(row["submitted_at"]),
     )
 
 
@@ -104,8 +104,8 @@ def submissions_for(conn: Connection, ids: Sequence[str]) -> dict[str, Submissio
     found: dict[str, Submission] = {}
     ids = list(dict.fromkeys(ids))
     for start in range(0, len(ids), 500):  # bound the IN list on both dialects
-        rows = _FOR_IDS.execute(conn, ids[start : start + 500])
-        found.update((row.paper_id, _to_submission(row)) for row in rows)
+        rows = _FOR_IDS.dicts(conn, ids[start : start + 500])
+        found.update((row["paper_id"], _to_submission(row)) for row in rows)
     return found
 
 
@@ -135,10 +135,8 @@ def check_submission(
 
 
 def _check_not_submitted(conn: Connection, paper_id: str) -> None:
-    query = select(*_COLUMNS).select_from(_joined()).where(submissions.c.paper_id == paper_id)
-    row = conn.execute(query).first()
-    if row is not None:
-        first = _to_submission(row)
+    first = submissions_for(conn, [paper_id]).get(paper_id)
+    if first is not None:
         raise SubmissionError(
             f"{paper_id} was already submitted by {first.name} on {first.at:%d %b %Y}"
         )
