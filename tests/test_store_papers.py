@@ -112,3 +112,18 @@ def test_links_that_are_not_web_urls_are_dropped_at_ingest(engine):
     [paper] = store_papers.get_papers(engine, ["2502.07777"])
     assert (paper.code_url, paper.project_url) == (None, None)
     assert paper.pdf_url == "https://arxiv.org/pdf/2502.07777"
+
+
+def test_a_paper_read_alone_equals_the_same_paper_read_in_a_batch(engine):
+    # One id is read straight through the driver (store.engine.ByIds.dicts), a batch through
+    # SQLAlchemy: every field, version and identifier must come back the same, types included.
+    other = PaperRecord(
+        source="crossref", id="doi:10.1/x", doi="10.1/X", title="Other", authors=[Author("B")]
+    )
+    store_papers.upsert_records(engine, [_arxiv(2, "New title"), _hf(), other])
+    alone = store_papers.get_paper(engine, "2403.17377")
+    batch = {p.id: p for p in store_papers.get_papers(engine, ["2403.17377", "doi:10.1/x"])}
+    assert alone == batch["2403.17377"]
+    assert [type(v.submitted) for v in alone.versions] == [datetime, datetime]
+    assert alone.versions[0].submitted.tzinfo is not None and alone.hf_upvotes == 5
+    assert store_papers.get_paper(engine, "doi:10.1/x") == batch["doi:10.1/x"]
