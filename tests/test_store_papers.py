@@ -127,3 +127,18 @@ def test_a_paper_read_alone_equals_the_same_paper_read_in_a_batch(engine):
     assert [type(v.submitted) for v in alone.versions] == [datetime, datetime]
     assert alone.versions[0].submitted.tzinfo is not None and alone.hf_upvotes == 5
     assert store_papers.get_paper(engine, "doi:10.1/x") == batch["doi:10.1/x"]
+
+
+def test_a_paper_read_alone_shows_its_statements_to_the_engines_cursor_events(engine):
+    # The tests that count a page's queries listen to these; the driver-level read fires them.
+    from sqlalchemy import event
+
+    store_papers.upsert_records(engine, [_arxiv(2, "New title")])
+    seen = []
+    listener = lambda conn, cursor, statement, *rest: seen.append(statement)  # noqa: E731
+    event.listen(engine, "before_cursor_execute", listener)
+    try:
+        store_papers.get_paper(engine, "2403.17377")
+    finally:
+        event.remove(engine, "before_cursor_execute", listener)
+    assert len(seen) == 4  # the paper, its versions, identifiers and submission

@@ -98,10 +98,17 @@ class _LeanRead:
 
     def run(self, conn: Connection, value) -> list[dict]:
         """The rows where the bound parameter is `value`."""
+        sql, params = self.sql, (value,) if self.positional else {"id": value}
         cursor = conn.connection.dbapi_connection.cursor()
         try:
-            cursor.execute(self.sql, (value,) if self.positional else {"id": value})
+            # The engine's cursor events still see the statement (the tests that count a page's
+            # queries listen to them).
+            for listener in conn.dispatch.before_cursor_execute:
+                sql, params = listener(conn, cursor, sql, params, None, False)
+            cursor.execute(sql, params)
             rows = cursor.fetchall()
+            for listener in conn.dispatch.after_cursor_execute:
+                listener(conn, cursor, sql, params, None, False)
         finally:
             cursor.close()
         pairs = list(zip(self.names, self.processors, strict=True))
