@@ -112,3 +112,33 @@ def test_links_that_are_not_web_urls_are_dropped_at_ingest(engine):
     [paper] = store_papers.get_papers(engine, ["2502.07777"])
     assert (paper.code_url, paper.project_url) == (None, None)
     assert paper.pdf_url == "https://arxiv.org/pdf/2502.07777"
+
+
+def test_a_paper_read_alone_equals_the_same_paper_read_in_a_batch(engine):
+    # One id is read straight through the driver (store.engine.ByIds.dicts), a batch through
+    # SQLAlchemy: every field, version and identifier must come back the same, types included.
+    other = PaperRecord(
+        source="crossref", id="doi:10.1/x", doi="10.1/X", title="Other", authors=[Author("B")]
+    )
+    store_papers.upsert_records(engine, [_arxiv(2, "New title"), _hf(), other])
+    alone = store_papers.get_paper(engine, "2403.17377")
+    batch = {p.id: p for p in store_papers.get_papers(engine, ["2403.17377", "doi:10.1/x"])}
+    assert alone == batch["2403.17377"]
+    assert [type(v.submitted) for v in alone.versions] == [datetime, datetime]
+    assert alone.versions[0].submitted.tzinfo is not None and alone.hf_upvotes == 5
+    assert store_papers.get_paper(engine, "doi:10.1/x") == batch["doi:10.1/x"]
+
+
+def test_a_paper_read_alone_shows_its_statements_to_the_engines_cursor_events(engine):
+    # The tests that count a page's queries listen to these; the driver-level read fires them.
+    from sqlalchemy import event
+
+    store_papers.upsert_records(engine, [_arxiv(2, "New title")])
+    seen = []
+    listener = lambda conn, cursor, statement, *rest: seen.append(statement)  # noqa: E731
+    event.listen(engine, "before_cursor_execute", listener)
+    try:
+        store_papers.get_paper(engine, "2403.17377")
+    finally:
+        event.remove(engine, "before_cursor_execute", listener)
+    assert len(seen) == 4  # the paper, its versions, identifiers and submission

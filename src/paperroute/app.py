@@ -122,6 +122,17 @@ def _warm_pages(env) -> None:
     load_model_library()
 
 
+def _build_routes(app: FastAPI) -> None:
+    """Have FastAPI prepare every route's request handling now: it does so the first time a
+    request is matched against each router, and the process's first search, whose router
+    comes late, paid for all 132 routes after /readyz said ready (115 ms of CPU)."""
+    for route in app.router.routes:
+        prepare = getattr(route, "effective_route_contexts", None)  # an included router
+        if prepare is not None:
+            for _ in prepare():
+                pass
+
+
 def _freeze_startup_heap() -> None:
     """Exempt what start-up loaded from the cyclic garbage collector: the model, the indexes and
     the compiled templates (~400k objects) live as long as the process, and under load every
@@ -194,7 +205,7 @@ def create_app(
     app.state.data_cache, app.state.shared_pages = caches.data, caches.shared_pages
     app.state.page_cache, app.state.similar_cache = caches.pages, caches.similar
     app.state.log = log
-    provider = _search_provider(settings, engine, app.state.templates, search, enable_search)
+    provider = _search_provider(settings, app, search, enable_search)
     if warm_search:  # load the model and open the indexes now, not on a reader's request
         provider.ready()
     app.state.search_provider, app.state.search_if_ready = provider.get, provider.ready
@@ -216,14 +227,14 @@ def create_app(
 
 
 def _search_provider(
-    settings: Settings, engine: Engine, templates, search: SearchService | None, enabled: bool
+    settings: Settings, app: FastAPI, search: SearchService | None, enabled: bool
 ) -> SearchProvider:
     """The app's one search service: the injected one (or none), else built on first use."""
     if search is not None or not enabled:
         return FixedSearch(search)
-    return LazySearch(
-        settings, engine, warm=lambda: (_warm_pages(templates), _freeze_startup_heap())
-    )
+    templates = app.state.templates
+    warm = lambda: (_warm_pages(templates), _build_routes(app), _freeze_startup_heap())  # noqa: E731
+    return LazySearch(settings, app.state.engine, warm=warm)
 
 
 def _discussion(

@@ -46,7 +46,9 @@ def _bib_value(text: str) -> str:
     # it and add fields or entries. Braces must balance: drop the ones that would not. A
     # backslash before a brace escapes it for some readers (bibtexparser) and not for others
     # (BibTeX), and one at the end escapes the closing brace: drop those backslashes too.
-    text = _ESCAPING.sub("", " ".join((text or "").split()))
+    text = " ".join((text or "").split())
+    if "\\" in text:  # the scan costs as much as the split, and few values have a backslash
+        text = _ESCAPING.sub("", text)
     if "{" not in text and "}" not in text:  # most values: nothing to balance
         return text
     out, depth = [], 0

@@ -217,6 +217,17 @@ def approved_authors(engine: Engine, paper_id: str) -> dict[str, Member]:
     return {author_key(r.author_name): _to_claim(r).member for r in rows}
 
 
+_CLAIMED_PAPERS = (
+    select(author_claims.c.paper_id).where(author_claims.c.status == "approved").distinct()
+)
+
+
+def claimed_paper_ids(engine: Engine) -> frozenset[str]:
+    """Ids of the papers that have an approved author claim (few: most papers have none)."""
+    with engine.connect() as conn:
+        return frozenset(conn.execute(_CLAIMED_PAPERS).scalars())
+
+
 def claims_by(engine: Engine, user_id: int) -> list[Claim]:
     """Every claim of a member, newest first (their profile and account export)."""
     query = _claims_query().where(author_claims.c.user_id == user_id)

@@ -14,11 +14,11 @@ from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from typing import Any
 
-from sqlalchemy import JSON, Connection, Engine, bindparam, func, select
+from sqlalchemy import JSON, Connection, Engine, func, select
 
 from paperroute.models import Author, Paper, PaperRecord, Version
 from paperroute.store import identity, merge
-from paperroute.store.engine import dialect_insert
+from paperroute.store.engine import ByIds, dialect_insert
 from paperroute.store.schema import (
     paper_authors,
     paper_categories,
@@ -34,13 +34,13 @@ _COMPARED = [c.name for c in papers.columns if c.name not in {"first_seen", "las
 _SQL_CHUNK = 500  # stays under SQLite's bound-parameter limit for IN (...) lists
 # Reads by id, built once: SQLAlchemy then reuses their compiled form instead of building and
 # compiling an IN list on every call (a third of a cold paper page's CPU).
-_IDS = bindparam("ids", expanding=True)
-_PAPERS_BY_ID = select(papers).where(papers.c.id.in_(_IDS))
-_VERSIONS_BY_ID = select(paper_versions).where(paper_versions.c.paper_id.in_(_IDS))
-_IDENTIFIERS_BY_ID = (
-    select(paper_identifiers.c.paper_id, paper_identifiers.c.scheme, paper_identifiers.c.value)
-    .where(paper_identifiers.c.paper_id.in_(_IDS))
-    .order_by(paper_identifiers.c.scheme, paper_identifiers.c.value)
+_PAPERS_BY_ID = ByIds(select(papers), papers.c.id)
+_VERSIONS_BY_ID = ByIds(select(paper_versions), paper_versions.c.paper_id)
+_IDENTIFIERS_BY_ID = ByIds(
+    select(
+        paper_identifiers.c.paper_id, paper_identifiers.c.scheme, paper_identifiers.c.value
+    ).order_by(paper_identifiers.c.scheme, paper_identifiers.c.value),
+    paper_identifiers.c.paper_id,
 )
 
 
@@ -127,16 +127,15 @@ def _normalise_loaded(row: dict[str, Any]) -> dict[str, Any]:
 def _load_existing(conn: Connection, ids: list[str]) -> dict[str, dict[str, Any]]:
     found: dict[str, dict[str, Any]] = {}
     for chunk in _chunks(ids):
-        for row in conn.execute(_PAPERS_BY_ID, {"ids": list(chunk)}).mappings():
-            found[row["id"]] = _normalise_loaded(dict(row))
+        for row in _PAPERS_BY_ID.dicts(conn, chunk):
+            found[row["id"]] = _normalise_loaded(row)
     return found
 
 
 def _load_versions(conn: Connection, ids: list[str]) -> dict[str, dict[int, dict]]:
     found: dict[str, dict[int, dict]] = defaultdict(dict)
     for chunk in _chunks(ids):
-        for row in conn.execute(_VERSIONS_BY_ID, {"ids": list(chunk)}).mappings():
-            data = dict(row)
+        for data in _VERSIONS_BY_ID.dicts(conn, chunk):
             pid = data.pop("paper_id")
             if isinstance(data["submitted"], datetime) and data["submitted"].tzinfo is None:
                 data["submitted"] = data["submitted"].replace(tzinfo=UTC)
@@ -429,8 +428,8 @@ def get_papers(engine: Engine, ids: Sequence[str], with_versions: bool = True) -
 def _load_identifiers(conn: Connection, ids: list[str]) -> dict[str, dict[str, str]]:
     found: dict[str, dict[str, str]] = defaultdict(dict)
     for chunk in _chunks(ids):
-        for pid, scheme, value in conn.execute(_IDENTIFIERS_BY_ID, {"ids": list(chunk)}):
-            found[pid].setdefault(scheme, value)
+        for row in _IDENTIFIERS_BY_ID.dicts(conn, chunk):
+            found[row["paper_id"]].setdefault(row["scheme"], row["value"])
     return found
 
 

@@ -14,10 +14,11 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Connection, Engine, bindparam, func, or_, select
+from sqlalchemy import Connection, Engine, func, or_, select
 from sqlalchemy.exc import IntegrityError
 
 from paperroute.models import Paper, Submission
+from paperroute.store.engine import ByIds
 from paperroute.store.schema import papers, submissions, users
 from paperroute.store.users import User, public_name
 
@@ -83,23 +84,19 @@ def _joined():
     return submissions.outerjoin(users, users.c.id == submissions.c.user_id)
 
 
-def _to_submission(row) -> Submission:
-    handle = None
-    if row.user_id is not None:
-        handle = row.handle or f"member-{row.user_id}"
+def _to_submission(row: dict) -> Submission:
+    handle, user_id = None, row["user_id"]
+    if user_id is not None:
+        handle = row["handle"] or f"member-{user_id}"
     return Submission(
         handle=handle,
-        name=public_name(row.display_name, row.handle, row.user_id),
-        at=_utc(row.submitted_at),
+        name=public_name(row["display_name"], row["handle"], user_id),
+        at=_utc(row["submitted_at"]),
     )
 
 
 # Built once, so SQLAlchemy reuses its compiled form (every paper page asks it).
-_FOR_IDS = (
-    select(*_COLUMNS)
-    .select_from(_joined())
-    .where(submissions.c.paper_id.in_(bindparam("ids", expanding=True)))
-)
+_FOR_IDS = ByIds(select(*_COLUMNS).select_from(_joined()), submissions.c.paper_id)
 
 
 def submissions_for(conn: Connection, ids: Sequence[str]) -> dict[str, Submission]:
@@ -107,8 +104,8 @@ def submissions_for(conn: Connection, ids: Sequence[str]) -> dict[str, Submissio
     found: dict[str, Submission] = {}
     ids = list(dict.fromkeys(ids))
     for start in range(0, len(ids), 500):  # bound the IN list on both dialects
-        rows = conn.execute(_FOR_IDS, {"ids": ids[start : start + 500]})
-        found.update((row.paper_id, _to_submission(row)) for row in rows)
+        rows = _FOR_IDS.dicts(conn, ids[start : start + 500])
+        found.update((row["paper_id"], _to_submission(row)) for row in rows)
     return found
 
 
@@ -138,10 +135,8 @@ def check_submission(
 
 
 def _check_not_submitted(conn: Connection, paper_id: str) -> None:
-    query = select(*_COLUMNS).select_from(_joined()).where(submissions.c.paper_id == paper_id)
-    row = conn.execute(query).first()
-    if row is not None:
-        first = _to_submission(row)
+    first = submissions_for(conn, [paper_id]).get(paper_id)
+    if first is not None:
         raise SubmissionError(
             f"{paper_id} was already submitted by {first.name} on {first.at:%d %b %Y}"
         )

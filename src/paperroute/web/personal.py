@@ -85,6 +85,7 @@ def save_marker(paper_id: str) -> Markup:
     return Markup(SAVE_MARK) % paper_id
 
 
+@lru_cache(maxsize=65536)  # a paper page has six, and a card three (each an escape of the id)
 def vote_marker(paper_id: str, part: str = "total") -> Markup:
     """The slot where one of a paper's vote numbers goes (filled by web/livevotes.py)."""
     return Markup(VOTES_MARK) % (part, paper_id)
