@@ -35,6 +35,12 @@ _SQL_CHUNK = 500  # stays under SQLite's bound-parameter limit for IN (...) list
 # Reads by id, built once: SQLAlchemy then reuses their compiled form instead of building and
 # compiling an IN list on every call (a third of a cold paper page's CPU).
 _PAPERS_BY_ID = ByIds(select(papers), papers.c.id)
+_PROVENANCE_BY_ID = ByIds(
+    select(
+        provenance.c.paper_id, provenance.c.observed_at, provenance.c.source, provenance.c.fields
+    ),
+    provenance.c.paper_id,
+)
 _VERSIONS_BY_ID = ByIds(select(paper_versions), paper_versions.c.paper_id)
 _IDENTIFIERS_BY_ID = ByIds(
     select(
@@ -242,11 +248,8 @@ def _publication_observations(
         new[r["paper_id"]].append((r["observed_at"], r["source"], r["fields"]))
     stored_ids = [p for p in existing if survivor.get(p, p) in wanted]
     out = {pid: list(new.get(pid, ())) for pid in wanted}
-    query = select(
-        provenance.c.paper_id, provenance.c.observed_at, provenance.c.source, provenance.c.fields
-    ).where(provenance.c.paper_id.in_(_IDS))
     for chunk in _chunks(stored_ids):
-        for pid, observed, source, fields_json in conn.execute(query, {"ids": list(chunk)}):
+        for pid, observed, source, fields_json in _PROVENANCE_BY_ID.execute(conn, list(chunk)):
             out[survivor.get(pid, pid)].append((merge._as_utc(observed), source, fields_json))
     return out
 
