@@ -14,7 +14,7 @@ import shutil
 from datetime import UTC, date, datetime
 from pathlib import Path
 
-from hypothesis import given
+from hypothesis import given, settings
 from hypothesis import strategies as st
 from sqlalchemy import select
 
@@ -270,6 +270,7 @@ def _reference(tmp: Path) -> dict:
 N = len(_corpus())
 
 
+@settings(deadline=None)  # each example imports into SQLite twice: seconds on a loaded machine
 @given(
     order=st.permutations(range(N)),
     again=st.permutations(range(N)),
