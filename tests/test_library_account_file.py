@@ -11,7 +11,7 @@ import pytest
 from typer.testing import CliRunner
 
 from paperroute.cli import app
-from paperroute.store import account as library
+from paperroute.store import account
 from paperroute.store import collections as coll
 from paperroute.store.users import add_user
 from webtools import client_for, csrf_from, finished_import, make_app, seed, sign_in
@@ -82,7 +82,7 @@ def test_bad_digest_preferences_are_reported_and_the_rest_is_imported(engine, pr
         "collections": [{"name": "Kept"}],
         "subscription": {"preferences": prefs},
     }
-    result = library.import_account(engine, user.id, document)
+    result = account.import_account(engine, user.id, document)
     assert result.collections_created == 1 and result.subscription is None
     assert [e for e in result.errors if e.startswith("subscription.preferences: ") and named in e]
 

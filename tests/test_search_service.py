@@ -200,3 +200,20 @@ def test_a_filter_alone_does_not_make_every_paper_a_match(search, filters):
     # (one of them), or else every paper passing the filter was a lexical "match".
     results = search.search("zzqxv wuzzelbrot", filters=filters, limit=50)
     assert results.hits == [] and results.total == 0
+
+
+def test_filter_syntax_alone_lists_the_newest_matching_papers_first(search, monkeypatch):
+    """`cat:cs.CL` alone has no words to rank by: like a category listing it shows the newest
+    papers first, and a capped candidate list keeps the newest, not an arbitrary few."""
+    from paperroute.search import service as service_module
+
+    every = search.search("cat:cs.CL", limit=100, sort="date")
+    assert every.total > 10
+    dates = [h.announced for h in every.hits]
+    shown = search.search("cat:cs.CL", limit=100).hits  # the default sort: relevance
+    assert [h.announced for h in shown] == dates
+    monkeypatch.setattr(service_module, "LEXICAL_DEPTH", 10)
+    search._rankings.clear()
+    capped = search.search("cat:cs.CL", limit=10)
+    assert [h.announced for h in capped.hits] == dates[:10]
+    assert capped.message == f"Showing the newest 10 of {every.total} matching papers."

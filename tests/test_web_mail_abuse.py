@@ -14,7 +14,7 @@ import pytest
 from pydantic import SecretStr
 from sqlalchemy import func, select, update
 
-from paperroute.store import auth, library, users
+from paperroute.store import account, auth, users
 from paperroute.store import subscriptions as subs
 from paperroute.store.schema import login_tokens, subscriptions
 from paperroute.store.schema import users as users_table
@@ -167,7 +167,7 @@ def test_a_signed_in_attacker_cannot_take_over_an_unsubscribed_address(client, e
     row = subs.get_subscription(engine, victim.id)
     assert row.user_id is None and row.status == "unsubscribed"
     assert row.prefs.topics == ["mine"]
-    assert library.export_account(engine, attacker.id)["subscription"] is None
+    assert account.export_account(engine, attacker.id)["subscription"] is None
     assert client.get("/settings/digest").status_code == 200
     assert "victim@example.org" not in client.get("/settings/digest").text
 
@@ -190,7 +190,7 @@ def test_a_pending_address_keeps_its_owners_request_whatever_others_post(
     sub = subs.get_subscription(engine, sub.id)
     assert sub.status == "active" and sub.prefs.topics == ["owner topic"]
     assert sub.user_id is None
-    assert library.export_account(engine, attacker.id)["subscription"] is None
+    assert account.export_account(engine, attacker.id)["subscription"] is None
     # The other requests' links died with the confirmation: they change nothing now.
     for stale in smtp.messages[-2:]:
         assert click(owner, confirm_link(stale)).status_code == 200
@@ -214,9 +214,9 @@ def test_an_anonymous_subscribe_does_not_overwrite_an_unsubscribed_addresses_pre
 def test_the_account_export_shows_only_subscriptions_the_user_owns(engine):
     user = users.add_user(engine, "reader@example.org")
     subs.subscribe(engine, "reader@example.org", subs.Preferences(topics=["someone's"]))
-    assert library.export_account(engine, user.id)["subscription"] is None  # same address only
+    assert account.export_account(engine, user.id)["subscription"] is None  # same address only
     users.record_login(engine, "reader@example.org")  # signing in proves the address
-    exported = library.export_account(engine, user.id)["subscription"]
+    exported = account.export_account(engine, user.id)["subscription"]
     assert exported["preferences"]["topics"] == ["someone's"]
 
 

@@ -116,6 +116,11 @@ class ParsedQuery:
         return not (self.text or self.authors or self.categories or self.venues or self.arxiv_id)
 
     @property
+    def filters_only(self) -> bool:
+        """Only filter syntax (`cat:cs.CL`, `venue:ACL`): no words, phrases or authors."""
+        return not (self.text or self.authors)
+
+    @property
     def structured(self) -> bool:
         """Phrases or author constraints: the user wants exact matches."""
         return bool(self.phrases or self.authors)

@@ -399,7 +399,9 @@ class SearchService:
             try:
                 # Exact counts only where the match set is narrow (phrases, authors, filters).
                 narrow = parsed.structured or not parsed.text
-                lex_hits, total = self.indexes.lexical.search(lex_query, depth, count=narrow)
+                lex_hits, total = self.indexes.lexical.search(
+                    lex_query, depth, count=narrow, newest=parsed.filters_only
+                )
             except ValueError:  # tantivy refuses a query: fall back to vector results only
                 lex_hits, total = [], 0
         if while_waiting is not None:
@@ -506,6 +508,8 @@ class SearchService:
         source = source or _Rows(self._hydrate)
         hydrate = source.read
         filters = self._resolve_window(filters)
+        if parsed.filters_only and sort == "relevance":
+            sort = "date"  # nothing to rank by: the filter's papers newest first, like a listing
         if parsed.min_citations is not None:  # `citations:>N` in the query
             filters = replace(
                 filters, min_citations=max(filters.min_citations, parsed.min_citations)
@@ -826,5 +830,6 @@ def _message(parsed: ParsedQuery, fused: list, lex_total: int) -> str | None:
     if not fused:
         return "No papers match. Check the spelling, try fewer words or remove a filter."
     if lex_total > len(fused):
-        return f"Showing the best {len(fused):,} of {lex_total:,} matching papers."
+        which = "newest" if parsed.filters_only else "best"
+        return f"Showing the {which} {len(fused):,} of {lex_total:,} matching papers."
     return None
