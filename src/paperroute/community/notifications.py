@@ -14,10 +14,10 @@ from __future__ import annotations
 
 import logging
 import threading
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from functools import lru_cache
+from functools import lru_cache, partial
 from pathlib import Path
 from urllib.parse import urlencode
 
@@ -203,9 +203,15 @@ def _groups(items: list[Notification]) -> list[list[Notification]]:
 
 
 def send_notification_mail(
-    settings: Settings, engine: Engine, now: datetime | None = None, lease_seconds: float = 300.0
+    settings: Settings,
+    engine: Engine,
+    now: datetime | None = None,
+    lease_seconds: float = 300.0,
+    mailer: Callable[[], Mailer] | None = None,
 ) -> MailReport:
-    """Mail every due notification, each once (ledger claims); safe in several processes."""
+    """Mail every due notification, each once (ledger claims); safe in several processes.
+
+    A process passes its `mailer` (services.Services.mailer); without it one is made here."""
     report = MailReport()
     if not settings.smtp_configured:
         report.stopped = "SMTP is not configured: set PAPERROUTE_SMTP_HOST"
@@ -215,7 +221,7 @@ def send_notification_mail(
         return report
     emails = store.mail_recipients(engine, [i.user_id for i in items])
     groups = _groups(items)
-    with Mailer(settings) as mailer:
+    with (mailer or partial(Mailer, settings))() as connection:
         for n, group in enumerate(groups):
             ids = [i.id for i in group]
             address = emails.get(group[0].user_id)
@@ -225,7 +231,7 @@ def send_notification_mail(
                 continue
             msg = notification_message(settings, address, group)
             try:
-                send_with_retries(mailer, msg, attempts=2, backoff=0.5)
+                send_with_retries(connection, msg, attempts=2, backoff=0.5)
             except PermanentMailError as exc:
                 store.mark_mail(engine, token, ids, "failed", error=str(exc))
                 report.failed += 1

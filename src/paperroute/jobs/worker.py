@@ -71,7 +71,7 @@ def embed_job(services: Services, stop: threading.Event | None = None) -> str:
 
 def notification_mail_job(services: Services, stop: threading.Event | None = None) -> str:
     """Mail the notifications that are due (those not gathered into digests)."""
-    report = send_notification_mail(services.settings, services.engine)
+    report = send_notification_mail(services.settings, services.engine, mailer=services.mailer)
     note = f"sent {report.sent}, failed {report.failed}, deferred {report.deferred}"
     return f"{note}; stopped: {report.stopped}" if report.stopped else note
 
