@@ -394,7 +394,7 @@ class LexicalIndex:
                 clauses.append((Occur.MustNot, q))
         filtering = self.filter_clauses(filters)
         if not any(occ in (Occur.Should, Occur.Must) for occ, _ in clauses) and (
-            parsed.text or parsed.authors or not filtering
+            not parsed.filters_only or not filtering
         ):
             # Words that match nothing lexically leave the query to the vector side; filter
             # syntax alone (`cat:cs.CL`, `venue:ACL`, or filters with an empty query) matches
