@@ -4,6 +4,7 @@ real search service and model."""
 
 from __future__ import annotations
 
+from functools import partial
 from pathlib import Path
 
 from paperroute.sources.files import read_file
@@ -16,6 +17,13 @@ TITLE = (
     "Effect of Systems Change and Use of Electronic Health Records on Quit Rates Among Tobacco "
     "Users in a Public Hospital System"
 )
+
+
+def _search_ids(client, q: str) -> list[str]:
+    """The ids of the result cards /search shows for `q`."""
+    found = client.get("/search", params={"q": q})
+    assert found.status_code == 200
+    return [e.get("data-paper-id") for e in doc(found).cssselect(".search-results .paper-card")]
 
 
 def test_a_journal_article_is_found_shown_and_has_similar_papers(settings, engine):
@@ -66,10 +74,7 @@ def test_the_venue_filter_keeps_a_venue_or_journal_s_papers(settings, engine):
     service = make_service(settings, engine)
     client = client_for(make_app(settings, engine, search=service))
 
-    def ids(q: str) -> list[str]:
-        found = client.get("/search", params={"q": q})
-        assert found.status_code == 200
-        return [e.get("data-paper-id") for e in doc(found).cssselect(".search-results .paper-card")]
+    ids = partial(_search_ids, client)
 
     everything = ids("public health systems")
     assert any(pid.startswith("doi:10.2105/") for pid in everything)
@@ -134,10 +139,7 @@ def test_a_venue_or_journal_filter_alone_lists_its_papers(settings, engine):
     service = make_service(settings, engine)
     client = client_for(make_app(settings, engine, search=service))
 
-    def ids(q: str) -> list[str]:
-        found = client.get("/search", params={"q": q})
-        assert found.status_code == 200
-        return [e.get("data-paper-id") for e in doc(found).cssselect(".search-results .paper-card")]
+    ids = partial(_search_ids, client)
 
     assert len(acl_ids) == 5 and set(ids("venue:ACL")) == acl_ids
     assert set(ids("venue:acl")) == acl_ids
