@@ -211,7 +211,8 @@ def create_app(
     app.state.search_provider, app.state.search_if_ready = provider.get, provider.ready
     app.state.search_status = provider.status
     on_stored = _make_searchable(provider.ready, caches)
-    app.state.notify_mail = MailKicker(settings, engine)
+    # Late-bound: the services are built below, from the ingest that needs the kicker.
+    app.state.notify_mail = MailKicker(settings, engine, lambda: app.state.services.mailer())
     on_added = _tell_followers(settings, engine, caches, app.state.notify_mail.kick)
     # every web path that adds papers, and the jobs this process runs (run_jobs_in_web)
     app.state.ingest = Ingest(engine, settings, on_stored, on_added)

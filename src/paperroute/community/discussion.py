@@ -9,6 +9,7 @@ comment, so views never render Markdown.
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -64,6 +65,8 @@ class Discussion:
     changed: Callable[..., None] = lambda user_ids=(), paper_id=None: None
     kick_mail: Callable[[], None] = lambda: None  # send due notification mail soon
     limits: CommentLimits = field(default_factory=CommentLimits)
+    # The process's posts take turns on this on SQLite (one writer: `store.posting`).
+    posting_turn: threading.Lock = field(default_factory=threading.Lock, repr=False)
 
     def checked_body(self, body: str | None) -> str:
         """The comment text, or CommentError naming the `body` field."""
@@ -106,7 +109,7 @@ class Discussion:
         process's posts take turns on one lock (`store.posting`)."""
         text = self.checked_body(body)
         html, handles = self.render(text)
-        with store.posting(self.engine) as conn:
+        with store.posting(self.engine, self.posting_turn) as conn:
             store.lock_for_comment(conn, paper_id, user.id)
             self._allow(user, ip)  # after the ban check: a banned member is told so
             author = store.author_name(user.display_name, user.email)

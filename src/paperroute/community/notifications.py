@@ -252,10 +252,13 @@ def send_notification_mail(
 class MailKicker:
     """Sends due notification mail in one background thread soon after a comment, so "at once"
     means seconds without the request waiting for SMTP; the worker's job catches anything a
-    restart drops (the ledger keeps the two from sending one row twice)."""
+    restart drops (the ledger keeps the two from sending one row twice). It sends through
+    `mailer`, the process's mail connections (services.Services.mailer)."""
 
-    def __init__(self, settings: Settings, engine: Engine) -> None:
-        self.settings, self.engine = settings, engine
+    def __init__(
+        self, settings: Settings, engine: Engine, mailer: Callable[[], Mailer] | None = None
+    ) -> None:
+        self.settings, self.engine, self.mailer = settings, engine, mailer
         self._wake = threading.Event()
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
@@ -278,7 +281,7 @@ class MailKicker:
             if self._stop.is_set():
                 return
             try:
-                send_notification_mail(self.settings, self.engine)
+                send_notification_mail(self.settings, self.engine, mailer=self.mailer)
             except Exception:  # the database or SMTP may be briefly away; the job retries
                 log.exception("notification mail run failed")
 

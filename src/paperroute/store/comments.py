@@ -9,7 +9,6 @@ locked first, so racing posts cannot leave it wrong on PostgreSQL.
 from __future__ import annotations
 
 import threading
-import weakref
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -214,24 +213,19 @@ def add_comment(
         return insert_comment(conn, paper_id, user_id, _author(author), body, html, parent_id, now)
 
 
-_SQLITE_WRITERS: weakref.WeakKeyDictionary[Engine, threading.Lock] = weakref.WeakKeyDictionary()
-_WRITERS_LOCK = threading.Lock()
-
-
 @contextmanager
-def posting(engine: Engine) -> Iterator[Connection]:
+def posting(engine: Engine, turn: threading.Lock | None = None) -> Iterator[Connection]:
     """The transaction of a new comment (`engine.begin()`). On SQLite the process's posts take
-    turns on a lock first: SQLite has one writer, and a post that finds it busy sleeps in
-    SQLite's busy handler (1, 2, 5, 10 ms ...) while the holder waits for the GIL among the
-    other posting threads; queued on a lock they wake as it is freed (bench/web.py's 32
-    posting clients: more posts a second for less CPU each, docs/benchmarks.md)."""
-    if engine.dialect.name != "sqlite":  # PostgreSQL: the paper's row lock orders them
+    turns on `turn` first (the one lock of the process's `Discussion`): SQLite has one writer,
+    and a post that finds it busy sleeps in SQLite's busy handler (1, 2, 5, 10 ms ...) while
+    the holder waits for the GIL among the other posting threads; queued on a lock they wake
+    as it is freed (bench/web.py's 32 posting clients: more posts a second for less CPU each,
+    docs/benchmarks.md)."""
+    if turn is None or engine.dialect.name != "sqlite":  # PostgreSQL: the paper's row lock
         with engine.begin() as conn:
             yield conn
         return
-    with _WRITERS_LOCK:
-        lock = _SQLITE_WRITERS.setdefault(engine, threading.Lock())
-    with lock, engine.begin() as conn:
+    with turn, engine.begin() as conn:
         yield conn
 
 
