@@ -20,6 +20,7 @@ from fastapi.responses import JSONResponse, Response
 from fastapi.staticfiles import StaticFiles
 from sqlalchemy import Engine
 from starlette.middleware.sessions import SessionMiddleware
+from starlette.routing import BaseRoute
 
 from paperroute.api import comments as api_comments
 from paperroute.api import recommendations as api_recommendations
@@ -70,6 +71,7 @@ from paperroute.web.security import (
 )
 from paperroute.web.templating import STATIC, make_environment
 from paperroute.web.threadview import ThreadSlotMiddleware
+from paperroute.web.urls import PagePaths
 
 # Page routers (HTML forms, CSRF-protected): adding an area is one line.
 ROUTERS = [
@@ -172,24 +174,8 @@ def create_app(
     need it answer 503, paper pages omit similar papers).
     """
     settings.check_production()
-    engine = engine or make_engine(settings.sqlalchemy_url)
-    if migrate_schema:
-        migrate(engine)
-    else:
-        check_schema(engine)
-    app = FastAPI(
-        title=f"{settings.site_name} API",
-        description="Hugging Face-compatible daily papers API plus paperroute's own endpoints.",
-        version="1",
-        # /docs is our own page; /docs/console is Swagger UI from the fastapi-offline wheel
-        # (FastAPI's built-in one loads scripts from a CDN and runs an inline script).
-        docs_url=None,
-        redoc_url=None,
-        openapi_url="/openapi.json",
-        lifespan=_lifespan,
-        dependencies=[Depends(refuse_nul)],
-        openapi_tags=OPENAPI_TAGS,
-    )
+    engine = _open_store(settings, engine, migrate_schema)
+    app = _new_app(settings)
     app.state.settings = settings
     app.state.engine = engine
     app.state.demo_days = demo_days(engine)  # the demo banner's days, once per process
@@ -223,8 +209,36 @@ def create_app(
     )
     _add_middleware(app, settings, engine, caches)
     _add_routes(app)
+    app.state.templates.globals["url_for"] = PagePaths(_named_routes(app))
     _install_error_pages(app)
     return app
+
+
+def _open_store(settings: Settings, engine: Engine | None, migrate_schema: bool) -> Engine:
+    """The app's database, migrated to the current schema or checked to be at it."""
+    engine = engine or make_engine(settings.sqlalchemy_url)
+    if migrate_schema:
+        migrate(engine)
+    else:
+        check_schema(engine)
+    return engine
+
+
+def _new_app(settings: Settings) -> FastAPI:
+    """The bare FastAPI app: its OpenAPI description, lifespan and app-wide dependencies."""
+    return FastAPI(
+        title=f"{settings.site_name} API",
+        description="Hugging Face-compatible daily papers API plus paperroute's own endpoints.",
+        version="1",
+        # /docs is our own page; /docs/console is Swagger UI from the fastapi-offline wheel
+        # (FastAPI's built-in one loads scripts from a CDN and runs an inline script).
+        docs_url=None,
+        redoc_url=None,
+        openapi_url="/openapi.json",
+        lifespan=_lifespan,
+        dependencies=[Depends(refuse_nul)],
+        openapi_tags=OPENAPI_TAGS,
+    )
 
 
 def _search_provider(
@@ -294,6 +308,13 @@ def _add_routes(app: FastAPI) -> None:
         app.include_router(router, dependencies=[Depends(csrf_protect)], include_in_schema=False)
     for router in NO_CSRF_ROUTERS:
         app.include_router(router, include_in_schema=False)
+
+
+def _named_routes(app: FastAPI) -> list[BaseRoute]:
+    """Every route a link may name: the app's own (the OpenAPI document, the static mounts)
+    and those of the routers it includes."""
+    routers = [ops.router, *API_ROUTERS, *ROUTERS, *NO_CSRF_ROUTERS]
+    return [*app.router.routes, *(route for router in routers for route in router.routes)]
 
 
 def _tell_followers(settings: Settings, engine: Engine, caches: Caches, kick_mail):

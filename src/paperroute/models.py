@@ -53,12 +53,12 @@ def paper_path(paper_id: str) -> str:
     /papers/<arXiv id>, else /papers/<scheme>/<value> (/papers/doi/10.18653/v1/2024.acl-long.1)."""
     scheme, sep, value = paper_id.partition(":")
     if sep and scheme in IDENTIFIER_SCHEMES:
-        return f"/papers/{scheme}/{quote(value, safe=_PATH_SAFE)}"
-    return f"/papers/{quote(paper_id, safe=_PATH_SAFE)}"
+        return f"/papers/{scheme}/{quote(value, safe=PATH_SAFE)}"
+    return f"/papers/{quote(paper_id, safe=PATH_SAFE)}"
 
 
 # Characters a DOI keeps unescaped in a path; the rest (#, ?, %, space, <, >) are escaped.
-_PATH_SAFE = "/:;()[]._-+=,@!$&'*~"
+PATH_SAFE = "/:;()[]._-+=,@!$&'*~"
 
 
 class InvalidPaperId(ValueError):

@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import Engine, select
+from sqlalchemy import Connection, Engine, select
 
 from paperroute.store import collections as coll
 from paperroute.store import subscriptions as subs
@@ -44,23 +44,7 @@ def export_account(engine: Engine, user_id: int) -> dict[str, Any]:
     """Everything the reader made, as one JSON-ready document."""
     with engine.connect() as conn:
         user = conn.execute(select(users).where(users.c.id == user_id)).mappings().one()
-        colls = []
-        for c in conn.execute(
-            select(collections).where(collections.c.user_id == user_id).order_by(collections.c.id)
-        ).mappings():
-            items = conn.execute(
-                select(collection_items.c.paper_id, collection_items.c.added_at)
-                .where(collection_items.c.collection_id == c["id"])
-                .order_by(collection_items.c.added_at, collection_items.c.paper_id)
-            ).all()
-            colls.append(
-                {
-                    "name": c["name"],
-                    "is_public": bool(c["is_public"]),
-                    "description": c["description"],
-                    "papers": [{"id": p, "added_at": _iso(a)} for p, a in items],
-                }
-            )
+        colls = _collections(conn, user_id)
         voted = conn.execute(
             select(votes.c.paper_id, votes.c.created_at).where(votes.c.user_id == user_id)
         ).all()
@@ -76,19 +60,12 @@ def export_account(engine: Engine, user_id: int) -> dict[str, Any]:
         ).all()
         # By owner only: an address is not proof of ownership (anyone can type one into
         # /subscribe), the confirmation that sets user_id is.
-        sub_ids = list(
-            conn.execute(
-                select(subscriptions.c.id)
-                .where(subscriptions.c.user_id == user_id)
-                .order_by(subscriptions.c.id)
-            ).scalars()
-        )
+        sub_id = conn.execute(
+            select(subscriptions.c.id)
+            .where(subscriptions.c.user_id == user_id)
+            .order_by(subscriptions.c.id)
+        ).scalar()
         discussion = export_member_discussion(conn, user_id)
-    subscription = None
-    if sub_ids:
-        found = subs.get_subscription(engine, sub_ids[0])
-        if found:
-            subscription = {"status": found.status, "preferences": vars(found.prefs)}
     return {
         "format": ACCOUNT_FORMAT,
         "version": ACCOUNT_VERSION,
@@ -104,10 +81,38 @@ def export_account(engine: Engine, user_id: int) -> dict[str, Any]:
         "votes": [{"id": p, "at": _iso(a)} for p, a in sorted(voted)],
         "not_interested": [{"id": p, "at": _iso(a)} for p, a in sorted(rejected)],
         "saved_searches": [{"name": n, "query": q} for n, q in searches],
-        "subscription": subscription,
+        "subscription": _subscription(engine, sub_id),
         **_community(engine, user_id),
         **discussion,  # the member's own comments and comment reports
     }
+
+
+def _collections(conn: Connection, user_id: int) -> list[dict[str, Any]]:
+    """The reader's collections, each with its papers in the order they were added."""
+    found = []
+    for c in conn.execute(
+        select(collections).where(collections.c.user_id == user_id).order_by(collections.c.id)
+    ).mappings():
+        items = conn.execute(
+            select(collection_items.c.paper_id, collection_items.c.added_at)
+            .where(collection_items.c.collection_id == c["id"])
+            .order_by(collection_items.c.added_at, collection_items.c.paper_id)
+        ).all()
+        found.append(
+            {
+                "name": c["name"],
+                "is_public": bool(c["is_public"]),
+                "description": c["description"],
+                "papers": [{"id": p, "added_at": _iso(a)} for p, a in items],
+            }
+        )
+    return found
+
+
+def _subscription(engine: Engine, subscription_id: int | None) -> dict[str, Any] | None:
+    """The reader's digest subscription: its status and preferences (None without one)."""
+    found = subs.get_subscription(engine, subscription_id) if subscription_id else None
+    return {"status": found.status, "preferences": vars(found.prefs)} if found else None
 
 
 def _community(engine: Engine, user_id: int) -> dict[str, Any]:
