@@ -20,17 +20,11 @@ from paperroute.store.submissions import submissions_by
 from paperroute.store.subscriptions import subscription_of_user
 from paperroute.web.deps import current_user, engine_of, render, require_user
 from paperroute.web.feedlinks import saved_search_feed_token
+from paperroute.web.presenters import safe_next
 from paperroute.web.security import SESSION_ID
 
 router = APIRouter()
 NEW_TOKEN = "new_api_token"  # session key: a token just created, shown once on /profile
-
-
-def safe_next(value: str | None) -> str:
-    """Only same-site relative paths may be redirect targets."""
-    if value and value.startswith("/") and not value.startswith("//") and "\\" not in value:
-        return value
-    return "/"
 
 
 @router.get("/signin", name="accounts.signin_form")

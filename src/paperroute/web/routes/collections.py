@@ -18,8 +18,7 @@ from paperroute.web.deps import (
     require_user,
     wants_json,
 )
-from paperroute.web.routes.papers import paper_summary
-from paperroute.web.routes.votes import back_to
+from paperroute.web.presenters import back_to, paper_summary
 
 router = APIRouter()
 

@@ -19,10 +19,15 @@ from paperroute.store import listings
 from paperroute.web.deps import engine_of, render
 from paperroute.web.feedlinks import saved_search_id
 from paperroute.web.mathtext import plain_snippet
-from paperroute.web.routes.orgs import org_or_404
-from paperroute.web.routes.papers import trending_papers, union_filter
-from paperroute.web.routes.search import run_search, search_params
-from paperroute.web.routes.venues import journal_filter, venue_filter
+from paperroute.web.presenters import (
+    journal_filter,
+    org_or_404,
+    run_search,
+    search_params,
+    trending_papers,
+    union_filter,
+    venue_filter,
+)
 
 router = APIRouter(prefix="/feeds")
 FEED_SIZE = 50

@@ -36,8 +36,7 @@ from paperroute.web.deps import (
     search_service,
     wants_json,
 )
-from paperroute.web.routes.papers import paper_summary
-from paperroute.web.routes.votes import back_to
+from paperroute.web.presenters import back_to, paper_summary
 from paperroute.web.security import csrf_token
 
 router = APIRouter()

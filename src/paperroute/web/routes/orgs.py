@@ -12,19 +12,10 @@ from paperroute.store import orgs as org_store
 from paperroute.store.users import get_user_by_email, get_user_by_handle
 from paperroute.store.votes import voted_ids
 from paperroute.web.deps import engine_of, personal_parts_wanted, render, require_admin
+from paperroute.web.presenters import org_or_404
 
 router = APIRouter()
 PAGE_SIZE = 50
-
-
-def org_or_404(request: Request, slug: str) -> org_store.Org:
-    """The organisation of a slug, or 404."""
-    found = request.app.state.data_cache.remember(
-        ("org", slug), lambda: org_store.get_org(engine_of(request), slug)
-    )
-    if found is None:
-        raise HTTPException(404, f"organisation {slug[:80]}: not found")
-    return found
 
 
 @router.get("/orgs/{slug}", name="orgs.show")

@@ -3,8 +3,7 @@
 from __future__ import annotations
 
 import time
-from datetime import UTC, date, datetime, timedelta
-from typing import Literal
+from datetime import date, timedelta
 from urllib.parse import quote
 
 from fastapi import APIRouter, HTTPException, Request
@@ -12,7 +11,7 @@ from fastapi.responses import RedirectResponse, Response
 
 from paperroute.models import Paper, paper_path
 from paperroute.params import ListSort, MinCitations, Page
-from paperroute.ranking import leaderboard, trending
+from paperroute.ranking import trending
 from paperroute.references.export import to_bibtex
 from paperroute.store import listings
 from paperroute.store.claims import approved_authors, claimed_paper_ids
@@ -29,92 +28,16 @@ from paperroute.web.deps import (
     search_service,
     wants_json,
 )
+from paperroute.web.presenters import (
+    listing_page,
+    paper_summary,
+    trending_papers,
+    union_filter,
+    union_heading,
+)
 from paperroute.web.threadview import rendered_thread, thread_marker
 
 router = APIRouter()
-PAGE_SIZE = 50
-
-
-def paper_summary(paper: Paper) -> dict:
-    """The JSON twin of a paper card."""
-    return {
-        "id": paper.id,
-        "title": paper.title,
-        "authors": paper.author_names,
-        "abstract": paper.abstract,
-        "categories": paper.categories,
-        "announced": paper.announced.isoformat() if paper.announced else None,
-        "published": paper.published.isoformat() if paper.published else None,
-        "upvotes": paper.upvotes,
-        "hf_upvotes": paper.hf_upvotes,
-        "total_upvotes": paper.total_upvotes,
-        "saves": paper.saves,
-        "num_comments": paper.num_comments,
-        "code_url": paper.code_url,
-        "project_url": paper.project_url,
-        "github_stars": paper.github_stars,
-        "url": paper_path(paper.id),
-        "venue": paper.venue,
-        "year": paper.year,
-        "doi": paper.doi,
-        "citation_count": paper.citation_count,
-        "submitted_by": _submitted_by(paper),
-    }
-
-
-def _submitted_by(paper: Paper) -> dict | None:
-    found = paper.submission
-    if found is None:
-        return None
-    return {"name": found.name, "url": found.url, "at": found.at.isoformat()}
-
-
-def listing_page(
-    request: Request,
-    flt: listings.PaperFilter,
-    heading: str,
-    p: int,
-    order: listings.Order | Literal["trending"] = "votes",
-    template: str = "papers/list.html",
-    **extra,
-) -> Response:
-    """Render page `p` of a ranked listing (or its JSON twin)."""
-    engine = engine_of(request)
-    papers, total = request.app.state.data_cache.remember(
-        ("list", repr(flt), order, p), lambda: _listing(engine, flt, order, p)
-    )
-    if wants_json(request):
-        return json_response(
-            {
-                "heading": heading,
-                "total": total,
-                "page": p,
-                "papers": [paper_summary(x) for x in papers],
-            }
-        )
-    reader = personal_parts_wanted(request)
-    shown = [x.id for x in papers] + [x.id for x in extra.get("featured") or []]
-    voted = voted_ids(engine, reader.id, shown) if reader else set()
-    return render(
-        request,
-        template,
-        shared=True,
-        heading=heading,
-        papers=papers,
-        voted=voted,
-        total=total,
-        page_number=p,
-        has_more=(p + 1) * PAGE_SIZE < total,
-        offset=p * PAGE_SIZE,
-        **extra,
-    )
-
-
-def _listing(engine, flt: listings.PaperFilter, order: str, p: int) -> tuple[list[Paper], int]:
-    if order == "trending":  # the trending formula over the listing's papers, on its clock
-        now = datetime.now(UTC)
-        return leaderboard.trending_listing(engine, now, flt, limit=PAGE_SIZE, offset=p * PAGE_SIZE)
-    return listings.list_papers(engine, flt, order=order, limit=PAGE_SIZE, offset=p * PAGE_SIZE)
 
 
 @router.get("/", name="papers.home")
@@ -224,16 +147,6 @@ def monthly(request: Request, month: str, p: Page = 0) -> Response:
         period="month",
         prev_url=f"/month/{prev_month}",
         next_url=f"/month/{next_month}",
-    )
-
-
-def trending_papers(
-    request: Request, limit: int = 50
-) -> list[tuple[Paper, trending.TrendingScore]]:
-    """Papers ranked by the trending score, with each score's breakdown."""
-    return request.app.state.data_cache.remember(
-        ("trending", limit),
-        lambda: leaderboard.list_trending(engine_of(request), datetime.now(UTC), limit=limit),
     )
 
 
@@ -445,34 +358,6 @@ def categories(request: Request) -> Response:
     if wants_json(request):
         return json_response({"categories": [{"category": c, "papers": n} for c, n in cats]})
     return render(request, "papers/categories.html", shared=True, categories=cats)
-
-
-def union_filter(request: Request, kind: str, spec: str) -> listings.PaperFilter:
-    """The filter a category, venue or journal URL names, with union and exclusion
-    (`cs.CL+cs.LG-cs.CY`, `0090-0036+1541-0048`)."""
-    known = frozenset()
-    if "+" in spec or "-" in spec:
-        engine = engine_of(request)
-        known = request.app.state.data_cache.remember(
-            ("known", kind), lambda: listings.known_names(engine, kind)
-        )
-    include, exclude = listings.split_union(spec, known)
-    if kind == "category":
-        return listings.PaperFilter(categories=tuple(include), exclude_categories=tuple(exclude))
-    if kind == "journal":
-        return listings.PaperFilter(issns=tuple(include), exclude_issns=tuple(exclude))
-    return listings.PaperFilter(venues=tuple(include), exclude_venues=tuple(exclude))
-
-
-def union_heading(flt: listings.PaperFilter, kind: str) -> str:
-    """ "cs.CL or cs.LG, not cs.CY": how a page names a union/exclusion filter."""
-    include, exclude = {
-        "category": (flt.categories, flt.exclude_categories),
-        "venue": (flt.venues, flt.exclude_venues),
-        "journal": (flt.issns, flt.exclude_issns),
-    }[kind]
-    words = " or ".join(include) or "all"
-    return words + (f", not {', '.join(exclude)}" if exclude else "")
 
 
 @router.get("/categories/{category}", name="papers.category")

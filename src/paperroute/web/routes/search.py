@@ -2,20 +2,14 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
-from datetime import date
-from typing import Any
-from urllib.parse import urlencode
-
 from fastapi import APIRouter, Form, HTTPException, Request
 from fastapi.responses import RedirectResponse, Response
 from markupsafe import Markup
 
 from paperroute.models import Paper, paper_path
-from paperroute.params import Page, bounded_count
+from paperroute.params import Page
 from paperroute.search.highlight import mark_html, snippet_window
 from paperroute.store.collections import CollectionError, save_search
-from paperroute.store.listings import papers_by_ids
 from paperroute.store.votes import voted_ids
 from paperroute.web.deps import (
     engine_of,
@@ -23,105 +17,13 @@ from paperroute.web.deps import (
     personal_parts_wanted,
     render,
     require_user,
-    search_service,
     wants_json,
 )
 from paperroute.web.mathtext import render_text, render_window
-from paperroute.web.routes.papers import paper_summary
+from paperroute.web.presenters import SORTS, paper_summary, run_search, search_params
 
 router = APIRouter()
 PAGE_SIZE = 25
-SORTS = {
-    "relevance": "Relevance",
-    "date": "Newest",
-    "upvotes": "Most upvoted",
-    "citations": "Most cited",
-}
-
-
-@dataclass
-class SearchParams:
-    """What the search form asks for."""
-
-    q: str = ""
-    date_from: date | None = None
-    date_to: date | None = None
-    categories: list[str] = field(default_factory=list)
-    has_code: bool = False
-    min_upvotes: int = 0
-    sort: str = "relevance"
-    page: int = 0
-    errors: list[str] = field(default_factory=list)
-
-    def query_string(self) -> str:
-        """The URL query of this search (without the page)."""
-        pairs: list[tuple[str, Any]] = [("q", self.q)]
-        if self.date_from:
-            pairs.append(("from", self.date_from.isoformat()))
-        if self.date_to:
-            pairs.append(("to", self.date_to.isoformat()))
-        if self.categories:
-            pairs.append(("cat", ",".join(self.categories)))
-        if self.has_code:
-            pairs.append(("has_code", "1"))
-        if self.min_upvotes:
-            pairs.append(("min_upvotes", str(self.min_upvotes)))
-        if self.sort != "relevance":
-            pairs.append(("sort", self.sort))
-        return urlencode(pairs)
-
-
-def search_params(raw: dict[str, str]) -> SearchParams:
-    """Parse the search form; bad fields are reported by name and ignored."""
-    params = SearchParams(q=(raw.get("q") or "").strip()[:500])
-    for key, attr in (("from", "date_from"), ("to", "date_to")):
-        if raw.get(key):
-            try:
-                setattr(params, attr, date.fromisoformat(raw[key]))
-            except ValueError:
-                params.errors.append(f"{key}: {raw[key]!r} is not a date (YYYY-MM-DD)")
-    params.categories = [c.strip() for c in (raw.get("cat") or "").split(",") if c.strip()]
-    params.has_code = raw.get("has_code") in {"1", "true", "on"}
-    try:
-        params.min_upvotes = bounded_count("min_upvotes", raw.get("min_upvotes"))
-    except ValueError as exc:
-        params.errors.append(str(exc))
-    sort = raw.get("sort") or "relevance"
-    if sort not in SORTS:
-        params.errors.append(f"sort: {sort!r} is not one of {', '.join(SORTS)}")
-        sort = "relevance"
-    params.sort = sort
-    try:
-        params.page = max(0, int(raw.get("p") or 0))
-    except ValueError:
-        params.page = 0
-    return params
-
-
-def run_search(request: Request, params: SearchParams, limit: int, offset: int = 0):
-    """The search service's results for a search, and the hits' papers in result order."""
-    service = search_service(request)
-    if service is None:
-        raise HTTPException(503, "Search is not available on this server right now")
-    from paperroute.search.service import SearchFilters
-
-    filters = SearchFilters(
-        date_from=params.date_from,
-        date_to=params.date_to,
-        categories=params.categories,
-        has_code=params.has_code,
-        min_upvotes=params.min_upvotes,
-    )
-
-    def compute():
-        result = service.search(
-            params.q, filters=filters, sort=params.sort, limit=limit, offset=offset
-        )
-        return result, papers_by_ids(engine_of(request), [h.id for h in result.hits])
-
-    # The same search is the same for every reader for a few seconds (votes are per reader).
-    key = ("search", params.query_string(), limit, offset)
-    return request.app.state.data_cache.remember(key, compute)
 
 
 def snippet_html(abstract: str | None, terms: set[str]):

@@ -9,7 +9,7 @@ from fastapi.responses import JSONResponse, RedirectResponse, Response
 
 from paperroute.web.deps import render
 from paperroute.web.personal import DEMO_DISMISSED
-from paperroute.web.routes.accounts import safe_next
+from paperroute.web.presenters import safe_next
 
 router = APIRouter(include_in_schema=False)
 # Dismissing the banner changes nothing but this visitor's own banner, so a cross-site form can

@@ -8,13 +8,18 @@ from __future__ import annotations
 from dataclasses import replace
 from urllib.parse import quote
 
-from fastapi import APIRouter, HTTPException, Query, Request
+from fastapi import APIRouter, Query, Request
 from fastapi.responses import Response
 
 from paperroute.params import ListSort, MinCitations, Page, Year
 from paperroute.store import listings
 from paperroute.web.deps import engine_of, json_response, render, wants_json
-from paperroute.web.routes.papers import listing_page, union_filter, union_heading
+from paperroute.web.presenters import (
+    journal_filter,
+    listing_page,
+    union_heading,
+    venue_filter,
+)
 
 router = APIRouter()
 Track = Query(None, max_length=100, description="Only this track (oral, poster, findings, long)")
@@ -34,16 +39,6 @@ def index(request: Request) -> Response:
             }
         )
     return render(request, "venues/index.html", shared=True, venues=venues, journals=journals)
-
-
-def venue_filter(
-    request: Request, venue: str, year: int | None, track: str | None
-) -> listings.PaperFilter:
-    """The papers a venue URL names: its venues (union/exclusion), year and track."""
-    flt = union_filter(request, "venue", venue)
-    flt.year = year
-    flt.track = track or None
-    return flt
 
 
 def _venue(
@@ -105,22 +100,6 @@ def venue_year(
 ) -> Response:
     """One venue's papers of one year, with its tracks (`?track=findings`)."""
     return _venue(request, venue, year, p, sort, track, min_citations)
-
-
-def journal_filter(request: Request, issns: str) -> tuple[listings.PaperFilter, str]:
-    """The articles a journal URL names (`0090-0036`, or a union `0090-0036+1541-0048-...`),
-    and the page's heading: "Journal (ISSN ...)", titles joined for a union; 404 when it
-    names no journal the store has."""
-    flt = union_filter(request, "journal", issns.upper())
-    named = [*flt.issns, *flt.exclude_issns]
-    found = {i: t for i, t, _ in listings.top_journals(engine_of(request), issns=named)}
-    if not flt.issns or any(i not in found for i in named):
-        missing = next((i for i in named if i not in found), issns)
-        raise HTTPException(404, f"journal ISSN {missing[:20]!r}: no articles")
-    words = " or ".join(f"{found[i]} (ISSN {i})" for i in flt.issns)
-    if flt.exclude_issns:
-        words += ", not " + ", ".join(f"{found[i]} (ISSN {i})" for i in flt.exclude_issns)
-    return flt, words
 
 
 @router.get("/journals/{issn}", name="venues.journal")

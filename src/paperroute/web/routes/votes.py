@@ -8,17 +8,9 @@ from fastapi.responses import JSONResponse, RedirectResponse, Response
 from paperroute.models import paper_path
 from paperroute.store.votes import UnknownPaper, toggle_vote
 from paperroute.web.deps import current_user, engine_of, run_write
+from paperroute.web.presenters import back_to
 
 router = APIRouter()
-
-
-def back_to(request: Request, fallback: str) -> str:
-    """Where a form goes after posting: the same-site page it came from, else `fallback`."""
-    referer = request.headers.get("referer", "")
-    base = str(request.base_url)
-    if referer.startswith(base):
-        return "/" + referer[len(base) :]
-    return fallback
 
 
 @router.post("/papers/{paper_id:path}/upvote", name="votes.toggle")
