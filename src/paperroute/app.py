@@ -19,7 +19,6 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, Response
 from fastapi.staticfiles import StaticFiles
 from sqlalchemy import Engine
-from starlette.middleware.sessions import SessionMiddleware
 
 from paperroute.api import comments as api_comments
 from paperroute.api import recommendations as api_recommendations
@@ -66,6 +65,7 @@ from paperroute.web.security import (
     RateLimiter,
     SecurityHeadersMiddleware,
     ServerSessionMiddleware,
+    SessionCookieMiddleware,
     csrf_protect,
 )
 from paperroute.web.templating import STATIC, make_environment
@@ -270,7 +270,7 @@ def _add_middleware(app: FastAPI, settings: Settings, engine: Engine, caches: Ca
     app.add_middleware(ThreadSlotMiddleware)
     app.add_middleware(ServerSessionMiddleware, cache=caches.sessions)  # sign-out ends it
     app.add_middleware(
-        SessionMiddleware,
+        SessionCookieMiddleware,
         secret_key=settings.secret_key.get_secret_value(),
         session_cookie="paperroute_session",
         max_age=30 * 24 * 3600,
