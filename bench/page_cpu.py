@@ -19,7 +19,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import cProfile
-import gc
 import pstats
 import random
 import re
@@ -32,7 +31,7 @@ from fastapi.testclient import TestClient
 
 sys.path.insert(0, str(Path(__file__).parent))
 from paperroute import models  # noqa: E402
-from paperroute.app import create_app  # noqa: E402
+from paperroute.app import create_app, freeze_startup_heap  # noqa: E402
 from paperroute.config import load_settings  # noqa: E402
 from paperroute.store import auth  # noqa: E402
 from paperroute.store.engine import make_engine  # noqa: E402
@@ -196,8 +195,7 @@ def main() -> None:
         "trending-signed-in": (["/trending"] * 2000, cookies, False),
     }
     only = [k for k in args.only.split(",") if k] or list(kinds)
-    gc.collect()
-    gc.freeze()  # as `paperroute serve` does after start-up (app._freeze_startup_heap)
+    freeze_startup_heap()  # as `paperroute serve` does after start-up
     results: dict[str, list[float]] = {k: [] for k in only}
 
     async def run() -> None:

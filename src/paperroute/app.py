@@ -138,13 +138,25 @@ def _build_routes(app: FastAPI) -> None:
                 pass
 
 
-def _freeze_startup_heap() -> None:
+# A full collection (generation 2) at most once per this many collections of the middle one
+# (CPython: 10). Pages fill bounded caches with long-lived objects (papers, shared pages, text
+# rendered once: ~95k tracked objects after a sweep of the demo's papers), and each full
+# collection walked them all: 7 of ~35 ms in 3,010 cold signed-in paper pages, 0.08 ms of CPU
+# a page (bench/page_cpu.py), every one a pause that each waiting reader sat through. What only
+# a full collection frees is little: 12,400 objects after those 3,010 pages.
+FULL_COLLECTION_EVERY = 100
+
+
+def freeze_startup_heap() -> None:
     """Exempt what start-up loaded from the cyclic garbage collector: the model, the indexes and
     the compiled templates (~400k objects) live as long as the process, and under load every
     full collection walked them all, a ~300 ms pause every few seconds (bench/web.py, cold
-    paper pages: 0.27 ms of CPU a request in the collector)."""
+    paper pages: 0.27 ms of CPU a request in the collector). Then full collections come
+    seldom (FULL_COLLECTION_EVERY)."""
     gc.collect()
     gc.freeze()
+    young, middle, _ = gc.get_threshold()
+    gc.set_threshold(young, middle, FULL_COLLECTION_EVERY)
 
 
 def _make_searchable(search_if_ready, caches: Caches):
@@ -238,7 +250,7 @@ def _search_provider(
     if search is not None or not enabled:
         return FixedSearch(search)
     templates = app.state.templates
-    warm = lambda: (_warm_pages(templates), _build_routes(app), _freeze_startup_heap())  # noqa: E731
+    warm = lambda: (_warm_pages(templates), _build_routes(app), freeze_startup_heap())  # noqa: E731
     return LazySearch(settings, app.state.engine, warm=warm)
 
 
