@@ -10,6 +10,7 @@ from __future__ import annotations
 import logging
 
 import bibtexparser
+import itsdangerous
 import pytest
 import rispy
 from sqlalchemy import update
@@ -19,9 +20,11 @@ from paperroute.models import Author, Paper
 from paperroute.references.export import to_ris
 from paperroute.store.papers import get_paper, upsert_records
 from paperroute.store.schema import papers
+from paperroute.web.security import RememberingSigner
 from webtools import DAY3, client_for, csrf_from, doc, make_app, page_csrf, seed, sign_in
 
 EVIL = "2502.00999"
+DAY3_PAPER = "2502.00005"
 OLD_MARKS = "?u=\x00label\x00&t=\x00csrf\x00&s=\x00save:x\x00"
 
 
@@ -121,6 +124,44 @@ def test_a_copied_session_cookie_stops_working_after_sign_out(reader, engine):
 
     with engine.connect() as conn:
         assert conn.execute(sessions.select()).all() == []
+
+
+def test_a_page_view_leaves_the_session_cookie_alone_and_a_change_resends_it(reader):
+    _, client, _, _ = reader
+    for path in ("/", f"/papers/{DAY3_PAPER}", "/trending", "/profile"):
+        assert "set-cookie" not in client.get(path).headers, path  # nothing in it changed
+    before = client.cookies.get("paperroute_session")
+    changed = client.post("/demo/dismiss", data={"next": "/"})
+    assert "paperroute_session=" in changed.headers["set-cookie"]
+    assert client.cookies.get("paperroute_session") != before
+    assert _signed_in(client)  # the new cookie is taken, the session still the same
+
+
+class _Clock(RememberingSigner):
+    """The signer with its clock moved on by `later` seconds."""
+
+    later = 0
+
+    def get_timestamp(self) -> int:
+        return super().get_timestamp() + self.later
+
+
+def test_a_remembered_session_cookie_still_expires_and_a_tampered_one_is_refused():
+    signer = _Clock("the secret key")
+    cookie = signer.sign(b"payload")
+    assert signer.unsign(cookie, max_age=60) == b"payload"  # verified, and remembered
+    assert signer.unsign(cookie, max_age=60) == b"payload"
+    signer.later = 61
+    with pytest.raises(itsdangerous.SignatureExpired):
+        signer.unsign(cookie, max_age=60)
+    signer.later = -5  # dated in the future
+    with pytest.raises(itsdangerous.SignatureExpired):
+        signer.unsign(cookie, max_age=60)
+    signer.later = 0
+    with pytest.raises(itsdangerous.BadSignature):
+        signer.unsign(b"X" + cookie[1:], max_age=60)
+    with pytest.raises(itsdangerous.BadSignature):  # another site's key
+        RememberingSigner("another key").unsign(cookie, max_age=60)
 
 
 def test_an_admin_signs_a_member_out_of_every_browser(reader, engine):

@@ -12,7 +12,7 @@ import time
 
 import fastapi.routing
 
-from paperroute.app import create_app
+from paperroute.app import FULL_COLLECTION_EVERY, create_app
 from search_support import load_fixture
 from webtools import client_for
 
@@ -38,6 +38,7 @@ def test_readyz_waits_for_the_warm_up_and_the_first_search_then_compiles_nothing
     assert service is not None  # built, its model loaded and one search run
     assert "sklearn.linear_model" in sys.modules  # For-you's model library, 1.5 s to import
     assert gc.get_freeze_count() > 0  # the loaded model and indexes: no full collection walks them
+    assert gc.get_threshold()[2] == FULL_COLLECTION_EVERY  # and full collections come seldom
     prepared = []  # FastAPI prepares a route's handling when first matched: 115 ms for all
     real = fastapi.routing._EffectiveRouteContext.from_api_route
     monkeypatch.setattr(

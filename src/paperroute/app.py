@@ -19,7 +19,6 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, Response
 from fastapi.staticfiles import StaticFiles
 from sqlalchemy import Engine
-from starlette.middleware.sessions import SessionMiddleware
 from starlette.routing import BaseRoute
 
 from paperroute.api import comments as api_comments
@@ -67,17 +66,23 @@ from paperroute.web.security import (
     RateLimiter,
     SecurityHeadersMiddleware,
     ServerSessionMiddleware,
+    SessionCookieMiddleware,
     csrf_protect,
 )
 from paperroute.web.templating import STATIC, make_environment
 from paperroute.web.threadview import ThreadSlotMiddleware
 from paperroute.web.urls import PagePaths
 
-# Page routers (HTML forms, CSRF-protected): adding an area is one line.
+# Page routers (HTML forms, CSRF-protected): adding an area is one line. The most visited pages
+# first: FastAPI tries the routes in order (~2.4 us each), and a paper page came after 57 of them.
+HOT_ROUTERS = [
+    votes.router,  # before papers: /papers/{id}/upvote
+    discussion.paper_router,  # before papers: /papers/{id}/comments, /papers/{id}/comments/new
+    papers.router,  # daily, trending, paper pages
+]
 ROUTERS = [
-    votes.router,
-    discussion.router,  # before papers: /papers/{id}/comments/new
-    papers.router,
+    *HOT_ROUTERS,
+    discussion.router,
     venues.router,  # /venues, /journals
     search_routes.router,
     accounts.router,
@@ -135,13 +140,25 @@ def _build_routes(app: FastAPI) -> None:
                 pass
 
 
-def _freeze_startup_heap() -> None:
+# A full collection (generation 2) at most once per this many collections of the middle one
+# (CPython: 10). Pages fill bounded caches with long-lived objects (papers, shared pages, text
+# rendered once: ~95k tracked objects after a sweep of the demo's papers), and each full
+# collection walked them all: 7 of ~35 ms in 3,010 cold signed-in paper pages, 0.08 ms of CPU
+# a page (bench/page_cpu.py), every one a pause that each waiting reader sat through. What only
+# a full collection frees is little: 12,400 objects after those 3,010 pages.
+FULL_COLLECTION_EVERY = 100
+
+
+def freeze_startup_heap() -> None:
     """Exempt what start-up loaded from the cyclic garbage collector: the model, the indexes and
     the compiled templates (~400k objects) live as long as the process, and under load every
     full collection walked them all, a ~300 ms pause every few seconds (bench/web.py, cold
-    paper pages: 0.27 ms of CPU a request in the collector)."""
+    paper pages: 0.27 ms of CPU a request in the collector). Then full collections come
+    seldom (FULL_COLLECTION_EVERY)."""
     gc.collect()
     gc.freeze()
+    young, middle, _ = gc.get_threshold()
+    gc.set_threshold(young, middle, FULL_COLLECTION_EVERY)
 
 
 def _make_searchable(search_if_ready, caches: Caches):
@@ -248,7 +265,7 @@ def _search_provider(
     if search is not None or not enabled:
         return FixedSearch(search)
     templates = app.state.templates
-    warm = lambda: (_warm_pages(templates), _build_routes(app), _freeze_startup_heap())  # noqa: E731
+    warm = lambda: (_warm_pages(templates), _build_routes(app), freeze_startup_heap())  # noqa: E731
     return LazySearch(settings, app.state.engine, warm=warm)
 
 
@@ -280,7 +297,7 @@ def _add_middleware(app: FastAPI, settings: Settings, engine: Engine, caches: Ca
     app.add_middleware(ThreadSlotMiddleware)
     app.add_middleware(ServerSessionMiddleware, cache=caches.sessions)  # sign-out ends it
     app.add_middleware(
-        SessionMiddleware,
+        SessionCookieMiddleware,
         secret_key=settings.secret_key.get_secret_value(),
         session_cookie="paperroute_session",
         max_age=30 * 24 * 3600,
@@ -298,14 +315,25 @@ def _add_middleware(app: FastAPI, settings: Settings, engine: Engine, caches: Ca
 
 
 def _add_routes(app: FastAPI) -> None:
-    """Static files, the operations routes, the JSON API, and the pages (CSRF-protected)."""
+    """Static files, the operations routes, the pages (CSRF-protected) and the JSON API.
+
+    The hot pages come before the API: no API path (all under /api/) can match a page route,
+    so the order only decides how many routes a request is tried against. The API's anonymous
+    GETs are mostly answered by the page cache, before routing."""
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
     app.include_router(ops.router)
+
+    def include_pages(routers: list) -> None:  # pages are not the API: /help/pages lists them
+        for router in routers:
+            app.include_router(
+                router, dependencies=[Depends(csrf_protect)], include_in_schema=False
+            )
+
+    include_pages(HOT_ROUTERS)
     app.mount("/static-apidocs", StaticFiles(directory=api_console_assets()), name="apidocs")
     for router in API_ROUTERS:
         app.include_router(router)
-    for router in ROUTERS:  # pages are not the API: /help/pages lists them, not /openapi.json
-        app.include_router(router, dependencies=[Depends(csrf_protect)], include_in_schema=False)
+    include_pages(ROUTERS[len(HOT_ROUTERS) :])
     for router in NO_CSRF_ROUTERS:
         app.include_router(router, include_in_schema=False)
 

@@ -9,7 +9,9 @@ import threading
 import time
 from collections import defaultdict, deque
 
+import itsdangerous
 from fastapi import HTTPException, Request
+from starlette.middleware.sessions import SessionMiddleware
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from paperroute.store.auth import session_user_id
@@ -56,6 +58,45 @@ class SecurityHeadersMiddleware:
             await send(message)
 
         await self.app(scope, receive, send_with_headers)
+
+
+class RememberingSigner(itsdangerous.TimestampSigner):
+    """A timestamp signer that remembers the cookies it has verified, with when they were signed.
+
+    A browser sends the same session cookie on every request, and checking it again each time
+    cost ~10 us of CPU (under 1 us remembered). A remembered cookie is still refused once it is
+    older than `max_age` (or dated in the future), as on first sight; a cookie that was never
+    verified (forged, tampered, signed with another key) is checked in full. Bounded: forgets
+    everything past `size` cookies. (The cookie is sent again only when the session changes,
+    so it is not rolling: it lives 30 days from sign-in, as its server-side row does.)
+    """
+
+    def __init__(self, secret_key: str, size: int = 20000) -> None:
+        super().__init__(secret_key)
+        self.size = size
+        self._verified: dict[bytes, tuple[bytes, int]] = {}  # cookie -> (payload, signed at)
+
+    def unsign(self, signed_value, max_age=None, return_timestamp=False):
+        """`TimestampSigner.unsign`, answered from memory for a cookie verified before."""
+        key = itsdangerous.want_bytes(signed_value)
+        hit = self._verified.get(key)
+        if hit is not None and not return_timestamp:
+            payload, signed_at = hit
+            if max_age is None or 0 <= self.get_timestamp() - signed_at <= max_age:
+                return payload
+        payload, signed = super().unsign(key, max_age=max_age, return_timestamp=True)
+        if len(self._verified) >= self.size:
+            self._verified.clear()
+        self._verified[key] = (payload, int(signed.timestamp()))
+        return (payload, signed) if return_timestamp else payload
+
+
+class SessionCookieMiddleware(SessionMiddleware):
+    """Starlette's signed-cookie sessions (same cookie, same checks), with a `RememberingSigner`."""
+
+    def __init__(self, app: ASGIApp, secret_key: str, **options) -> None:
+        super().__init__(app, secret_key, **options)
+        self.signer = RememberingSigner(str(secret_key))
 
 
 class ServerSessionMiddleware:

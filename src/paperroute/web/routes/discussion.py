@@ -31,6 +31,9 @@ from paperroute.web.deps import (
 )
 
 router = APIRouter()
+# A paper's comment form and post: listed before the paper pages, whose `/papers/{paper_id:path}`
+# would take these paths; the rest of the discussion comes after them (app.ROUTERS).
+paper_router = APIRouter()
 # RFC 8058: a mail client's one-click POST carries no session, so no CSRF token; the signed
 # token in the URL authorises it (app.py lists this router without CSRF).
 oneclick_router = APIRouter()
@@ -64,7 +67,7 @@ def _visible_paper(request: Request, paper_id: str):
     return paper
 
 
-@router.post("/papers/{paper_id:path}/comments", name="discussion.post")
+@paper_router.post("/papers/{paper_id:path}/comments", name="discussion.post")
 def post_comment(
     request: Request, paper_id: str, body: str = Form(""), parent_id: str = Form("")
 ) -> Response:
@@ -90,7 +93,7 @@ def post_comment(
     return RedirectResponse(f"/papers/{paper_id}#comment-{comment.id}", status_code=303)
 
 
-@router.get("/papers/{paper_id:path}/comments/new", name="discussion.new")
+@paper_router.get("/papers/{paper_id:path}/comments/new", name="discussion.new")
 def new_comment(request: Request, paper_id: str, parent_id: OptionalRowId = None) -> Response:
     """The comment form on its own page (a reply when `parent_id` is given)."""
     require_user(request)
