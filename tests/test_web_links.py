@@ -41,8 +41,14 @@ def test_every_route_a_template_names_exists(settings, engine):
     url_for = make_app(settings, engine).state.templates.globals["url_for"]
     names = {name for path in _templates() for name in NAMED.findall(path.read_text())}
     assert len(names) > 60  # the scan found the links (a wrong pattern would find none)
-    routes = {route.name for route in url_for._routes.values()}
-    assert sorted(names - routes) == []
+    missing = []
+    for name in sorted(names):
+        try:
+            url_for(name)
+        except NoSuchPage as exc:
+            if "no page route is named" in str(exc):
+                missing.append(name)
+    assert missing == []
 
 
 def test_url_for_fills_the_path_escapes_it_and_puts_the_rest_in_the_query(settings, engine):

@@ -226,7 +226,7 @@ def create_app(
     )
     _add_middleware(app, settings, engine, caches)
     _add_routes(app)
-    app.state.templates.globals["url_for"] = PagePaths(_named_routes(app))
+    PagePaths(_named_routes(app)).install(app.state.templates)
     _install_error_pages(app)
     return app
 

@@ -18,6 +18,7 @@ from paperroute.web.cache import TTLCache
 from paperroute.web.mathtext import excerpt_html, plain_snippet, render_text
 from paperroute.web.personal import CSRF_MARK as _CSRF_MARK
 from paperroute.web.personal import not_interested_marker, save_marker, vote_marker
+from paperroute.web.urls import FixedLinks
 
 TEMPLATES = Path(__file__).parent / "templates"
 STATIC = Path(__file__).parent / "static"
@@ -124,6 +125,7 @@ def make_environment(site_name: str, base_url: str) -> Environment:
         auto_reload=False,
         trim_blocks=True,
         lstrip_blocks=True,
+        extensions=[FixedLinks],  # web/urls.py: url_for('name') compiled to its path
     )
     version = _static_version()
     env.filters["math"] = render_text
