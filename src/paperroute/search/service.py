@@ -17,7 +17,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass, field, replace
 from datetime import UTC, date, datetime
 from functools import lru_cache
-from typing import Any, Literal
+from typing import Any, Literal, NamedTuple
 
 import numpy as np
 from cachetools import TTLCache
@@ -177,6 +177,16 @@ class SearchResults:
             "took_ms": round(self.took_ms, 2),
             "hits": [h.to_dict() for h in self.hits],
         }
+
+
+class Candidates(NamedTuple):
+    """What a query's ranking starts from (SearchService.candidates)."""
+
+    lexical: list[tuple[str, float]]
+    vector: list[tuple[str, float]]
+    total: int
+    suggestion: str | None
+    names: list[str]
 
 
 @dataclass(frozen=True)
@@ -371,8 +381,9 @@ class SearchService:
         filters: SearchFilters,
         depth: int = LEXICAL_DEPTH,
         while_waiting: Callable[[list[str]], None] | None = None,
-    ) -> tuple[list[tuple[str, float]], list[tuple[str, float]], int]:
-        """Lexical and vector candidate lists (best first) and the lexical match count.
+    ) -> Candidates:
+        """Lexical and vector candidate lists (best first), the lexical match count, the "did
+        you mean" spelling and the query words that name an author.
 
         `while_waiting` gets the lexical candidates' ids while the vector side may still run
         (the caller loads their rows meanwhile).
@@ -406,18 +417,56 @@ class SearchService:
                 lex_hits, total = [], 0
         if while_waiting is not None:
             while_waiting([pid for pid, _ in lex_hits])
+        # After the lexical search, whose document frequencies these lookups reuse.
+        suggestion = self._suggestion(parsed) if parsed.text else None
+        names = self._author_words(parsed)
+        text = self._vector_text(parsed, suggestion, names)
         vec_hits: list[tuple[str, float]] = []
         if want_vectors and window is not None:  # exact cosine over all of the window's papers
-            qvec = self.embed_query(parsed.text)
-            return lex_hits, _window_hits(window, qvec, [p for p, _ in lex_hits]), total
-        if pending is not None:
+            qvec = self.embed_query(text)
+            vec_hits = _window_hits(window, qvec, [p for p, _ in lex_hits])
+        elif pending is not None:
             qvec, vec_hits = pending.result()
-            # Exact cosine for lexical candidates the ANN list did not reach, so fusion
-            # compares every candidate on both signals.
+            rescore = [pid for pid, _ in lex_hits]
+            if text != parsed.text:
+                # A sentence encoder reads typos and surnames as noise: every candidate is
+                # scored again by the query as spelled, without the names (the lexical side,
+                # fuzzy and with the author field, already found the papers they point to).
+                qvec = self.embed_query(text)
+                rescore = [pid for pid, _ in vec_hits] + rescore
+                vec_hits = []
+            # Exact cosine for candidates the ANN list did not score, so fusion compares every
+            # candidate on both signals.
             seen = {pid for pid, _ in vec_hits}
-            extra = self._rescore(qvec, [pid for pid, _ in lex_hits if pid not in seen])
+            extra = self._rescore(qvec, [p for p in dict.fromkeys(rescore) if p not in seen])
             vec_hits = sorted(vec_hits + extra, key=lambda kv: -kv[1])
-        return lex_hits, vec_hits, total
+        if lex_query is not None and len(lex_hits) >= depth:
+            # The lexical list stopped at its depth: the vector side's candidates past it get
+            # their exact BM25 too (as lexical candidates get their exact cosine), instead of
+            # counting as matching no word.
+            seen = {pid for pid, _ in lex_hits}
+            lex_hits = lex_hits + self.indexes.lexical.scores_of(
+                lex_query, [pid for pid, _ in vec_hits if pid not in seen]
+            )
+        return Candidates(lex_hits, vec_hits, total, suggestion, names)
+
+    def _author_words(self, parsed: ParsedQuery) -> list[str]:
+        """Capitalised query words that more author names than texts hold (surnames)."""
+        lexical = self.indexes.lexical
+        return [
+            w
+            for w in dict.fromkeys(parsed.content_words)
+            if w[:1].isupper() and not w.isupper() and lexical.names_a_person(w)
+        ]
+
+    @staticmethod
+    def _vector_text(parsed: ParsedQuery, suggestion: str | None, names: Sequence[str]) -> str:
+        """What the vector side embeds: the words as "did you mean" spells them, without the
+        words that name an author (a sentence encoder reads typos and surnames as noise)."""
+        spelled = parse_query(suggestion) if suggestion else parsed
+        drop = {n.lower() for n in names}
+        words = [w for w in spelled.words if w.lower() not in drop]
+        return " ".join(spelled.phrases + words).strip() or parsed.text
 
     def _embed_and_search(self, text: str, depth: int) -> tuple[np.ndarray, list]:
         """The query vector and its `depth` nearest papers (none for depth 0)."""
@@ -527,7 +576,7 @@ class SearchService:
         rows: dict[str, dict] = {}
         # The lexical candidates' rows load while the vector search still runs (at 1M papers
         # with the shipped ef the ANN side is the longer one).
-        lex_hits, vec_hits, lex_total = self.candidates(
+        lex_hits, vec_hits, lex_total, suggestion, names = self.candidates(
             parsed, filters, LEXICAL_DEPTH, lambda ids: rows.update(hydrate(ids, columns))
         )
         author, author_ids = (
@@ -549,7 +598,10 @@ class SearchService:
         overlap = _title_overlap(parsed, rows, lex_ids)
         # The author's papers move first and other sorts reorder everything: those need it all.
         top = limit if sort == "relevance" and not author_ids else None
-        fused = fuse(lex_hits, vec_hits, parsed.kind, overlap, limit=top)
+        named = (
+            set() if author_ids else self._by_authors(names, [*lex_ids, *(p for p, _ in vec_hits)])
+        )
+        fused = fuse(lex_hits, vec_hits, parsed.kind, overlap, limit=top, by_named_author=named)
         if author_ids:
             fused = _author_first(fused, [a for a in author_ids if a in ok])
         fused = _sorted(fused, sort, rows)
@@ -560,7 +612,7 @@ class SearchService:
             author=author if author_ids else None,
             author_ids=frozenset(author_ids),
             message=_message(parsed, fused, lex_total) if explain else None,
-            suggestion=None if author_ids or not explain else self._suggestion(parsed),
+            suggestion=None if author_ids or not explain else suggestion,
         )
 
     def match_topics(
@@ -637,6 +689,14 @@ class SearchService:
                 shown = shown or matched[0]
                 ids.append(pid)
         return shown, ids
+
+    def _by_authors(self, names: Sequence[str], ids: Sequence[str]) -> set[str]:
+        """Those of these papers with an author holding one of the names."""
+        if not names or not ids:
+            return set()
+        among = SearchFilters(within=frozenset(ids))
+        lexical = self.indexes.lexical
+        return {pid for name in names for pid in lexical.author_ids(name, among, len(among.within))}
 
     def _suggestion(self, parsed: ParsedQuery) -> str | None:
         """The query with each word that occurs in no paper replaced by the closest title word
