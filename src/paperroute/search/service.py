@@ -229,6 +229,7 @@ class SearchService:
             vector_backend=settings.vector_backend,
         )
         self._query_cache: OrderedDict[str, np.ndarray] = OrderedDict()
+        self._query_lock = threading.Lock()
         self._rankings: TTLCache = TTLCache(RANKINGS_KEPT, RANKING_TTL_S)
         self._rankings_lock = threading.Lock()  # cachetools caches are not thread-safe
         self._executor: ThreadPoolExecutor | None = None
@@ -287,13 +288,15 @@ class SearchService:
         known = self.phrases.get(key)  # a digest topic: the vector it was matched with
         if known is not None:
             return known
-        if key in self._query_cache:
-            self._query_cache.move_to_end(key)
-            return self._query_cache[key]
+        with self._query_lock:  # a query may embed its corrected text in a second thread
+            if key in self._query_cache:
+                self._query_cache.move_to_end(key)
+                return self._query_cache[key]
         vec = self.embedder.embed_query(text)
-        self._query_cache[key] = vec
-        if len(self._query_cache) > 512:
-            self._query_cache.popitem(last=False)
+        with self._query_lock:
+            self._query_cache[key] = vec
+            if len(self._query_cache) > 512:
+                self._query_cache.popitem(last=False)
         return vec
 
     # --- similar papers -------------------------------------------------------------------------
@@ -426,13 +429,15 @@ class SearchService:
             qvec = self.embed_query(text)
             vec_hits = _window_hits(window, qvec, [p for p, _ in lex_hits])
         elif pending is not None:
+            # A sentence encoder reads typos and surnames as noise: every candidate is scored
+            # again by the query as spelled, without the names (the lexical side, fuzzy and
+            # with the author field, already found the papers they point to). Embedded here,
+            # while the ANN search of the query as typed still runs.
+            fixed = self.embed_query(text) if text != parsed.text else None
             qvec, vec_hits = pending.result()
             rescore = [pid for pid, _ in lex_hits]
-            if text != parsed.text:
-                # A sentence encoder reads typos and surnames as noise: every candidate is
-                # scored again by the query as spelled, without the names (the lexical side,
-                # fuzzy and with the author field, already found the papers they point to).
-                qvec = self.embed_query(text)
+            if fixed is not None:
+                qvec = fixed
                 rescore = [pid for pid, _ in vec_hits] + rescore
                 vec_hits = []
             # Exact cosine for candidates the ANN list did not score, so fusion compares every
