@@ -176,7 +176,13 @@ def general(
     elif fair:
         lex.update(r["lex_extra"])
     vec = r["vec_noname"] if noname and r.get("vec_noname") else r["vec"]
-    if fixed and r.get("vec_fixed"):
+    if fixed == "max" and r.get("vec_fixed"):
+        typed = dict(vec)
+        vec = [(p, max(c, typed.get(p, c))) for p, c in r["vec_fixed"]]
+    elif fixed == "mean" and r.get("vec_fixed"):
+        typed = dict(vec)
+        vec = [(p, (c + typed.get(p, c)) / 2) for p, c in r["vec_fixed"]]
+    elif fixed and r.get("vec_fixed"):
         vec = r["vec_fixed"]
     cos = dict(vec)
     kind = kind_of(r, rule)
@@ -248,6 +254,13 @@ VARIANTS = {
     "fair + fixed + noname": _v(fair=True, fixed=True, noname=True),
     "fair + fixed + noname + author 0.2": _v(fair=True, fixed=True, noname=True, author=0.2),
     "fair + fixed + author 0.2": _v(fair=True, fixed=True, author=0.2),
+    "fair + fixed(max) + nat tb + author 0.2": _v(
+        fair=True, fixed="max", weights=NAT_TB, author=0.2
+    ),
+    "fair + fixed(mean) + nat tb + author 0.2": _v(
+        fair=True, fixed="mean", weights=NAT_TB, author=0.2
+    ),
+    "fair + fixed + nat tb + author 0.2": _v(fair=True, fixed=True, weights=NAT_TB, author=0.2),
     "fair + fixed + nat tb + noname + author 0.2": _v(
         fair=True, fixed=True, weights=NAT_TB, noname=True, author=0.2
     ),

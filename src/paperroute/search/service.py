@@ -423,27 +423,29 @@ class SearchService:
         # After the lexical search, whose document frequencies these lookups reuse.
         suggestion = self._suggestion(parsed) if parsed.text else None
         names = self._author_words(parsed)
-        text = self._vector_text(parsed, suggestion, names)
+        texts = self._vector_texts(parsed, suggestion, names)
         vec_hits: list[tuple[str, float]] = []
         if want_vectors and window is not None:  # exact cosine over all of the window's papers
-            qvec = self.embed_query(text)
-            vec_hits = _window_hits(window, qvec, [p for p, _ in lex_hits])
+            qvecs = [self.embed_query(t) for t in texts]
+            vec_hits = _window_hits(window, qvecs, [p for p, _ in lex_hits])
         elif pending is not None:
             # A sentence encoder reads typos and surnames as noise: every candidate is scored
-            # again by the query as spelled, without the names (the lexical side, fuzzy and
-            # with the author field, already found the papers they point to). Embedded here,
-            # while the ANN search of the query as typed still runs.
-            fixed = self.embed_query(text) if text != parsed.text else None
+            # again without the names (the lexical side, with the author field, finds the
+            # papers they point to) and, with a "did you mean", by the better of the query as
+            # typed and as spelled (a correction can be wrong). Embedded here, while the ANN
+            # search of the query as typed still runs.
+            own = [self.embed_query(t) for t in texts if t != parsed.text]
             qvec, vec_hits = pending.result()
             rescore = [pid for pid, _ in lex_hits]
-            if fixed is not None:
-                qvec = fixed
+            qvecs = [qvec]
+            if own:
+                qvecs = own if texts[0] != parsed.text else [qvec, *own]
                 rescore = [pid for pid, _ in vec_hits] + rescore
                 vec_hits = []
             # Exact cosine for candidates the ANN list did not score, so fusion compares every
             # candidate on both signals.
             seen = {pid for pid, _ in vec_hits}
-            extra = self._rescore(qvec, [p for p in dict.fromkeys(rescore) if p not in seen])
+            extra = self._rescore(qvecs, [p for p in dict.fromkeys(rescore) if p not in seen])
             vec_hits = sorted(vec_hits + extra, key=lambda kv: -kv[1])
         if lex_query is not None and len(lex_hits) >= depth:
             # The lexical list stopped at its depth: the vector side's candidates past it get
@@ -465,13 +467,20 @@ class SearchService:
         ]
 
     @staticmethod
-    def _vector_text(parsed: ParsedQuery, suggestion: str | None, names: Sequence[str]) -> str:
-        """What the vector side embeds: the words as "did you mean" spells them, without the
-        words that name an author (a sentence encoder reads typos and surnames as noise)."""
-        spelled = parse_query(suggestion) if suggestion else parsed
+    def _vector_texts(
+        parsed: ParsedQuery, suggestion: str | None, names: Sequence[str]
+    ) -> list[str]:
+        """What the vector side embeds: the query without the words that name an author, and
+        also as "did you mean" spells it (each candidate keeps the better cosine)."""
         drop = {n.lower() for n in names}
-        words = [w for w in spelled.words if w.lower() not in drop]
-        return " ".join(spelled.phrases + words).strip() or parsed.text
+
+        def text(q: ParsedQuery) -> str:
+            words = [w for w in q.words if w.lower() not in drop]
+            return " ".join(q.phrases + words).strip() or parsed.text
+
+        typed = text(parsed)
+        spelled = text(parse_query(suggestion)) if suggestion else typed
+        return [typed] if spelled == typed else [typed, spelled]
 
     def _embed_and_search(self, text: str, depth: int) -> tuple[np.ndarray, list]:
         """The query vector and its `depth` nearest papers (none for depth 0)."""
@@ -487,14 +496,15 @@ class SearchService:
                     self._executor = ThreadPoolExecutor(2, thread_name_prefix="search-vectors")
         return self._executor
 
-    def _rescore(self, qvec: np.ndarray, ids: list[str]) -> list[tuple[str, float]]:
-        """Exact cosine of the query against given papers (phrases/authors restrict the set)."""
+    def _rescore(self, qvecs: Sequence[np.ndarray], ids: list[str]) -> list[tuple[str, float]]:
+        """Exact cosine of the query (the best of its vectors) against given papers."""
         stored = self.indexes.vectors.get(ids)
         if not stored:
             return []
         # One matrix product: a per-vector loop cost ~10 us a candidate.
         mat = np.stack(list(stored.values()))
-        sims = mat @ qvec / np.maximum(np.linalg.norm(mat, axis=1), 1e-12)
+        dots = mat @ qvecs[0] if len(qvecs) == 1 else (mat @ np.stack(qvecs).T).max(axis=1)
+        sims = dots / np.maximum(np.linalg.norm(mat, axis=1), 1e-12)
         return sorted(zip(stored, sims.tolist(), strict=True), key=lambda kv: -kv[1])
 
     def _search(
@@ -804,14 +814,15 @@ class _WindowVectors:
 
 
 def _window_hits(
-    window: _WindowVectors, qvec: np.ndarray, lexical: Iterable[str]
+    window: _WindowVectors, qvecs: Sequence[np.ndarray], lexical: Iterable[str]
 ) -> list[tuple[str, float]]:
     """Cosine of the query to the window's papers, best first: those past the relevance floor
     and the lexical candidates (`_rank` drops every other one, so they are not even loaded)."""
     ids = window.ids
     if not ids:
         return []
-    sims = (window.mat @ qvec).astype(np.float64)  # compared and ordered as the Python floats
+    dots = window.mat @ qvecs[0] if len(qvecs) == 1 else (window.mat @ np.stack(qvecs).T).max(1)
+    sims = dots.astype(np.float64)  # compared and ordered as the Python floats
     keep = sims >= FLOOR
     rows = window.row
     keep[[rows[pid] for pid in lexical if pid in rows]] = True
