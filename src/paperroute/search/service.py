@@ -13,7 +13,7 @@ import threading
 import time
 from collections import OrderedDict
 from collections.abc import Callable, Iterable, Sequence
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import asdict, dataclass, field, replace
 from datetime import UTC, date, datetime
 from functools import lru_cache
@@ -425,6 +425,7 @@ class SearchService:
         names = self._author_words(parsed)
         texts = self._vector_texts(parsed, suggestion, names)
         vec_hits: list[tuple[str, float]] = []
+        fair: Future | None = None
         if want_vectors and window is not None:  # exact cosine over all of the window's papers
             qvecs = [self.embed_query(t) for t in texts]
             vec_hits = _window_hits(window, qvecs, [p for p, _ in lex_hits])
@@ -436,6 +437,13 @@ class SearchService:
             # search of the query as typed still runs.
             own = [self.embed_query(t) for t in texts if t != parsed.text]
             qvec, vec_hits = pending.result()
+            if lex_query is not None and len(lex_hits) >= depth:
+                # The lexical list stopped at its depth: the ANN's candidates past it get their
+                # exact BM25 too (as lexical candidates get their exact cosine), instead of
+                # counting as matching no word; in another thread, beside the rescoring below.
+                seen = {pid for pid, _ in lex_hits}
+                missing = [pid for pid, _ in vec_hits if pid not in seen]
+                fair = self._pool.submit(self.indexes.lexical.scores_of, lex_query, missing)
             rescore = [pid for pid, _ in lex_hits]
             qvecs = [qvec]
             if own:
@@ -447,14 +455,8 @@ class SearchService:
             seen = {pid for pid, _ in vec_hits}
             extra = self._rescore(qvecs, [p for p in dict.fromkeys(rescore) if p not in seen])
             vec_hits = sorted(vec_hits + extra, key=lambda kv: -kv[1])
-        if lex_query is not None and len(lex_hits) >= depth:
-            # The lexical list stopped at its depth: the vector side's candidates past it get
-            # their exact BM25 too (as lexical candidates get their exact cosine), instead of
-            # counting as matching no word.
-            seen = {pid for pid, _ in lex_hits}
-            lex_hits = lex_hits + self.indexes.lexical.scores_of(
-                lex_query, [pid for pid, _ in vec_hits if pid not in seen]
-            )
+        if fair is not None:
+            lex_hits = lex_hits + fair.result()
         return Candidates(lex_hits, vec_hits, total, suggestion, names)
 
     def _author_words(self, parsed: ParsedQuery) -> list[str]:
