@@ -408,6 +408,26 @@ class LexicalIndex:
             clauses = [(Occur.Must, tantivy.Query.boolean_query(words)), *rest]
         return tantivy.Query.boolean_query(clauses + filtering)
 
+    def scores_of(self, query: tantivy.Query, ids: Sequence[str]) -> list[tuple[str, float]]:
+        """(paper id, BM25) of those of these papers that match the query, best first: the
+        exact lexical score of candidates found by the vector side past the lexical depth."""
+        if not ids:
+            return []
+        among = self._unscored(tantivy.Query.term_set_query(self.schema, "id", list(ids)))
+        both = [(tantivy.Occur.Must, query), (tantivy.Occur.Must, among)]
+        return self.search(tantivy.Query.boolean_query(both), len(ids))[0]
+
+    def names_a_person(self, word: str) -> bool:
+        """True when more author names than titles and abstracts hold the word (a surname
+        among topic words, as in "Zhu hybrid linear attention")."""
+        in_names = max((self.doc_freq("authors", t) for t in name_tokens(word)), default=0)
+        if not in_names:
+            return False
+        toks = stem_tokens(word)
+        return in_names > max(
+            (self.doc_freq("title", t) + self.doc_freq("abstract", t) for t in toks), default=0
+        )
+
     def author_ids(self, name: str, filters, limit: int) -> list[str]:
         """Papers with an author holding every part of `name` side by side (either order)."""
         query = self._author(name)

@@ -13,11 +13,11 @@ import threading
 import time
 from collections import OrderedDict
 from collections.abc import Callable, Iterable, Sequence
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import asdict, dataclass, field, replace
 from datetime import UTC, date, datetime
 from functools import lru_cache
-from typing import Any, Literal
+from typing import Any, Literal, NamedTuple
 
 import numpy as np
 from cachetools import TTLCache
@@ -179,6 +179,16 @@ class SearchResults:
         }
 
 
+class Candidates(NamedTuple):
+    """What a query's ranking starts from (SearchService.candidates)."""
+
+    lexical: list[tuple[str, float]]
+    vector: list[tuple[str, float]]
+    total: int
+    suggestion: str | None
+    names: list[str]
+
+
 @dataclass(frozen=True)
 class Ranking:
     """A query's whole ranking (best first), computed once and paged by slicing."""
@@ -219,6 +229,7 @@ class SearchService:
             vector_backend=settings.vector_backend,
         )
         self._query_cache: OrderedDict[str, np.ndarray] = OrderedDict()
+        self._query_lock = threading.Lock()
         self._rankings: TTLCache = TTLCache(RANKINGS_KEPT, RANKING_TTL_S)
         self._rankings_lock = threading.Lock()  # cachetools caches are not thread-safe
         self._executor: ThreadPoolExecutor | None = None
@@ -277,13 +288,15 @@ class SearchService:
         known = self.phrases.get(key)  # a digest topic: the vector it was matched with
         if known is not None:
             return known
-        if key in self._query_cache:
-            self._query_cache.move_to_end(key)
-            return self._query_cache[key]
+        with self._query_lock:  # a query may embed its corrected text in a second thread
+            if key in self._query_cache:
+                self._query_cache.move_to_end(key)
+                return self._query_cache[key]
         vec = self.embedder.embed_query(text)
-        self._query_cache[key] = vec
-        if len(self._query_cache) > 512:
-            self._query_cache.popitem(last=False)
+        with self._query_lock:
+            self._query_cache[key] = vec
+            if len(self._query_cache) > 512:
+                self._query_cache.popitem(last=False)
         return vec
 
     # --- similar papers -------------------------------------------------------------------------
@@ -371,8 +384,9 @@ class SearchService:
         filters: SearchFilters,
         depth: int = LEXICAL_DEPTH,
         while_waiting: Callable[[list[str]], None] | None = None,
-    ) -> tuple[list[tuple[str, float]], list[tuple[str, float]], int]:
-        """Lexical and vector candidate lists (best first) and the lexical match count.
+    ) -> Candidates:
+        """Lexical and vector candidate lists (best first), the lexical match count, the "did
+        you mean" spelling and the query words that name an author.
 
         `while_waiting` gets the lexical candidates' ids while the vector side may still run
         (the caller loads their rows meanwhile).
@@ -406,18 +420,69 @@ class SearchService:
                 lex_hits, total = [], 0
         if while_waiting is not None:
             while_waiting([pid for pid, _ in lex_hits])
+        # After the lexical search, whose document frequencies these lookups reuse.
+        suggestion = self._suggestion(parsed) if parsed.text else None
+        names = self._author_words(parsed)
+        texts = self._vector_texts(parsed, suggestion, names)
         vec_hits: list[tuple[str, float]] = []
+        fair: Future | None = None
         if want_vectors and window is not None:  # exact cosine over all of the window's papers
-            qvec = self.embed_query(parsed.text)
-            return lex_hits, _window_hits(window, qvec, [p for p, _ in lex_hits]), total
-        if pending is not None:
+            qvecs = [self.embed_query(t) for t in texts]
+            vec_hits = _window_hits(window, qvecs, [p for p, _ in lex_hits])
+        elif pending is not None:
+            # A sentence encoder reads typos and surnames as noise: every candidate is scored
+            # again without the names (the lexical side, with the author field, finds the
+            # papers they point to) and, with a "did you mean", by the better of the query as
+            # typed and as spelled (a correction can be wrong). Embedded here, while the ANN
+            # search of the query as typed still runs.
+            own = [self.embed_query(t) for t in texts if t != parsed.text]
             qvec, vec_hits = pending.result()
-            # Exact cosine for lexical candidates the ANN list did not reach, so fusion
-            # compares every candidate on both signals.
+            if lex_query is not None and len(lex_hits) >= depth:
+                # The lexical list stopped at its depth: the ANN's candidates past it get their
+                # exact BM25 too (as lexical candidates get their exact cosine), instead of
+                # counting as matching no word; in another thread, beside the rescoring below.
+                seen = {pid for pid, _ in lex_hits}
+                missing = [pid for pid, _ in vec_hits if pid not in seen]
+                fair = self._pool.submit(self.indexes.lexical.scores_of, lex_query, missing)
+            rescore = [pid for pid, _ in lex_hits]
+            qvecs = [qvec]
+            if own:
+                qvecs = own if texts[0] != parsed.text else [qvec, *own]
+                rescore = [pid for pid, _ in vec_hits] + rescore
+                vec_hits = []
+            # Exact cosine for candidates the ANN list did not score, so fusion compares every
+            # candidate on both signals.
             seen = {pid for pid, _ in vec_hits}
-            extra = self._rescore(qvec, [pid for pid, _ in lex_hits if pid not in seen])
+            extra = self._rescore(qvecs, [p for p in dict.fromkeys(rescore) if p not in seen])
             vec_hits = sorted(vec_hits + extra, key=lambda kv: -kv[1])
-        return lex_hits, vec_hits, total
+        if fair is not None:
+            lex_hits = lex_hits + fair.result()
+        return Candidates(lex_hits, vec_hits, total, suggestion, names)
+
+    def _author_words(self, parsed: ParsedQuery) -> list[str]:
+        """Capitalised query words that more author names than texts hold (surnames)."""
+        lexical = self.indexes.lexical
+        return [
+            w
+            for w in dict.fromkeys(parsed.content_words)
+            if w[:1].isupper() and not w.isupper() and lexical.names_a_person(w)
+        ]
+
+    @staticmethod
+    def _vector_texts(
+        parsed: ParsedQuery, suggestion: str | None, names: Sequence[str]
+    ) -> list[str]:
+        """What the vector side embeds: the query without the words that name an author, and
+        also as "did you mean" spells it (each candidate keeps the better cosine)."""
+        drop = {n.lower() for n in names}
+
+        def text(q: ParsedQuery) -> str:
+            words = [w for w in q.words if w.lower() not in drop]
+            return " ".join(q.phrases + words).strip() or parsed.text
+
+        typed = text(parsed)
+        spelled = text(parse_query(suggestion)) if suggestion else typed
+        return [typed] if spelled == typed else [typed, spelled]
 
     def _embed_and_search(self, text: str, depth: int) -> tuple[np.ndarray, list]:
         """The query vector and its `depth` nearest papers (none for depth 0)."""
@@ -433,14 +498,15 @@ class SearchService:
                     self._executor = ThreadPoolExecutor(2, thread_name_prefix="search-vectors")
         return self._executor
 
-    def _rescore(self, qvec: np.ndarray, ids: list[str]) -> list[tuple[str, float]]:
-        """Exact cosine of the query against given papers (phrases/authors restrict the set)."""
+    def _rescore(self, qvecs: Sequence[np.ndarray], ids: list[str]) -> list[tuple[str, float]]:
+        """Exact cosine of the query (the best of its vectors) against given papers."""
         stored = self.indexes.vectors.get(ids)
         if not stored:
             return []
         # One matrix product: a per-vector loop cost ~10 us a candidate.
         mat = np.stack(list(stored.values()))
-        sims = mat @ qvec / np.maximum(np.linalg.norm(mat, axis=1), 1e-12)
+        dots = mat @ qvecs[0] if len(qvecs) == 1 else (mat @ np.stack(qvecs).T).max(axis=1)
+        sims = dots / np.maximum(np.linalg.norm(mat, axis=1), 1e-12)
         return sorted(zip(stored, sims.tolist(), strict=True), key=lambda kv: -kv[1])
 
     def _search(
@@ -527,7 +593,7 @@ class SearchService:
         rows: dict[str, dict] = {}
         # The lexical candidates' rows load while the vector search still runs (at 1M papers
         # with the shipped ef the ANN side is the longer one).
-        lex_hits, vec_hits, lex_total = self.candidates(
+        lex_hits, vec_hits, lex_total, suggestion, names = self.candidates(
             parsed, filters, LEXICAL_DEPTH, lambda ids: rows.update(hydrate(ids, columns))
         )
         author, author_ids = (
@@ -549,7 +615,10 @@ class SearchService:
         overlap = _title_overlap(parsed, rows, lex_ids)
         # The author's papers move first and other sorts reorder everything: those need it all.
         top = limit if sort == "relevance" and not author_ids else None
-        fused = fuse(lex_hits, vec_hits, parsed.kind, overlap, limit=top)
+        named = (
+            set() if author_ids else self._by_authors(names, [*lex_ids, *(p for p, _ in vec_hits)])
+        )
+        fused = fuse(lex_hits, vec_hits, parsed.kind, overlap, limit=top, by_named_author=named)
         if author_ids:
             fused = _author_first(fused, [a for a in author_ids if a in ok])
         fused = _sorted(fused, sort, rows)
@@ -560,7 +629,7 @@ class SearchService:
             author=author if author_ids else None,
             author_ids=frozenset(author_ids),
             message=_message(parsed, fused, lex_total) if explain else None,
-            suggestion=None if author_ids or not explain else self._suggestion(parsed),
+            suggestion=None if author_ids or not explain else suggestion,
         )
 
     def match_topics(
@@ -637,6 +706,14 @@ class SearchService:
                 shown = shown or matched[0]
                 ids.append(pid)
         return shown, ids
+
+    def _by_authors(self, names: Sequence[str], ids: Sequence[str]) -> set[str]:
+        """Those of these papers with an author holding one of the names."""
+        if not names or not ids:
+            return set()
+        among = SearchFilters(within=frozenset(ids))
+        lexical = self.indexes.lexical
+        return {pid for name in names for pid in lexical.author_ids(name, among, len(among.within))}
 
     def _suggestion(self, parsed: ParsedQuery) -> str | None:
         """The query with each word that occurs in no paper replaced by the closest title word
@@ -739,14 +816,15 @@ class _WindowVectors:
 
 
 def _window_hits(
-    window: _WindowVectors, qvec: np.ndarray, lexical: Iterable[str]
+    window: _WindowVectors, qvecs: Sequence[np.ndarray], lexical: Iterable[str]
 ) -> list[tuple[str, float]]:
     """Cosine of the query to the window's papers, best first: those past the relevance floor
     and the lexical candidates (`_rank` drops every other one, so they are not even loaded)."""
     ids = window.ids
     if not ids:
         return []
-    sims = (window.mat @ qvec).astype(np.float64)  # compared and ordered as the Python floats
+    dots = window.mat @ qvecs[0] if len(qvecs) == 1 else (window.mat @ np.stack(qvecs).T).max(1)
+    sims = dots.astype(np.float64)  # compared and ordered as the Python floats
     keep = sims >= FLOOR
     rows = window.row
     keep[[rows[pid] for pid in lexical if pid in rows]] = True
