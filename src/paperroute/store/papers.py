@@ -670,6 +670,7 @@ INDEX_COLUMNS = (
     "hidden",
     "venue",
     "issn",
+    "citation_count",
 )
 
 
@@ -700,6 +701,7 @@ def _index_row(row: Any) -> dict[str, Any]:
         "has_code": bool(row["code_url"]),
         "upvotes": int(row["hf_upvotes"] or 0) + int(row["upvotes"] or 0),
         "venues": [v for v in (row["venue"], row["issn"]) if v],
+        "citations": row["citation_count"],  # None: no source has counted them
     }
 
 
