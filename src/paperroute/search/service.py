@@ -822,9 +822,15 @@ def _sorted(
             key=lambda kv: (as_date(rows[kv[0]]["announced"]) or date.min, kv[1]),
             reverse=True,
         )
-    if sort == "citations":
+    if sort == "citations":  # ties: the better match, then the newer paper
         return sorted(
-            fused, key=lambda kv: (rows[kv[0]].get("citation_count") or 0, kv[1]), reverse=True
+            fused,
+            key=lambda kv: (
+                rows[kv[0]].get("citation_count") or 0,
+                kv[1],
+                as_date(rows[kv[0]]["announced"]) or date.min,
+            ),
+            reverse=True,
         )
     return sorted(fused, key=lambda kv: (_upvotes(rows[kv[0]]), kv[1]), reverse=True)
 
