@@ -14,7 +14,8 @@ Rules, chosen so that re-importing changes nothing and import order matters as l
   preprint said; between two published-version sources, each field comes from the earliest
   observation that has it, whichever batch brought it (see `refold_publication`);
 - two spellings of one DOI (`10.18653/V1/...`, `10.18653/v1/...`) keep the one that sorts first;
-- citation counts and the TLDR come from the newest enrichment observation, with its source;
+- citation counts and the TLDR come from the newest enrichment observation, with its source (at
+  one instant: the higher count, and the TLDR of the source whose name sorts last);
 - tasks are the union of every source's.
 
 Records find their paper by identifiers (see `record_identifiers`, and store/identity.py), else by
@@ -518,17 +519,26 @@ def _merge_citations(row: dict[str, Any], record: PaperRecord) -> None:
         return
     observed = _as_utc(record.observed_at)
     last = _as_utc(row["citations_observed_at"])
-    newest = last is None or (observed is not None and observed >= last)
-    if not newest and row["citation_count"] is not None and row["tldr"] is not None:
-        return
-    if record.citation_count is not None and (newest or row["citation_count"] is None):
-        row["citation_count"] = record.citation_count
+    later = last is None or (observed is not None and observed > last)
+    # Observations of one instant (a backfill stamps a run with its start) are kept by a rule
+    # that is the same in any order: the higher count (then the source name), and the TLDR of
+    # the source whose name sorts last; taking "the last one merged" depended on arrival order.
+    tie = observed is not None and observed == last
+    count = record.citation_count
+    if count is not None and (
+        later
+        or row["citation_count"] is None
+        or (tie and (count, record.source) > (row["citation_count"], row["citations_source"] or ""))
+    ):
+        row["citation_count"] = count
         row["influential_citations"] = record.influential_citations
         row["citations_source"] = record.source
-    if record.tldr and (newest or row["tldr"] is None):
+    if record.tldr and (
+        later or row["tldr"] is None or (tie and record.source > (row["tldr_source"] or ""))
+    ):
         row["tldr"] = record.tldr
         row["tldr_source"] = record.source
-    if newest:
+    if later:
         row["citations_observed_at"] = observed or last
 
 
