@@ -28,7 +28,8 @@ NO_WAITS = {
     "PAPERROUTE_SOURCE_HOST_DELAY": "0",
     "PAPERROUTE_LOAD_DEMO": "false",
 }
-NO_ENRICHMENT = {"enrich_citations": False, "enrich_published": False}  # tested on their own
+# Tested on their own: the enrichment sources and the Hugging Face daily papers
+NO_ENRICHMENT = {"enrich_citations": False, "enrich_published": False, "sync_hf_daily": False}
 
 
 @pytest.fixture
@@ -210,3 +211,38 @@ def test_python_dash_m_paperroute_cli_knows_the_sources_commands(tmp_path):
     done = subprocess.run(cmd, capture_output=True, text=True, env=env, timeout=120)
     assert done.returncode == 0, done.stderr
     assert "acl-anthology" in {row["name"] for row in json.loads(done.stdout)}
+
+
+HF_DAY = DATA / "hf" / "2026-08-21.json"  # a recorded /api/daily_papers reply: 3 papers
+
+
+def test_the_hugging_face_daily_sync_is_a_source_run_listed_and_paused_like_the_others(
+    cli, httpserver, monkeypatch
+):
+    httpserver.expect_request("/api/daily_papers").respond_with_data(
+        HF_DAY.read_bytes(), content_type="application/json"
+    )
+    monkeypatch.setenv("PAPERROUTE_HF_API_URL", httpserver.url_for("/").rstrip("/"))
+    before = _overview(cli)["hf-daily"]
+    assert before["configured"] and before["status"] == "never run" and before["papers"] == 0
+
+    run = cli("sources", "run", "hf-daily")
+    assert run.exit_code == 0, run.output
+    assert "hf-daily: 6 records: 3 papers added" in run.output  # one reply served for both days
+    assert [r.args["date"] for r, _ in httpserver.log] == sorted(
+        r.args["date"] for r, _ in httpserver.log
+    ) and len(httpserver.log) == 2  # yesterday and today
+    row = _overview(cli)["hf-daily"]
+    assert row["status"] == "ok" and row["papers"] == 3
+    assert row["next_run"] > row["last_run"] and "3 papers added" in row["message"]
+    table = cli("sources")
+    assert "hf-daily" in table.stdout and "Traceback" not in table.output
+
+    assert cli("sources", "pause", "hf-daily").exit_code == 0
+    assert _overview(cli)["hf-daily"]["paused"]
+    assert cli("sources", "resume", "hf-daily").exit_code == 0
+    assert not _overview(cli)["hf-daily"]["paused"]
+    monkeypatch.setenv("PAPERROUTE_SYNC_HF_DAILY", "false")
+    off = _overview(cli)["hf-daily"]
+    assert not off["configured"] and off["next_run"] is None
+    assert "not configured (set sync_hf_daily)" in cli("sources").stdout

@@ -23,7 +23,10 @@ ANNOUNCED = date(2024, 1, 3)  # the day after PUBLISHED: an arXiv preprint's ann
 
 
 def only(settings, **enabled):
-    flags = {"enrich_citations": False, "enrich_published": False, "enrich_code": False}
+    flags = {
+        "enrich_citations": False, "enrich_published": False, "enrich_code": False,
+        "sync_hf_daily": False,
+    }  # fmt: skip
     return settings.model_copy(update={**flags, **enabled, "source_host_delay": 0.0})
 
 
@@ -91,9 +94,7 @@ def test_offline_every_enrichment_and_the_hf_sync_fail_fast_with_one_warning_lin
     import logging
     import time
 
-    from paperroute.jobs.scheduler import run_job
     from paperroute.jobs.sources import source_overview
-    from paperroute.jobs.worker import JOBS
 
     upsert_records(engine, [paper_record("2401.00001", announced=ANNOUNCED, doi="10.1000/xyz123")])
     offline = {
@@ -103,18 +104,17 @@ def test_offline_every_enrichment_and_the_hf_sync_fail_fast_with_one_warning_lin
         "hf_api_url": "http://huggingface.invalid",
     }
     settings = only(
-        settings, enrich_citations=True, enrich_published=True, enrich_code=True, **offline
-    )
+        settings, enrich_citations=True, enrich_published=True, enrich_code=True,
+        sync_hf_daily=True, **offline,
+    )  # fmt: skip
     services = Services.for_worker(settings, engine)
     caplog.set_level(logging.WARNING)
     started = time.monotonic()
-    sync_sources_job(services)
-    [hf_job] = [j for j in JOBS if j.name == "sync-hf-daily"]
-    status, note = run_job(services, hf_job, "test")
+    note = sync_sources_job(services)
     assert time.monotonic() - started < 10  # no backoff rounds (5 retries wait 31 s a source)
-    assert status == "error" and "cannot resolve huggingface.invalid" in note
+    assert "hf-daily: error" in note and "cannot resolve huggingface.invalid" in note
     rows = {r["name"]: r for r in source_overview(settings, engine)}
-    for name in ("semantic-scholar", "crossref-published", "pwc"):
+    for name in ("hf-daily", "semantic-scholar", "crossref-published", "pwc"):
         assert rows[name]["status"] == "error", rows[name]
         assert "cannot resolve" in rows[name]["message"] and "\n" not in rows[name]["message"]
     warned = [r for r in caplog.records if r.levelno >= logging.WARNING]

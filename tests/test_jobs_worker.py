@@ -14,13 +14,16 @@ from datetime import UTC, datetime, timedelta
 
 from paperroute.jobs import scheduler
 from paperroute.jobs.scheduler import Job
-from paperroute.jobs.worker import digest_job, run_worker, start_background_jobs, sync_hf_daily_job
+from paperroute.jobs.sources import sync_sources_job
+from paperroute.jobs.worker import digest_job, run_worker, start_background_jobs
 from paperroute.services import Services
 from paperroute.store import deliveries
 from test_digest_delivery import active, load_demo
 
 # The web-process tests run only the digest job: the sync job would reach for huggingface.co.
 DIGESTS_ONLY = [Job("digests", 60.0, digest_job, exclusive=False)]
+# The sources job with only the Hugging Face daily papers on (enrichment would reach the web).
+HF_ONLY = {"enrich_citations": False, "enrich_published": False, "enrich_code": False}
 
 
 def worker_env(settings, server, rate=0):
@@ -244,7 +247,7 @@ def test_sync_job_fetches_todays_hugging_face_papers_from_the_configured_server(
         day.read_bytes(), content_type="application/json"
     )
     live = settings.model_copy(
-        update={"hf_api_url": httpserver.url_for("/").rstrip("/"),
+        update={"hf_api_url": httpserver.url_for("/").rstrip("/"), **HF_ONLY,
                 "submission_max_age_days": 100_000}  # the recorded day is months old
     )  # fmt: skip
     from paperroute.store import notifications as notify_store
@@ -253,10 +256,10 @@ def test_sync_job_fetches_todays_hugging_face_papers_from_the_configured_server(
 
     kou = add_user(engine, "kou-fan@example.org")
     follow_author(engine, kou.id, kou.email, "Kou Shi")
-    note = sync_hf_daily_job(Services.for_worker(live, engine))
+    note = sync_sources_job(Services.for_worker(live, engine))
     assert count_papers(engine) == 3
     assert len(httpserver.log) == 2, "yesterday and today"
-    assert "3" in note
+    assert note.startswith("hf-daily: ok 6 records: 3 papers added")  # one reply, both days
     # The job's ingest tells the followers of the new papers' authors.
     found = notify_store.list_notifications(engine, kou.id)
     assert [(n.kind, n.paper_id) for n in found] == [("followed_author", "2608.18580")]
@@ -266,13 +269,12 @@ def test_an_unreachable_source_is_logged_as_a_message_without_a_traceback(
     engine, settings, monkeypatch, caplog
 ):
     # Port 9 on loopback refuses connections: the sync job's source is offline, as on a laptop.
-    monkeypatch.setattr(settings, "hf_api_url", "http://127.0.0.1:9")
-    monkeypatch.setattr(settings, "http_retries", 0)
-    job = Job("sync-hf-daily", 3600.0, sync_hf_daily_job)
-    assert scheduler.try_lease(engine, job, "w1")
-    with caplog.at_level("WARNING", logger="paperroute.jobs.scheduler"):
-        status, note = scheduler.run_job(Services.for_worker(settings, engine), job, "w1")
-    assert status == "error" and "unreachable" in note
+    offline = settings.model_copy(
+        update={"hf_api_url": "http://127.0.0.1:9", "http_retries": 0, **HF_ONLY}
+    )
+    with caplog.at_level("WARNING", logger="paperroute.jobs"):
+        note = sync_sources_job(Services.for_worker(offline, engine))
+    assert note.startswith("hf-daily: error") and "unreachable" in note
     assert caplog.records and all(r.exc_info is None for r in caplog.records)
 
 

@@ -290,3 +290,37 @@ def test_any_order_and_batching_imported_twice_gives_the_same_store(
     assert _state(url) == once
     assert [p["id"] for p in once["papers"]] == [ARXIV_A, ARXIV_B, "2403.09999"]
     assert once["papers"][0]["venue"] == "ACL"  # the earliest published observation's
+
+
+def test_citation_counts_reported_at_the_same_moment_are_kept_whatever_their_order(engine):
+    """Two sources' counts observed at one instant (a backfill stamping a whole run with its
+    start): the higher count is kept, with its source, in either order and either batching."""
+    at = datetime(2026, 1, 1, tzinfo=UTC)
+
+    def counts(pid):
+        return [
+            PaperRecord(source="semantic_scholar", id=pid, title="Probes", citation_count=40,
+                        influential_citations=3, tldr="Probes find syntax.", observed_at=at),
+            PaperRecord(source="openalex", id=pid, title="Probes", citation_count=45,
+                        observed_at=at),
+        ]  # fmt: skip
+
+    store_papers.upsert_records(engine, counts("2401.00001"))  # one batch, written order
+    store_papers.upsert_records(engine, counts("2401.00002")[::-1])  # one batch, reversed
+    for record in counts("2401.00003"):  # a batch each
+        store_papers.upsert_records(engine, [record])
+    for record in counts("2401.00004")[::-1]:
+        store_papers.upsert_records(engine, [record])
+    with engine.connect() as conn:
+        rows = conn.execute(
+            select(
+                papers.c.citation_count,
+                papers.c.influential_citations,
+                papers.c.citations_source,
+                papers.c.tldr,
+                papers.c.tldr_source,
+            ).order_by(papers.c.id)
+        ).all()
+    assert [tuple(r) for r in rows] == [
+        (45, None, "openalex", "Probes find syntax.", "semantic_scholar")
+    ] * 4

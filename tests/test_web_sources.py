@@ -30,7 +30,7 @@ def test_admin_adds_a_feed_the_worker_reads_then_pauses_and_resumes_it(
     sign_in(client, engine, "boss@example.org", admin=True)
     page = client.get("/admin/sources")
     names = [e.get("data-source") for e in doc(page).cssselect("tr.source")]
-    assert names[:3] == ["acl-anthology", "crossref", "openalex"]
+    assert names[:3] == ["hf-daily", "acl-anthology", "crossref"]
     assert "not configured (set crossref_issns)" in texts(page, 'tr[data-source="crossref"]')[0]
 
     csrf = page_csrf(client, "/admin/sources")
@@ -43,7 +43,12 @@ def test_admin_adds_a_feed_the_worker_reads_then_pauses_and_resumes_it(
     [feed] = journal_feeds(engine)
 
     quick = settings.model_copy(
-        update={"source_host_delay": 0.0, "enrich_citations": False, "enrich_published": False}
+        update={
+            "source_host_delay": 0.0,
+            "enrich_citations": False,
+            "enrich_published": False,
+            "sync_hf_daily": False,
+        }  # fmt: skip
     )
     note = sync_sources_job(Services.for_worker(quick, engine))
     assert f"{feed['name']}: ok 20 records: 20 papers added" in note
@@ -63,3 +68,21 @@ def test_admin_adds_a_feed_the_worker_reads_then_pauses_and_resumes_it(
     assert missing.status_code == 404
     client.post("/admin/sources/feeds/remove", data={"name": feed["name"], "csrf_token": csrf})
     assert journal_feeds(engine) == [] and count_papers(engine) == 20
+
+
+def test_the_hugging_face_daily_sync_has_its_row_on_the_sources_page(settings, engine, httpserver):
+    day = Path(__file__).parent / "data" / "sources" / "hf" / "2026-08-21.json"
+    httpserver.expect_request("/api/daily_papers").respond_with_data(
+        day.read_bytes(), content_type="application/json"
+    )
+    hf_only = settings.model_copy(
+        update={"hf_api_url": httpserver.url_for("/").rstrip("/"), "source_host_delay": 0.0,
+                "enrich_citations": False, "enrich_published": False}
+    )  # fmt: skip
+    assert sync_sources_job(Services.for_worker(hf_only, engine)).startswith("hf-daily: ok")
+    client = client_for(make_app(settings, engine))
+    sign_in(client, engine, "boss@example.org", admin=True)
+    page = client.get("/admin/sources")
+    row = 'tr[data-source="hf-daily"]'
+    assert texts(page, f"{row} .papers") == ["3"]
+    assert texts(page, f"{row} .status")[0].startswith("ok")

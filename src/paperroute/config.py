@@ -157,6 +157,11 @@ class Settings(BaseSettings):
         description="Least seconds between two worker requests to one host, whichever source "
         "sends them (each source's own delay may be longer).",
     )
+    sync_hf_daily: bool = Field(
+        True,
+        description="The worker fetches the Hugging Face daily papers of yesterday and today "
+        "every hour (the `hf-daily` source: upvotes, code links, stars, new papers).",
+    )
     enrich_citations: bool = Field(
         True,
         description="The worker asks Semantic Scholar (hourly, `enrich_batch` papers a run) for "

@@ -43,7 +43,8 @@ CARDS = ".paper-list article.paper-card"
 
 
 def only(settings, **enabled):
-    flags = {"enrich_citations": False, "enrich_published": False, "enrich_code": False}
+    flags = {"enrich_citations": False, "enrich_published": False, "enrich_code": False,
+             "sync_hf_daily": False}  # fmt: skip
     return settings.model_copy(update={**flags, **enabled, "source_host_delay": 0.0})
 
 

@@ -1,6 +1,7 @@
 """Every source in the worker's schedule: what each fetches, when it is due, and its overview.
 
-One worker job, `sync-sources`, wakes every minute and asks which source is due: each source has
+One worker job, `sync-sources`, wakes every minute and asks which source is due (the Hugging Face
+daily papers, `hf-daily`, among them): each source has
 its own lease row in `job_runs` (`source:<name>`, the scheduler's lease), its own interval and its
 own checkpoint in `sync_state`, so a source that fails or is paused never holds up another. What a
 source fetches comes from settings (`crossref_issns`, `pubmed_term`, ...); a source with nothing
@@ -107,6 +108,15 @@ def checkpoint_key(name: str) -> str:
 
 def _client(settings: Settings, name: str, delay: float) -> HttpClient:
     return HttpClient.from_settings(settings, source=name, min_interval=delay)
+
+
+def _hf_daily(settings: Settings, engine: Engine, since: date) -> Source | None:
+    # Yesterday's and today's pages on every run, whatever the last run's day: upvotes on a day's
+    # papers keep changing after it.
+    from paperroute.sources.hf_daily import HfDailySource
+
+    today = datetime.now(UTC).date()
+    return HfDailySource.from_settings(settings, [today - timedelta(days=1), today])
 
 
 def _acl(settings: Settings, engine: Engine, since: date) -> Source | None:
@@ -248,6 +258,9 @@ def _pwc(settings: Settings, targets: list) -> Source:
 
 
 BUILT_IN = [
+    ScheduledSource(
+        "hf-daily", HOUR, _hf_daily, "Hugging Face daily papers (yesterday, today)", "sync_hf_daily"
+    ),
     ScheduledSource(
         "acl-anthology", DAY, _acl, "ACL Anthology volumes", "acl_anthology_collections"
     ),

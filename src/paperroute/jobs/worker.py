@@ -12,7 +12,6 @@ import logging
 import threading
 from collections.abc import Callable
 from contextlib import asynccontextmanager
-from datetime import UTC, datetime, timedelta
 
 from paperroute.community.notifications import send_notification_mail
 from paperroute.digest.delivery import send_due_digests, worker_id
@@ -46,17 +45,6 @@ def digest_job(services: Services, stop: threading.Event | None = None) -> str:
     return f"{note}; stopped: {report.stopped}" if report.stopped else note
 
 
-def sync_hf_daily_job(services: Services, stop: threading.Event | None = None) -> str:
-    """Fetch today's and yesterday's Hugging Face daily papers (`paperroute sync hf-daily`);
-    the process's ingest indexes what changed and tells the followers of new papers' authors
-    (the notification-mail job mails them)."""
-    from paperroute.sources.hf_daily import HfDailySource
-
-    today = datetime.now(UTC).date()
-    source = HfDailySource.from_settings(services.settings, [today - timedelta(days=1), today])
-    return services.ingest.source(source, progress=False).summary()
-
-
 def embed_job(services: Services, stop: threading.Event | None = None) -> str:
     """Embed new or changed papers for semantic search (`paperroute embed`); stops between
     small batches once `stop` is set, keeping what it finished (the next run goes on)."""
@@ -79,9 +67,10 @@ def notification_mail_job(services: Services, stop: threading.Event | None = Non
 JOBS: list[Job] = [
     # Digests are concurrent: the delivery ledger gives each digest to exactly one worker.
     Job("digests", 60.0, digest_job, exclusive=False),
-    Job("sync-hf-daily", 3600.0, sync_hf_daily_job, lease_seconds=3 * 3600.0),
-    # Every other source (Crossref, OpenAlex, PubMed, ACL, bioRxiv, OpenReview, journal feeds):
-    # each under its own lease and interval, see jobs/sources.py.
+    # Every source (the Hugging Face daily papers hourly, Crossref, OpenAlex, PubMed, ACL,
+    # bioRxiv, OpenReview, journal feeds, enrichment): each under its own lease and interval,
+    # listed, paused and resumed like the others (jobs/sources.py). Its ingest indexes what
+    # changed and tells the followers of new papers' authors.
     Job("sync-sources", 60.0, sync_sources_job, lease_seconds=6 * 3600.0),
     Job("embed", 300.0, embed_job, lease_seconds=3600.0),
     # Notification mail: the ledger in store/notifications.py gives each mail to one worker.

@@ -44,6 +44,7 @@ def row_to_doc(row: dict) -> IndexDoc:
         has_code=row["has_code"],
         upvotes=row["upvotes"],
         venues=row["venues"],
+        citations=row["citations"],
     )
 
 

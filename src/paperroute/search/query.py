@@ -16,7 +16,7 @@ from paperroute.models import canonical_id, is_arxiv_id
 MAX_QUERY_CHARS = 1000
 MAX_WORDS = 64
 _TOKEN = re.compile(
-    r"(?P<cites>citations|cited):(?:>=?|=)?(?P<n>\d{1,9})\b|"
+    r"(?P<cites>citations|cited):(?P<op>>=?|=)?(?P<n>\d{1,9})\b|"
     r'(?P<key>author|cat|au|category|venue|journal):(?:"(?P<qv>[^"]*)"?|(?P<v>\S*))|"(?P<phrase>[^"]*)"?|(?P<word>\S+)',
     re.IGNORECASE,
 )
@@ -96,7 +96,9 @@ class ParsedQuery:
     venues: list[str] = field(default_factory=list)  # `venue:ACL`, `journal:1687-725X`
     excluded: list[str] = field(default_factory=list)
     arxiv_id: str | None = None
-    min_citations: int | None = None  # `citations:>N` (also `citations:N`, `cited:>=N`)
+    # At least this many citations: `citations:>N` is N + 1, `citations:>=N` and `citations:N`
+    # are N (also spelt `cited:`)
+    min_citations: int | None = None
     message: str | None = None
 
     @property
@@ -113,12 +115,26 @@ class ParsedQuery:
     @property
     def is_empty(self) -> bool:
         """True when nothing searchable is left."""
-        return not (self.text or self.authors or self.categories or self.venues or self.arxiv_id)
+        return not (
+            self.text
+            or self.authors
+            or self.categories
+            or self.venues
+            or self.arxiv_id
+            or self.min_citations
+        )
 
     @property
     def filters_only(self) -> bool:
-        """Only filter syntax (`cat:cs.CL`, `venue:ACL`): no words, phrases or authors."""
+        """Only filter syntax (`cat:cs.CL`, `venue:ACL`, `citations:>N`): no words, phrases or
+        authors."""
         return not (self.text or self.authors)
+
+    @property
+    def lists_most_cited(self) -> bool:
+        """Filters alone with a citation floor: listed most cited first (the other filters
+        alone list the newest first, like a category page)."""
+        return self.filters_only and bool(self.min_citations)
 
     @property
     def structured(self) -> bool:
@@ -160,7 +176,7 @@ def parse_query(raw: str | bytes | None) -> ParsedQuery:
         return parsed
     for m in _TOKEN.finditer(text):
         if m.group("cites"):
-            parsed.min_citations = int(m.group("n"))
+            parsed.min_citations = int(m.group("n")) + (m.group("op") == ">")
         elif m.group("key"):
             value = (m.group("qv") if m.group("qv") is not None else m.group("v") or "").strip()
             if value and _WORDISH.search(value):

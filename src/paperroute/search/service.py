@@ -414,7 +414,11 @@ class SearchService:
                 # Exact counts only where the match set is narrow (phrases, authors, filters).
                 narrow = parsed.structured or not parsed.text
                 lex_hits, total = self.indexes.lexical.search(
-                    lex_query, depth, count=narrow, newest=parsed.filters_only
+                    lex_query,
+                    depth,
+                    count=narrow,
+                    newest=parsed.filters_only,
+                    most_cited=parsed.lists_most_cited,
                 )
             except ValueError:  # tantivy refuses a query: fall back to vector results only
                 lex_hits, total = [], 0
@@ -575,7 +579,9 @@ class SearchService:
         hydrate = source.read
         filters = self._resolve_window(filters)
         if parsed.filters_only and sort == "relevance":
-            sort = "date"  # nothing to rank by: the filter's papers newest first, like a listing
+            # Nothing to rank by: the filter's papers newest first, like a listing, or most
+            # cited first for a citation floor
+            sort = "citations" if parsed.lists_most_cited else "date"
         if parsed.min_citations is not None:  # `citations:>N` in the query
             filters = replace(
                 filters, min_citations=max(filters.min_citations, parsed.min_citations)
@@ -894,9 +900,15 @@ def _sorted(
             key=lambda kv: (as_date(rows[kv[0]]["announced"]) or date.min, kv[1]),
             reverse=True,
         )
-    if sort == "citations":
+    if sort == "citations":  # ties: the better match, then the newer paper
         return sorted(
-            fused, key=lambda kv: (rows[kv[0]].get("citation_count") or 0, kv[1]), reverse=True
+            fused,
+            key=lambda kv: (
+                rows[kv[0]].get("citation_count") or 0,
+                kv[1],
+                as_date(rows[kv[0]]["announced"]) or date.min,
+            ),
+            reverse=True,
         )
     return sorted(fused, key=lambda kv: (_upvotes(rows[kv[0]]), kv[1]), reverse=True)
 
@@ -908,6 +920,7 @@ def _message(parsed: ParsedQuery, fused: list, lex_total: int) -> str | None:
     if not fused:
         return "No papers match. Check the spelling, try fewer words or remove a filter."
     if lex_total > len(fused):
-        which = "newest" if parsed.filters_only else "best"
+        which = "most cited" if parsed.lists_most_cited else "newest"
+        which = which if parsed.filters_only else "best"
         return f"Showing the {which} {len(fused):,} of {lex_total:,} matching papers."
     return None

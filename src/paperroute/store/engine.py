@@ -22,6 +22,7 @@ from sqlalchemy import (
 from sqlalchemy.dialects import postgresql, sqlite
 
 MIGRATIONS_DIR = Path(__file__).parent / "migrations"
+SQLITE_PAGE_SIZE = 16384
 
 
 class StaleSchemaError(RuntimeError):
@@ -121,6 +122,10 @@ class _LeanRead:
 def _sqlite_pragmas(dbapi_conn, _record) -> None:
     # WAL lets readers run while one writer writes; NORMAL sync is durable at checkpoints in WAL.
     cur = dbapi_conn.cursor()
+    # Only a new, empty database takes it (before WAL; an existing store keeps its size): a paper
+    # row is ~2.8 KB, so 4 KiB pages held one row each, and an import wrote 20% more bytes in 4x
+    # the write calls (docs/benchmarks.md, i-ingest 4 Dec 2026).
+    cur.execute(f"PRAGMA page_size={SQLITE_PAGE_SIZE}")
     cur.execute("PRAGMA journal_mode=WAL")
     cur.execute("PRAGMA synchronous=NORMAL")
     cur.execute("PRAGMA foreign_keys=ON")
