@@ -44,7 +44,12 @@ from paperroute.ranking.recommend import (
 )
 from paperroute.search.embedder import paper_text
 
-CORPUS = Path(__file__).resolve().parents[2] / "shared/data/arxiv_cs/arxiv_cs_papers.jsonl.gz"
+_CRAWL = "shared/data/arxiv_cs/arxiv_cs_papers.jsonl.gz"
+# ../shared next to the clone; a worktree one level deeper finds it one folder further up.
+CORPUS = next(
+    (p / _CRAWL for p in Path(__file__).resolve().parents[2:4] if (p / _CRAWL).exists()),
+    Path(__file__).resolve().parents[2] / _CRAWL,
+)
 OUT = Path(__file__).resolve().parent / "out"
 K = 20
 MIN_LIBRARY = 3
