@@ -236,4 +236,7 @@ def test_big_windows_rank_the_same_top_papers_with_the_nearest_neighbour_shortli
     exact = score_candidates(cands, pos, None, replace(params, shortlist=len(cands)))
     top_fast, top_exact = list(np.argsort(-fast)[:20]), list(np.argsort(-exact)[:20])
     assert set(top_fast) == set(top_exact)  # same papers shown
-    assert top_fast[:10] == top_exact[:10]  # near-ties may swap: the z-score uses a sample
+    # In the same order, except near-ties (the z-score's mean and spread come from a sample).
+    for i, a in enumerate(top_exact):
+        for b in top_exact[i + 1 :]:
+            assert fast[a] > fast[b] or exact[a] - exact[b] < 0.01
