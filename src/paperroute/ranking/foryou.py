@@ -154,6 +154,7 @@ class _Window:
     index: dict[str, int]
     space: rec.TermSpace | None = None
     features: Any = None  # scipy CSR rows of the candidates (rec.term_features)
+    shared: dict = field(default_factory=dict)  # rec.Features.shared: model rows per scale
 
 
 class Recommender:
@@ -370,7 +371,7 @@ class Recommender:
             return None
         pos = rec.term_features(self.terms.get(pos_ids), pool.space, self.params)
         neg = rec.term_features(self.terms.get(neg_ids), pool.space, self.params)
-        return rec.Features(pool.features, pos, neg)
+        return rec.Features(pool.features, pos, neg, pool.shared)
 
     def _memo(self, key: tuple, compute: Callable[[], Any]) -> Any:
         """A per-reader result kept for up to an hour (the regression, the author scores)."""

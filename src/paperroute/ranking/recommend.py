@@ -106,6 +106,7 @@ class Features:
     candidates: sparse.csr_matrix
     positives: sparse.csr_matrix
     negatives: sparse.csr_matrix
+    shared: dict | None = None  # the candidates' model rows, kept by whoever owns the window
 
 
 @dataclass
@@ -288,11 +289,14 @@ def term_space(window: Terms, params: Params) -> TermSpace:
 
 
 def _unit_rows(x: sparse.csr_matrix, scale: np.ndarray, weight: float) -> sparse.csr_matrix:
-    from scipy import sparse
-
-    x = x @ sparse.diags(scale)
-    norms = np.sqrt(np.asarray(x.multiply(x).sum(axis=1)).ravel())
-    return (sparse.diags(weight / np.maximum(norms, 1e-12)) @ x).tocsr()
+    # On the stored values directly: a 2^18 x 2^18 diagonal matrix product cost ~5 ms a call.
+    x = x.copy()
+    x.data *= scale[x.indices]
+    counts = np.diff(x.indptr)
+    row = np.repeat(np.arange(x.shape[0]), counts)
+    norms = np.sqrt(np.bincount(row, weights=x.data**2, minlength=x.shape[0]))
+    x.data *= (weight / np.maximum(norms, 1e-12))[row].astype(np.float32)
+    return x
 
 
 def term_features(terms: Terms, space: TermSpace, params: Params) -> sparse.csr_matrix:
@@ -314,6 +318,26 @@ def dense_scale(n_positives: int, params: Params) -> float:
     return max(params.dense_scale, float(floor))
 
 
+def _joint_rows(dense: np.ndarray, scale: float, rows: sparse.csr_matrix) -> sparse.csr_matrix:
+    """[scale x dense | rows] as one float64 CSR matrix, built in place: what liblinear reads,
+    without scipy's hstack and scikit-learn's float64 copy (a third of the fitting time)."""
+    from scipy import sparse
+
+    n, dim = dense.shape
+    counts = np.diff(rows.indptr)
+    indptr = np.zeros(n + 1, dtype=np.int64)
+    np.cumsum(counts + dim, out=indptr[1:])
+    data = np.empty(indptr[-1], dtype=np.float64)
+    indices = np.empty(indptr[-1], dtype=np.int32)
+    at_dense = (indptr[:-1, None] + np.arange(dim)).ravel()
+    data[at_dense] = dense.ravel() * scale
+    indices[at_dense] = np.tile(np.arange(dim, dtype=np.int32), n)
+    at_sparse = np.arange(rows.nnz) + (np.repeat(np.arange(n), counts) + 1) * dim
+    data[at_sparse] = rows.data
+    indices[at_sparse] = rows.indices + dim
+    return sparse.csr_matrix((data, indices, indptr), shape=(n, dim + rows.shape[1]))
+
+
 def fit_model(
     candidates: np.ndarray,
     positives: np.ndarray,
@@ -329,18 +353,11 @@ def fit_model(
     request).
     """
     from scipy import sparse
-    from sklearn.svm import LinearSVC
 
     exclude = np.asarray(exclude if exclude is not None else [], dtype=int)
     rows = _background(len(candidates), exclude, params.max_background, params.seed)
-    scale = dense_scale(len(positives), params) if features is not None else 1.0
-    x = np.vstack([positives, negatives, candidates[rows]]) * scale
-    if features is not None:
-        extra = sparse.vstack(
-            [features.positives, features.negatives, features.candidates[rows]], format="csr"
-        )
-        x = sparse.hstack([sparse.csr_matrix(x), extra], format="csr")
-    y = np.r_[np.ones(len(positives)), np.zeros(x.shape[0] - len(positives))]
+    n = len(positives) + len(negatives) + len(rows)
+    y = np.r_[np.ones(len(positives)), np.zeros(n - len(positives))]
     # Balanced classes as arxiv-sanity's class_weight="balanced"; a rejection counts more.
     n_neg = len(rows) + params.neg_weight * len(negatives)
     half = (len(positives) + n_neg) / 2
@@ -349,18 +366,55 @@ def fit_model(
         np.full(len(negatives), params.neg_weight * half / n_neg),
         np.full(len(rows), half / n_neg),
     ]
-    # The dual coordinate-descent solver: its cost follows the rows' non-zeros, not the 2^19
-    # hashed columns (the primal solvers were 20x slower here).
     # C is per MAX_BACKGROUND training rows (a mean loss): a small window or a test fixture of
     # 36 papers is regularised like a week of 2,000.
-    c = params.c * params.max_background / len(y)
-    model = LinearSVC(C=c, dual=True, tol=1e-4, max_iter=2000)
+    c = params.c * params.max_background / n
+    if features is None:  # the embedding alone, at full scale
+        dense_rows = np.vstack([positives, negatives, candidates[rows]])
+        return _svm(dense_rows, y, weight, c, candidates.shape[1])
+    scale = dense_scale(len(positives), params)
+    library = sparse.vstack([features.positives, features.negatives], format="csr")
+    x = sparse.vstack(
+        [
+            _joint_rows(np.vstack([positives, negatives]), scale, library),
+            _background_rows(candidates, features, rows, scale),
+        ],
+        format="csr",
+    )
+    model = _svm(x, y, weight, c, candidates.shape[1])
+    model.dense *= scale
+    return model
+
+
+def _background_rows(
+    candidates: np.ndarray, features: Features, rows: np.ndarray, scale: float
+) -> sparse.csr_matrix:
+    """The joint rows of the sampled candidates. A window within MAX_BACKGROUND is every
+    candidate but the reader's own, so its joint matrix is built once per scale and shared by
+    the readers of a batch (a digest run fits every reader against the same papers)."""
+    if features.shared is None or len(candidates) > MAX_BACKGROUND:
+        return _joint_rows(candidates[rows], scale, features.candidates[rows])
+    every = features.shared.get(scale)
+    if every is None:
+        every = _joint_rows(candidates, scale, features.candidates)
+        if len(features.shared) >= 4:  # scales differ by library size (dense_scale)
+            features.shared.clear()
+        features.shared[scale] = every
+    return every[rows]
+
+
+def _svm(x, y: np.ndarray, weight: np.ndarray, c: float, dim: int) -> LinearModel:
+    """A liblinear linear SVM; the first `dim` columns are the embedding's."""
+    from sklearn.svm import LinearSVC
+
+    # The dual coordinate-descent solver: its cost follows the rows' non-zeros, not the 2^19
+    # hashed columns (the primal solvers were 20x slower here).
+    # tol 1e-2: 6 passes instead of 9, scores correlated 1.00000 with a 1e-6 fit.
+    model = LinearSVC(C=c, dual=True, tol=1e-2, max_iter=2000)
     model.fit(x, y, sample_weight=weight)
     coef = model.coef_[0].astype(np.float32)
-    dim = candidates.shape[1]
-    dense = coef[:dim] * scale
-    sparse_part = coef[dim:] if features is not None else None
-    return LinearModel(dense, sparse_part, float(model.intercept_[0]))
+    sparse_part = coef[dim:] if x.shape[1] > dim else None
+    return LinearModel(coef[:dim], sparse_part, float(model.intercept_[0]))
 
 
 def score_candidates(
