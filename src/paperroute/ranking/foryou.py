@@ -155,6 +155,7 @@ class _Window:
     space: rec.TermSpace | None = None
     features: Any = None  # scipy CSR rows of the candidates (rec.term_features)
     shared: dict = field(default_factory=dict)  # rec.Features.shared: model rows per scale
+    decisions: dict = field(default_factory=dict)  # reader key -> the model's scores here
 
 
 class Recommender:
@@ -312,13 +313,18 @@ class Recommender:
             # Valid while the library and the window's papers are unchanged.
             followed = tuple(lib.followed_authors)
             key = (user_id, tag, hash((tuple(pos_ids), tuple(neg_ids), tuple(cand_ids), followed)))
-            weights, features = None, self._features(pool, pos_ids, neg_ids)
+            decision, features = None, self._features(pool, pos_ids, neg_ids)
             if rec.uses_model(len(pos), len(cand), self.params):
                 own = rec.own_rows(cand_ids, pos_ids, index)
                 weights = self._memo(
                     ("weights", *key),
                     lambda: rec.fit_model(cand, pos, neg, self.params, own, features),
                 )
+                # Its scores on this window, kept with the window (each request reads them).
+                decision = pool.decisions.get(key)
+                if decision is None:
+                    decision = weights.decision(cand, pool.features)
+                    pool.decisions[key] = decision
             authors = self._memo(
                 ("authors", *key), lambda: self._author_scores(cand_ids, pos_ids, followed)
             )
@@ -328,7 +334,7 @@ class Recommender:
                 pos_ids,
                 pos,
                 neg,
-                weights=weights,
+                decision=decision,
                 authors=authors,
                 authors_of=lambda ids: {p: self._authors.get(p, ()) for p in ids},
                 candidate_index=index,

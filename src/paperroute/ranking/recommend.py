@@ -292,6 +292,7 @@ def _unit_rows(x: sparse.csr_matrix, scale: np.ndarray, weight: float) -> sparse
     # On the stored values directly: a 2^18 x 2^18 diagonal matrix product cost ~5 ms a call.
     x = x.copy()
     x.data *= scale[x.indices]
+    x.eliminate_zeros()  # words too common in the window (idf 0): about half the stored values
     counts = np.diff(x.indptr)
     row = np.repeat(np.arange(x.shape[0]), counts)
     norms = np.sqrt(np.bincount(row, weights=x.data**2, minlength=x.shape[0]))
@@ -426,6 +427,7 @@ def score_candidates(
     weights: LinearModel | None = None,
     authors: np.ndarray | None = None,
     features: Features | None = None,
+    decision: np.ndarray | None = None,
 ) -> np.ndarray:
     """Score every candidate row for a reader (higher is better); vectors must be unit length.
 
@@ -433,7 +435,8 @@ def score_candidates(
     as implicit negatives. `weights` is a model fitted earlier by `fit_model`. `authors` is
     `author_scores` of the candidates, added with `params.author_weight`. `features` are the
     sparse TF-IDF rows of candidates, positives and negatives (`term_features`); without them
-    the linear model sees the embedding alone.
+    the linear model sees the embedding alone. `decision` is the fitted model's decision values
+    on these candidates, when the caller kept them (a month of papers costs ~10-30 ms).
     """
     params = params or Params()
     negatives = negatives if negatives is not None else np.zeros((0, candidates.shape[1]), "f4")
@@ -445,9 +448,12 @@ def score_candidates(
     regression = uses_model(len(positives), n, params)
     pre = np.zeros(n, dtype=np.float32)
     if regression:
-        model = weights or fit_model(candidates, positives, negatives, params, exclude, features)
-        sparse_rows = features.candidates if features is not None else None
-        pre += params.blend * _zscore(model.decision(candidates, sparse_rows))
+        if decision is None:
+            model = weights or fit_model(
+                candidates, positives, negatives, params, exclude, features
+            )
+            decision = model.decision(candidates, features.candidates if features else None)
+        pre += params.blend * _zscore(decision)
     if authors is not None and params.author_weight and float(authors.max(initial=0)) > 0:
         pre += params.author_weight * _zscore(authors)
     rows, sample = _knn_rows(pre, n, regression, params)
@@ -549,6 +555,7 @@ def recommend(
     authors_of: Callable[[Sequence[str]], dict[str, Sequence[str]]] | None = None,
     candidate_index: dict[str, int] | None = None,
     features: Features | None = None,
+    decision: np.ndarray | None = None,
 ) -> list[Recommendation]:
     """Top `limit` candidates for a reader, each with the saved papers it is closest to.
 
@@ -564,7 +571,7 @@ def recommend(
     if negative_vectors is not None and len(negative_vectors):
         neg = normalise_rows(negative_vectors)
     own = own_rows(candidate_ids, positive_ids, candidate_index)
-    scores = score_candidates(cand, pos, neg, params, own, weights, authors, features)
+    scores = score_candidates(cand, pos, neg, params, own, weights, authors, features, decision)
     order = np.argsort(-scores)
     shown = list(islice((i for i in order if candidate_ids[i] not in hide), limit))
     if not shown:
