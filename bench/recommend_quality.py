@@ -435,7 +435,7 @@ def record() -> None:
     for r in rows:
         lines.append(
             f"| {r['split']} | {r['method']} | {r['readers']} | {r['candidates']} "
-            f"| {r['recall@20']:.3f} | {r['ndcg@20']:.3f} |"
+            f"| {r['recall@20']:.4f} | {r['ndcg@20']:.3f} |"
         )
     test = {r["method"]: r for r in rows if r["split"] == "test"}
 
@@ -462,7 +462,7 @@ def record() -> None:
             f"{sp['load_average']} from other work on the 2 cores): "
             f"`GET /api/recommendations?window=month&limit=30` median {sp['median_ms']} ms "
             f"(p90 {sp['p90_ms']} ms), the `/for-you` HTML page median {sp['page_median_ms']} ms; "
-            f"the first request after saving a paper refits the regression: "
+            f"the first request after saving a paper refits the model: "
             f"{sp['after_saving_a_paper_ms']} ms.",
         ]
     record_section("Recommendations", "bench/recommend_quality.py", "\n".join(lines))
