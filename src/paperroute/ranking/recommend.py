@@ -224,12 +224,6 @@ def uses_model(n_positives: int, n_candidates: int, params: Params) -> bool:
     return enough and params.blend > 0
 
 
-def _stop_words() -> frozenset[str]:
-    from sklearn.feature_extraction.text import ENGLISH_STOP_WORDS
-
-    return ENGLISH_STOP_WORDS
-
-
 @lru_cache(maxsize=1)
 def _word_hasher():
     from sklearn.feature_extraction.text import HashingVectorizer
@@ -238,7 +232,7 @@ def _word_hasher():
     return HashingVectorizer(
         n_features=HASHED_COLUMNS,
         ngram_range=(1, 2),
-        stop_words=sorted(_stop_words()),
+        stop_words="english",
         strip_accents="unicode",
         token_pattern=r"(?u)\b[a-zA-Z_][a-zA-Z0-9_]+\b",
         alternate_sign=False,
@@ -248,7 +242,7 @@ def _word_hasher():
 
 
 def _same(names):
-    return names
+    return names  # a paper's author keys are its tokens, whole
 
 
 @lru_cache(maxsize=1)
