@@ -97,6 +97,67 @@ class VectorCache:
             return have, self._matrix[[self._row[i] for i in have]]
 
 
+class TermCache:
+    """Paper id -> hashed term counts (words of title + abstract, author names), kept like the
+    vectors: counted once per paper, read from the store on first use."""
+
+    def __init__(
+        self,
+        texts: Callable[[Sequence[str]], dict[str, str]],
+        names: Callable[[Sequence[str]], dict[str, Sequence[str]]],
+        limit: int = 100_000,
+    ) -> None:
+        self._texts = texts
+        self._names = names
+        self._limit = limit
+        self._row: dict[str, int] = {}
+        self._terms: rec.Terms | None = None
+        self._lock = threading.Lock()
+
+    def get(self, ids: Sequence[str]) -> rec.Terms:
+        """Term counts of the ids, one row each, in order (a paper without text: an empty row)."""
+        if not ids:
+            return rec.paper_terms([], [])
+        missing = [i for i in dict.fromkeys(ids) if i not in self._row]
+        if missing:
+            texts, names = self._texts(missing), self._names(missing)
+            found = rec.paper_terms(
+                [texts.get(p, "") for p in missing], [names.get(p, ()) for p in missing]
+            )
+            with self._lock:
+                self._append(missing, found)
+        with self._lock:
+            assert self._terms is not None
+            return self._terms.rows([self._row[i] for i in ids])
+
+    def _append(self, ids: list[str], found: rec.Terms) -> None:
+        from scipy import sparse
+
+        fresh = [k for k, p in enumerate(ids) if p not in self._row]
+        if self._terms is None or len(self._row) + len(fresh) > self._limit:
+            self._row, self._terms = {}, found.rows([])
+        n = len(self._row)
+        self._terms = rec.Terms(
+            sparse.vstack([self._terms.words, found.words[fresh]], format="csr"),
+            sparse.vstack([self._terms.names, found.names[fresh]], format="csr"),
+        )
+        self._row.update({ids[k]: n + j for j, k in enumerate(fresh)})
+
+
+@dataclass
+class _Window:
+    """Candidates as the model sees them: ids, unit vectors, id -> row, and TF-IDF rows in the
+    window's own idf space."""
+
+    ids: list[str]
+    vectors: np.ndarray
+    index: dict[str, int]
+    space: rec.TermSpace | None = None
+    features: Any = None  # scipy CSR rows of the candidates (rec.term_features)
+    shared: dict = field(default_factory=dict)  # rec.Features.shared: model rows per scale
+    decisions: dict = field(default_factory=dict)  # reader key -> the model's scores here
+
+
 class Recommender:
     """Per-reader recommendations over one store and one set of vectors."""
 
@@ -113,7 +174,8 @@ class Recommender:
         self.params = params or rec.Params()
         self._topic_vectors: dict[str, np.ndarray] = {}
         self._authors: dict[str, Sequence[str]] = {}
-        self._windows: dict[tuple, tuple[float, tuple]] = {}
+        self.terms = TermCache(self.texts, self._author_keys)
+        self._windows: dict[tuple, tuple[float, _Window]] = {}
         self._models: OrderedDict[tuple, tuple[float, Any]] = OrderedDict()
         self._lock = threading.Lock()
 
@@ -175,35 +237,35 @@ class Recommender:
         Candidates are the window's recent papers, or `candidates` when given (a digest's new
         papers; `window` then only labels the result). Libraries are read in one batch, the
         candidates' vectors, authors and texts once for all readers; readers are ranked on a
-        few threads (the regression fit and the matrix products release the GIL).
+        few threads (the model fit and the matrix products release the GIL).
         """
         start = time.perf_counter()
         if window not in rec.WINDOWS:
             raise ValueError(f"window: must be one of {', '.join(rec.WINDOWS)}")
         libs = store.load_reader_libraries(self.engine, user_ids)
         if candidates is None:
-            cand_ids, cand, index = self._window(window, today)
+            pool = self._window(window, today)
         else:
-            cand_ids, cand = self.cache.get(list(dict.fromkeys(candidates)))
-            index = {pid: i for i, pid in enumerate(cand_ids)}
+            pool = self._candidates(list(dict.fromkeys(candidates)))
+        cand_ids = pool.ids
         texts = _Texts(self.texts) if with_reasons else None
         if len(libs) > 1:  # what the readers' rankings read: in a few queries, before the threads
             saved = list(dict.fromkeys(p for lib in libs.values() for p in lib.positives_for(tag)))
-            self.cache.get([*saved, *{p for lib in libs.values() for p in lib.negatives}])
+            rejected = {p for lib in libs.values() for p in lib.negatives}
+            self.cache.get([*saved, *rejected])
             self._load_authors([*cand_ids, *saved])
+            self.terms.get([*saved, *rejected])
             if texts is not None:  # reasons name terms shared with the closest saved papers
                 texts([*cand_ids, *saved])
 
         def one(user_id: int) -> ForYou:
-            return self._rank_reader(
-                user_id, libs[user_id], window, tag, limit, (cand_ids, cand, index), texts
-            )
+            return self._rank_reader(user_id, libs[user_id], window, tag, limit, pool, texts)
 
         readers = list(libs)
         workers = min(os.cpu_count() or 1, READER_THREADS, len(readers))
         if workers > 1:
-            with ThreadPoolExecutor(workers, thread_name_prefix="for-you") as pool:
-                found = dict(zip(readers, pool.map(one, readers), strict=True))
+            with ThreadPoolExecutor(workers, thread_name_prefix="for-you") as threads:
+                found = dict(zip(readers, threads.map(one, readers), strict=True))
         else:
             found = {uid: one(uid) for uid in readers}
         if len(found) == 1:
@@ -218,12 +280,12 @@ class Recommender:
         window: str,
         tag: str | None,
         limit: int,
-        candidates: tuple[list[str], np.ndarray, dict[str, int]],
+        pool: _Window,
         texts: Callable[[Sequence[str]], dict[str, str]] | None,
     ) -> ForYou:
         """One reader's recommendations among the given candidates."""
         start = time.perf_counter()
-        cand_ids, cand, index = candidates
+        cand_ids, cand, index = pool.ids, pool.vectors, pool.index
         out = ForYou(window=window, tag=tag, negatives=len(lib.negatives))
         out.candidates = len(cand_ids)
         pos_ids, pos = self.cache.get(lib.positives_for(tag))
@@ -251,13 +313,18 @@ class Recommender:
             # Valid while the library and the window's papers are unchanged.
             followed = tuple(lib.followed_authors)
             key = (user_id, tag, hash((tuple(pos_ids), tuple(neg_ids), tuple(cand_ids), followed)))
-            weights = None
-            if rec.uses_regression(len(pos), len(cand), self.params):
+            decision, features = None, self._features(pool, pos_ids, neg_ids)
+            if rec.uses_model(len(pos), len(cand), self.params):
                 own = rec.own_rows(cand_ids, pos_ids, index)
                 weights = self._memo(
                     ("weights", *key),
-                    lambda: rec.fit_regression(cand, pos, neg, self.params, own),
+                    lambda: rec.fit_model(cand, pos, neg, self.params, own, features),
                 )
+                # Its scores on this window, kept with the window (each request reads them).
+                decision = pool.decisions.get(key)
+                if decision is None:
+                    decision = weights.decision(cand, pool.features)
+                    pool.decisions[key] = decision
             authors = self._memo(
                 ("authors", *key), lambda: self._author_scores(cand_ids, pos_ids, followed)
             )
@@ -267,10 +334,11 @@ class Recommender:
                 pos_ids,
                 pos,
                 neg,
-                weights=weights,
+                decision=decision,
                 authors=authors,
                 authors_of=lambda ids: {p: self._authors.get(p, ()) for p in ids},
                 candidate_index=index,
+                features=features,
                 texts=texts,
                 limit=limit,
                 hide=set(lib.positives) | set(lib.negatives),
@@ -279,19 +347,37 @@ class Recommender:
         out.took_ms = (time.perf_counter() - start) * 1000
         return out
 
-    def _window(self, window: str, today: date | None) -> tuple[list[str], np.ndarray, dict]:
-        """The window's paper ids, vectors and id -> row index, reused for WINDOW_TTL_S."""
+    def _window(self, window: str, today: date | None) -> _Window:
+        """The window's candidates (`_candidates`), reused for WINDOW_TTL_S."""
         key = (window, today)
         now = time.monotonic()
         found = self._windows.get(key)
         if found and now - found[0] < WINDOW_TTL_S:
             return found[1]
-        ids, vectors = self.cache.get(
-            store.recent_paper_ids(self.engine, rec.WINDOWS[window], today)
-        )
-        value = (ids, vectors, {pid: i for i, pid in enumerate(ids)})
+        value = self._candidates(store.recent_paper_ids(self.engine, rec.WINDOWS[window], today))
         self._windows[key] = (now, value)
         return value
+
+    def _candidates(self, ids: Sequence[str]) -> _Window:
+        """Candidates with a vector, with their TF-IDF rows in the candidates' own idf space."""
+        have, vectors = self.cache.get(ids)
+        pool = _Window(have, vectors, {pid: i for i, pid in enumerate(have)})
+        if have and self.params.text_weight + self.params.name_weight > 0:
+            self._load_authors(have)
+            terms = self.terms.get(have)
+            pool.space = rec.term_space(terms, self.params)
+            pool.features = rec.term_features(terms, pool.space, self.params)
+        return pool
+
+    def _features(
+        self, pool: _Window, pos_ids: Sequence[str], neg_ids: Sequence[str]
+    ) -> rec.Features | None:
+        """The sparse rows the linear model sees for this reader (None: embedding only)."""
+        if pool.space is None:
+            return None
+        pos = rec.term_features(self.terms.get(pos_ids), pool.space, self.params)
+        neg = rec.term_features(self.terms.get(neg_ids), pool.space, self.params)
+        return rec.Features(pool.features, pos, neg, pool.shared)
 
     def _memo(self, key: tuple, compute: Callable[[], Any]) -> Any:
         """A per-reader result kept for up to an hour (the regression, the author scores)."""
@@ -321,6 +407,11 @@ class Recommender:
             [*(self._authors.get(p, ()) for p in pos_ids), *([k] for k in followed)],
             normalised=True,
         )
+
+    def _author_keys(self, ids: Sequence[str]) -> dict[str, Sequence[str]]:
+        """Author keys of papers (none for a topic or category pseudo-positive)."""
+        self._load_authors([p for p in ids if not p.startswith((TOPIC, CATEGORY))])
+        return {p: self._authors.get(p, ()) for p in ids}
 
     def _load_authors(self, ids: Sequence[str]) -> None:
         """Make the author keys of these papers known (kept in memory like the vectors)."""
