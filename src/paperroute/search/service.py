@@ -401,10 +401,15 @@ class SearchService:
         # GIL: they run side by side on two cores.
         windowed = filters.within is not None and bool(filters.seen_from or filters.seen_until)
         window = self._window_vectors(filters)[1] if windowed else None
+        # Surnames are noise to a sentence encoder: the vector side embeds (and searches with)
+        # the query without the words that name an author (two cached document-frequency
+        # lookups; the lexical side, with the author field, finds the papers they point to).
+        names = self._author_words(parsed)
+        ann_text = self._vector_texts(parsed, None, names)[0]
         # A window's papers are scored exactly (no ANN search): the query vector is all the
         # vector side needs, and a known phrase's is a lookup, not worth a thread hand-off.
         pending = (
-            self._pool.submit(self._embed_and_search, parsed.text, ann_depth)
+            self._pool.submit(self._embed_and_search, ann_text, ann_depth)
             if want_vectors and window is None
             else None
         )
@@ -426,7 +431,6 @@ class SearchService:
             while_waiting([pid for pid, _ in lex_hits])
         # After the lexical search, whose document frequencies these lookups reuse.
         suggestion = self._suggestion(parsed) if parsed.text else None
-        names = self._author_words(parsed)
         texts = self._vector_texts(parsed, suggestion, names)
         vec_hits: list[tuple[str, float]] = []
         fair: Future | None = None
@@ -434,12 +438,10 @@ class SearchService:
             qvecs = [self.embed_query(t) for t in texts]
             vec_hits = _window_hits(window, qvecs, [p for p, _ in lex_hits])
         elif pending is not None:
-            # A sentence encoder reads typos and surnames as noise: every candidate is scored
-            # again without the names (the lexical side, with the author field, finds the
-            # papers they point to) and, with a "did you mean", by the better of the query as
-            # typed and as spelled (a correction can be wrong). Embedded here, while the ANN
-            # search of the query as typed still runs.
-            own = [self.embed_query(t) for t in texts if t != parsed.text]
+            # A sentence encoder reads typos as noise: with a "did you mean", every candidate
+            # is scored by the better of the query as typed and as spelled (a correction can
+            # be wrong). Embedded here, while the ANN search of the query as typed still runs.
+            own = [self.embed_query(t) for t in texts if t != ann_text]
             qvec, vec_hits = pending.result()
             if lex_query is not None and len(lex_hits) >= depth:
                 # The lexical list stopped at its depth: the ANN's candidates past it get their
@@ -449,9 +451,8 @@ class SearchService:
                 missing = [pid for pid, _ in vec_hits if pid not in seen]
                 fair = self._pool.submit(self.indexes.lexical.scores_of, lex_query, missing)
             rescore = [pid for pid, _ in lex_hits]
-            qvecs = [qvec]
+            qvecs = [qvec, *own]  # texts[0] is ann_text: the ANN's own vector
             if own:
-                qvecs = own if texts[0] != parsed.text else [qvec, *own]
                 rescore = [pid for pid, _ in vec_hits] + rescore
                 vec_hits = []
             # Exact cosine for candidates the ANN list did not score, so fusion compares every
