@@ -364,7 +364,7 @@ class LexicalIndex:
             clauses.append(self._range("has_code", 1, None))
         if filters.min_upvotes:
             clauses.append(self._range("upvotes", int(filters.min_upvotes), None))
-        if getattr(filters, "min_citations", 0):
+        if filters.min_citations:
             clauses.append(self._range("citations", int(filters.min_citations), None))
         # Filters decide what may match and add nothing to the score: a paper's BM25 is the
         # same with or without them (fusion divides by the best BM25 of the query).

@@ -921,7 +921,9 @@ def _message(parsed: ParsedQuery, fused: list, lex_total: int) -> str | None:
     if not fused:
         return "No papers match. Check the spelling, try fewer words or remove a filter."
     if lex_total > len(fused):
-        which = "most cited" if parsed.lists_most_cited else "newest"
-        which = which if parsed.filters_only else "best"
+        if not parsed.filters_only:
+            which = "best"
+        else:
+            which = "most cited" if parsed.lists_most_cited else "newest"
         return f"Showing the {which} {len(fused):,} of {lex_total:,} matching papers."
     return None

@@ -56,7 +56,6 @@ SHARED_SCOPE_KEY = "paperroute.shared"  # set on a request whose page may be sha
 SHARED_HEADER = b"x-paperroute-shared"  # set by render() on a page rendered with markers
 _NOT_VOTED = 'class="upvote" aria-pressed="false" data-vote="%s"'  # % the paper id (escaped)
 _VOTED = 'class="upvote on" aria-pressed="true" data-vote="%s"'
-_VOTE_BUTTON = re.compile(_NOT_VOTED.replace("%s", '([^"]*)'))
 
 
 @dataclass(frozen=True)
