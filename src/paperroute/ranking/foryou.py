@@ -32,6 +32,7 @@ MODEL_TTL_S = 3600.0  # new papers enter the window daily; refit at most hourly 
 WINDOW_TTL_S = 60.0  # new or hidden papers show up in recommendations within a minute
 TOPIC = "topic:"
 CATEGORY = "category:"
+DECISIONS_KEPT = 256  # readers whose model scores a window keeps (see Recommender._decision)
 READER_THREADS = 8  # readers ranked side by side in a batch (a digest run)
 
 
@@ -320,11 +321,7 @@ class Recommender:
                     ("weights", *key),
                     lambda: rec.fit_model(cand, pos, neg, self.params, own, features),
                 )
-                # Its scores on this window, kept with the window (each request reads them).
-                decision = pool.decisions.get(key)
-                if decision is None:
-                    decision = weights.decision(cand, pool.features)
-                    pool.decisions[key] = decision
+                decision = self._decision(pool, key, weights)
             authors = self._memo(
                 ("authors", *key), lambda: self._author_scores(cand_ids, pos_ids, followed)
             )
@@ -378,6 +375,21 @@ class Recommender:
         pos = rec.term_features(self.terms.get(pos_ids), pool.space, self.params)
         neg = rec.term_features(self.terms.get(neg_ids), pool.space, self.params)
         return rec.Features(pool.features, pos, neg, pool.shared)
+
+    def _decision(self, pool: _Window, key: tuple, model: Any) -> np.ndarray:
+        """The reader's model scores on this window, kept with the window (each request of the
+        reader reads them), for the DECISIONS_KEPT readers seen last: a month's window holds
+        30k scores a reader, and a digest run ranks thousands of readers once each."""
+        with self._lock:
+            found = pool.decisions.get(key)
+        if found is not None:
+            return found
+        decision = model.decision(pool.vectors, pool.features)
+        with self._lock:
+            pool.decisions[key] = decision
+            while len(pool.decisions) > DECISIONS_KEPT:
+                pool.decisions.pop(next(iter(pool.decisions)))
+        return decision
 
     def _memo(self, key: tuple, compute: Callable[[], Any]) -> Any:
         """A per-reader result kept for up to an hour (the regression, the author scores)."""
