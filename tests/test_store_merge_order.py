@@ -324,3 +324,33 @@ def test_citation_counts_reported_at_the_same_moment_are_kept_whatever_their_ord
     assert [tuple(r) for r in rows] == [
         (45, None, "openalex", "Probes find syntax.", "semantic_scholar")
     ] * 4
+
+
+def test_two_preprint_sources_wording_one_version_differently_settle_in_any_order(tmp_path):
+    """The arXiv corpus and the HF archive word some papers differently at the same version
+    (`X$^{2}$` / `X^{2}`, a reworded abstract, another author list): the store keeps one
+    wording whichever came last, and re-importing either changes nothing (641 papers flipped
+    on every re-import of the two before)."""
+    from factories import paper_record
+
+    arxiv = paper_record(
+        "2503.21779", source="arxiv-oai", title="X$^{2}$-Gaussian: 4D Splatting",
+        abstract="We present X$^{2}$-Gaussian.", authors=[Author("Weihao Yu")],
+    )  # fmt: skip
+    hf = paper_record(
+        "2503.21779", source="hf-daily", title="X^{2}-Gaussian: 4D Splatting",
+        abstract="We present X^{2}-Gaussian, a method.",
+        authors=[Author("Weihao Yu"), Author("Yuanhao Cai")],
+    )  # fmt: skip
+    stored = []
+    for n, order in enumerate([(arxiv, hf), (hf, arxiv)]):
+        engine = make_engine(f"sqlite:///{tmp_path / f'{n}.db'}")
+        migrate(engine)
+        for rec in order:
+            store_papers.upsert_records(engine, [rec])
+        again = [store_papers.upsert_records(engine, [rec]) for rec in order]
+        assert [r.updated for r in again] == [0, 0]
+        paper = store_papers.get_paper(engine, "2503.21779")
+        stored.append((paper.title, paper.abstract, paper.author_names))
+        engine.dispose()
+    assert stored[0] == stored[1]

@@ -5,6 +5,7 @@ Rules, chosen so that re-importing changes nothing and import order matters as l
   comes from the record with the highest arXiv version; a record of an older or unknown version only
   fills fields that are still empty, and so does a published-version record (which has no arXiv
   version) at a tie, so the first published source's text stays until a preprint's replaces it;
+  between preprint records of the same version, each field keeps the value that sorts first;
 - Hugging Face signals (upvotes, GitHub stars, links, AI summary, organisation) come from the
   newest observation;
 - announced is the earliest announcement seen, published the earliest, updated the latest;
@@ -370,7 +371,11 @@ def merge_record(
     # only fills gaps in these fields at a tie: the preprint's text stays the paper's, and two
     # unversioned sources no longer replace each other's title on every import (a re-import of
     # the ACL volume and the arXiv corpus flipped 14 papers back and forth).
-    overrides = rank > current or (rank == current and not is_published(record))
+    newer = rank > current
+    # At a tie two preprint sources (the arXiv corpus, the HF archive) often word the same
+    # version differently (`X$^{2}$` / `X^{2}`); each field keeps the value that sorts first,
+    # so the stored text is the same whatever order they came in (it flipped on every re-import).
+    tie = rank == current and not is_published(record)
     values = {
         "title": title,
         "abstract": abstract,
@@ -385,12 +390,14 @@ def merge_record(
     }
     for name in VERSIONED_FIELDS:
         value = values[name]
-        if value and (overrides or not row[name]):
+        if value and (newer or not row[name] or (tie and value < row[name])):
             row[name] = value
-    if record.authors and (overrides or not row["authors"]):
-        row["authors"] = _authors_json(record.authors)
+    if record.authors:
+        authors = _authors_json(record.authors)
+        if newer or not row["authors"] or (tie and _sorts_first(authors, row["authors"])):
+            row["authors"] = authors
     cats = _categories(record)
-    if cats and (overrides or not row["categories"]):
+    if cats and (newer or not row["categories"] or (tie and cats < row["categories"])):
         row["categories"] = cats
     if rank > current:
         row["latest_version"] = rank
@@ -400,6 +407,11 @@ def merge_record(
     _merge_citations(row, record)
     if record.doi and row["doi"] != record.doi:
         row["doi"] = _one_spelling(row["doi"], record.doi)
+
+
+def _sorts_first(authors: list[dict], kept: list[dict]) -> bool:
+    """Whether an author list sorts before the kept one (by its JSON: dicts have no order)."""
+    return authors != kept and dumps(authors) < dumps(kept)
 
 
 def _one_spelling(kept: str | None, other: str) -> str | None:
