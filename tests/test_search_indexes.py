@@ -38,11 +38,14 @@ def test_new_paper_is_searchable_after_embed_and_index(search):
 
 
 def test_changed_abstract_updates_the_lexical_index(search):
+    # A changed abstract comes as a new arXiv version (at the same version two sources' texts
+    # settle on the one that sorts first, whatever order they came in: see store/merge.py).
     changed = PaperRecord(
         source="test",
         id="2507.03724",
         title="MemOS: A Memory OS for AI System",
         abstract="Now about zymurgy, the chemistry of fermentation.",
+        version=9,
     )
     upsert_records(search.engine, [changed])
     search.index_papers(["2507.03724"])
