@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import random
 import shutil
+from dataclasses import replace
 from datetime import UTC, date, datetime
 from pathlib import Path
 
@@ -354,3 +355,48 @@ def test_two_preprint_sources_wording_one_version_differently_settle_in_any_orde
         stored.append((paper.title, paper.abstract, paper.author_names))
         engine.dispose()
     assert stored[0] == stored[1]
+
+
+def test_unversioned_preprints_and_the_published_version_settle_in_any_order(tmp_path):
+    """The real case the ACL 2024 volume showed: the arXiv listing and the HF archive give a
+    preprint without a version number, the ACL volume its published version with affiliations
+    and another spelling of an author. In every one of the six orders the store is the same, it
+    holds the preprint's text (the published record only fills what the preprints lack), and a
+    second import changes nothing (7 such papers came out differently by order before)."""
+    from itertools import permutations
+
+    from factories import paper_record
+
+    pid, when = "2406.04523", datetime(2024, 6, 6, tzinfo=UTC)
+    title = "Proofread: Fixes All Errors with One Tap"
+    listing = paper_record(
+        pid, source="arxiv-listing", published=when, title=title,
+        abstract="We describe Proofread, a Gboard feature.",
+        authors=[Author("Renjie Liu"), Author("Michael Xuelin Huang")],
+    )  # fmt: skip
+    hf = replace(listing, source="hf-daily", abstract="We describe Proofread, a Gboard feature!")
+    acl = PaperRecord(
+        source="acl-anthology", id="doi:10.18653/v1/2024.acl-demos.27",
+        identifiers={"doi": "10.18653/v1/2024.acl-demos.27", "acl": "2024.acl-demos.27"},
+        doi="10.18653/v1/2024.acl-demos.27", title=title,
+        abstract="A different abstract, as the proceedings print it.",
+        authors=[Author("Renjie Liu", ["Google"]), Author("Michael Huang", ["Google"])],
+        venue="ACL", year=2024, publication_type="proceedings", observed_at=when,
+    )  # fmt: skip
+    stored = set()
+    for n, order in enumerate(permutations([listing, hf, acl])):
+        url = f"sqlite:///{tmp_path / f'{n}.db'}"
+        engine = make_engine(url)
+        migrate(engine)
+        for rec in order:
+            store_papers.upsert_records(engine, [rec])
+        again = [store_papers.upsert_records(engine, [rec]).updated for rec in order]
+        assert again == [0, 0, 0], order
+        paper = store_papers.get_paper(engine, pid)
+        engine.dispose()
+        assert paper.author_names == ["Renjie Liu", "Michael Xuelin Huang"]
+        assert paper.abstract.startswith("We describe Proofread")  # a preprint's, not ACL's
+        assert paper.venue == "ACL"
+        state = _state(url)
+        stored.add(repr(state["papers"]))
+    assert len(stored) == 1

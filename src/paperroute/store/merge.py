@@ -2,10 +2,10 @@
 
 Rules, chosen so that re-importing changes nothing and import order matters as little as possible:
 - versioned metadata (title, abstract, authors, categories, comments, journal-ref, DOI, licence)
-  comes from the record with the highest arXiv version; a record of an older or unknown version only
-  fills fields that are still empty, and so does a published-version record (which has no arXiv
-  version) at a tie, so the first published source's text stays until a preprint's replaces it;
-  between preprint records of the same version, each field keeps the value that sorts first;
+  comes from the record with the highest arXiv version (a preprint without one ranks 0, a
+  published-version record, which has none, below every preprint); a record of a lower rank only
+  fills fields that are still empty; between records of one rank (the arXiv corpus and the HF
+  archive at one version, two published sources) each field keeps the value that sorts first;
 - Hugging Face signals (upvotes, GitHub stars, links, AI summary, organisation) come from the
   newest observation;
 - announced is the earliest announcement seen, published the earliest, updated the latest;
@@ -366,16 +366,15 @@ def merge_record(
     `texts` is `record_texts(record)` when the caller has it already."""
     title, abstract = texts or record_texts(record)
     rank = _record_rank(record)
-    current = row["latest_version"] or 0
-    # A published-version record (ACL, Crossref, OpenAlex, a journal feed: no arXiv version)
-    # only fills gaps in these fields at a tie: the preprint's text stays the paper's, and two
-    # unversioned sources no longer replace each other's title on every import (a re-import of
-    # the ACL volume and the arXiv corpus flipped 14 papers back and forth).
-    newer = rank > current
-    # At a tie two preprint sources (the arXiv corpus, the HF archive) often word the same
-    # version differently (`X$^{2}$` / `X^{2}`); each field keeps the value that sorts first,
-    # so the stored text is the same whatever order they came in (it flipped on every re-import).
-    tie = rank == current and not is_published(record)
+    key = _text_rank(record, rank, bool(title or abstract))
+    # The rank of the record whose text the row holds: -1 (published text only) while
+    # latest_version is None; a preprint without a version number sets it to 0.
+    current = -1 if row["latest_version"] is None else row["latest_version"]
+    # A higher rank replaces the text; a lower one only fills empty fields. At a tie (the arXiv
+    # corpus and the HF archive word one version differently, `X$^{2}$` / `X^{2}`; two
+    # published sources) each field keeps the value that sorts first, so the stored text is the
+    # same whatever order the records came in (it flipped on every re-import before).
+    newer, tie = key > current, key == current
     values = {
         "title": title,
         "abstract": abstract,
@@ -399,14 +398,27 @@ def merge_record(
     cats = _categories(record)
     if cats and (newer or not row["categories"] or (tie and cats < row["categories"])):
         row["categories"] = cats
-    if rank > current:
-        row["latest_version"] = rank
+    if newer and key >= 0:
+        row["latest_version"] = key
     _merge_dates(row, record)
     _merge_signals(row, record)
     _merge_publication(row, record)
     _merge_citations(row, record)
     if record.doi and row["doi"] != record.doi:
         row["doi"] = _one_spelling(row["doi"], record.doi)
+
+
+def _text_rank(record: PaperRecord, rank: int, has_text: bool) -> int:
+    """How a record's text ranks: its arXiv version (0 when a preprint gives none); -1 for a
+    published version's record, so any preprint's text replaces it in any order (the preprint's
+    text is the paper's: the one arXiv, HF and every preprint source share); -2 for a record
+    with neither title nor abstract (enrichment: Semantic Scholar, Papers with Code), which
+    only fills gaps."""
+    if rank == 0 and not has_text:
+        return -2
+    if is_published(record) and record.version is None and not record.versions:
+        return -1
+    return rank
 
 
 def _sorts_first(authors: list[dict], kept: list[dict]) -> bool:
