@@ -423,7 +423,9 @@ def row_to_paper(
         published=merge._as_utc(row["published"]),
         updated=merge._as_utc(row["updated"]),
         announced=row["announced"],
-        latest_version=row["latest_version"],
+        # 0 ranks an unversioned preprint's text in the store (merge._text_rank); it is no
+        # arXiv version, so a reader (and an export) sees none.
+        latest_version=row["latest_version"] or None,
         comments=row["comments"],
         journal_ref=row["journal_ref"],
         doi=row["doi"],
