@@ -21,6 +21,10 @@ HAND_WRITTEN = re.compile(
     r"""|\{\{ base(?:_url)? \}\}/"""  # an absolute URL in a feed or mail
 )
 NAMED = re.compile(r"""url_for\(\s*'([\w.]+)'""")
+ROUTES = TEMPLATES.parent / "routes"
+# A redirect in a route module to a path written out by hand: `RedirectResponse("/profile")`.
+HAND_WRITTEN_REDIRECT = re.compile(r"""RedirectResponse\(\s*f?["']/""")
+NAMED_IN_PYTHON = re.compile(r'(?:see_other|url_for)\(request, "([\w.]+)"')
 
 
 def _templates() -> list[Path]:
@@ -35,6 +39,32 @@ def test_no_template_writes_a_site_path_by_hand():
         if HAND_WRITTEN.search(line)
     ]
     assert found == []
+
+
+def test_no_route_module_redirects_to_a_path_written_by_hand():
+    modules = sorted(ROUTES.glob("*.py"))
+    assert len(modules) > 10
+    found = [
+        f"{path.name}:{n}: {line.strip()[:90]}"
+        for path in modules
+        for n, line in enumerate(path.read_text().splitlines(), 1)
+        if HAND_WRITTEN_REDIRECT.search(line)
+    ]
+    assert found == []
+
+
+def test_every_route_a_redirect_names_exists(settings, engine):
+    url_for = make_app(settings, engine).state.url_for
+    names = {n for path in ROUTES.glob("*.py") for n in NAMED_IN_PYTHON.findall(path.read_text())}
+    assert len(names) > 10  # the scan found the redirects
+    missing = []
+    for name in sorted(names):
+        try:
+            url_for(name)
+        except NoSuchPage as exc:
+            if "no page route is named" in str(exc):
+                missing.append(name)
+    assert missing == []
 
 
 def test_every_route_a_template_names_exists(settings, engine):

@@ -226,7 +226,8 @@ def create_app(
     )
     _add_middleware(app, settings, engine, caches)
     _add_routes(app)
-    PagePaths(_named_routes(app)).install(app.state.templates)
+    app.state.url_for = PagePaths(_named_routes(app))  # redirects name their page as links do
+    app.state.url_for.install(app.state.templates)
     _install_error_pages(app)
     return app
 

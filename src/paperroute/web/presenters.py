@@ -13,7 +13,7 @@ from typing import Any, Literal
 from urllib.parse import urlencode
 
 from fastapi import HTTPException, Request
-from fastapi.responses import Response
+from fastapi.responses import RedirectResponse, Response
 
 from paperroute.models import Paper, paper_path
 from paperroute.params import bounded_count
@@ -290,6 +290,17 @@ def back_to(request: Request, fallback: str) -> str:
     if referer.startswith(base):
         return "/" + referer[len(base) :]
     return fallback
+
+
+def url_for(request: Request, name: str, /, **params: object) -> str:
+    """The path of the named page route (web/urls.PagePaths, as the templates' `url_for`)."""
+    return request.app.state.url_for(name, **params)
+
+
+def see_other(request: Request, name: str, /, fragment: str = "", **params: object) -> Response:
+    """A 303 to the named page route, its path built as the templates build their links."""
+    url = url_for(request, name, **params)
+    return RedirectResponse(f"{url}#{fragment}" if fragment else url, status_code=303)
 
 
 def safe_next(value: str | None) -> str:

@@ -20,7 +20,7 @@ from paperroute.store.submissions import submissions_by
 from paperroute.store.subscriptions import subscription_of_user
 from paperroute.web.deps import current_user, engine_of, render, require_user
 from paperroute.web.feedlinks import saved_search_feed_token
-from paperroute.web.presenters import safe_next
+from paperroute.web.presenters import safe_next, see_other, url_for
 from paperroute.web.security import SESSION_ID
 
 router = APIRouter()
@@ -119,7 +119,7 @@ def signout(request: Request) -> Response:
         auth.end_session(engine_of(request), sid)
         request.app.state.caches.session_ended(sid)
     request.session.clear()
-    return RedirectResponse("/", status_code=303)
+    return see_other(request, "papers.home")
 
 
 def _profile(request: Request, **extra) -> Response:
@@ -148,7 +148,7 @@ def _profile(request: Request, **extra) -> Response:
 def profile(request: Request) -> Response:
     """Your account: name, API tokens, collections and saved searches."""
     if current_user(request) is None:
-        return RedirectResponse("/signin?next=/profile", status_code=303)
+        return see_other(request, "accounts.signin_form", next=url_for(request, "accounts.profile"))
     response = _profile(request, new_token=request.session.pop(NEW_TOKEN, None))
     response.headers["cache-control"] = "no-store"  # it may show a new token
     return response
@@ -160,7 +160,7 @@ def update_profile(request: Request, display_name: str = Form("")) -> Response:
     user = require_user(request)
     users.update_profile(engine_of(request), user.id, display_name)
     request.app.state.caches.changed("user")
-    return RedirectResponse("/profile", status_code=303)
+    return see_other(request, "accounts.profile")
 
 
 @router.post("/profile/tokens", name="accounts.token_create")
@@ -171,7 +171,7 @@ def create_token(request: Request, name: str = Form("API token")) -> Response:
     # post/redirect/get: a reload must not create a second token, and the token must not
     # stay on a POST URL; the session carries it to the next page, which takes it out.
     request.session[NEW_TOKEN] = raw
-    return RedirectResponse("/profile#tokens", status_code=303)
+    return see_other(request, "accounts.profile", fragment="tokens")
 
 
 @router.post("/profile/tokens/{token_id}/delete", name="accounts.token_delete")
@@ -180,7 +180,7 @@ def delete_token(request: Request, token_id: RowId) -> Response:
     user = require_user(request)
     if not auth.delete_api_token(engine_of(request), user.id, token_id):
         raise HTTPException(404, f"API token {token_id}: not found")
-    return RedirectResponse("/profile", status_code=303)
+    return see_other(request, "accounts.profile")
 
 
 @router.post("/profile/searches/{search_id}/delete", name="accounts.search_delete")
@@ -188,4 +188,4 @@ def delete_search(request: Request, search_id: RowId) -> Response:
     """Forget a saved search."""
     user = require_user(request)
     delete_saved_search(engine_of(request), user.id, search_id)
-    return RedirectResponse("/profile", status_code=303)
+    return see_other(request, "accounts.profile")

@@ -18,7 +18,7 @@ from paperroute.web.deps import (
     require_user,
     wants_json,
 )
-from paperroute.web.presenters import back_to, paper_summary
+from paperroute.web.presenters import back_to, paper_summary, see_other, url_for
 
 router = APIRouter()
 
@@ -94,8 +94,9 @@ def create(
     except store.CollectionError as exc:
         raise HTTPException(422, str(exc)) from None
     request.app.state.caches.changed("collection")
-    target = paper_path(paper_id) if paper_id else f"/collections/{coll.id}"
-    return RedirectResponse(target, status_code=303)
+    if paper_id:
+        return RedirectResponse(paper_path(paper_id), status_code=303)
+    return see_other(request, "collections.show", collection_id=coll.id)
 
 
 def _change(request: Request, collection_id: int, paper_id: str, add: bool) -> Response:
@@ -106,7 +107,8 @@ def _change(request: Request, collection_id: int, paper_id: str, add: bool) -> R
     except store.CollectionError as exc:
         raise HTTPException(404, str(exc)) from None
     request.app.state.caches.changed("collection")
-    return RedirectResponse(back_to(request, f"/collections/{collection_id}"), status_code=303)
+    shown = url_for(request, "collections.show", collection_id=collection_id)
+    return RedirectResponse(back_to(request, shown), status_code=303)
 
 
 @router.post("/collections/{collection_id}/add", name="collections.add")
@@ -130,7 +132,7 @@ def visibility(request: Request, collection_id: RowId, is_public: bool = Form(Fa
     except store.CollectionError as exc:
         raise HTTPException(404, str(exc)) from None
     request.app.state.caches.changed("collection")
-    return RedirectResponse(f"/collections/{collection_id}", status_code=303)
+    return see_other(request, "collections.show", collection_id=collection_id)
 
 
 @router.post("/collections/{collection_id}/delete", name="collections.delete")
@@ -142,4 +144,4 @@ def delete(request: Request, collection_id: RowId) -> Response:
     except store.CollectionError as exc:
         raise HTTPException(404, str(exc)) from None
     request.app.state.caches.changed("collection")
-    return RedirectResponse("/collections", status_code=303)
+    return see_other(request, "collections.index")

@@ -14,6 +14,7 @@ from fastapi.responses import JSONResponse, RedirectResponse, Response
 
 from paperroute.community.discussion import RateLimited
 from paperroute.community.notifications import LABELS, read_unsubscribe
+from paperroute.models import paper_path
 from paperroute.params import OptionalRowId, Page, RowId
 from paperroute.store import comments as comment_store
 from paperroute.store import notifications as notify_store
@@ -29,6 +30,7 @@ from paperroute.web.deps import (
     require_user,
     wants_json,
 )
+from paperroute.web.presenters import see_other
 
 router = APIRouter()
 # A paper's comment form and post: listed before the paper pages, whose `/papers/{paper_id:path}`
@@ -90,7 +92,7 @@ def post_comment(
         if isinstance(exc, RateLimited):
             response.headers["Retry-After"] = str(exc.retry_after)
         return response
-    return RedirectResponse(f"/papers/{paper_id}#comment-{comment.id}", status_code=303)
+    return RedirectResponse(f"{paper_path(paper_id)}#comment-{comment.id}", status_code=303)
 
 
 @paper_router.get("/papers/{paper_id:path}/comments/new", name="discussion.new")
@@ -134,7 +136,7 @@ def edit(request: Request, comment_id: RowId, body: str = Form("")) -> Response:
             request, _error_status(exc), paper=paper, body=body, editing=found, error=str(exc),
             field="body", action=f"/comments/{comment_id}/edit",
         )  # fmt: skip
-    return RedirectResponse(f"/papers/{found.paper_id}#comment-{comment_id}", status_code=303)
+    return RedirectResponse(f"{paper_path(found.paper_id)}#comment-{comment_id}", status_code=303)
 
 
 @router.post("/comments/{comment_id}/delete", name="discussion.delete")
@@ -142,7 +144,7 @@ def delete(request: Request, comment_id: RowId) -> Response:
     """Delete your comment; its replies stay under a "[deleted]" placeholder."""
     user, found = _own_comment(request, comment_id)
     request.app.state.discussion.delete(user, comment_id)
-    return RedirectResponse(f"/papers/{found.paper_id}#discussion", status_code=303)
+    return RedirectResponse(f"{paper_path(found.paper_id)}#discussion", status_code=303)
 
 
 @router.post("/comments/{comment_id}/upvote", name="discussion.upvote")
@@ -158,7 +160,7 @@ def upvote(request: Request, comment_id: RowId) -> Response:
     if "application/json" in request.headers.get("accept", ""):
         return JSONResponse({"id": comment_id, "voted": voted, "upvotes": count})
     found = comment_store.get_comment(engine_of(request), comment_id)
-    return RedirectResponse(f"/papers/{found.paper_id}#comment-{comment_id}", status_code=303)
+    return RedirectResponse(f"{paper_path(found.paper_id)}#comment-{comment_id}", status_code=303)
 
 
 @router.get("/comments/{comment_id}/report", name="discussion.report_form")
@@ -278,7 +280,7 @@ def mark_read(request: Request, notification_id: str = Form("")) -> Response:
     )
     notify_store.mark_read(engine_of(request), user.id, ids)
     _reader_changed(request, user.id)
-    return RedirectResponse("/notifications", status_code=303)
+    return see_other(request, "discussion.notifications")
 
 
 @router.post("/notifications/settings", name="discussion.settings")
@@ -297,7 +299,7 @@ def _save_settings(request: Request, mail: str, kinds: list[str]) -> Response:
         raise HTTPException(422, f"mail: choose one of {', '.join(notify_store.MAIL_MODES)}")
     muted = [k for k in notify_store.KINDS if k not in kinds]
     notify_store.set_settings(engine_of(request), user.id, mail, muted)
-    return RedirectResponse("/notifications?message=Saved", status_code=303)
+    return see_other(request, "discussion.notifications", message="Saved")
 
 
 @router.get("/notifications/unsubscribe", name="discussion.unsubscribe_page")
@@ -346,8 +348,7 @@ def moderate(request: Request, comment_id: RowId, action: str = Form("")) -> Res
         raise HTTPException(404, str(exc)) from None
     except CommentError as exc:
         raise HTTPException(422, str(exc)) from None
-    return RedirectResponse(f"/admin/moderation?message=comment+{comment_id}:+{action}",
-                            status_code=303)  # fmt: skip
+    return see_other(request, "discussion.moderation", message=f"comment {comment_id}: {action}")
 
 
 @admin_router.post("/users/{user_id}/ban", name="discussion.ban")
@@ -360,7 +361,5 @@ def ban(request: Request, user_id: RowId, reason: str = Form("")) -> Response:
         raise HTTPException(404, str(exc)) from None
     except CommentError as exc:
         raise HTTPException(422, str(exc)) from None
-    return RedirectResponse(
-        f"/admin/moderation?message=member+{user_id}+banned,+{hidden}+comments+hidden",
-        status_code=303,
-    )
+    message = f"member {user_id} banned, {hidden} comments hidden"
+    return see_other(request, "discussion.moderation", message=message)

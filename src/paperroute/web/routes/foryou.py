@@ -36,7 +36,7 @@ from paperroute.web.deps import (
     search_service,
     wants_json,
 )
-from paperroute.web.presenters import back_to, paper_summary
+from paperroute.web.presenters import back_to, paper_summary, see_other, url_for
 from paperroute.web.security import csrf_token
 
 router = APIRouter()
@@ -72,7 +72,7 @@ def index(request: Request, window: str = "week", tag: str = "") -> Response:
     """Recommendations for the signed-in reader, with the papers they are closest to."""
     user = current_user(request)
     if user is None:
-        return RedirectResponse("/signin?next=/for-you", status_code=303)
+        return see_other(request, "accounts.signin_form", next=url_for(request, "foryou.index"))
     window, json_wanted = _window(window), wants_json(request)
     # The rendered page is kept too (30 cards: ~15 ms of CPU), under the ranking's key prefix so
     # that whatever drops the ranking drops the page; vote counts on it are filled in as served.
@@ -153,7 +153,7 @@ def not_interested(request: Request, paper_id: str = Form(...)) -> Response:
     request.app.state.caches.changed("reader", user.id)
     if accepts_json(request):
         return json_response({"paper_id": paper_id, "not_interested": True})
-    return RedirectResponse(back_to(request, "/for-you"), status_code=303)
+    return RedirectResponse(back_to(request, url_for(request, "foryou.index")), status_code=303)
 
 
 @router.post("/for-you/not-interested/undo", name="foryou.undo_not_interested")
@@ -164,7 +164,7 @@ def undo_not_interested(request: Request, paper_id: str = Form(...)) -> Response
     request.app.state.caches.changed("reader", user.id)
     if accepts_json(request):
         return json_response({"paper_id": paper_id, "not_interested": False})
-    return RedirectResponse(back_to(request, "/for-you"), status_code=303)
+    return RedirectResponse(back_to(request, url_for(request, "foryou.index")), status_code=303)
 
 
 @router.post("/for-you/start", name="foryou.start")
@@ -182,7 +182,7 @@ def start(
     if arxiv_ids.strip():  # fetching unknown ones from arXiv takes seconds: in the background
         pasted = io.BytesIO(arxiv_ids.encode())
         return _start_import(request, "ids", pasted, "pasted arXiv ids", "Starter")
-    return RedirectResponse("/for-you", status_code=303)
+    return see_other(request, "foryou.index")
 
 
 @router.post("/for-you/import", name="foryou.import")
@@ -208,7 +208,7 @@ def _start_import(
         raise HTTPException(413, f"{kind} file: {exc}; split it or export less") from None
     import_id = imports.create_import(engine_of(request), user.id, kind, filename, path, collection)
     state.imports.submit(import_id)
-    url = str(request.url_for("foryou.import_status", import_id=import_id).path)
+    url = url_for(request, "foryou.import_status", import_id=import_id)
     if wants_json(request):
         return json_response({"id": import_id, "status": "queued", "url": url}, status=202)
     return RedirectResponse(url, status_code=303)

@@ -10,10 +10,9 @@ one list the digest and For-you read.
 from __future__ import annotations
 
 import re
-from urllib.parse import quote
 
 from fastapi import APIRouter, Depends, Form, HTTPException, Request
-from fastapi.responses import RedirectResponse, Response
+from fastapi.responses import Response
 
 from paperroute.params import RowId
 from paperroute.store import claims as claim_store
@@ -30,6 +29,7 @@ from paperroute.web.deps import (
     require_admin,
     require_user,
 )
+from paperroute.web.presenters import see_other
 
 router = APIRouter()
 
@@ -76,7 +76,7 @@ def claim(
         raise HTTPException(status, str(exc)) from None
     if found.status == "approved":
         request.app.state.caches.changed("paper")
-    return RedirectResponse(f"/profile?claimed={quote(found.paper_id)}#claims", status_code=303)
+    return see_other(request, "accounts.profile", fragment="claims", claimed=found.paper_id)
 
 
 @router.post("/profile/public", name="members.public_profile")
@@ -90,7 +90,7 @@ def public_profile(
     except ProfileError as exc:
         raise HTTPException(422, str(exc)) from None
     request.app.state.caches.changed("user")
-    return RedirectResponse("/profile#public", status_code=303)
+    return see_other(request, "accounts.profile", fragment="public")
 
 
 @router.post("/authors/follow", name="members.follow_author")
@@ -104,7 +104,7 @@ def follow(
     except SubscriptionError as exc:
         raise HTTPException(422, str(exc)) from None
     request.app.state.caches.changed("user", user.id)
-    return RedirectResponse("/profile#following", status_code=303)
+    return see_other(request, "accounts.profile", fragment="following")
 
 
 # What a listing page offers to follow: an arXiv category (cs.CL, hep-th, q-bio.NC), or a venue
@@ -129,8 +129,9 @@ def follow_listing(
     except SubscriptionError as exc:
         raise HTTPException(422, str(exc)) from None
     request.app.state.caches.changed("user", user.id)
-    shown = f"/settings/digest?followed={quote(tag)}" if follow != "0" else "/settings/digest"
-    return RedirectResponse(shown + "#follow_categories", status_code=303)
+    followed = tag if follow != "0" else None
+    shown = "subscriptions.settings"
+    return see_other(request, shown, fragment="follow_categories", followed=followed)
 
 
 @router.get("/admin/claims", name="members.claims_queue", dependencies=[Depends(require_admin)])
@@ -150,4 +151,4 @@ def decide(request: Request, claim_id: RowId, decision: str = Form(...)) -> Resp
     if claim_store.decide_claim(engine_of(request), claim_id, decision == "approve") is None:
         raise HTTPException(404, f"claim {claim_id}: not found")
     request.app.state.caches.changed("paper")
-    return RedirectResponse("/admin/claims", status_code=303)
+    return see_other(request, "members.claims_queue")

@@ -34,6 +34,7 @@ from paperroute.web.presenters import (
     trending_papers,
     union_filter,
     union_heading,
+    url_for,
 )
 from paperroute.web.threadview import rendered_thread, thread_marker
 
@@ -389,4 +390,7 @@ def category(
 def latest(request: Request) -> Response:
     """Redirect to the newest day's permanent URL."""
     day = listings.latest_day(engine_of(request))
-    return RedirectResponse(f"/date/{day.isoformat()}" if day else "/", status_code=302)
+    if day is None:
+        return RedirectResponse(url_for(request, "papers.home"), status_code=302)
+    url = url_for(request, "papers.daily", day=day.isoformat())
+    return RedirectResponse(url, status_code=302)

@@ -20,7 +20,7 @@ from paperroute.web.deps import (
     wants_json,
 )
 from paperroute.web.mathtext import render_text, render_window
-from paperroute.web.presenters import SORTS, paper_summary, run_search, search_params
+from paperroute.web.presenters import SORTS, paper_summary, run_search, search_params, see_other
 
 router = APIRouter()
 PAGE_SIZE = 25
@@ -104,4 +104,4 @@ def save(request: Request, query_string: str = Form(...), name: str = Form("")) 
         save_search(engine_of(request), user.id, name, query_string)
     except CollectionError as exc:
         raise HTTPException(422, str(exc)) from None
-    return RedirectResponse("/profile", status_code=303)
+    return see_other(request, "accounts.profile")

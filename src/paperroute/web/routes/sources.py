@@ -3,10 +3,8 @@ journal feed by URL (it then keeps its own schedule and checkpoint, see jobs/sou
 
 from __future__ import annotations
 
-from urllib.parse import quote
-
 from fastapi import APIRouter, Depends, Form, HTTPException, Request
-from fastapi.responses import RedirectResponse, Response
+from fastapi.responses import Response
 
 from paperroute.jobs.sources import find_source, source_overview
 from paperroute.store.sources import (
@@ -16,6 +14,7 @@ from paperroute.store.sources import (
     set_paused,
 )
 from paperroute.web.deps import engine_of, render, require_admin
+from paperroute.web.presenters import see_other
 
 router = APIRouter(prefix="/admin/sources", dependencies=[Depends(require_admin)])
 
@@ -27,8 +26,8 @@ def index(request: Request, message: str = "", error: str = "") -> Response:
     return render(request, "admin/sources.html", sources=rows, message=message, error=error)
 
 
-def _back(message: str) -> Response:
-    return RedirectResponse(f"/admin/sources?message={quote(message)}", status_code=303)
+def _back(request: Request, message: str) -> Response:
+    return see_other(request, "sources.index", message=message)
 
 
 @router.post("/pause", name="sources.pause")
@@ -40,7 +39,7 @@ def pause(request: Request, name: str = Form(..., max_length=2100), paused: str 
         raise HTTPException(404, f"source {name[:100]!r}: not found")
     stop = paused in {"1", "true", "on"}
     set_paused(engine, found.name, stop)
-    return _back(f"{found.name}: {'paused' if stop else 'resumed'}")
+    return _back(request, f"{found.name}: {'paused' if stop else 'resumed'}")
 
 
 @router.post("/feeds", name="sources.add_feed")
@@ -50,7 +49,7 @@ def add_feed(request: Request, url: str = Form(..., max_length=4000)) -> Respons
         feed, new = add_journal_feed(engine_of(request), url)
     except FeedUrlError as exc:
         return index(request, error=str(exc))
-    return _back(f"{feed['url']}: {'added' if new else 'already added'}")
+    return _back(request, f"{feed['url']}: {'added' if new else 'already added'}")
 
 
 @router.post("/feeds/remove", name="sources.remove_feed")
@@ -58,4 +57,4 @@ def remove_feed(request: Request, name: str = Form(..., max_length=2100)) -> Res
     """Stop reading a journal feed (its papers stay)."""
     if not remove_journal_feed(engine_of(request), name):
         raise HTTPException(404, f"journal feed {name[:100]!r}: not found")
-    return _back(f"{name}: removed")
+    return _back(request, f"{name}: removed")

@@ -9,10 +9,12 @@ from __future__ import annotations
 from fastapi import APIRouter, Form, Request
 from fastapi.responses import RedirectResponse, Response
 
+from paperroute.models import paper_path
 from paperroute.sources.submit import submit_paper
 from paperroute.store.submissions import Limits, SubmissionError, submissions_by
 from paperroute.store.users import User
 from paperroute.web.deps import current_user, engine_of, render, require_user
+from paperroute.web.presenters import see_other, url_for
 
 router = APIRouter()
 
@@ -35,7 +37,7 @@ def form(request: Request) -> Response:
     """The submission form: one field for an arXiv id or URL."""
     user = current_user(request)
     if user is None:
-        return RedirectResponse("/signin?next=/submit", status_code=303)
+        return see_other(request, "accounts.signin_form", next=url_for(request, "submit.form"))
     return _form(request, user)
 
 
@@ -51,4 +53,4 @@ def create(request: Request, arxiv: str = Form("", max_length=500)) -> Response:
     except SubmissionError as exc:
         return _form(request, user, status=422, error=str(exc), value=arxiv)
     request.app.state.caches.changed("paper")
-    return RedirectResponse(f"/papers/{paper_id}", status_code=303)
+    return RedirectResponse(paper_path(paper_id), status_code=303)

@@ -9,7 +9,7 @@ unsubscribes there without a session; the token in the URL is the authorisation.
 from __future__ import annotations
 
 from fastapi import APIRouter, HTTPException, Request
-from fastapi.responses import RedirectResponse, Response
+from fastapi.responses import Response
 from starlette.concurrency import run_in_threadpool
 
 from paperroute.digest.delivery import preview_digest
@@ -32,6 +32,7 @@ from paperroute.web.deps import (
     require_user,
     search_service,
 )
+from paperroute.web.presenters import see_other
 
 PREVIEW_KEPT_S = 300.0  # a reader's digest preview, unless a write drops it sooner
 
@@ -107,7 +108,7 @@ def _user_subscription(request: Request) -> Subscription | None:
 def subscribe_form(request: Request) -> Response:
     """The subscribe form; signed-in readers who already subscribed get their preferences."""
     if _user_subscription(request) is not None:
-        return RedirectResponse("/settings/digest", status_code=303)
+        return see_other(request, "subscriptions.settings")
     user = current_user(request)
     return _form_page(request, email=user.email if user else "")
 
@@ -136,7 +137,7 @@ def _subscribe(request: Request, form) -> Response:
         prefs = _prefs_from_form(form)
         if user is not None and address == user.email:
             subs.subscribe_own_address(engine, user.id, address, prefs)
-            return RedirectResponse("/settings/digest?saved=1", status_code=303)
+            return see_other(request, "subscriptions.settings", saved=1)
         if request.app.state.limiter.allow(f"subscribe-email:{address}", 3, 3600):
             sub = subs.subscribe(engine, address, prefs)
         else:

@@ -8,7 +8,7 @@ from fastapi.responses import JSONResponse, RedirectResponse, Response
 from paperroute.models import paper_path
 from paperroute.store.votes import UnknownPaper, toggle_vote
 from paperroute.web.deps import current_user, engine_of, run_write
-from paperroute.web.presenters import back_to
+from paperroute.web.presenters import back_to, see_other
 
 router = APIRouter()
 
@@ -24,7 +24,7 @@ def _upvote(request: Request, paper_id: str) -> Response:
     if user is None:
         if "application/json" in request.headers.get("accept", ""):
             raise HTTPException(401, "Sign in to upvote")
-        return RedirectResponse(f"/signin?next={paper_path(paper_id)}", status_code=303)
+        return see_other(request, "accounts.signin_form", next=paper_path(paper_id))
     request.app.state.limiter.check(f"vote:{user.id}", 60, 60)
     try:
         voted, local, hf = toggle_vote(engine_of(request), user.id, paper_id)
